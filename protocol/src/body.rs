@@ -1,0 +1,583 @@
+//! Typed bodies of every record kind, and the per-kind checks that go beyond the
+//! field types (ranges, non-empty lists, validity windows, thresholds).
+//!
+//! Bodies deserialise with `deny_unknown_fields`; optional fields are absent rather
+//! than `null`, and every list is present (possibly empty). `specs/protocol.md`
+//! lists the same shapes field by field.
+
+use crate::fields::{
+    AgsPrefix, Currency, Description, FieldError, Hash32, LeikaKey, Name, OfferId, OzgId,
+    Short, Slug, Summary, Text, Timestamp,
+};
+use crate::keys::{Did, Signature};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Longest list in any body (regions, OZG ids, approvals, ...).
+pub const MAX_LIST: usize = 512;
+/// Most stewards a federation may have.
+pub const MAX_STEWARDS: usize = 64;
+
+/// The record kinds. The string forms are the `kind` field values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Kind {
+    Genesis,
+    MemberAdmit,
+    MemberSuspend,
+    MemberReinstate,
+    MemberRevoke,
+    FederationStewards,
+    ProviderProfile,
+    Offer,
+    OfferWithdraw,
+    KeyRotate,
+    Succession,
+    SuccessionAccept,
+}
+
+impl Kind {
+    /// Every kind, in the order of the spec.
+    pub const ALL: [Kind; 12] = [
+        Kind::Genesis,
+        Kind::MemberAdmit,
+        Kind::MemberSuspend,
+        Kind::MemberReinstate,
+        Kind::MemberRevoke,
+        Kind::FederationStewards,
+        Kind::ProviderProfile,
+        Kind::Offer,
+        Kind::OfferWithdraw,
+        Kind::KeyRotate,
+        Kind::Succession,
+        Kind::SuccessionAccept,
+    ];
+
+    /// The `kind` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Genesis => "genesis",
+            Kind::MemberAdmit => "member.admit",
+            Kind::MemberSuspend => "member.suspend",
+            Kind::MemberReinstate => "member.reinstate",
+            Kind::MemberRevoke => "member.revoke",
+            Kind::FederationStewards => "federation.stewards",
+            Kind::ProviderProfile => "provider.profile",
+            Kind::Offer => "offer",
+            Kind::OfferWithdraw => "offer.withdraw",
+            Kind::KeyRotate => "key.rotate",
+            Kind::Succession => "succession",
+            Kind::SuccessionAccept => "succession.accept",
+        }
+    }
+
+    /// Looks a kind up by its string.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Governance kinds carry steward approvals and form the governance chain.
+    pub fn is_governance(self) -> bool {
+        matches!(
+            self,
+            Kind::Genesis
+                | Kind::MemberAdmit
+                | Kind::MemberSuspend
+                | Kind::MemberReinstate
+                | Kind::MemberRevoke
+                | Kind::FederationStewards
+        )
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One steward's signature over a governance action (see `specs/protocol.md`,
+/// "Actions and approvals").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    pub steward: Did,
+    pub sig: Signature,
+}
+
+/// `genesis`: founds a federation. Its action digest is the federation id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisBody {
+    pub name: Name,
+    pub stewards: Vec<Did>,
+    pub threshold: u64,
+    pub approvals: Vec<Approval>,
+}
+
+/// `member.admit`: admits a provider (its key is its identity); its records count
+/// from seq 1 on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmitBody {
+    pub prev_action: Hash32,
+    pub provider: Did,
+    pub name: Name,
+    pub approvals: Vec<Approval>,
+}
+
+/// `member.reinstate`: lifts a provider's suspension entirely.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReinstateBody {
+    pub prev_action: Hash32,
+    pub provider: Did,
+    pub reason: Summary,
+    pub approvals: Vec<Approval>,
+}
+
+/// `member.suspend`, `member.revoke`: cut a provider's records from position
+/// `from_seq` of the log of its key `key` (normally its current key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberActionBody {
+    pub prev_action: Hash32,
+    pub provider: Did,
+    pub key: Did,
+    pub from_seq: u64,
+    pub reason: Summary,
+    pub approvals: Vec<Approval>,
+}
+
+/// `federation.stewards`: replaces the steward set and threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StewardsBody {
+    pub prev_action: Hash32,
+    pub stewards: Vec<Did>,
+    pub threshold: u64,
+    pub approvals: Vec<Approval>,
+}
+
+/// A contact for one customer group (e.g. `kommunen`, `kreise`, `schulen`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub customer_group: Slug,
+    pub name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Short>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Short>,
+}
+
+/// `provider.profile`: the provider's capability statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileBody {
+    pub name: Name,
+    pub short_name: Text<1, 40>,
+    pub description: Description,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<Short>,
+    /// Regions the provider serves (AGS prefixes).
+    pub regions: Vec<AgsPrefix>,
+    /// Regions whose administrations are members or owners of the provider: for them
+    /// its offers are in-house procurement.
+    pub members: Vec<AgsPrefix>,
+    pub certifications: Vec<Slug>,
+    /// libp2p peer ids of the nodes this provider runs (for closed federations).
+    pub nodes: Vec<Text<1, 100>>,
+    pub contacts: Vec<Contact>,
+}
+
+/// How a service is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Software as a service run by the provider.
+    Saas,
+    /// The customer's system hosted in the provider's data centre.
+    Hosting,
+    /// Operated by the provider on the customer's premises.
+    OnPremise,
+    /// A managed service (operation, support) without a product of its own.
+    ManagedService,
+    /// Consulting, training or project work.
+    Consulting,
+}
+
+/// Service levels. Availability in basis points (9950 = 99.50 %).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sla {
+    pub availability_bp: u64,
+    pub support_hours: Short,
+    pub response_minutes: u64,
+    pub resolution_hours: u64,
+}
+
+/// How the price is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceModel {
+    FlatPerYear,
+    PerInhabitantPerYear,
+    PerUserPerMonth,
+    PerCase,
+    PerHour,
+    OneTime,
+    OnRequest,
+}
+
+/// Price in cents of `currency`, per `model`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pricing {
+    pub model: PriceModel,
+    pub amount_cents: u64,
+    pub currency: Currency,
+    pub notes: Summary,
+}
+
+/// Grounds on which a municipality may take the offer without a tender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasisKind {
+    /// In-house award (§ 108 (1)-(5) GWB): the buyer controls the provider.
+    InHouse,
+    /// Inter-municipal cooperation (§ 108 (6) GWB).
+    InterMunicipal,
+    /// A framework agreement already tendered.
+    FrameworkAgreement,
+    /// Anything else, explained in `text`.
+    Other,
+}
+
+/// A stated legal basis for tender-free use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalBasis {
+    pub kind: LegalBasisKind,
+    pub text: Text<1, 500>,
+}
+
+/// `offer`: a service offer, created or in a new version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferBody {
+    pub offer_id: OfferId,
+    pub version: u64,
+    pub title: Name,
+    pub summary: Summary,
+    pub description: Description,
+    pub category: Slug,
+    pub ozg_ids: Vec<OzgId>,
+    pub leika_keys: Vec<LeikaKey>,
+    pub regions: Vec<AgsPrefix>,
+    pub delivery: Delivery,
+    pub sla: Sla,
+    pub pricing: Pricing,
+    /// How many more municipalities the provider can take on.
+    pub capacity: u64,
+    pub certifications: Vec<Slug>,
+    pub standards: Vec<Slug>,
+    pub contacts: Vec<Contact>,
+    pub valid_from: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<LegalBasis>,
+}
+
+/// `offer.withdraw`: hides versions up to `version` of an offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawBody {
+    pub offer_id: OfferId,
+    pub version: u64,
+    pub reason: Summary,
+}
+
+/// `key.rotate`: the author's records after this one no longer count; the provider
+/// continues under `new_key`, whose own log starts at seq 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRotateBody {
+    pub new_key: Did,
+}
+
+/// `succession`: the author (predecessor) hands its portfolio, or the listed offers,
+/// to `successor` from `effective_at`. Takes effect once the successor accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessionBody {
+    pub successor: Did,
+    pub effective_at: Timestamp,
+    /// Empty: the whole portfolio.
+    pub offer_ids: Vec<OfferId>,
+}
+
+/// `succession.accept`: the successor accepts the succession record `succession`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessionAcceptBody {
+    pub succession: Hash32,
+}
+
+/// A typed body; the variant fixes the record's kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Body {
+    Genesis(GenesisBody),
+    MemberAdmit(AdmitBody),
+    MemberSuspend(MemberActionBody),
+    MemberReinstate(ReinstateBody),
+    MemberRevoke(MemberActionBody),
+    FederationStewards(StewardsBody),
+    ProviderProfile(ProfileBody),
+    Offer(Box<OfferBody>),
+    OfferWithdraw(WithdrawBody),
+    KeyRotate(KeyRotateBody),
+    Succession(SuccessionBody),
+    SuccessionAccept(SuccessionAcceptBody),
+}
+
+/// A body-level rule that a well-typed body broke. `code()` is stable.
+pub type BodyError = FieldError;
+
+fn err(code: &'static str, msg: impl Into<String>) -> BodyError {
+    FieldError::new(code, msg)
+}
+
+fn list_len<T>(field: &str, list: &[T], min: usize) -> Result<(), BodyError> {
+    if list.len() < min {
+        return Err(err(
+            "invalid_value",
+            format!("{field} needs at least {min} entries"),
+        ));
+    }
+    if list.len() > MAX_LIST {
+        return Err(err(
+            "invalid_value",
+            format!("{field} has {} entries; at most {MAX_LIST}", list.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn unique<T: Ord>(field: &str, list: impl IntoIterator<Item = T>) -> Result<(), BodyError> {
+    let mut seen = BTreeSet::new();
+    for item in list {
+        if !seen.insert(item) {
+            return Err(err(
+                "duplicate_entry",
+                format!("{field} lists the same entry twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn positive(field: &str, n: u64) -> Result<(), BodyError> {
+    if n == 0 {
+        return Err(err("invalid_value", format!("{field} must be at least 1")));
+    }
+    Ok(())
+}
+
+fn steward_set(stewards: &[Did], threshold: u64) -> Result<(), BodyError> {
+    if stewards.is_empty() || stewards.len() > MAX_STEWARDS {
+        return Err(err(
+            "invalid_value",
+            format!("stewards must list 1 to {MAX_STEWARDS} keys"),
+        ));
+    }
+    unique("stewards", stewards)?;
+    if threshold == 0 || threshold > stewards.len() as u64 {
+        return Err(err(
+            "invalid_threshold",
+            format!(
+                "threshold {threshold} must be between 1 and the number of stewards ({})",
+                stewards.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn approvals(list: &[Approval]) -> Result<(), BodyError> {
+    list_len("approvals", list, 1)?;
+    unique("approvals", list.iter().map(|a| &a.steward))
+}
+
+fn contacts(list: &[Contact]) -> Result<(), BodyError> {
+    list_len("contacts", list, 0)
+}
+
+impl Body {
+    /// The record kind of this body.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Genesis(_) => Kind::Genesis,
+            Body::MemberAdmit(_) => Kind::MemberAdmit,
+            Body::MemberSuspend(_) => Kind::MemberSuspend,
+            Body::MemberReinstate(_) => Kind::MemberReinstate,
+            Body::MemberRevoke(_) => Kind::MemberRevoke,
+            Body::FederationStewards(_) => Kind::FederationStewards,
+            Body::ProviderProfile(_) => Kind::ProviderProfile,
+            Body::Offer(_) => Kind::Offer,
+            Body::OfferWithdraw(_) => Kind::OfferWithdraw,
+            Body::KeyRotate(_) => Kind::KeyRotate,
+            Body::Succession(_) => Kind::Succession,
+            Body::SuccessionAccept(_) => Kind::SuccessionAccept,
+        }
+    }
+
+    /// Deserialises the body of a record of `kind` from its JSON value.
+    pub(crate) fn from_value(
+        kind: Kind,
+        v: serde_json::Value,
+    ) -> Result<Body, serde_path_to_error::Error<serde_json::Error>> {
+        use serde_path_to_error::deserialize as de;
+        Ok(match kind {
+            Kind::Genesis => Body::Genesis(de(v)?),
+            Kind::MemberAdmit => Body::MemberAdmit(de(v)?),
+            Kind::MemberSuspend => Body::MemberSuspend(de(v)?),
+            Kind::MemberReinstate => Body::MemberReinstate(de(v)?),
+            Kind::MemberRevoke => Body::MemberRevoke(de(v)?),
+            Kind::FederationStewards => Body::FederationStewards(de(v)?),
+            Kind::ProviderProfile => Body::ProviderProfile(de(v)?),
+            Kind::Offer => Body::Offer(Box::new(de(v)?)),
+            Kind::OfferWithdraw => Body::OfferWithdraw(de(v)?),
+            Kind::KeyRotate => Body::KeyRotate(de(v)?),
+            Kind::Succession => Body::Succession(de(v)?),
+            Kind::SuccessionAccept => Body::SuccessionAccept(de(v)?),
+        })
+    }
+
+    /// The body as JSON (the form that is signed).
+    pub fn to_value(&self) -> serde_json::Value {
+        let r = match self {
+            Body::Genesis(b) => serde_json::to_value(b),
+            Body::MemberAdmit(b) => serde_json::to_value(b),
+            Body::MemberSuspend(b) | Body::MemberRevoke(b) => serde_json::to_value(b),
+            Body::MemberReinstate(b) => serde_json::to_value(b),
+            Body::FederationStewards(b) => serde_json::to_value(b),
+            Body::ProviderProfile(b) => serde_json::to_value(b),
+            Body::Offer(b) => serde_json::to_value(b),
+            Body::OfferWithdraw(b) => serde_json::to_value(b),
+            Body::KeyRotate(b) => serde_json::to_value(b),
+            Body::Succession(b) => serde_json::to_value(b),
+            Body::SuccessionAccept(b) => serde_json::to_value(b),
+        };
+        // Serialising these plain structs into a Value cannot fail: no maps with
+        // non-string keys, no floats.
+        r.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Steward approvals of a governance body.
+    pub fn approvals(&self) -> Option<&[Approval]> {
+        match self {
+            Body::Genesis(b) => Some(&b.approvals),
+            Body::MemberAdmit(b) => Some(&b.approvals),
+            Body::MemberSuspend(b) | Body::MemberRevoke(b) => Some(&b.approvals),
+            Body::MemberReinstate(b) => Some(&b.approvals),
+            Body::FederationStewards(b) => Some(&b.approvals),
+            _ => None,
+        }
+    }
+
+    /// Mutable approvals, for collecting steward signatures on a draft.
+    pub fn approvals_mut(&mut self) -> Option<&mut Vec<Approval>> {
+        match self {
+            Body::Genesis(b) => Some(&mut b.approvals),
+            Body::MemberAdmit(b) => Some(&mut b.approvals),
+            Body::MemberSuspend(b) | Body::MemberRevoke(b) => Some(&mut b.approvals),
+            Body::MemberReinstate(b) => Some(&mut b.approvals),
+            Body::FederationStewards(b) => Some(&mut b.approvals),
+            _ => None,
+        }
+    }
+
+    /// The previous action in the governance chain (all governance kinds but genesis).
+    pub fn prev_action(&self) -> Option<&Hash32> {
+        match self {
+            Body::MemberAdmit(b) => Some(&b.prev_action),
+            Body::MemberSuspend(b) | Body::MemberRevoke(b) => Some(&b.prev_action),
+            Body::MemberReinstate(b) => Some(&b.prev_action),
+            Body::FederationStewards(b) => Some(&b.prev_action),
+            _ => None,
+        }
+    }
+
+    /// Checks the rules that field types alone do not express.
+    pub fn check(&self) -> Result<(), BodyError> {
+        match self {
+            Body::Genesis(b) => {
+                steward_set(&b.stewards, b.threshold)?;
+                approvals(&b.approvals)
+            }
+            Body::MemberAdmit(b) => approvals(&b.approvals),
+            Body::MemberReinstate(b) => approvals(&b.approvals),
+            Body::MemberSuspend(b) | Body::MemberRevoke(b) => {
+                positive("from_seq", b.from_seq)?;
+                approvals(&b.approvals)
+            }
+            Body::FederationStewards(b) => {
+                steward_set(&b.stewards, b.threshold)?;
+                approvals(&b.approvals)
+            }
+            Body::ProviderProfile(b) => {
+                list_len("regions", &b.regions, 0)?;
+                unique("regions", &b.regions)?;
+                list_len("members", &b.members, 0)?;
+                unique("members", &b.members)?;
+                list_len("certifications", &b.certifications, 0)?;
+                unique("certifications", &b.certifications)?;
+                list_len("nodes", &b.nodes, 0)?;
+                contacts(&b.contacts)
+            }
+            Body::Offer(b) => {
+                positive("version", b.version)?;
+                list_len("ozg_ids", &b.ozg_ids, 0)?;
+                unique("ozg_ids", &b.ozg_ids)?;
+                list_len("leika_keys", &b.leika_keys, 0)?;
+                unique("leika_keys", &b.leika_keys)?;
+                list_len("regions", &b.regions, 1)?;
+                unique("regions", &b.regions)?;
+                list_len("certifications", &b.certifications, 0)?;
+                unique("certifications", &b.certifications)?;
+                list_len("standards", &b.standards, 0)?;
+                unique("standards", &b.standards)?;
+                contacts(&b.contacts)?;
+                if b.sla.availability_bp > 10_000 {
+                    return Err(err(
+                        "invalid_value",
+                        format!(
+                            "sla.availability_bp is {}; basis points go up to 10000 (100 %)",
+                            b.sla.availability_bp
+                        ),
+                    ));
+                }
+                if let Some(until) = b.valid_until
+                    && until <= b.valid_from {
+                        return Err(err(
+                            "invalid_validity",
+                            format!(
+                                "valid_until {until} is not after valid_from {}",
+                                b.valid_from
+                            ),
+                        ));
+                    }
+                Ok(())
+            }
+            Body::OfferWithdraw(b) => positive("version", b.version),
+            Body::KeyRotate(_) | Body::SuccessionAccept(_) => Ok(()),
+            Body::Succession(b) => {
+                list_len("offer_ids", &b.offer_ids, 0)?;
+                unique("offer_ids", &b.offer_ids)
+            }
+        }
+    }
+}

@@ -1,0 +1,1121 @@
+//! The registry: a grow-only set of verified records and the visible state that is a
+//! deterministic function of that set.
+//!
+//! Nothing here depends on arrival order. [`Registry::add`] only files a record into
+//! indexes; which records *count* (canonical in their author's log, author an
+//! admitted and unsuspended member at that position, action on the governance chain)
+//! is decided from the whole set each time it is asked. So two registries holding
+//! the same set have the same [`State`] and the same [`State::digest`], whatever
+//! order the records came in (property-tested in `tests/fold.rs`).
+//!
+//! [`Registry::admit`] is the ingest gate used by nodes: it rejects a record that
+//! cannot count given what is already known, with a stable reason code.
+
+use crate::body::{Body, Kind, OfferBody, ProfileBody};
+use crate::fields::{Hash32, OfferId, Timestamp};
+use crate::json;
+use crate::keys::Did;
+use crate::record::{RecordError, VerifiedRecord, sha256};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Domain tag in front of the canonical state summary hashed into the digest.
+pub const STATE_TAG: &[u8] = b"kx-state-v1\0";
+
+/// Standing of a key at a position of its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Standing {
+    /// Not admitted (yet), or not a provider key at all.
+    NotMember,
+    Active,
+    Suspended,
+    Revoked,
+    /// The key was rotated away before this position.
+    KeyRotated,
+}
+
+impl Standing {
+    /// Lowercase name used in the digest and APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::NotMember => "not_member",
+            Standing::Active => "active",
+            Standing::Suspended => "suspended",
+            Standing::Revoked => "revoked",
+            Standing::KeyRotated => "key_rotated",
+        }
+    }
+}
+
+/// Why the ingest gate refused a record. `code()` is stable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("{author} is not an admitted member at seq {seq}")]
+    NotMember { author: String, seq: u64 },
+    #[error("{author} is suspended from seq {seq}")]
+    Suspended { author: String, seq: u64 },
+    #[error("{author} is revoked from seq {seq}")]
+    Revoked { author: String, seq: u64 },
+    #[error("key {author} was rotated away before seq {seq}")]
+    KeyRotated { author: String, seq: u64 },
+    #[error("prev {prev} is not the author's record at seq {expected}")]
+    BadPrev { prev: String, expected: u64 },
+    #[error("{author} is not a steward of the federation")]
+    NotSteward { author: String },
+    #[error("{valid} valid steward approvals; the threshold is {threshold}")]
+    BelowThreshold { valid: usize, threshold: u64 },
+    #[error("{reason}")]
+    Invalid { code: &'static str, reason: String },
+}
+
+impl Rejection {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Record(e) => e.code(),
+            Rejection::NotMember { .. } => "not_member",
+            Rejection::Suspended { .. } => "member_suspended",
+            Rejection::Revoked { .. } => "member_revoked",
+            Rejection::KeyRotated { .. } => "key_rotated",
+            Rejection::BadPrev { .. } => "invalid_prev",
+            Rejection::NotSteward { .. } => "not_steward",
+            Rejection::BelowThreshold { .. } => "below_threshold",
+            Rejection::Invalid { code, .. } => code,
+        }
+    }
+
+    fn invalid(code: &'static str, reason: impl Into<String>) -> Rejection {
+        Rejection::Invalid {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Every code [`Registry::admit`] adds to the record codes.
+pub const REJECTION_CODES: &[&str] = &[
+    "not_member",
+    "member_suspended",
+    "member_revoked",
+    "key_rotated",
+    "invalid_prev",
+    "not_steward",
+    "below_threshold",
+    "already_member",
+    "already_suspended",
+    "not_suspended",
+    "unexpected_genesis",
+];
+
+/// What [`Registry::admit`] did with an acceptable record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// New and counting.
+    Stored,
+    /// Already held.
+    Known,
+    /// New, but waiting for its `prev` (or `prev_action`) to arrive.
+    Held,
+    /// New, and a second record for an (author, seq) already held, or a second
+    /// governance action on the same predecessor: kept as evidence; the fold
+    /// decides deterministically which one counts.
+    Equivocation,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Log {
+    by_seq: BTreeMap<u64, BTreeSet<Hash32>>,
+    /// `canonical[i]` is the counted record at seq i + 1.
+    canonical: Vec<Hash32>,
+}
+
+#[derive(Debug, Clone)]
+struct GovAction {
+    prev: Hash32,
+    /// Wrapping records (the same action may be submitted by several stewards).
+    records: BTreeSet<Hash32>,
+}
+
+#[derive(Debug, Clone)]
+struct KeyInfo {
+    identity: Did,
+    /// Position in the identity's rotation order (0: the identity key itself).
+    index: usize,
+    /// Seq of the counted `key.rotate` in this key's log.
+    rotated_at: Option<u64>,
+}
+
+/// A cut named by a suspension or revocation: from `from_seq` of `key`'s log.
+#[derive(Debug, Clone)]
+struct Cut {
+    key: Did,
+    from_seq: u64,
+}
+
+/// Everything derived from governance and rotations; recomputed when either changes.
+#[derive(Debug, Clone, Default)]
+struct Derived {
+    chain: Vec<Hash32>,
+    /// The counted wrapping record of each action on the chain.
+    chain_records: BTreeSet<Hash32>,
+    head: Option<Hash32>,
+    stewards: BTreeSet<Did>,
+    threshold: u64,
+    /// identity -> name from its admission
+    members: BTreeMap<Did, String>,
+    /// identity -> standing set by its last membership action on the chain
+    chain_standing: BTreeMap<Did, Standing>,
+    /// identity -> the cut of its current suspension
+    suspensions: BTreeMap<Did, Cut>,
+    /// identity -> the cut of its revocation
+    revocations: BTreeMap<Did, Cut>,
+    keys: BTreeMap<Did, KeyInfo>,
+    /// identity -> its keys in rotation order
+    identities: BTreeMap<Did, Vec<Did>>,
+}
+
+/// The registry of one federation.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    genesis: VerifiedRecord,
+    federation: Hash32,
+    records: BTreeMap<Hash32, VerifiedRecord>,
+    logs: BTreeMap<Did, Log>,
+    actions: BTreeMap<Hash32, GovAction>,
+    /// author key -> offer id -> offer and withdraw records
+    offers: BTreeMap<Did, BTreeMap<OfferId, BTreeSet<Hash32>>>,
+    /// author key -> profile, succession, accept and rotate records
+    misc: BTreeMap<Did, BTreeSet<Hash32>>,
+    derived: Derived,
+}
+
+impl Registry {
+    /// A registry founded on `genesis`, which must be a verified genesis record.
+    pub fn new(genesis: VerifiedRecord) -> Result<Registry, Rejection> {
+        let Body::Genesis(g) = &genesis.record().body else {
+            return Err(Rejection::invalid(
+                "unexpected_genesis",
+                "the genesis file holds a record that is not a genesis",
+            ));
+        };
+        let valid = g
+            .approvals
+            .iter()
+            .filter(|a| g.stewards.contains(&a.steward))
+            .count();
+        if (valid as u64) < g.threshold {
+            return Err(Rejection::BelowThreshold {
+                valid,
+                threshold: g.threshold,
+            });
+        }
+        if !g.stewards.contains(&genesis.record().author) {
+            return Err(Rejection::NotSteward {
+                author: genesis.record().author.to_string(),
+            });
+        }
+        let federation = genesis.record().federation;
+        let mut reg = Registry {
+            genesis: genesis.clone(),
+            federation,
+            records: BTreeMap::new(),
+            logs: BTreeMap::new(),
+            actions: BTreeMap::new(),
+            offers: BTreeMap::new(),
+            misc: BTreeMap::new(),
+            derived: Derived::default(),
+        };
+        reg.file(genesis);
+        reg.derive();
+        Ok(reg)
+    }
+
+    /// The federation id.
+    pub fn federation(&self) -> Hash32 {
+        self.federation
+    }
+
+    /// The genesis record.
+    pub fn genesis(&self) -> &VerifiedRecord {
+        &self.genesis
+    }
+
+    /// Number of records held (genesis included).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Always false: the genesis is held from the start.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// A held record by id.
+    pub fn get(&self, id: &Hash32) -> Option<&VerifiedRecord> {
+        self.records.get(id)
+    }
+
+    /// All held records, by id.
+    pub fn records(&self) -> impl Iterator<Item = &VerifiedRecord> {
+        self.records.values()
+    }
+
+    /// The id of the last counted record in `author`'s log, and its seq.
+    pub fn head(&self, author: &Did) -> Option<(u64, Hash32)> {
+        let log = self.logs.get(author)?;
+        log.canonical.last().map(|id| (log.canonical.len() as u64, *id))
+    }
+
+    /// The current head of the governance chain (the genesis action at first).
+    pub fn governance_head(&self) -> Hash32 {
+        self.derived.head.unwrap_or(self.federation)
+    }
+
+    /// Current stewards and threshold.
+    pub fn stewards(&self) -> (&BTreeSet<Did>, u64) {
+        (&self.derived.stewards, self.derived.threshold)
+    }
+
+    /// The identity (first key) a key belongs to, if it is a provider key.
+    pub fn identity_of(&self, key: &Did) -> Option<&Did> {
+        self.derived.keys.get(key).map(|k| &k.identity)
+    }
+
+    /// The key a provider identity currently signs with.
+    pub fn current_key(&self, identity: &Did) -> Option<&Did> {
+        self.derived.identities.get(identity).and_then(|k| k.last())
+    }
+
+    /// Adds a verified record of this federation without the trust gate. The state
+    /// decides what counts; this is what a rebuild from storage uses.
+    pub fn add(&mut self, rec: VerifiedRecord) -> Result<Admitted, RecordError> {
+        rec.check_federation(&self.federation)?;
+        if self.records.contains_key(&rec.id()) {
+            return Ok(Admitted::Known);
+        }
+        let equivocation = self
+            .logs
+            .get(&rec.record().author)
+            .and_then(|l| l.by_seq.get(&rec.record().seq))
+            .is_some_and(|ids| !ids.is_empty());
+        let needs_derive = self.file(rec.clone());
+        if needs_derive {
+            self.derive();
+        }
+        if let Some(prev) = rec.record().body.prev_action() {
+            // A governance action: counted, competing for a filled chain position,
+            // or waiting for its predecessor.
+            return Ok(if self.counts(&rec) {
+                Admitted::Stored
+            } else if *prev == self.federation || self.derived.chain.contains(prev) {
+                Admitted::Equivocation
+            } else {
+                Admitted::Held
+            });
+        }
+        Ok(if equivocation {
+            Admitted::Equivocation
+        } else if self.counts(&rec) {
+            Admitted::Stored
+        } else {
+            Admitted::Held
+        })
+    }
+
+    /// The ingest gate: adds `rec` if it can count given what is known, or says
+    /// why not. Records waiting for an unknown predecessor are held, not refused.
+    pub fn admit(&mut self, rec: VerifiedRecord) -> Result<Admitted, Rejection> {
+        rec.check_federation(&self.federation)?;
+        if self.records.contains_key(&rec.id()) {
+            return Ok(Admitted::Known);
+        }
+        self.check(&rec)?;
+        Ok(self.add(rec)?)
+    }
+
+    fn check(&self, rec: &VerifiedRecord) -> Result<(), Rejection> {
+        let r = rec.record();
+        if let Some(prev) = &r.prev
+            && let Some(p) = self.records.get(prev)
+                && (p.record().author != r.author || p.record().seq + 1 != r.seq) {
+                    return Err(Rejection::BadPrev {
+                        prev: prev.to_hex(),
+                        expected: r.seq - 1,
+                    });
+                }
+        if r.kind().is_governance() {
+            return self.check_governance(rec);
+        }
+        let author = r.author.to_string();
+        match self.standing(&r.author, r.seq) {
+            Standing::Active => {}
+            Standing::NotMember => {
+                return Err(Rejection::NotMember { author, seq: r.seq });
+            }
+            Standing::Suspended => return Err(Rejection::Suspended { author, seq: r.seq }),
+            Standing::Revoked => return Err(Rejection::Revoked { author, seq: r.seq }),
+            Standing::KeyRotated => return Err(Rejection::KeyRotated { author, seq: r.seq }),
+        }
+        // Rotations to a key in use and accepts of unknown successions are stored
+        // and given no effect by the fold rather than refused here: refusing them
+        // would depend on arrival order and break the author's log for the records
+        // that follow (see specs/protocol.md, "Ingest gate").
+        Ok(())
+    }
+
+    fn check_governance(&self, rec: &VerifiedRecord) -> Result<(), Rejection> {
+        let r = rec.record();
+        let Some(prev) = r.body.prev_action() else {
+            return Err(Rejection::invalid(
+                "unexpected_genesis",
+                "a federation has exactly one genesis, given to the node at start",
+            ));
+        };
+        let d = &self.derived;
+        let known = *prev == self.federation || self.actions.contains_key(prev);
+        if !known {
+            // Predecessor action not here yet: held until it arrives. The current
+            // stewards must still have signed it, so outsiders cannot fill the store.
+            return check_approvals(r, &d.stewards, d.threshold);
+        }
+        check_approvals(r, &d.stewards, d.threshold)?;
+        if *prev == self.governance_head() {
+            // The fold applies exactly this rule to the head's children, so a node
+            // that holds the record and one that refused it see the same chain.
+            check_action(r, &d.chain_standing)?;
+        }
+        // Otherwise it competes with an action already on the chain, or follows
+        // one that does not (yet) count: stored, and the fold decides.
+        Ok(())
+    }
+
+    /// Files a record into the indexes. Returns true if governance or key rotation
+    /// may have changed, so the derived state must be recomputed.
+    fn file(&mut self, rec: VerifiedRecord) -> bool {
+        let id = rec.id();
+        let r = rec.record().clone();
+        self.records.insert(id, rec.clone());
+        let mut needs_derive = r.kind().is_governance() && r.kind() != Kind::Genesis;
+        if let (Some(action), Some(prev)) = (rec.action(), r.body.prev_action()) {
+            self.actions
+                .entry(action)
+                .or_insert_with(|| GovAction {
+                    prev: *prev,
+                    records: BTreeSet::new(),
+                })
+                .records
+                .insert(id);
+        }
+        match &r.body {
+            Body::Offer(b) => {
+                self.offers
+                    .entry(r.author.clone())
+                    .or_default()
+                    .entry(b.offer_id.clone())
+                    .or_default()
+                    .insert(id);
+            }
+            Body::OfferWithdraw(b) => {
+                self.offers
+                    .entry(r.author.clone())
+                    .or_default()
+                    .entry(b.offer_id.clone())
+                    .or_default()
+                    .insert(id);
+            }
+            Body::ProviderProfile(_)
+            | Body::Succession(_)
+            | Body::SuccessionAccept(_)
+            | Body::KeyRotate(_) => {
+                self.misc.entry(r.author.clone()).or_default().insert(id);
+            }
+            _ => {}
+        }
+        let log = self.logs.entry(r.author.clone()).or_default();
+        log.by_seq.entry(r.seq).or_default().insert(id);
+        let seq = r.seq as usize;
+        let changed = if seq <= log.canonical.len() {
+            // A second record for a filled position: recompute only if it could
+            // replace the counted one (same predecessor, lower id).
+            let same_prev = seq == 1 || Some(&log.canonical[seq - 2]) == r.prev.as_ref();
+            if same_prev && id < log.canonical[seq - 1] {
+                log.canonical.truncate(seq - 1);
+                // Records dropped from the counted chain may include a rotation.
+                needs_derive = true;
+                true
+            } else {
+                false
+            }
+        } else {
+            seq == log.canonical.len() + 1
+        };
+        if changed {
+            let records = &self.records;
+            let before = log.canonical.len();
+            extend_canonical(log, records);
+            // A newly counted or replaced key.rotate changes which keys are valid.
+            needs_derive |= log.canonical[before..]
+                .iter()
+                .any(|i| records[i].record().kind() == Kind::KeyRotate);
+            needs_derive |= r.kind() == Kind::KeyRotate;
+        }
+        needs_derive
+    }
+
+    /// Recomputes the governance chain, membership actions and key map.
+    fn derive(&mut self) {
+        let Body::Genesis(g) = &self.genesis.record().body else {
+            return;
+        };
+        let mut d = Derived {
+            stewards: g.stewards.iter().cloned().collect(),
+            threshold: g.threshold,
+            ..Derived::default()
+        };
+        // Children of each action, for walking the chain from the genesis.
+        let mut children: BTreeMap<Hash32, Vec<Hash32>> = BTreeMap::new();
+        for (digest, a) in &self.actions {
+            children.entry(a.prev).or_default().push(*digest);
+        }
+        d = self.walk(d, self.federation, &children);
+        // Original keys: every admitted identity.
+        for id in d.members.keys() {
+            d.keys.insert(
+                id.clone(),
+                KeyInfo {
+                    identity: id.clone(),
+                    index: 0,
+                    rotated_at: None,
+                },
+            );
+            d.identities.insert(id.clone(), vec![id.clone()]);
+        }
+        // Rotations, in rounds: a key claimed by two rotations, or one already in
+        // use, is given to nobody (both old keys stay cut at their rotation).
+        let mut frontier: Vec<Did> = d.keys.keys().cloned().collect();
+        while !frontier.is_empty() {
+            let mut claims: BTreeMap<Did, Vec<(Did, u64)>> = BTreeMap::new();
+            for key in &frontier {
+                if let Some((seq, new_key)) = self.first_rotation(&d, key) {
+                    if let Some(k) = d.keys.get_mut(key) {
+                        k.rotated_at = Some(seq);
+                    }
+                    claims.entry(new_key).or_default().push((key.clone(), seq));
+                }
+            }
+            let mut next = Vec::new();
+            for (new_key, by) in claims {
+                if by.len() != 1 || d.keys.contains_key(&new_key) || d.stewards.contains(&new_key)
+                {
+                    continue;
+                }
+                let (old, _) = &by[0];
+                let identity = d.keys[old].identity.clone();
+                let index = d.keys[old].index + 1;
+                d.keys.insert(
+                    new_key.clone(),
+                    KeyInfo {
+                        identity: identity.clone(),
+                        index,
+                        rotated_at: None,
+                    },
+                );
+                d.identities
+                    .entry(identity)
+                    .or_default()
+                    .push(new_key.clone());
+                next.push(new_key);
+            }
+            frontier = next;
+        }
+        self.derived = d;
+    }
+
+    /// Follows the governance chain from `cur`. Where several valid actions follow
+    /// one action (a fork), the branch that reaches furthest wins, and among equally
+    /// long branches the one whose first action has the lowest digest: an action
+    /// signed on an old head cannot undo the actions that came after it.
+    fn walk(&self, mut d: Derived, mut cur: Hash32, children: &BTreeMap<Hash32, Vec<Hash32>>) -> Derived {
+        loop {
+            let valid: Vec<(Hash32, Hash32)> = children
+                .get(&cur)
+                .into_iter()
+                .flatten()
+                .filter_map(|digest| {
+                    // Of an action's wrapping records, the lowest valid id counts.
+                    self.actions[digest]
+                        .records
+                        .iter()
+                        .find(|rid| {
+                            let r = self.records[*rid].record();
+                            check_approvals(r, &d.stewards, d.threshold).is_ok()
+                                && check_action(r, &d.chain_standing).is_ok()
+                        })
+                        .map(|rid| (*digest, *rid))
+                })
+                .collect();
+            match valid.as_slice() {
+                [] => return d,
+                [(digest, rid)] => {
+                    self.apply(&mut d, *digest, *rid);
+                    cur = *digest;
+                }
+                forks => {
+                    let mut best: Option<Derived> = None;
+                    for (digest, rid) in forks {
+                        let mut branch = d.clone();
+                        self.apply(&mut branch, *digest, *rid);
+                        let end = self.walk(branch, *digest, children);
+                        if best.as_ref().is_none_or(|b| end.chain.len() > b.chain.len()) {
+                            best = Some(end);
+                        }
+                    }
+                    return best.unwrap_or(d);
+                }
+            }
+        }
+    }
+
+    /// Applies one governance action to the derived state.
+    fn apply(&self, d: &mut Derived, digest: Hash32, rid: Hash32) {
+        let rec = &self.records[&rid];
+        match &rec.record().body {
+            Body::MemberAdmit(b) => {
+                d.chain_standing.insert(b.provider.clone(), Standing::Active);
+                d.members.insert(b.provider.clone(), b.name.to_string());
+            }
+            Body::MemberSuspend(b) => {
+                d.chain_standing.insert(b.provider.clone(), Standing::Suspended);
+                d.suspensions.insert(
+                    b.provider.clone(),
+                    Cut {
+                        key: b.key.clone(),
+                        from_seq: b.from_seq,
+                    },
+                );
+            }
+            Body::MemberReinstate(b) => {
+                d.chain_standing.insert(b.provider.clone(), Standing::Active);
+                d.suspensions.remove(&b.provider);
+            }
+            Body::MemberRevoke(b) => {
+                d.chain_standing.insert(b.provider.clone(), Standing::Revoked);
+                d.suspensions.remove(&b.provider);
+                d.revocations.insert(
+                    b.provider.clone(),
+                    Cut {
+                        key: b.key.clone(),
+                        from_seq: b.from_seq,
+                    },
+                );
+            }
+            Body::FederationStewards(b) => {
+                d.stewards = b.stewards.iter().cloned().collect();
+                d.threshold = b.threshold;
+            }
+            _ => {}
+        }
+        d.chain.push(digest);
+        d.chain_records.insert(rid);
+        d.head = Some(digest);
+    }
+
+    fn first_rotation(&self, d: &Derived, key: &Did) -> Option<(u64, Did)> {
+        let ids = self.misc.get(key)?;
+        let log = self.logs.get(key)?;
+        let mut best: Option<(u64, Did)> = None;
+        for id in ids {
+            let r = self.records[id].record();
+            let Body::KeyRotate(b) = &r.body else { continue };
+            let counted = log.canonical.get(r.seq as usize - 1) == Some(id);
+            if counted
+                && standing_in(d, key, r.seq) == Standing::Active
+                && best.as_ref().is_none_or(|(s, _)| r.seq < *s)
+            {
+                best = Some((r.seq, b.new_key.clone()));
+            }
+        }
+        best
+    }
+
+    /// Standing of `key` at position `seq` of its log.
+    pub fn standing(&self, key: &Did, seq: u64) -> Standing {
+        standing_in(&self.derived, key, seq)
+    }
+
+    /// Current standing of a provider identity (of its newest key).
+    pub fn current_standing(&self, identity: &Did) -> Standing {
+        let d = &self.derived;
+        if !d.members.contains_key(identity) {
+            Standing::NotMember
+        } else if d.revocations.contains_key(identity) {
+            Standing::Revoked
+        } else if d.suspensions.contains_key(identity) {
+            Standing::Suspended
+        } else {
+            match self.current_key(identity) {
+                Some(k) => self.standing(k, u64::MAX),
+                None => Standing::NotMember,
+            }
+        }
+    }
+
+    /// True if the record counts for the state.
+    pub fn counts(&self, rec: &VerifiedRecord) -> bool {
+        let r = rec.record();
+        if r.kind() == Kind::Genesis {
+            return rec.id() == self.genesis.id();
+        }
+        if r.kind().is_governance() {
+            return self.derived.chain_records.contains(&rec.id());
+        }
+        let canonical = self
+            .logs
+            .get(&r.author)
+            .and_then(|l| l.canonical.get(r.seq as usize - 1))
+            == Some(&rec.id());
+        canonical && self.standing(&r.author, r.seq) == Standing::Active
+    }
+
+    fn counted<'a>(&'a self, ids: &'a BTreeSet<Hash32>) -> impl Iterator<Item = &'a VerifiedRecord> {
+        ids.iter()
+            .map(|id| &self.records[id])
+            .filter(|r| self.counts(r))
+    }
+
+    /// The visible state. Independent of arrival order and of the clock.
+    pub fn state(&self) -> State {
+        let d = &self.derived;
+        let mut providers = BTreeMap::new();
+        let mut offers = BTreeMap::new();
+        for (identity, name) in &d.members {
+            let keys = d.identities.get(identity).cloned().unwrap_or_default();
+            let mut profile: Option<VerifiedRecord> = None;
+            let mut successions = Vec::new();
+            let mut accepts = Vec::new();
+            for key in &keys {
+                if let Some(ids) = self.misc.get(key) {
+                    for rec in self.counted(ids) {
+                        match &rec.record().body {
+                            // Keys are in rotation order and a key's records in seq
+                            // order, so the last counted profile is the newest.
+                            Body::ProviderProfile(_) => {
+                                let newer = profile.as_ref().is_none_or(|p| {
+                                    p.record().author != rec.record().author
+                                        || p.record().seq < rec.record().seq
+                                });
+                                if newer {
+                                    profile = Some(rec.clone());
+                                }
+                            }
+                            Body::Succession(_) => successions.push(rec.clone()),
+                            Body::SuccessionAccept(_) => accepts.push(rec.clone()),
+                            _ => {}
+                        }
+                    }
+                }
+                for (offer_id, ids) in self.offers.get(key).into_iter().flatten() {
+                    let entry: &mut OfferEntry =
+                        offers.entry((identity.clone(), offer_id.clone())).or_default();
+                    for rec in self.counted(ids) {
+                        match &rec.record().body {
+                            Body::Offer(b) => {
+                                entry.history.push(rec.clone());
+                                let better = entry.current.as_ref().is_none_or(|c| {
+                                    (b.version, rec.id()) > (offer_version(c), c.id())
+                                });
+                                if better {
+                                    entry.current = Some(rec.clone());
+                                }
+                            }
+                            Body::OfferWithdraw(w) => {
+                                entry.withdrawn_to = entry.withdrawn_to.max(w.version);
+                                entry.withdrawals.push(rec.clone());
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            providers.insert(
+                identity.clone(),
+                ProviderState {
+                    identity: identity.clone(),
+                    name: name.clone(),
+                    standing: self.current_standing(identity),
+                    keys,
+                    profile,
+                    successions,
+                    accepts,
+                    successor: None,
+                    predecessors: Vec::new(),
+                },
+            );
+        }
+        // A succession takes effect once a key of the successor accepted it; of
+        // several, the lowest record id.
+        let mut links = Vec::new();
+        for p in providers.values() {
+            let mut effective: Option<&VerifiedRecord> = None;
+            for s in &p.successions {
+                let Body::Succession(b) = &s.record().body else { continue };
+                let accepted = providers.get(&b.successor).is_some_and(|succ| {
+                    succ.accepts.iter().any(|a| {
+                        matches!(&a.record().body, Body::SuccessionAccept(x) if x.succession == s.id())
+                    })
+                });
+                if accepted && effective.is_none_or(|e| s.id() < e.id()) {
+                    effective = Some(s);
+                }
+            }
+            if let Some(s) = effective
+                && let Body::Succession(b) = &s.record().body {
+                    links.push((p.identity.clone(), b.successor.clone(), s.clone()));
+                }
+        }
+        for (pred, succ, rec) in links {
+            if let Some(p) = providers.get_mut(&pred) {
+                p.successor = Some(rec.clone());
+            }
+            if let Some(s) = providers.get_mut(&succ) {
+                s.predecessors.push(pred);
+            }
+        }
+        offers.retain(|_, e| e.current.is_some());
+        let mut equivocations = BTreeSet::new();
+        for (author, log) in &self.logs {
+            for (seq, ids) in &log.by_seq {
+                if ids.len() > 1 && self.standing(author, *seq) == Standing::Active {
+                    equivocations.insert((author.clone(), *seq));
+                }
+            }
+        }
+        State {
+            federation: self.federation,
+            head: self.governance_head(),
+            stewards: d.stewards.clone(),
+            threshold: d.threshold,
+            providers,
+            offers,
+            equivocations,
+        }
+    }
+}
+
+fn offer_version(rec: &VerifiedRecord) -> u64 {
+    match &rec.record().body {
+        Body::Offer(b) => b.version,
+        _ => 0,
+    }
+}
+
+fn standing_in(d: &Derived, key: &Did, seq: u64) -> Standing {
+    let Some(info) = d.keys.get(key) else {
+        return Standing::NotMember;
+    };
+    if info.rotated_at.is_some_and(|n| seq > n) {
+        return Standing::KeyRotated;
+    }
+    // A cut applies from `from_seq` of the key it names, to every position of
+    // keys rotated in after that key, and not to keys before it. A cut naming a
+    // key the provider does not have cuts nothing at record level.
+    let cut = |c: &Cut| match d.keys.get(&c.key) {
+        Some(k) if k.identity == info.identity => {
+            info.index > k.index || (info.index == k.index && seq >= c.from_seq)
+        }
+        _ => false,
+    };
+    if d.revocations.get(&info.identity).is_some_and(cut) {
+        return Standing::Revoked;
+    }
+    if d.suspensions.get(&info.identity).is_some_and(cut) {
+        return Standing::Suspended;
+    }
+    Standing::Active
+}
+
+/// Author and approvals of a governance record against a steward set.
+fn check_approvals(
+    r: &crate::record::Record,
+    stewards: &BTreeSet<Did>,
+    threshold: u64,
+) -> Result<(), Rejection> {
+    if !stewards.contains(&r.author) {
+        return Err(Rejection::NotSteward {
+            author: r.author.to_string(),
+        });
+    }
+    let valid = r
+        .body
+        .approvals()
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| stewards.contains(&a.steward))
+        .count();
+    if (valid as u64) < threshold {
+        return Err(Rejection::BelowThreshold { valid, threshold });
+    }
+    Ok(())
+}
+
+/// Whether a membership action makes sense after the actions before it on the
+/// chain (`standing`: the last membership action per provider). Only chain
+/// information is used, so every node decides the same.
+fn check_action(
+    r: &crate::record::Record,
+    standing: &BTreeMap<Did, Standing>,
+) -> Result<(), Rejection> {
+    let (provider, from_seq) = match &r.body {
+        Body::MemberAdmit(b) => (&b.provider, 1),
+        Body::MemberReinstate(b) => (&b.provider, 1),
+        Body::MemberSuspend(b) | Body::MemberRevoke(b) => (&b.provider, b.from_seq),
+        _ => return Ok(()),
+    };
+    let now = standing.get(provider).copied();
+    if now == Some(Standing::Revoked) {
+        return Err(Rejection::Revoked {
+            author: provider.to_string(),
+            seq: from_seq,
+        });
+    }
+    match (r.kind(), now) {
+        (Kind::MemberAdmit, Some(s)) => Err(Rejection::invalid(
+            "already_member",
+            format!("{provider} is already admitted ({})", s.as_str()),
+        )),
+        (Kind::MemberAdmit, None) => Ok(()),
+        (_, None) => Err(Rejection::NotMember {
+            author: provider.to_string(),
+            seq: from_seq,
+        }),
+        (Kind::MemberReinstate, Some(s)) if s != Standing::Suspended => {
+            Err(Rejection::invalid(
+                "not_suspended",
+                format!("{provider} is not suspended"),
+            ))
+        }
+        (Kind::MemberSuspend, Some(Standing::Suspended)) => Err(Rejection::invalid(
+            "already_suspended",
+            format!("{provider} is already suspended"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Extends a log's counted chain from its current end: at each next seq, the lowest
+/// id among the records whose `prev` is the counted record before it.
+fn extend_canonical(log: &mut Log, records: &BTreeMap<Hash32, VerifiedRecord>) {
+    loop {
+        let next_seq = log.canonical.len() as u64 + 1;
+        let Some(ids) = log.by_seq.get(&next_seq) else {
+            return;
+        };
+        let want = log.canonical.last();
+        let next = ids
+            .iter()
+            .find(|id| records[*id].record().prev.as_ref() == want)
+            .copied();
+        match next {
+            Some(id) => log.canonical.push(id),
+            None => return,
+        }
+    }
+}
+
+/// One offer of one provider: the counted versions and withdrawals.
+#[derive(Debug, Clone, Default)]
+pub struct OfferEntry {
+    /// The winning version: highest `version`, then highest record id.
+    pub current: Option<VerifiedRecord>,
+    /// Every counted version, in record id order.
+    pub history: Vec<VerifiedRecord>,
+    /// Highest version named by a counted withdrawal (0: none).
+    pub withdrawn_to: u64,
+    pub withdrawals: Vec<VerifiedRecord>,
+}
+
+impl OfferEntry {
+    /// The current version's body.
+    pub fn body(&self) -> Option<&OfferBody> {
+        match self.current.as_ref().map(|r| &r.record().body) {
+            Some(Body::Offer(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// True if a withdrawal covers the current version.
+    pub fn withdrawn(&self) -> bool {
+        self.body().is_some_and(|b| b.version <= self.withdrawn_to)
+    }
+}
+
+/// One admitted provider.
+#[derive(Debug, Clone)]
+pub struct ProviderState {
+    pub identity: Did,
+    /// Name from its admission.
+    pub name: String,
+    pub standing: Standing,
+    /// Its keys, oldest first; the last signs now.
+    pub keys: Vec<Did>,
+    pub profile: Option<VerifiedRecord>,
+    successions: Vec<VerifiedRecord>,
+    accepts: Vec<VerifiedRecord>,
+    /// The accepted succession that hands this provider's portfolio on.
+    pub successor: Option<VerifiedRecord>,
+    /// Providers whose portfolio passed to this one.
+    pub predecessors: Vec<Did>,
+}
+
+impl ProviderState {
+    /// The profile body, if a profile was published.
+    pub fn profile_body(&self) -> Option<&ProfileBody> {
+        match self.profile.as_ref().map(|r| &r.record().body) {
+            Some(Body::ProviderProfile(b)) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Why an offer is or is not shown at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OfferStatus {
+    Active,
+    NotYetValid,
+    Expired,
+    Withdrawn,
+    ProviderSuspended,
+    ProviderRevoked,
+}
+
+impl OfferStatus {
+    /// Lowercase name used in APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferStatus::Active => "active",
+            OfferStatus::NotYetValid => "not_yet_valid",
+            OfferStatus::Expired => "expired",
+            OfferStatus::Withdrawn => "withdrawn",
+            OfferStatus::ProviderSuspended => "provider_suspended",
+            OfferStatus::ProviderRevoked => "provider_revoked",
+        }
+    }
+}
+
+/// The visible state of a registry.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub federation: Hash32,
+    /// Head of the governance chain.
+    pub head: Hash32,
+    pub stewards: BTreeSet<Did>,
+    pub threshold: u64,
+    /// Admitted providers by identity.
+    pub providers: BTreeMap<Did, ProviderState>,
+    /// Offers by (provider identity, offer id).
+    pub offers: BTreeMap<(Did, OfferId), OfferEntry>,
+    /// (author, seq) positions with more than one record.
+    pub equivocations: BTreeSet<(Did, u64)>,
+}
+
+impl State {
+    /// Status of an offer at instant `now`: provider standing, withdrawal, then
+    /// validity window. The clock enters here, never into the digest.
+    pub fn offer_status(&self, provider: &Did, entry: &OfferEntry, now: Timestamp) -> OfferStatus {
+        match self.providers.get(provider).map(|p| p.standing) {
+            Some(Standing::Active) => {}
+            Some(Standing::Suspended) => return OfferStatus::ProviderSuspended,
+            _ => return OfferStatus::ProviderRevoked,
+        }
+        if entry.withdrawn() {
+            return OfferStatus::Withdrawn;
+        }
+        let Some(b) = entry.body() else {
+            return OfferStatus::Withdrawn;
+        };
+        if now < b.valid_from {
+            return OfferStatus::NotYetValid;
+        }
+        if b.valid_until.is_some_and(|u| now >= u) {
+            return OfferStatus::Expired;
+        }
+        OfferStatus::Active
+    }
+
+    /// Who shows an offer at `now`: the successor once an accepted succession that
+    /// covers it is effective, else the provider itself.
+    pub fn shown_under(&self, provider: &Did, offer_id: &OfferId, now: Timestamp) -> Did {
+        let mut cur = provider.clone();
+        // Follow chains of mergers (bounded: each step moves to another provider).
+        for _ in 0..self.providers.len() {
+            let Some(s) = self.providers.get(&cur).and_then(|p| p.successor.as_ref()) else {
+                break;
+            };
+            let Body::Succession(b) = &s.record().body else { break };
+            let covers = b.offer_ids.is_empty() || b.offer_ids.contains(offer_id);
+            if !covers || now < b.effective_at {
+                break;
+            }
+            cur = b.successor.clone();
+        }
+        cur
+    }
+
+    /// The canonical summary that the digest hashes (see `specs/protocol.md`).
+    pub fn summary(&self) -> Value {
+        let providers: Vec<Value> = self
+            .providers
+            .values()
+            .map(|p| {
+                json!({
+                    "did": p.identity.as_str(),
+                    "name": p.name,
+                    "standing": p.standing.as_str(),
+                    "keys": p.keys.iter().map(Did::as_str).collect::<Vec<_>>(),
+                    "profile": p.profile.as_ref().map(|r| r.id().to_hex()),
+                    "successor": p.successor.as_ref().map(|r| r.id().to_hex()),
+                })
+            })
+            .collect();
+        let offers: Vec<Value> = self
+            .offers
+            .iter()
+            .filter_map(|((provider, offer_id), e)| {
+                let cur = e.current.as_ref()?;
+                Some(json!({
+                    "provider": provider.as_str(),
+                    "offer_id": offer_id.as_str(),
+                    "record": cur.id().to_hex(),
+                    "withdrawn": e.withdrawn(),
+                }))
+            })
+            .collect();
+        let equivocations: Vec<Value> = self
+            .equivocations
+            .iter()
+            .map(|(a, s)| json!({"author": a.as_str(), "seq": s}))
+            .collect();
+        json!({
+            "federation": self.federation.to_hex(),
+            "governance": {
+                "head": self.head.to_hex(),
+                "stewards": self.stewards.iter().map(Did::as_str).collect::<Vec<_>>(),
+                "threshold": self.threshold,
+            },
+            "providers": providers,
+            "offers": offers,
+            "equivocations": equivocations,
+        })
+    }
+
+    /// SHA-256 of `STATE_TAG || JCS(summary)`, hex: equal on every node that holds
+    /// the same records.
+    pub fn digest(&self) -> Hash32 {
+        let mut bytes = STATE_TAG.to_vec();
+        bytes.extend(json::canonical(&self.summary()).unwrap_or_default());
+        sha256(&bytes)
+    }
+}

@@ -1,0 +1,309 @@
+//! Property tests of the registry fold: the state is a function of the record set.
+//!
+//! Random federation histories (admissions, offers, withdrawals, suspensions,
+//! revocations, rotations, successions, equivocations, competing governance
+//! actions) are built from an operation list; then
+//! - adding the records in any order, with duplicates, gives one digest;
+//! - the ingest gate, fed the records in any order and retried until nothing more
+//!   is accepted (what anti-entropy does), gives one digest for every order;
+//! - encode → decode → encode of every record is the identity.
+
+mod support;
+
+use kx_protocol::body::Kind;
+use kx_protocol::fields::Hash32;
+use kx_protocol::record::{self, Draft};
+use kx_protocol::registry::{Admitted, Registry};
+use kx_protocol::{SecretKey, VerifiedRecord};
+use proptest::prelude::*;
+use serde_json::json;
+use std::collections::BTreeMap;
+use support::vectors::{action, body, genesis, key, offer, profile, ts, T0};
+
+/// Builds a history optimistically, the way authors would write it.
+struct Builder {
+    fed: Hash32,
+    shadow: Registry,
+    heads: BTreeMap<u8, (u64, Hash32)>,
+    current: BTreeMap<u8, u8>, // provider -> seed of its current key
+    next_seed: u8,
+    out: Vec<VerifiedRecord>,
+}
+
+impl Builder {
+    fn sign(&mut self, seed: u8, b: kx_protocol::Body) -> VerifiedRecord {
+        let (seq, prev) = match self.heads.get(&seed) {
+            None => (1, None),
+            Some((s, id)) => (s + 1, Some(*id)),
+        };
+        let rec = record::sign(
+            &key(seed),
+            Draft {
+                federation: self.fed,
+                seq,
+                prev,
+                issued_at: ts(T0),
+                body: b,
+            },
+        )
+        .expect("sign");
+        self.heads.insert(seed, (seq, rec.id()));
+        self.emit(rec.clone());
+        rec
+    }
+
+    fn emit(&mut self, rec: VerifiedRecord) {
+        self.shadow.add(rec.clone()).expect("same federation");
+        self.out.push(rec);
+    }
+
+    fn govern(&mut self, by: u8, kind: Kind, mut v: serde_json::Value, stale: bool) {
+        let head = if stale {
+            self.fed
+        } else {
+            self.shadow.governance_head()
+        };
+        v["prev_action"] = json!(head.to_hex());
+        let b = action(kind, v, &[&key(1), &key(2)]);
+        self.sign(by, b);
+    }
+
+    fn key_of(&self, p: u8) -> u8 {
+        self.current.get(&p).copied().unwrap_or(10 + p)
+    }
+
+    fn run(&mut self, op: u8, who: u8, arg: u8) {
+        let p = who % 4;
+        let k = self.key_of(p);
+        let did = key(10 + p).did().clone();
+        let steward = 1 + (arg % 2);
+        let next_seq = self.heads.get(&k).map_or(1, |h| h.0 + 1);
+        let member = |from: u64| {
+            json!({"provider": did.as_str(), "key": key(k).did().as_str(), "from_seq": from, "reason": ""})
+        };
+        match op % 11 {
+            0 | 1 => self.govern(
+                steward,
+                Kind::MemberAdmit,
+                json!({"provider": did.as_str(), "name": format!("P{p}")}),
+                op % 11 == 1 && arg % 3 == 0,
+            ),
+            2..=4 => {
+                let id = format!("o{}", arg % 3);
+                self.sign(k, offer(&id, u64::from(arg / 3 % 4 + 1)));
+            }
+            5 => {
+                let id = format!("o{}", arg % 3);
+                self.sign(
+                    k,
+                    body(Kind::OfferWithdraw, json!({"offer_id": id, "version": arg % 4 + 1, "reason": ""})),
+                );
+            }
+            6 => {
+                let from = next_seq.saturating_sub(u64::from(arg % 2)).max(1);
+                match arg % 3 {
+                    0 => self.govern(steward, Kind::MemberSuspend, member(from), false),
+                    1 => self.govern(
+                        steward,
+                        Kind::MemberReinstate,
+                        json!({"provider": did.as_str(), "reason": ""}),
+                        false,
+                    ),
+                    _ => self.govern(steward, Kind::MemberRevoke, member(from), false),
+                }
+            }
+            7 => {
+                let new = self.next_seed;
+                self.next_seed += 1;
+                self.sign(k, body(Kind::KeyRotate, json!({"new_key": key(new).did().as_str()})));
+                self.current.insert(p, new);
+            }
+            8 => {
+                // Equivocation: a second record for the author's last seq.
+                if let Some((seq, _)) = self.heads.get(&k).copied() {
+                    let prev = self
+                        .out
+                        .iter()
+                        .find(|r| r.record().author == *key(k).did() && r.record().seq == seq)
+                        .and_then(|r| r.record().prev);
+                    let rec = record::sign(
+                        &key(k),
+                        Draft {
+                            federation: self.fed,
+                            seq,
+                            prev,
+                            issued_at: ts(T0),
+                            body: offer("twin", u64::from(arg) + 1),
+                        },
+                    )
+                    .expect("sign");
+                    self.emit(rec);
+                }
+            }
+            9 => {
+                let succ = (p + 1) % 4;
+                let s = self.sign(
+                    k,
+                    body(
+                        Kind::Succession,
+                        json!({"successor": key(10 + succ).did().as_str(), "effective_at": "2024-01-01T00:00:00Z", "offer_ids": []}),
+                    ),
+                );
+                let sk = self.key_of(succ);
+                self.sign(sk, body(Kind::SuccessionAccept, json!({"succession": s.id().to_hex()})));
+            }
+            _ => {
+                self.sign(k, profile(&format!("Provider {p}"), "P"));
+            }
+        }
+    }
+}
+
+fn history(ops: &[(u8, u8, u8)]) -> (VerifiedRecord, Vec<VerifiedRecord>) {
+    let g = genesis(&[&key(1), &key(2)], 2);
+    let mut b = Builder {
+        fed: g.record().federation,
+        shadow: Registry::new(g.clone()).expect("registry"),
+        heads: [(1, (1, g.id()))].into_iter().collect(),
+        current: BTreeMap::new(),
+        next_seed: 40,
+        out: Vec::new(),
+    };
+    // Everyone is admitted first, so that most operations do something.
+    for p in 0..4 {
+        b.run(0, p, 0);
+    }
+    for &(op, who, arg) in ops {
+        b.run(op, who, arg);
+    }
+    (g, b.out)
+}
+
+fn permute<T: Clone>(items: &[T], order: &[usize]) -> Vec<T> {
+    let mut v: Vec<T> = items.to_vec();
+    for (i, j) in order.iter().enumerate() {
+        if !v.is_empty() {
+            let n = v.len();
+            v.swap(i % n, j % n);
+        }
+    }
+    v
+}
+
+fn gate_to_fixpoint(g: &VerifiedRecord, records: &[VerifiedRecord]) -> Registry {
+    let mut reg = Registry::new(g.clone()).expect("registry");
+    let mut pending: Vec<VerifiedRecord> = records.to_vec();
+    loop {
+        let before = pending.len();
+        pending.retain(|r| !matches!(reg.admit(r.clone()), Ok(Admitted::Stored | Admitted::Known | Admitted::Held | Admitted::Equivocation)));
+        if pending.len() == before {
+            return reg;
+        }
+    }
+}
+
+fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8)>> {
+    prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct("tests/fold.proptest-regressions"),
+        )),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn any_order_and_duplication_gives_one_digest(
+        ops in ops(),
+        order in prop::collection::vec(any::<usize>(), 0..80),
+        dups in prop::collection::vec(any::<usize>(), 0..10),
+    ) {
+        let (g, records) = history(&ops);
+        let mut reference = Registry::new(g.clone()).expect("registry");
+        for r in &records {
+            reference.add(r.clone()).expect("add");
+        }
+        let mut shuffled = permute(&records, &order);
+        for d in dups {
+            if !records.is_empty() {
+                shuffled.push(records[d % records.len()].clone());
+            }
+        }
+        let mut other = Registry::new(g).expect("registry");
+        for r in &shuffled {
+            other.add(r.clone()).expect("add");
+        }
+        prop_assert_eq!(other.len(), reference.len());
+        prop_assert_eq!(other.state().digest(), reference.state().digest());
+    }
+
+    #[test]
+    fn the_ingest_gate_converges_in_any_order(
+        ops in ops(),
+        order in prop::collection::vec(any::<usize>(), 0..80),
+    ) {
+        let (g, records) = history(&ops);
+        let a = gate_to_fixpoint(&g, &records);
+        let mut reversed = records.clone();
+        reversed.reverse();
+        let b = gate_to_fixpoint(&g, &permute(&reversed, &order));
+        prop_assert_eq!(a.state().summary(), b.state().summary());
+    }
+
+    #[test]
+    fn encode_decode_encode_is_identity(ops in ops()) {
+        let (_, records) = history(&ops);
+        for r in records {
+            let again = VerifiedRecord::from_bytes(r.canonical_json()).expect("re-parse");
+            prop_assert_eq!(again.canonical_json(), r.canonical_json());
+            prop_assert_eq!(again.id(), r.id());
+            prop_assert_eq!(&again.record().body, &r.record().body);
+            let body_again = kx_protocol::Body::from_json(r.record().kind(), r.record().body.to_value())
+                .expect("body round trip");
+            prop_assert_eq!(body_again, r.record().body.clone());
+        }
+    }
+}
+
+#[test]
+fn signing_is_deterministic() {
+    let k = SecretKey::from_seed([5; 32]).expect("key");
+    let g = genesis(&[&key(1), &key(2)], 2);
+    let draft = || Draft {
+        federation: g.record().federation,
+        seq: 1,
+        prev: None,
+        issued_at: ts(T0),
+        body: offer("o", 1),
+    };
+    let a = record::sign(&k, draft()).expect("sign");
+    let b = record::sign(&k, draft()).expect("sign");
+    assert_eq!(a.canonical_json(), b.canonical_json());
+}
+
+/// Regression (found by the property above): an accept naming a succession that one
+/// node refused and another stored made the successor's log diverge.
+#[test]
+fn gate_regression_orders_agree() {
+    let ops: Vec<(u8, u8, u8)> = vec![
+        (32, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (32, 0, 0), (0, 7, 123), (237, 2, 209),
+        (240, 166, 22), (130, 151, 110), (1, 30, 3), (230, 4, 133), (151, 119, 137),
+        (133, 241, 47), (239, 214, 139), (136, 51, 241), (122, 112, 115), (38, 62, 227),
+        (230, 93, 209), (74, 99, 34), (238, 80, 137), (49, 234, 12), (141, 185, 180),
+        (208, 186, 100), (95, 59, 149), (212, 130, 153), (42, 123, 252), (241, 178, 12),
+        (191, 188, 152), (231, 157, 1), (250, 150, 80), (191, 32, 125), (190, 149, 57),
+        (22, 118, 129), (218, 95, 95), (16, 174, 103), (62, 255, 171), (125, 181, 206),
+    ];
+    let (g, records) = history(&ops);
+    let reference = gate_to_fixpoint(&g, &records).state().summary();
+    let mut reversed = records.clone();
+    reversed.reverse();
+    for seed in 0..20usize {
+        let order: Vec<usize> = (0..80).map(|i| (i * 7919 + seed * 104_729) % 1000).collect();
+        let other = gate_to_fixpoint(&g, &permute(&reversed, &order));
+        assert_eq!(other.state().summary(), reference, "order {seed}");
+    }
+}

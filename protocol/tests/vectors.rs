@@ -1,0 +1,171 @@
+//! Checks `specs/vectors/`: the committed files are exactly what the generator
+//! produces, and each file's expectations hold when read back on their own.
+
+mod support;
+
+use kx_protocol::fields::Hash32;
+use kx_protocol::record::{UnverifiedRecord, action_bytes, sha256};
+use kx_protocol::registry::{Admitted, Registry};
+use kx_protocol::{SecretKey, VerifiedRecord, json};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use support::vectors;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../specs/vectors")
+}
+
+fn committed() -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir()).expect("specs/vectors exists") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            out.insert(name, std::fs::read_to_string(&path).expect("read"));
+        }
+    }
+    out
+}
+
+#[test]
+fn committed_vectors_match_the_generator() {
+    let files = committed();
+    let generated: BTreeMap<String, String> = vectors::generate()
+        .into_iter()
+        .map(|c| (c.name, vectors::pretty(&c.json)))
+        .collect();
+    let stale: Vec<&String> = generated
+        .iter()
+        .filter(|(name, text)| files.get(*name) != Some(*text))
+        .map(|(name, _)| name)
+        .chain(files.keys().filter(|n| !generated.contains_key(*n)))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "specs/vectors is out of date for {stale:?}; run `cargo run -p kx-protocol --example gen_vectors` and review the diff"
+    );
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn input(v: &Value) -> Vec<u8> {
+    match (v.get("input"), v.get("input_hex")) {
+        (Some(Value::String(t)), _) => t.as_bytes().to_vec(),
+        (_, Some(Value::String(h))) => unhex(h),
+        _ => panic!("vector without input"),
+    }
+}
+
+fn record(v: &Value) -> VerifiedRecord {
+    VerifiedRecord::from_bytes(&json::canonical(v).expect("canonical")).expect("valid record")
+}
+
+fn check_record(name: &str, v: &Value) {
+    let bytes = input(v);
+    let result = VerifiedRecord::from_bytes(&bytes).and_then(|r| {
+        match v.pointer("/context/federation").and_then(Value::as_str) {
+            Some(f) => r
+                .check_federation(&f.parse::<Hash32>().expect("hash"))
+                .map(|_| r),
+            None => Ok(r),
+        }
+    });
+    match v["expected"]["result"].as_str() {
+        Some("accept") => {
+            let rec = result.unwrap_or_else(|e| panic!("{name}: rejected: {e}"));
+            let un = UnverifiedRecord::parse(&bytes).expect("parse");
+            assert_eq!(un.signed_bytes(), unhex(v["signed_bytes_hex"].as_str().expect("hex")), "{name}");
+            assert_eq!(rec.id().to_hex(), v["id"].as_str().expect("id"), "{name}");
+            assert_eq!(rec.id(), sha256(un.signed_bytes()), "{name}");
+            let seed: [u8; 32] = unhex(v["secret_key_seed"].as_str().expect("seed"))
+                .try_into()
+                .expect("32 bytes");
+            let key = SecretKey::from_seed(seed).expect("key");
+            assert_eq!(key.did().as_str(), v["did"].as_str().expect("did"), "{name}");
+            assert_eq!(&rec.record().author, key.did(), "{name}");
+            if let Some(ab) = v.get("action_bytes_hex") {
+                let bytes = action_bytes(rec.record().kind(), &rec.record().body);
+                assert_eq!(bytes, unhex(ab.as_str().expect("hex")), "{name}");
+                assert_eq!(rec.action().map(|a| a.to_hex()).as_deref(), v["action_digest"].as_str(), "{name}");
+            }
+        }
+        Some("reject") => {
+            let err = match result {
+                Ok(_) => panic!("{name}: accepted, expected a rejection"),
+                Err(e) => e,
+            };
+            assert_eq!(Some(err.code()), v["expected"]["error"].as_str(), "{name}: {err}");
+        }
+        other => panic!("{name}: unknown expected result {other:?}"),
+    }
+}
+
+fn check_state(name: &str, v: &Value) {
+    let mut reg = Registry::new(record(&v["genesis"])).expect("genesis");
+    if let Some(steps) = v["steps"].as_array() {
+        for (i, step) in steps.iter().enumerate() {
+            let rec = VerifiedRecord::from_bytes(&json::canonical(&step["record"]).expect("c"))
+                .expect("step records are valid on their own");
+            let got = match reg.admit(rec) {
+                Ok(Admitted::Stored) => ("stored", None),
+                Ok(Admitted::Known) => ("known", None),
+                Ok(Admitted::Held) => ("held", None),
+                Ok(Admitted::Equivocation) => ("equivocation", None),
+                Err(e) => ("reject", Some(e.code())),
+            };
+            assert_eq!(Some(got.0), step["expected"]["result"].as_str(), "{name} step {i}: {}", step["note"]);
+            assert_eq!(got.1, step["expected"]["error"].as_str(), "{name} step {i}: {}", step["note"]);
+        }
+    }
+    if let Some(records) = v["records"].as_array() {
+        for r in records {
+            reg.add(record(r)).expect("add");
+        }
+    }
+    let state = reg.state();
+    assert_eq!(state.summary(), v["expected"]["summary"], "{name}");
+    assert_eq!(state.digest().to_hex(), v["expected"]["digest"].as_str().expect("digest"), "{name}");
+}
+
+#[test]
+fn every_vector_holds() {
+    let files = committed();
+    assert!(files.len() >= 60, "expected the full vector set, found {}", files.len());
+    for (name, text) in &files {
+        let v = json::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        match v["type"].as_str() {
+            Some("record") => check_record(name, &v),
+            Some("state") | Some("state-set") => check_state(name, &v),
+            other => panic!("{name}: unknown type {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_error_code_has_a_vector() {
+    let files = committed();
+    let mut seen = std::collections::BTreeSet::new();
+    for text in files.values() {
+        let v = json::parse(text.as_bytes()).expect("json");
+        if let Some(code) = v["expected"]["error"].as_str() {
+            seen.insert(code.to_owned());
+        }
+        for step in v["steps"].as_array().into_iter().flatten() {
+            if let Some(code) = step["expected"]["error"].as_str() {
+                seen.insert(code.to_owned());
+            }
+        }
+    }
+    let missing: Vec<&&str> = kx_protocol::record::CODES
+        .iter()
+        .chain(kx_protocol::registry::REJECTION_CODES)
+        .filter(|c| !seen.contains(**c))
+        .collect();
+    assert!(missing.is_empty(), "codes without a vector: {missing:?}");
+}
