@@ -39,7 +39,11 @@ impl LogWriter {
     }
 
     /// Signs `body` as the next record of the log and advances the head.
-    pub fn write(&mut self, body: Body, issued_at: Timestamp) -> Result<VerifiedRecord, RecordError> {
+    pub fn write(
+        &mut self,
+        body: Body,
+        issued_at: Timestamp,
+    ) -> Result<VerifiedRecord, RecordError> {
         let rec = self.peek(body, issued_at)?;
         self.head = Some((rec.record().seq, rec.id()));
         Ok(rec)

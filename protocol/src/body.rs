@@ -6,8 +6,8 @@
 //! lists the same shapes field by field.
 
 use crate::fields::{
-    AgsPrefix, Currency, Description, FieldError, Hash32, LeikaKey, Name, OfferId, OzgId,
-    Short, Slug, Summary, Text, Timestamp,
+    AgsPrefix, Currency, Description, FieldError, Hash32, LeikaKey, Name, OfferId, OzgId, Short,
+    Slug, Summary, Text, Timestamp,
 };
 use crate::keys::{Did, Signature};
 use serde::{Deserialize, Serialize};
@@ -561,15 +561,16 @@ impl Body {
                     ));
                 }
                 if let Some(until) = b.valid_until
-                    && until <= b.valid_from {
-                        return Err(err(
-                            "invalid_validity",
-                            format!(
-                                "valid_until {until} is not after valid_from {}",
-                                b.valid_from
-                            ),
-                        ));
-                    }
+                    && until <= b.valid_from
+                {
+                    return Err(err(
+                        "invalid_validity",
+                        format!(
+                            "valid_until {until} is not after valid_from {}",
+                            b.valid_from
+                        ),
+                    ));
+                }
                 Ok(())
             }
             Body::OfferWithdraw(b) => positive("version", b.version),

@@ -176,7 +176,9 @@ impl Timestamp {
 
     /// From seconds since the epoch; years 1970 to 9999.
     pub fn from_unix(secs: i64) -> Option<Timestamp> {
-        (0..=253_402_300_799).contains(&secs).then_some(Timestamp(secs))
+        (0..=253_402_300_799)
+            .contains(&secs)
+            .then_some(Timestamp(secs))
     }
 
     /// The date part `YYYY-MM-DD`.
@@ -224,7 +226,10 @@ impl FromStr for Timestamp {
         let bad = || {
             FieldError::new(
                 "malformed_timestamp",
-                format!("{} is not a UTC timestamp like 2026-01-31T23:59:59Z", show(s)),
+                format!(
+                    "{} is not a UTC timestamp like 2026-01-31T23:59:59Z",
+                    show(s)
+                ),
             )
         };
         let b = s.as_bytes();
@@ -342,7 +347,9 @@ impl FromStr for Slug {
         let ok = !s.is_empty()
             && s.len() <= 64
             && s.split('-').all(|w| {
-                !w.is_empty() && w.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                !w.is_empty()
+                    && w.bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
             });
         if !ok {
             return Err(FieldError::new(
@@ -525,7 +532,9 @@ mod tests {
         let t: Timestamp = "2024-02-29T23:59:59Z".parse().expect("leap day");
         assert_eq!(t.to_string(), "2024-02-29T23:59:59Z");
         assert_eq!(
-            "1970-01-01T00:00:00Z".parse::<Timestamp>().map(|t| t.unix()),
+            "1970-01-01T00:00:00Z"
+                .parse::<Timestamp>()
+                .map(|t| t.unix()),
             Ok(0)
         );
         for bad in [

@@ -128,7 +128,9 @@ impl FromStr for Did {
             did: s.chars().take(120).collect(),
             reason,
         };
-        let rest = s.strip_prefix(DID_PREFIX).ok_or(bad("must start with did:key:z"))?;
+        let rest = s
+            .strip_prefix(DID_PREFIX)
+            .ok_or(bad("must start with did:key:z"))?;
         if rest.len() > 60 {
             return Err(bad("too long"));
         }
@@ -289,9 +291,7 @@ impl SecretKey {
         let raw = URL_SAFE_NO_PAD
             .decode(seed_text)
             .map_err(|_| bad("seed is not unpadded base64url"))?;
-        let seed: [u8; 32] = raw
-            .try_into()
-            .map_err(|_| bad("seed must be 32 bytes"))?;
+        let seed: [u8; 32] = raw.try_into().map_err(|_| bad("seed must be 32 bytes"))?;
         let key = SecretKey::from_seed(seed)?;
         if obj.get("did").and_then(|t| t.as_str()) != Some(key.did.as_str()) {
             return Err(bad("did does not match the seed"));
@@ -317,7 +317,10 @@ mod tests {
         assert_eq!(&did, key.did());
         assert!(did.as_str().starts_with("did:key:z6Mk"));
         for bad in ["did:key:", "did:web:x", "did:key:z0OIl", "did:key:zzzzzzzz"] {
-            assert_eq!(bad.parse::<Did>().map_err(|e| e.code()), Err("malformed_did"));
+            assert_eq!(
+                bad.parse::<Did>().map_err(|e| e.code()),
+                Err("malformed_did")
+            );
         }
     }
 
@@ -326,7 +329,10 @@ mod tests {
         // The identity point (y = 1) has order 1.
         let mut id = [0u8; 32];
         id[0] = 1;
-        assert_eq!(Did::from_public_key(id).map_err(|e| e.code()), Err("weak_key"));
+        assert_eq!(
+            Did::from_public_key(id).map_err(|e| e.code()),
+            Err("weak_key")
+        );
     }
 
     #[test]

@@ -301,7 +301,13 @@ impl UnverifiedRecord {
         let mut take = |f: &str| m.remove(f).unwrap_or(Value::Null);
         let v = match take("v") {
             Value::Number(n) => n.as_i64().unwrap_or(-1),
-            _ => return Err(RecordError::plain("invalid_type", "v", "must be an integer")),
+            _ => {
+                return Err(RecordError::plain(
+                    "invalid_type",
+                    "v",
+                    "must be an integer",
+                ));
+            }
         };
         if v != VERSION as i64 {
             return Err(RecordError::UnsupportedVersion { found: v });
@@ -318,10 +324,20 @@ impl UnverifiedRecord {
             .map_err(|e: KeyError| RecordError::field("author", &e))?;
         let seq = match take("seq") {
             Value::Number(n) => n.as_i64().unwrap_or(0),
-            _ => return Err(RecordError::plain("invalid_type", "seq", "must be an integer")),
+            _ => {
+                return Err(RecordError::plain(
+                    "invalid_type",
+                    "seq",
+                    "must be an integer",
+                ));
+            }
         };
         if seq < 1 {
-            return Err(RecordError::plain("invalid_seq", "seq", "must be 1 or more"));
+            return Err(RecordError::plain(
+                "invalid_seq",
+                "seq",
+                "must be 1 or more",
+            ));
         }
         let seq = seq as u64;
         let prev = match take("prev") {
@@ -409,12 +425,13 @@ impl UnverifiedRecord {
             }
         };
         if let (Body::Genesis(_), Some(digest)) = (&r.body, action)
-            && r.federation != digest {
-                return Err(RecordError::FederationMismatch {
-                    found: r.federation.to_hex(),
-                    expected: digest.to_hex(),
-                });
-            }
+            && r.federation != digest
+        {
+            return Err(RecordError::FederationMismatch {
+                found: r.federation.to_hex(),
+                expected: digest.to_hex(),
+            });
+        }
         let id = sha256(&self.signed_bytes);
         let mut full = self.record.unsigned_map();
         full.insert("sig".into(), Value::String(r.sig.to_text()));
@@ -560,7 +577,11 @@ impl Body {
     /// (typed fields, canonical form, body rules). Paths in errors start at `body`.
     pub fn from_json(kind: Kind, v: Value) -> Result<Body, RecordError> {
         if !v.is_object() {
-            return Err(RecordError::plain("invalid_type", "body", "must be an object"));
+            return Err(RecordError::plain(
+                "invalid_type",
+                "body",
+                "must be an object",
+            ));
         }
         let body = Body::from_value(kind, v.clone()).map_err(from_serde)?;
         if body.to_value() != v {

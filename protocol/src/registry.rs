@@ -266,7 +266,9 @@ impl Registry {
     /// The id of the last counted record in `author`'s log, and its seq.
     pub fn head(&self, author: &Did) -> Option<(u64, Hash32)> {
         let log = self.logs.get(author)?;
-        log.canonical.last().map(|id| (log.canonical.len() as u64, *id))
+        log.canonical
+            .last()
+            .map(|id| (log.canonical.len() as u64, *id))
     }
 
     /// The current head of the governance chain (the genesis action at first).
@@ -340,12 +342,13 @@ impl Registry {
         let r = rec.record();
         if let Some(prev) = &r.prev
             && let Some(p) = self.records.get(prev)
-                && (p.record().author != r.author || p.record().seq + 1 != r.seq) {
-                    return Err(Rejection::BadPrev {
-                        prev: prev.to_hex(),
-                        expected: r.seq - 1,
-                    });
-                }
+            && (p.record().author != r.author || p.record().seq + 1 != r.seq)
+        {
+            return Err(Rejection::BadPrev {
+                prev: prev.to_hex(),
+                expected: r.seq - 1,
+            });
+        }
         if r.kind().is_governance() {
             return self.check_governance(rec);
         }
@@ -508,8 +511,7 @@ impl Registry {
             }
             let mut next = Vec::new();
             for (new_key, by) in claims {
-                if by.len() != 1 || d.keys.contains_key(&new_key) || d.stewards.contains(&new_key)
-                {
+                if by.len() != 1 || d.keys.contains_key(&new_key) || d.stewards.contains(&new_key) {
                     continue;
                 }
                 let (old, _) = &by[0];
@@ -538,7 +540,12 @@ impl Registry {
     /// one action (a fork), the branch that reaches furthest wins, and among equally
     /// long branches the one whose first action has the lowest digest: an action
     /// signed on an old head cannot undo the actions that came after it.
-    fn walk(&self, mut d: Derived, mut cur: Hash32, children: &BTreeMap<Hash32, Vec<Hash32>>) -> Derived {
+    fn walk(
+        &self,
+        mut d: Derived,
+        mut cur: Hash32,
+        children: &BTreeMap<Hash32, Vec<Hash32>>,
+    ) -> Derived {
         loop {
             let valid: Vec<(Hash32, Hash32)> = children
                 .get(&cur)
@@ -569,7 +576,10 @@ impl Registry {
                         let mut branch = d.clone();
                         self.apply(&mut branch, *digest, *rid);
                         let end = self.walk(branch, *digest, children);
-                        if best.as_ref().is_none_or(|b| end.chain.len() > b.chain.len()) {
+                        if best
+                            .as_ref()
+                            .is_none_or(|b| end.chain.len() > b.chain.len())
+                        {
                             best = Some(end);
                         }
                     }
@@ -584,11 +594,13 @@ impl Registry {
         let rec = &self.records[&rid];
         match &rec.record().body {
             Body::MemberAdmit(b) => {
-                d.chain_standing.insert(b.provider.clone(), Standing::Active);
+                d.chain_standing
+                    .insert(b.provider.clone(), Standing::Active);
                 d.members.insert(b.provider.clone(), b.name.to_string());
             }
             Body::MemberSuspend(b) => {
-                d.chain_standing.insert(b.provider.clone(), Standing::Suspended);
+                d.chain_standing
+                    .insert(b.provider.clone(), Standing::Suspended);
                 d.suspensions.insert(
                     b.provider.clone(),
                     Cut {
@@ -598,11 +610,13 @@ impl Registry {
                 );
             }
             Body::MemberReinstate(b) => {
-                d.chain_standing.insert(b.provider.clone(), Standing::Active);
+                d.chain_standing
+                    .insert(b.provider.clone(), Standing::Active);
                 d.suspensions.remove(&b.provider);
             }
             Body::MemberRevoke(b) => {
-                d.chain_standing.insert(b.provider.clone(), Standing::Revoked);
+                d.chain_standing
+                    .insert(b.provider.clone(), Standing::Revoked);
                 d.suspensions.remove(&b.provider);
                 d.revocations.insert(
                     b.provider.clone(),
@@ -629,7 +643,9 @@ impl Registry {
         let mut best: Option<(u64, Did)> = None;
         for id in ids {
             let r = self.records[id].record();
-            let Body::KeyRotate(b) = &r.body else { continue };
+            let Body::KeyRotate(b) = &r.body else {
+                continue;
+            };
             let counted = log.canonical.get(r.seq as usize - 1) == Some(id);
             if counted
                 && standing_in(d, key, r.seq) == Standing::Active
@@ -680,7 +696,10 @@ impl Registry {
         canonical && self.standing(&r.author, r.seq) == Standing::Active
     }
 
-    fn counted<'a>(&'a self, ids: &'a BTreeSet<Hash32>) -> impl Iterator<Item = &'a VerifiedRecord> {
+    fn counted<'a>(
+        &'a self,
+        ids: &'a BTreeSet<Hash32>,
+    ) -> impl Iterator<Item = &'a VerifiedRecord> {
         ids.iter()
             .map(|id| &self.records[id])
             .filter(|r| self.counts(r))
@@ -718,8 +737,9 @@ impl Registry {
                     }
                 }
                 for (offer_id, ids) in self.offers.get(key).into_iter().flatten() {
-                    let entry: &mut OfferEntry =
-                        offers.entry((identity.clone(), offer_id.clone())).or_default();
+                    let entry: &mut OfferEntry = offers
+                        .entry((identity.clone(), offer_id.clone()))
+                        .or_default();
                     for rec in self.counted(ids) {
                         match &rec.record().body {
                             Body::Offer(b) => {
@@ -761,7 +781,9 @@ impl Registry {
         for p in providers.values() {
             let mut effective: Option<&VerifiedRecord> = None;
             for s in &p.successions {
-                let Body::Succession(b) = &s.record().body else { continue };
+                let Body::Succession(b) = &s.record().body else {
+                    continue;
+                };
                 let accepted = providers.get(&b.successor).is_some_and(|succ| {
                     succ.accepts.iter().any(|a| {
                         matches!(&a.record().body, Body::SuccessionAccept(x) if x.succession == s.id())
@@ -772,9 +794,10 @@ impl Registry {
                 }
             }
             if let Some(s) = effective
-                && let Body::Succession(b) = &s.record().body {
-                    links.push((p.identity.clone(), b.successor.clone(), s.clone()));
-                }
+                && let Body::Succession(b) = &s.record().body
+            {
+                links.push((p.identity.clone(), b.successor.clone(), s.clone()));
+            }
         }
         for (pred, succ, rec) in links {
             if let Some(p) = providers.get_mut(&pred) {
@@ -891,12 +914,10 @@ fn check_action(
             author: provider.to_string(),
             seq: from_seq,
         }),
-        (Kind::MemberReinstate, Some(s)) if s != Standing::Suspended => {
-            Err(Rejection::invalid(
-                "not_suspended",
-                format!("{provider} is not suspended"),
-            ))
-        }
+        (Kind::MemberReinstate, Some(s)) if s != Standing::Suspended => Err(Rejection::invalid(
+            "not_suspended",
+            format!("{provider} is not suspended"),
+        )),
         (Kind::MemberSuspend, Some(Standing::Suspended)) => Err(Rejection::invalid(
             "already_suspended",
             format!("{provider} is already suspended"),
@@ -1054,7 +1075,9 @@ impl State {
             let Some(s) = self.providers.get(&cur).and_then(|p| p.successor.as_ref()) else {
                 break;
             };
-            let Body::Succession(b) = &s.record().body else { break };
+            let Body::Succession(b) = &s.record().body else {
+                break;
+            };
             let covers = b.offer_ids.is_empty() || b.offer_ids.contains(offer_id);
             if !covers || now < b.effective_at {
                 break;

@@ -18,7 +18,7 @@ use kx_protocol::{SecretKey, VerifiedRecord};
 use proptest::prelude::*;
 use serde_json::json;
 use std::collections::BTreeMap;
-use support::vectors::{action, body, genesis, key, offer, profile, ts, T0};
+use support::vectors::{T0, action, body, genesis, key, offer, profile, ts};
 
 /// Builds a history optimistically, the way authors would write it.
 struct Builder {
@@ -78,15 +78,13 @@ impl Builder {
         let did = key(10 + p).did().clone();
         let steward = 1 + (arg % 2);
         let next_seq = self.heads.get(&k).map_or(1, |h| h.0 + 1);
-        let member = |from: u64| {
-            json!({"provider": did.as_str(), "key": key(k).did().as_str(), "from_seq": from, "reason": ""})
-        };
+        let member = |from: u64| json!({"provider": did.as_str(), "key": key(k).did().as_str(), "from_seq": from, "reason": ""});
         match op % 11 {
             0 | 1 => self.govern(
                 steward,
                 Kind::MemberAdmit,
                 json!({"provider": did.as_str(), "name": format!("P{p}")}),
-                op % 11 == 1 && arg % 3 == 0,
+                op % 11 == 1 && arg.is_multiple_of(3),
             ),
             2..=4 => {
                 let id = format!("o{}", arg % 3);
@@ -96,7 +94,10 @@ impl Builder {
                 let id = format!("o{}", arg % 3);
                 self.sign(
                     k,
-                    body(Kind::OfferWithdraw, json!({"offer_id": id, "version": arg % 4 + 1, "reason": ""})),
+                    body(
+                        Kind::OfferWithdraw,
+                        json!({"offer_id": id, "version": arg % 4 + 1, "reason": ""}),
+                    ),
                 );
             }
             6 => {
@@ -115,7 +116,10 @@ impl Builder {
             7 => {
                 let new = self.next_seed;
                 self.next_seed += 1;
-                self.sign(k, body(Kind::KeyRotate, json!({"new_key": key(new).did().as_str()})));
+                self.sign(
+                    k,
+                    body(Kind::KeyRotate, json!({"new_key": key(new).did().as_str()})),
+                );
                 self.current.insert(p, new);
             }
             8 => {
@@ -150,7 +154,13 @@ impl Builder {
                     ),
                 );
                 let sk = self.key_of(succ);
-                self.sign(sk, body(Kind::SuccessionAccept, json!({"succession": s.id().to_hex()})));
+                self.sign(
+                    sk,
+                    body(
+                        Kind::SuccessionAccept,
+                        json!({"succession": s.id().to_hex()}),
+                    ),
+                );
             }
             _ => {
                 self.sign(k, profile(&format!("Provider {p}"), "P"));
@@ -195,7 +205,12 @@ fn gate_to_fixpoint(g: &VerifiedRecord, records: &[VerifiedRecord]) -> Registry 
     let mut pending: Vec<VerifiedRecord> = records.to_vec();
     loop {
         let before = pending.len();
-        pending.retain(|r| !matches!(reg.admit(r.clone()), Ok(Admitted::Stored | Admitted::Known | Admitted::Held | Admitted::Equivocation)));
+        pending.retain(|r| {
+            !matches!(
+                reg.admit(r.clone()),
+                Ok(Admitted::Stored | Admitted::Known | Admitted::Held | Admitted::Equivocation)
+            )
+        });
         if pending.len() == before {
             return reg;
         }
@@ -289,20 +304,52 @@ fn signing_is_deterministic() {
 #[test]
 fn gate_regression_orders_agree() {
     let ops: Vec<(u8, u8, u8)> = vec![
-        (32, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (32, 0, 0), (0, 7, 123), (237, 2, 209),
-        (240, 166, 22), (130, 151, 110), (1, 30, 3), (230, 4, 133), (151, 119, 137),
-        (133, 241, 47), (239, 214, 139), (136, 51, 241), (122, 112, 115), (38, 62, 227),
-        (230, 93, 209), (74, 99, 34), (238, 80, 137), (49, 234, 12), (141, 185, 180),
-        (208, 186, 100), (95, 59, 149), (212, 130, 153), (42, 123, 252), (241, 178, 12),
-        (191, 188, 152), (231, 157, 1), (250, 150, 80), (191, 32, 125), (190, 149, 57),
-        (22, 118, 129), (218, 95, 95), (16, 174, 103), (62, 255, 171), (125, 181, 206),
+        (32, 0, 0),
+        (0, 0, 0),
+        (0, 0, 0),
+        (0, 0, 0),
+        (32, 0, 0),
+        (0, 7, 123),
+        (237, 2, 209),
+        (240, 166, 22),
+        (130, 151, 110),
+        (1, 30, 3),
+        (230, 4, 133),
+        (151, 119, 137),
+        (133, 241, 47),
+        (239, 214, 139),
+        (136, 51, 241),
+        (122, 112, 115),
+        (38, 62, 227),
+        (230, 93, 209),
+        (74, 99, 34),
+        (238, 80, 137),
+        (49, 234, 12),
+        (141, 185, 180),
+        (208, 186, 100),
+        (95, 59, 149),
+        (212, 130, 153),
+        (42, 123, 252),
+        (241, 178, 12),
+        (191, 188, 152),
+        (231, 157, 1),
+        (250, 150, 80),
+        (191, 32, 125),
+        (190, 149, 57),
+        (22, 118, 129),
+        (218, 95, 95),
+        (16, 174, 103),
+        (62, 255, 171),
+        (125, 181, 206),
     ];
     let (g, records) = history(&ops);
     let reference = gate_to_fixpoint(&g, &records).state().summary();
     let mut reversed = records.clone();
     reversed.reverse();
     for seed in 0..20usize {
-        let order: Vec<usize> = (0..80).map(|i| (i * 7919 + seed * 104_729) % 1000).collect();
+        let order: Vec<usize> = (0..80)
+            .map(|i| (i * 7919 + seed * 104_729) % 1000)
+            .collect();
         let other = gate_to_fixpoint(&g, &permute(&reversed, &order));
         assert_eq!(other.state().summary(), reference, "order {seed}");
     }

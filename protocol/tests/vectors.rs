@@ -21,7 +21,11 @@ fn committed() -> BTreeMap<String, String> {
     for entry in std::fs::read_dir(dir()).expect("specs/vectors exists") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "json") {
-            let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            let name = path
+                .file_stem()
+                .expect("stem")
+                .to_string_lossy()
+                .into_owned();
             out.insert(name, std::fs::read_to_string(&path).expect("read"));
         }
     }
@@ -80,19 +84,31 @@ fn check_record(name: &str, v: &Value) {
         Some("accept") => {
             let rec = result.unwrap_or_else(|e| panic!("{name}: rejected: {e}"));
             let un = UnverifiedRecord::parse(&bytes).expect("parse");
-            assert_eq!(un.signed_bytes(), unhex(v["signed_bytes_hex"].as_str().expect("hex")), "{name}");
+            assert_eq!(
+                un.signed_bytes(),
+                unhex(v["signed_bytes_hex"].as_str().expect("hex")),
+                "{name}"
+            );
             assert_eq!(rec.id().to_hex(), v["id"].as_str().expect("id"), "{name}");
             assert_eq!(rec.id(), sha256(un.signed_bytes()), "{name}");
             let seed: [u8; 32] = unhex(v["secret_key_seed"].as_str().expect("seed"))
                 .try_into()
                 .expect("32 bytes");
             let key = SecretKey::from_seed(seed).expect("key");
-            assert_eq!(key.did().as_str(), v["did"].as_str().expect("did"), "{name}");
+            assert_eq!(
+                key.did().as_str(),
+                v["did"].as_str().expect("did"),
+                "{name}"
+            );
             assert_eq!(&rec.record().author, key.did(), "{name}");
             if let Some(ab) = v.get("action_bytes_hex") {
                 let bytes = action_bytes(rec.record().kind(), &rec.record().body);
                 assert_eq!(bytes, unhex(ab.as_str().expect("hex")), "{name}");
-                assert_eq!(rec.action().map(|a| a.to_hex()).as_deref(), v["action_digest"].as_str(), "{name}");
+                assert_eq!(
+                    rec.action().map(|a| a.to_hex()).as_deref(),
+                    v["action_digest"].as_str(),
+                    "{name}"
+                );
             }
         }
         Some("reject") => {
@@ -100,7 +116,11 @@ fn check_record(name: &str, v: &Value) {
                 Ok(_) => panic!("{name}: accepted, expected a rejection"),
                 Err(e) => e,
             };
-            assert_eq!(Some(err.code()), v["expected"]["error"].as_str(), "{name}: {err}");
+            assert_eq!(
+                Some(err.code()),
+                v["expected"]["error"].as_str(),
+                "{name}: {err}"
+            );
         }
         other => panic!("{name}: unknown expected result {other:?}"),
     }
@@ -119,8 +139,18 @@ fn check_state(name: &str, v: &Value) {
                 Ok(Admitted::Equivocation) => ("equivocation", None),
                 Err(e) => ("reject", Some(e.code())),
             };
-            assert_eq!(Some(got.0), step["expected"]["result"].as_str(), "{name} step {i}: {}", step["note"]);
-            assert_eq!(got.1, step["expected"]["error"].as_str(), "{name} step {i}: {}", step["note"]);
+            assert_eq!(
+                Some(got.0),
+                step["expected"]["result"].as_str(),
+                "{name} step {i}: {}",
+                step["note"]
+            );
+            assert_eq!(
+                got.1,
+                step["expected"]["error"].as_str(),
+                "{name} step {i}: {}",
+                step["note"]
+            );
         }
     }
     if let Some(records) = v["records"].as_array() {
@@ -130,13 +160,21 @@ fn check_state(name: &str, v: &Value) {
     }
     let state = reg.state();
     assert_eq!(state.summary(), v["expected"]["summary"], "{name}");
-    assert_eq!(state.digest().to_hex(), v["expected"]["digest"].as_str().expect("digest"), "{name}");
+    assert_eq!(
+        state.digest().to_hex(),
+        v["expected"]["digest"].as_str().expect("digest"),
+        "{name}"
+    );
 }
 
 #[test]
 fn every_vector_holds() {
     let files = committed();
-    assert!(files.len() >= 60, "expected the full vector set, found {}", files.len());
+    assert!(
+        files.len() >= 60,
+        "expected the full vector set, found {}",
+        files.len()
+    );
     for (name, text) in &files {
         let v = json::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
         match v["type"].as_str() {

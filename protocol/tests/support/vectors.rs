@@ -171,7 +171,13 @@ fn text(v: &Value) -> String {
     String::from_utf8(json::canonical(v).expect("canonical")).expect("utf8")
 }
 
-fn positive(name: &str, desc: &str, author: &SecretKey, rec: &VerifiedRecord, approvers: &[(u8, &SecretKey)]) -> Case {
+fn positive(
+    name: &str,
+    desc: &str,
+    author: &SecretKey,
+    rec: &VerifiedRecord,
+    approvers: &[(u8, &SecretKey)],
+) -> Case {
     let unverified = kx_protocol::UnverifiedRecord::parse(rec.canonical_json()).expect("parse");
     let mut j = json!({
         "desc": desc,
@@ -188,7 +194,12 @@ fn positive(name: &str, desc: &str, author: &SecretKey, rec: &VerifiedRecord, ap
         let ab = action_bytes(rec.record().kind(), &rec.record().body);
         j["action_bytes_hex"] = json!(hex(&ab));
         j["action_digest"] = json!(sha256(&ab).to_hex());
-        j["approver_seeds"] = json!(approvers.iter().map(|(_, k)| hex(&k.seed())).collect::<Vec<_>>());
+        j["approver_seeds"] = json!(
+            approvers
+                .iter()
+                .map(|(_, k)| hex(&k.seed()))
+                .collect::<Vec<_>>()
+        );
     }
     Case {
         name: format!("record-ok-{name}"),
@@ -256,7 +267,13 @@ pub fn generate() -> Vec<Case> {
         &[&s1, &s2],
     );
     let admit = sign(&s1, fed, 2, Some(gns.id()), admit_body);
-    cases.push(positive("member-admit", "admission of a provider, approved by both stewards", &s1, &admit, &[(1, &s1), (2, &s2)]));
+    cases.push(positive(
+        "member-admit",
+        "admission of a provider, approved by both stewards",
+        &s1,
+        &admit,
+        &[(1, &s1), (2, &s2)],
+    ));
     let head = admit.action().expect("action");
     let reinstate = action(
         Kind::MemberReinstate,
@@ -264,7 +281,13 @@ pub fn generate() -> Vec<Case> {
         &[&s1, &s2],
     );
     let rec = sign(&s2, fed, 1, None, reinstate);
-    cases.push(positive("member-reinstate", "member.reinstate lifts a suspension", &s2, &rec, &[(1, &s1), (2, &s2)]));
+    cases.push(positive(
+        "member-reinstate",
+        "member.reinstate lifts a suspension",
+        &s2,
+        &rec,
+        &[(1, &s1), (2, &s2)],
+    ));
     for (kind, name) in [
         (Kind::MemberSuspend, "member-suspend"),
         (Kind::MemberRevoke, "member-revoke"),
@@ -275,7 +298,13 @@ pub fn generate() -> Vec<Case> {
             &[&s1, &s2],
         );
         let rec = sign(&s2, fed, 1, None, bd);
-        cases.push(positive(name, &format!("{kind} from seq 4 of the provider's key"), &s2, &rec, &[(1, &s1), (2, &s2)]));
+        cases.push(positive(
+            name,
+            &format!("{kind} from seq 4 of the provider's key"),
+            &s2,
+            &rec,
+            &[(1, &s1), (2, &s2)],
+        ));
     }
     let stw = action(
         Kind::FederationStewards,
@@ -283,20 +312,107 @@ pub fn generate() -> Vec<Case> {
         &[&s1, &s2],
     );
     let rec = sign(&s1, fed, 3, Some(admit.id()), stw);
-    cases.push(positive("federation-stewards", "steward set changed to three keys, threshold 2", &s1, &rec, &[(1, &s1), (2, &s2)]));
+    cases.push(positive(
+        "federation-stewards",
+        "steward set changed to three keys, threshold 2",
+        &s1,
+        &rec,
+        &[(1, &s1), (2, &s2)],
+    ));
 
-    let profile_rec = sign(&a, fed, 1, None, profile("Zweckverband IT-Kooperation Rheinland", "ITK Rheinland"));
-    cases.push(positive("provider-profile", "capability statement of a provider", &a, &profile_rec, &[]));
-    let offer_rec = sign(&a, fed, 2, Some(profile_rec.id()), offer("meldewesen-hosting", 1));
-    cases.push(positive("offer", "complete offer with validity window and legal basis", &a, &offer_rec, &[]));
-    let wd = sign(&a, fed, 3, Some(offer_rec.id()), body(Kind::OfferWithdraw, json!({"offer_id": "meldewesen-hosting", "version": 1, "reason": ""})));
-    cases.push(positive("offer-withdraw", "withdrawal of versions up to 1", &a, &wd, &[]));
-    let rot = sign(&a, fed, 4, Some(wd.id()), body(Kind::KeyRotate, json!({"new_key": key(20).did().as_str()})));
-    cases.push(positive("key-rotate", "provider moves to a new key", &a, &rot, &[]));
-    let succ = sign(&a, fed, 5, Some(rot.id()), body(Kind::Succession, json!({"successor": b.did().as_str(), "effective_at": "2024-01-01T00:00:00Z", "offer_ids": []})));
-    cases.push(positive("succession", "whole portfolio handed to a successor", &a, &succ, &[]));
-    let acc = sign(&b, fed, 1, None, body(Kind::SuccessionAccept, json!({"succession": succ.id().to_hex()})));
-    cases.push(positive("succession-accept", "successor accepts", &b, &acc, &[]));
+    let profile_rec = sign(
+        &a,
+        fed,
+        1,
+        None,
+        profile("Zweckverband IT-Kooperation Rheinland", "ITK Rheinland"),
+    );
+    cases.push(positive(
+        "provider-profile",
+        "capability statement of a provider",
+        &a,
+        &profile_rec,
+        &[],
+    ));
+    let offer_rec = sign(
+        &a,
+        fed,
+        2,
+        Some(profile_rec.id()),
+        offer("meldewesen-hosting", 1),
+    );
+    cases.push(positive(
+        "offer",
+        "complete offer with validity window and legal basis",
+        &a,
+        &offer_rec,
+        &[],
+    ));
+    let wd = sign(
+        &a,
+        fed,
+        3,
+        Some(offer_rec.id()),
+        body(
+            Kind::OfferWithdraw,
+            json!({"offer_id": "meldewesen-hosting", "version": 1, "reason": ""}),
+        ),
+    );
+    cases.push(positive(
+        "offer-withdraw",
+        "withdrawal of versions up to 1",
+        &a,
+        &wd,
+        &[],
+    ));
+    let rot = sign(
+        &a,
+        fed,
+        4,
+        Some(wd.id()),
+        body(Kind::KeyRotate, json!({"new_key": key(20).did().as_str()})),
+    );
+    cases.push(positive(
+        "key-rotate",
+        "provider moves to a new key",
+        &a,
+        &rot,
+        &[],
+    ));
+    let succ = sign(
+        &a,
+        fed,
+        5,
+        Some(rot.id()),
+        body(
+            Kind::Succession,
+            json!({"successor": b.did().as_str(), "effective_at": "2024-01-01T00:00:00Z", "offer_ids": []}),
+        ),
+    );
+    cases.push(positive(
+        "succession",
+        "whole portfolio handed to a successor",
+        &a,
+        &succ,
+        &[],
+    ));
+    let acc = sign(
+        &b,
+        fed,
+        1,
+        None,
+        body(
+            Kind::SuccessionAccept,
+            json!({"succession": succ.id().to_hex()}),
+        ),
+    );
+    cases.push(positive(
+        "succession-accept",
+        "successor accepts",
+        &b,
+        &acc,
+        &[],
+    ));
 
     // --- negative vectors ---------------------------------------------------------
     let base = record_value(&offer_rec);
@@ -315,89 +431,344 @@ pub fn generate() -> Vec<Case> {
     let mut bad_utf8 = base_text.clone().into_bytes();
     let pos = base_text.find("Einwohner").expect("title");
     bad_utf8[pos] = 0xff;
-    neg("invalid-utf8", "a byte that is not UTF-8 inside a string", Input::Hex(bad_utf8), "invalid_utf8");
-    neg("malformed-json", "truncated JSON", t(base_text[..base_text.len() - 1].to_owned()), "malformed_json");
-    neg("malformed-json-trailing-comma", "trailing comma in an object", t(base_text.replacen("\"v\":1}", "\"v\":1,}", 1)), "malformed_json");
-    neg("duplicate-key", "the envelope field seq twice", t(base_text.replacen("\"seq\":2,", "\"seq\":2,\"seq\":2,", 1)), "duplicate_key");
-    neg("float", "capacity written as 12.0", t(base_text.replacen("\"capacity\":12", "\"capacity\":12.0", 1)), "float_not_allowed");
-    neg("float-exponent", "capacity written as 1.2e1", t(base_text.replacen("\"capacity\":12", "\"capacity\":1.2e1", 1)), "float_not_allowed");
-    neg("integer-out-of-range", "capacity of 2^53", t(base_text.replacen("\"capacity\":12", "\"capacity\":9007199254740992", 1)), "integer_out_of_range");
-    neg("too-deep", "nesting of 40 arrays inside the body", t(base_text.replacen("\"capacity\":12", &format!("\"capacity\":{}12{}", "[".repeat(40), "]".repeat(40)), 1)), "too_deep");
-    neg("not-an-object", "a JSON array", t("[1,2,3]".into()), "not_an_object");
-    neg("unknown-field-envelope", "an extra envelope field", t(mutate(&|v| v["extra"] = json!(1))), "unknown_field");
-    neg("unknown-field-body", "an extra body field", t(mutate(&|v| v["body"]["discount"] = json!(5))), "unknown_field");
-    neg("missing-field", "no issued_at", t(mutate(&|v| {
-        v.as_object_mut().expect("obj").remove("issued_at");
-    })), "missing_field");
-    neg("missing-field-body", "offer without category", t(mutate(&|v| {
-        v["body"].as_object_mut().expect("obj").remove("category");
-    })), "missing_field");
-    neg("invalid-type", "seq as a string", t(mutate(&|v| v["seq"] = json!("2"))), "invalid_type");
-    neg("invalid-type-body", "capacity as a string", t(mutate(&|v| v["body"]["capacity"] = json!("12"))), "invalid_type");
-    neg("invalid-value", "availability above 10000 basis points", t(mutate(&|v| v["body"]["sla"]["availability_bp"] = json!(10001))), "invalid_value");
-    neg("invalid-value-enum", "unknown delivery model", t(mutate(&|v| v["body"]["delivery"] = json!("cloud"))), "invalid_value");
-    neg("invalid-value-negative", "negative amount", t(mutate(&|v| v["body"]["pricing"]["amount_cents"] = json!(-1))), "invalid_value");
-    neg("unsupported-version", "v = 2", t(mutate(&|v| v["v"] = json!(2))), "unsupported_version");
-    neg("unknown-kind", "kind offer.delete", t(mutate(&|v| v["kind"] = json!("offer.delete"))), "unknown_kind");
-    neg("invalid-seq", "seq 0", t(mutate(&|v| {
-        v["seq"] = json!(0);
-        v["prev"] = Value::Null;
-    })), "invalid_seq");
-    neg("invalid-prev", "seq 2 without prev", t(mutate(&|v| v["prev"] = Value::Null)), "invalid_prev");
-    neg("malformed-hash", "prev in upper case", t(mutate(&|v| v["prev"] = json!(v["prev"].as_str().expect("prev").to_uppercase()))), "malformed_hash");
-    neg("malformed-did", "author with a did:web", t(mutate(&|v| v["author"] = json!("did:web:example.org"))), "malformed_did");
+    neg(
+        "invalid-utf8",
+        "a byte that is not UTF-8 inside a string",
+        Input::Hex(bad_utf8),
+        "invalid_utf8",
+    );
+    neg(
+        "malformed-json",
+        "truncated JSON",
+        t(base_text[..base_text.len() - 1].to_owned()),
+        "malformed_json",
+    );
+    neg(
+        "malformed-json-trailing-comma",
+        "trailing comma in an object",
+        t(base_text.replacen("\"v\":1}", "\"v\":1,}", 1)),
+        "malformed_json",
+    );
+    neg(
+        "duplicate-key",
+        "the envelope field seq twice",
+        t(base_text.replacen("\"seq\":2,", "\"seq\":2,\"seq\":2,", 1)),
+        "duplicate_key",
+    );
+    neg(
+        "float",
+        "capacity written as 12.0",
+        t(base_text.replacen("\"capacity\":12", "\"capacity\":12.0", 1)),
+        "float_not_allowed",
+    );
+    neg(
+        "float-exponent",
+        "capacity written as 1.2e1",
+        t(base_text.replacen("\"capacity\":12", "\"capacity\":1.2e1", 1)),
+        "float_not_allowed",
+    );
+    neg(
+        "integer-out-of-range",
+        "capacity of 2^53",
+        t(base_text.replacen("\"capacity\":12", "\"capacity\":9007199254740992", 1)),
+        "integer_out_of_range",
+    );
+    neg(
+        "too-deep",
+        "nesting of 40 arrays inside the body",
+        t(base_text.replacen(
+            "\"capacity\":12",
+            &format!("\"capacity\":{}12{}", "[".repeat(40), "]".repeat(40)),
+            1,
+        )),
+        "too_deep",
+    );
+    neg(
+        "not-an-object",
+        "a JSON array",
+        t("[1,2,3]".into()),
+        "not_an_object",
+    );
+    neg(
+        "unknown-field-envelope",
+        "an extra envelope field",
+        t(mutate(&|v| v["extra"] = json!(1))),
+        "unknown_field",
+    );
+    neg(
+        "unknown-field-body",
+        "an extra body field",
+        t(mutate(&|v| v["body"]["discount"] = json!(5))),
+        "unknown_field",
+    );
+    neg(
+        "missing-field",
+        "no issued_at",
+        t(mutate(&|v| {
+            v.as_object_mut().expect("obj").remove("issued_at");
+        })),
+        "missing_field",
+    );
+    neg(
+        "missing-field-body",
+        "offer without category",
+        t(mutate(&|v| {
+            v["body"].as_object_mut().expect("obj").remove("category");
+        })),
+        "missing_field",
+    );
+    neg(
+        "invalid-type",
+        "seq as a string",
+        t(mutate(&|v| v["seq"] = json!("2"))),
+        "invalid_type",
+    );
+    neg(
+        "invalid-type-body",
+        "capacity as a string",
+        t(mutate(&|v| v["body"]["capacity"] = json!("12"))),
+        "invalid_type",
+    );
+    neg(
+        "invalid-value",
+        "availability above 10000 basis points",
+        t(mutate(&|v| {
+            v["body"]["sla"]["availability_bp"] = json!(10001)
+        })),
+        "invalid_value",
+    );
+    neg(
+        "invalid-value-enum",
+        "unknown delivery model",
+        t(mutate(&|v| v["body"]["delivery"] = json!("cloud"))),
+        "invalid_value",
+    );
+    neg(
+        "invalid-value-negative",
+        "negative amount",
+        t(mutate(&|v| {
+            v["body"]["pricing"]["amount_cents"] = json!(-1)
+        })),
+        "invalid_value",
+    );
+    neg(
+        "unsupported-version",
+        "v = 2",
+        t(mutate(&|v| v["v"] = json!(2))),
+        "unsupported_version",
+    );
+    neg(
+        "unknown-kind",
+        "kind offer.delete",
+        t(mutate(&|v| v["kind"] = json!("offer.delete"))),
+        "unknown_kind",
+    );
+    neg(
+        "invalid-seq",
+        "seq 0",
+        t(mutate(&|v| {
+            v["seq"] = json!(0);
+            v["prev"] = Value::Null;
+        })),
+        "invalid_seq",
+    );
+    neg(
+        "invalid-prev",
+        "seq 2 without prev",
+        t(mutate(&|v| v["prev"] = Value::Null)),
+        "invalid_prev",
+    );
+    neg(
+        "malformed-hash",
+        "prev in upper case",
+        t(mutate(&|v| {
+            v["prev"] = json!(v["prev"].as_str().expect("prev").to_uppercase())
+        })),
+        "malformed_hash",
+    );
+    neg(
+        "malformed-did",
+        "author with a did:web",
+        t(mutate(&|v| v["author"] = json!("did:web:example.org"))),
+        "malformed_did",
+    );
     let mut identity = [0u8; 32];
     identity[0] = 1;
     let mut raw = vec![0xed, 0x01];
     raw.extend_from_slice(&identity);
     let weak = format!("did:key:z{}", bs58_encode(&raw));
-    neg("weak-key", "author is the identity point (small order)", t(mutate(&|v| v["author"] = json!(weak))), "weak_key");
-    neg("malformed-timestamp", "issued_at with an offset", t(mutate(&|v| v["issued_at"] = json!("2026-01-15T10:00:00+01:00"))), "malformed_timestamp");
-    neg("malformed-timestamp-body", "valid_from not a date", t(mutate(&|v| v["body"]["valid_from"] = json!("2026-02-30T00:00:00Z"))), "malformed_timestamp");
-    neg("malformed-ags", "region of 4 digits", t(mutate(&|v| v["body"]["regions"][0] = json!("0515"))), "malformed_ags");
-    neg("malformed-slug", "category with capitals", t(mutate(&|v| v["body"]["category"] = json!("Einwohnerwesen"))), "malformed_slug");
-    neg("malformed-offer-id", "offer id with a space", t(mutate(&|v| v["body"]["offer_id"] = json!("melde wesen"))), "malformed_offer_id");
-    neg("malformed-ozg-id", "OZG id with letters", t(mutate(&|v| v["body"]["ozg_ids"][0] = json!("OZG-10124"))), "malformed_ozg_id");
-    neg("malformed-leika-key", "LeiKa key of 13 digits", t(mutate(&|v| v["body"]["leika_keys"][0] = json!("9911500510400"))), "malformed_leika_key");
-    neg("malformed-currency", "currency in lower case", t(mutate(&|v| v["body"]["pricing"]["currency"] = json!("eur"))), "malformed_currency");
-    neg("invalid-length", "empty title", t(mutate(&|v| v["body"]["title"] = json!(""))), "invalid_length");
-    neg("invalid-text", "title with trailing space", t(mutate(&|v| v["body"]["title"] = json!("Meldewesen "))), "invalid_text");
-    neg("duplicate-entry", "the same region twice", t(mutate(&|v| v["body"]["regions"] = json!(["05158", "05158"]))), "duplicate_entry");
-    neg("invalid-validity", "valid_until before valid_from", t(mutate(&|v| v["body"]["valid_until"] = json!("2025-12-31T23:59:59Z"))), "invalid_validity");
-    neg("noncanonical-body", "optional field present as null", t(mutate(&|v| v["body"]["legal_basis"] = Value::Null)), "noncanonical_body");
+    neg(
+        "weak-key",
+        "author is the identity point (small order)",
+        t(mutate(&|v| v["author"] = json!(weak))),
+        "weak_key",
+    );
+    neg(
+        "malformed-timestamp",
+        "issued_at with an offset",
+        t(mutate(&|v| {
+            v["issued_at"] = json!("2026-01-15T10:00:00+01:00")
+        })),
+        "malformed_timestamp",
+    );
+    neg(
+        "malformed-timestamp-body",
+        "valid_from not a date",
+        t(mutate(&|v| {
+            v["body"]["valid_from"] = json!("2026-02-30T00:00:00Z")
+        })),
+        "malformed_timestamp",
+    );
+    neg(
+        "malformed-ags",
+        "region of 4 digits",
+        t(mutate(&|v| v["body"]["regions"][0] = json!("0515"))),
+        "malformed_ags",
+    );
+    neg(
+        "malformed-slug",
+        "category with capitals",
+        t(mutate(&|v| v["body"]["category"] = json!("Einwohnerwesen"))),
+        "malformed_slug",
+    );
+    neg(
+        "malformed-offer-id",
+        "offer id with a space",
+        t(mutate(&|v| v["body"]["offer_id"] = json!("melde wesen"))),
+        "malformed_offer_id",
+    );
+    neg(
+        "malformed-ozg-id",
+        "OZG id with letters",
+        t(mutate(&|v| v["body"]["ozg_ids"][0] = json!("OZG-10124"))),
+        "malformed_ozg_id",
+    );
+    neg(
+        "malformed-leika-key",
+        "LeiKa key of 13 digits",
+        t(mutate(&|v| {
+            v["body"]["leika_keys"][0] = json!("9911500510400")
+        })),
+        "malformed_leika_key",
+    );
+    neg(
+        "malformed-currency",
+        "currency in lower case",
+        t(mutate(&|v| v["body"]["pricing"]["currency"] = json!("eur"))),
+        "malformed_currency",
+    );
+    neg(
+        "invalid-length",
+        "empty title",
+        t(mutate(&|v| v["body"]["title"] = json!(""))),
+        "invalid_length",
+    );
+    neg(
+        "invalid-text",
+        "title with trailing space",
+        t(mutate(&|v| v["body"]["title"] = json!("Meldewesen "))),
+        "invalid_text",
+    );
+    neg(
+        "duplicate-entry",
+        "the same region twice",
+        t(mutate(&|v| {
+            v["body"]["regions"] = json!(["05158", "05158"])
+        })),
+        "duplicate_entry",
+    );
+    neg(
+        "invalid-validity",
+        "valid_until before valid_from",
+        t(mutate(&|v| {
+            v["body"]["valid_until"] = json!("2025-12-31T23:59:59Z")
+        })),
+        "invalid_validity",
+    );
+    neg(
+        "noncanonical-body",
+        "optional field present as null",
+        t(mutate(&|v| v["body"]["legal_basis"] = Value::Null)),
+        "noncanonical_body",
+    );
     let sig_text = base["sig"].as_str().expect("sig").to_owned();
-    neg("malformed-signature", "signature with base64 padding", t(mutate_sig(&base, &format!("{sig_text}=="))), "malformed_signature");
+    neg(
+        "malformed-signature",
+        "signature with base64 padding",
+        t(mutate_sig(&base, &format!("{sig_text}=="))),
+        "malformed_signature",
+    );
     let mut last_bits = sig_text.clone();
     last_bits.pop();
     last_bits.push('B');
-    neg("malformed-signature-trailing-bits", "last base64url character leaves non-zero unused bits", t(mutate_sig(&base, &last_bits)), "malformed_signature");
-    neg("bad-signature-tampered", "body changed after signing", t(base_text.replacen("\"capacity\":12", "\"capacity\":13", 1)), "bad_signature");
+    neg(
+        "malformed-signature-trailing-bits",
+        "last base64url character leaves non-zero unused bits",
+        t(mutate_sig(&base, &last_bits)),
+        "malformed_signature",
+    );
+    neg(
+        "bad-signature-tampered",
+        "body changed after signing",
+        t(base_text.replacen("\"capacity\":12", "\"capacity\":13", 1)),
+        "bad_signature",
+    );
     let mut wrong_key = base.clone();
     wrong_key["author"] = json!(b.did().as_str());
-    neg("bad-signature-wrong-key", "signed by the key of another provider", t(text(&wrong_key)), "bad_signature");
+    neg(
+        "bad-signature-wrong-key",
+        "signed by the key of another provider",
+        t(text(&wrong_key)),
+        "bad_signature",
+    );
     // S + L: the same signature with a non-reduced scalar (malleability).
     let sig: kx_protocol::Signature = base["sig"].as_str().expect("sig").parse().expect("sig");
     let malleable = add_l(&sig.0);
     let mut mall = base.clone();
     mall["sig"] = json!(kx_protocol::Signature(malleable).to_text());
-    neg("bad-signature-malleable", "signature with S + L (non-canonical scalar)", t(text(&mall)), "bad_signature");
+    neg(
+        "bad-signature-malleable",
+        "signature with S + L (non-canonical scalar)",
+        t(text(&mall)),
+        "bad_signature",
+    );
     let mut small_r = [0u8; 64];
     small_r[0] = 1; // R = identity point, S = 0
     let mut smr = base.clone();
     smr["sig"] = json!(kx_protocol::Signature(small_r).to_text());
-    neg("bad-signature-small-order-r", "R is the identity point and S = 0", t(text(&smr)), "bad_signature");
+    neg(
+        "bad-signature-small-order-r",
+        "R is the identity point and S = 0",
+        t(text(&smr)),
+        "bad_signature",
+    );
     // A governance record whose approval was made for another body.
     let mut adm = record_value(&admit);
     adm["body"]["name"] = json!("Irgendwer");
     let adm = text(&resign(&s1, adm));
-    neg("bad-approval", "approvals signed a different action", t(adm), "bad_approval");
+    neg(
+        "bad-approval",
+        "approvals signed a different action",
+        t(adm),
+        "bad_approval",
+    );
     let mut gv = record_value(&gns);
     gv["federation"] = json!("00".repeat(32));
     let gv = text(&resign(&s1, gv));
-    neg("federation-mismatch", "genesis whose federation is not its action digest", t(gv), "federation_mismatch");
+    neg(
+        "federation-mismatch",
+        "genesis whose federation is not its action digest",
+        t(gv),
+        "federation_mismatch",
+    );
     let mut th = record_value(&gns);
     th["body"]["threshold"] = json!(3);
-    neg("invalid-threshold", "threshold above the number of stewards", t(text(&resign(&s1, th))), "invalid_threshold");
+    neg(
+        "invalid-threshold",
+        "threshold above the number of stewards",
+        t(text(&resign(&s1, th))),
+        "invalid_threshold",
+    );
     cases.push(negative(
         "wrong-federation",
         "a valid record of another federation",
@@ -436,8 +807,8 @@ fn bs58_encode(raw: &[u8]) -> String {
 /// Adds the group order L to the S half of a signature (little-endian).
 fn add_l(sig: &[u8; 64]) -> [u8; 64] {
     const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let mut out = *sig;
     let mut carry = 0u16;
@@ -473,7 +844,13 @@ impl Script {
     }
 
     /// Submits; `advance` moves the author's head past the record.
-    fn submit(&mut self, note: &str, rec: VerifiedRecord, expect: &str, advance: bool) -> VerifiedRecord {
+    fn submit(
+        &mut self,
+        note: &str,
+        rec: VerifiedRecord,
+        expect: &str,
+        advance: bool,
+    ) -> VerifiedRecord {
         let got = match self.reg.admit(rec.clone()) {
             Ok(Admitted::Stored) => "stored".to_owned(),
             Ok(Admitted::Known) => "known".to_owned(),
@@ -483,7 +860,8 @@ impl Script {
         };
         assert_eq!(got, expect, "state step {:?}", note);
         if advance {
-            self.heads.insert(rec.record().author.clone(), (rec.record().seq, rec.id()));
+            self.heads
+                .insert(rec.record().author.clone(), (rec.record().seq, rec.id()));
         }
         if matches!(expect, "stored" | "held" | "equivocation") {
             self.accepted.push(rec.clone());
@@ -492,11 +870,20 @@ impl Script {
             "stored" | "known" | "held" | "equivocation" => json!({"result": expect}),
             code => json!({"result": "reject", "error": code}),
         };
-        self.steps.push(json!({"note": note, "record": record_value(&rec), "expected": outcome}));
+        self.steps
+            .push(json!({"note": note, "record": record_value(&rec), "expected": outcome}));
         rec
     }
 
-    fn act(&mut self, note: &str, by: &SecretKey, kind: Kind, v: Value, approvers: &[&SecretKey], expect: &str) -> VerifiedRecord {
+    fn act(
+        &mut self,
+        note: &str,
+        by: &SecretKey,
+        kind: Kind,
+        v: Value,
+        approvers: &[&SecretKey],
+        expect: &str,
+    ) -> VerifiedRecord {
         let mut v = v;
         v["prev_action"] = json!(self.reg.governance_head().to_hex());
         let b = action(kind, v, approvers);
@@ -531,13 +918,62 @@ fn state_cases() -> Vec<Case> {
         heads: [(s1.did().clone(), (1, gns.id()))].into_iter().collect(),
     };
     let adm = |did: &Did, name: &str| json!({"provider": did.as_str(), "name": name});
-    sc.act("admit ITK Rheinland", &s1, Kind::MemberAdmit, adm(a.did(), "ITK Rheinland"), &[&s1, &s2], "stored");
-    sc.act("admission with one of two approvals", &s1, Kind::MemberAdmit, adm(b.did(), "KRZN"), &[&s1], "below_threshold");
-    sc.act("admission wrapped by an outsider", &x, Kind::MemberAdmit, adm(b.did(), "KRZN"), &[&s1, &s2], "not_steward");
-    sc.act("admit KRZN, wrapped by the second steward", &s2, Kind::MemberAdmit, adm(b.did(), "KRZN"), &[&s1, &s2], "stored");
-    sc.act("admit GKD Paderborn", &s1, Kind::MemberAdmit, adm(c.did(), "GKD Paderborn"), &[&s2, &s1], "stored");
-    sc.act("admit Ostwestfalen-Lippe-IT", &s1, Kind::MemberAdmit, adm(d.did(), "Ostwestfalen-Lippe-IT"), &[&s1, &s2], "stored");
-    sc.act("admit ITK Rheinland a second time", &s1, Kind::MemberAdmit, adm(a.did(), "ITK Rheinland"), &[&s1, &s2], "already_member");
+    sc.act(
+        "admit ITK Rheinland",
+        &s1,
+        Kind::MemberAdmit,
+        adm(a.did(), "ITK Rheinland"),
+        &[&s1, &s2],
+        "stored",
+    );
+    sc.act(
+        "admission with one of two approvals",
+        &s1,
+        Kind::MemberAdmit,
+        adm(b.did(), "KRZN"),
+        &[&s1],
+        "below_threshold",
+    );
+    sc.act(
+        "admission wrapped by an outsider",
+        &x,
+        Kind::MemberAdmit,
+        adm(b.did(), "KRZN"),
+        &[&s1, &s2],
+        "not_steward",
+    );
+    sc.act(
+        "admit KRZN, wrapped by the second steward",
+        &s2,
+        Kind::MemberAdmit,
+        adm(b.did(), "KRZN"),
+        &[&s1, &s2],
+        "stored",
+    );
+    sc.act(
+        "admit GKD Paderborn",
+        &s1,
+        Kind::MemberAdmit,
+        adm(c.did(), "GKD Paderborn"),
+        &[&s2, &s1],
+        "stored",
+    );
+    sc.act(
+        "admit Ostwestfalen-Lippe-IT",
+        &s1,
+        Kind::MemberAdmit,
+        adm(d.did(), "Ostwestfalen-Lippe-IT"),
+        &[&s1, &s2],
+        "stored",
+    );
+    sc.act(
+        "admit ITK Rheinland a second time",
+        &s1,
+        Kind::MemberAdmit,
+        adm(a.did(), "ITK Rheinland"),
+        &[&s1, &s2],
+        "already_member",
+    );
     // An action on a superseded head.
     let stale = action(
         Kind::MemberAdmit,
@@ -545,10 +981,30 @@ fn state_cases() -> Vec<Case> {
         &[&s1, &s2],
     );
     let rec = sc.make(&s1, stale);
-    sc.submit("action signed on an old governance head: kept, but the longer chain wins", rec, "equivocation", false);
-    sc.publish("profile of ITK Rheinland", &a, profile("Zweckverband IT-Kooperation Rheinland", "ITK Rheinland"), "stored");
-    let o1 = sc.publish("offer version 1", &a, offer("meldewesen-hosting", 1), "stored");
-    sc.publish("offer version 2", &a, offer("meldewesen-hosting", 2), "stored");
+    sc.submit(
+        "action signed on an old governance head: kept, but the longer chain wins",
+        rec,
+        "equivocation",
+        false,
+    );
+    sc.publish(
+        "profile of ITK Rheinland",
+        &a,
+        profile("Zweckverband IT-Kooperation Rheinland", "ITK Rheinland"),
+        "stored",
+    );
+    let o1 = sc.publish(
+        "offer version 1",
+        &a,
+        offer("meldewesen-hosting", 1),
+        "stored",
+    );
+    sc.publish(
+        "offer version 2",
+        &a,
+        offer("meldewesen-hosting", 2),
+        "stored",
+    );
     sc.publish("record of a non-member", &x, offer("x", 1), "not_member");
     // KRZN's seq 2 arrives before its seq 1.
     let b1 = sc.make(&b, offer("e-akte", 1));
@@ -556,44 +1012,158 @@ fn state_cases() -> Vec<Case> {
     sc.submit("seq 2 before seq 1: held", b2.clone(), "held", false);
     sc.submit("seq 1 arrives: both count", b1, "stored", true);
     sc.heads.insert(b.did().clone(), (2, b2.id()));
-    sc.publish("offer to be withdrawn", &a, offer("wahlen-2026", 1), "stored");
-    sc.publish("withdraw it", &a, body(Kind::OfferWithdraw, json!({"offer_id": "wahlen-2026", "version": 1, "reason": "Eingestellt"})), "stored");
+    sc.publish(
+        "offer to be withdrawn",
+        &a,
+        offer("wahlen-2026", 1),
+        "stored",
+    );
+    sc.publish(
+        "withdraw it",
+        &a,
+        body(
+            Kind::OfferWithdraw,
+            json!({"offer_id": "wahlen-2026", "version": 1, "reason": "Eingestellt"}),
+        ),
+        "stored",
+    );
     let (bseq, _) = sc.next(&b);
     let mem = |did: &Did, key: &Did, from: u64| json!({"provider": did.as_str(), "key": key.as_str(), "from_seq": from, "reason": "Prüfung"});
-    sc.act("suspend KRZN from its next seq", &s1, Kind::MemberSuspend, mem(b.did(), b.did(), bseq), &[&s1, &s2], "stored");
-    sc.act("suspend KRZN again", &s2, Kind::MemberSuspend, mem(b.did(), b.did(), bseq), &[&s1, &s2], "already_suspended");
+    sc.act(
+        "suspend KRZN from its next seq",
+        &s1,
+        Kind::MemberSuspend,
+        mem(b.did(), b.did(), bseq),
+        &[&s1, &s2],
+        "stored",
+    );
+    sc.act(
+        "suspend KRZN again",
+        &s2,
+        Kind::MemberSuspend,
+        mem(b.did(), b.did(), bseq),
+        &[&s1, &s2],
+        "already_suspended",
+    );
     let held_back = sc.make(&b, offer("e-akte", 2));
-    sc.submit("KRZN publishes while suspended", held_back, "member_suspended", false);
+    sc.submit(
+        "KRZN publishes while suspended",
+        held_back,
+        "member_suspended",
+        false,
+    );
     let rein = |did: &Did| json!({"provider": did.as_str(), "reason": "Geklärt"});
-    sc.act("reinstate ITK Rheinland, which is not suspended", &s1, Kind::MemberReinstate, rein(a.did()), &[&s1, &s2], "not_suspended");
-    sc.act("reinstate KRZN", &s1, Kind::MemberReinstate, rein(b.did()), &[&s1, &s2], "stored");
-    sc.publish("KRZN publishes after reinstatement", &b, offer("e-akte", 2), "stored");
-    let old = sc.publish("ITK Rheinland rotates its key", &a, body(Kind::KeyRotate, json!({"new_key": a2.did().as_str()})), "stored");
-    sc.publish("old key signs after the rotation", &a, offer("meldewesen-hosting", 3), "key_rotated");
+    sc.act(
+        "reinstate ITK Rheinland, which is not suspended",
+        &s1,
+        Kind::MemberReinstate,
+        rein(a.did()),
+        &[&s1, &s2],
+        "not_suspended",
+    );
+    sc.act(
+        "reinstate KRZN",
+        &s1,
+        Kind::MemberReinstate,
+        rein(b.did()),
+        &[&s1, &s2],
+        "stored",
+    );
+    sc.publish(
+        "KRZN publishes after reinstatement",
+        &b,
+        offer("e-akte", 2),
+        "stored",
+    );
+    let old = sc.publish(
+        "ITK Rheinland rotates its key",
+        &a,
+        body(Kind::KeyRotate, json!({"new_key": a2.did().as_str()})),
+        "stored",
+    );
+    sc.publish(
+        "old key signs after the rotation",
+        &a,
+        offer("meldewesen-hosting", 3),
+        "key_rotated",
+    );
     let _ = old;
-    sc.publish("new key publishes version 3", &a2, offer("meldewesen-hosting", 3), "stored");
+    sc.publish(
+        "new key publishes version 3",
+        &a2,
+        offer("meldewesen-hosting", 3),
+        "stored",
+    );
     let succ = sc.publish(
         "GKD Paderborn hands its portfolio to OWL-IT",
         &c,
         body(Kind::Succession, json!({"successor": d.did().as_str(), "effective_at": "2024-01-01T00:00:00Z", "offer_ids": []})),
         "stored",
     );
-    sc.publish("accept of an unknown succession: stored, without effect", &d, body(Kind::SuccessionAccept, json!({"succession": "ab".repeat(32)})), "stored");
-    sc.publish("OWL-IT accepts", &d, body(Kind::SuccessionAccept, json!({"succession": succ.id().to_hex()})), "stored");
+    sc.publish(
+        "accept of an unknown succession: stored, without effect",
+        &d,
+        body(
+            Kind::SuccessionAccept,
+            json!({"succession": "ab".repeat(32)}),
+        ),
+        "stored",
+    );
+    sc.publish(
+        "OWL-IT accepts",
+        &d,
+        body(
+            Kind::SuccessionAccept,
+            json!({"succession": succ.id().to_hex()}),
+        ),
+        "stored",
+    );
     // OWL-IT signs two different records for one seq.
     let e1 = sc.make(&d, offer("ozg-antrag", 1));
     let e2 = sc.make(&d, offer("ozg-antrag", 2));
     sc.submit("OWL-IT seq 2", e1, "stored", true);
-    sc.submit("a second record for the same seq", e2, "equivocation", false);
+    sc.submit(
+        "a second record for the same seq",
+        e2,
+        "equivocation",
+        false,
+    );
     let (cseq, _) = sc.next(&c);
-    sc.act("revoke GKD Paderborn from its next seq", &s2, Kind::MemberRevoke, mem(c.did(), c.did(), cseq), &[&s1, &s2], "stored");
-    sc.publish("GKD Paderborn signs after revocation", &c, offer("late", 1), "member_revoked");
+    sc.act(
+        "revoke GKD Paderborn from its next seq",
+        &s2,
+        Kind::MemberRevoke,
+        mem(c.did(), c.did(), cseq),
+        &[&s1, &s2],
+        "stored",
+    );
+    sc.publish(
+        "GKD Paderborn signs after revocation",
+        &c,
+        offer("late", 1),
+        "member_revoked",
+    );
     sc.submit("the same offer again", o1.clone(), "known", false);
     let foreign_prev = sign(&b, fed, 5, Some(o1.id()), offer("e-akte", 9));
-    sc.submit("prev names another author's record", foreign_prev, "invalid_prev", false);
-    sc.submit("genesis of another federation", genesis(&[&s1], 1), "wrong_federation", false);
+    sc.submit(
+        "prev names another author's record",
+        foreign_prev,
+        "invalid_prev",
+        false,
+    );
+    sc.submit(
+        "genesis of another federation",
+        genesis(&[&s1], 1),
+        "wrong_federation",
+        false,
+    );
     let again = sign(&s2, fed, 1, None, gns.record().body.clone());
-    sc.submit("the genesis action wrapped again by the other steward", again, "unexpected_genesis", false);
+    sc.submit(
+        "the genesis action wrapped again by the other steward",
+        again,
+        "unexpected_genesis",
+        false,
+    );
 
     let state = sc.reg.state();
     let summary = state.summary();
