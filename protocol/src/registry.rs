@@ -399,7 +399,7 @@ impl Registry {
     /// may have changed, so the derived state must be recomputed.
     fn file(&mut self, rec: VerifiedRecord) -> bool {
         let id = rec.id();
-        let r = rec.record().clone();
+        let r = rec.record();
         self.records.insert(id, rec.clone());
         let mut needs_derive = r.kind().is_governance() && r.kind() != Kind::Genesis;
         if let (Some(action), Some(prev)) = (rec.action(), r.body.prev_action()) {

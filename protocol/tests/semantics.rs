@@ -1,0 +1,245 @@
+//! What a municipality sees at a given instant: offer status (suspension,
+//! revocation, withdrawal, validity), successions and the region rule.
+
+mod support;
+
+use kx_protocol::author::LogWriter;
+use kx_protocol::body::Kind;
+use kx_protocol::fields::OfferId;
+use kx_protocol::registry::{Admitted, OfferStatus, Registry, Standing};
+use kx_protocol::{Did, SecretKey, VerifiedRecord};
+use serde_json::json;
+use support::vectors::{T0, action, body, genesis, key, offer, ts};
+
+struct Fed {
+    reg: Registry,
+    steward: LogWriter,
+}
+
+impl Fed {
+    fn new() -> Fed {
+        let g = genesis(&[&key(1)], 1);
+        let fed = g.record().federation;
+        Fed {
+            reg: Registry::new(g.clone()).expect("registry"),
+            steward: LogWriter::new(key(1), fed, Some((1, g.id()))),
+        }
+    }
+
+    fn writer(&self, seed: u8) -> LogWriter {
+        LogWriter::new(key(seed), self.reg.federation(), None)
+    }
+
+    fn submit(&mut self, rec: VerifiedRecord) -> Admitted {
+        self.reg.admit(rec).expect("accepted")
+    }
+
+    fn govern(&mut self, kind: Kind, mut v: serde_json::Value) {
+        v["prev_action"] = json!(self.reg.governance_head().to_hex());
+        let b = action(kind, v, &[&key(1)]);
+        let rec = self.steward.write(b, ts(T0)).expect("sign");
+        assert_eq!(self.submit(rec), Admitted::Stored);
+    }
+
+    fn admit(&mut self, k: &SecretKey, name: &str) {
+        self.govern(
+            Kind::MemberAdmit,
+            json!({"provider": k.did().as_str(), "name": name}),
+        );
+    }
+
+    fn status(&self, provider: &Did, offer_id: &str, at: &str) -> OfferStatus {
+        let state = self.reg.state();
+        let id: OfferId = offer_id.parse().expect("id");
+        let entry = &state.offers[&(provider.clone(), id)];
+        state.offer_status(provider, entry, ts(at))
+    }
+}
+
+#[test]
+fn suspension_hides_offers_until_reinstatement_and_revocation_keeps_history() {
+    let mut f = Fed::new();
+    let p = key(10);
+    f.admit(&p, "ITK Rheinland");
+    let mut w = f.writer(10);
+    let o = w.write(offer("meldewesen", 1), ts(T0)).expect("sign");
+    assert_eq!(f.submit(o.clone()), Admitted::Stored);
+    let now = "2026-06-01T00:00:00Z";
+    assert_eq!(f.status(p.did(), "meldewesen", now), OfferStatus::Active);
+
+    f.govern(
+        Kind::MemberSuspend,
+        json!({"provider": p.did().as_str(), "key": p.did().as_str(), "from_seq": 2, "reason": "Prüfung"}),
+    );
+    assert_eq!(f.reg.current_standing(p.did()), Standing::Suspended);
+    assert_eq!(
+        f.status(p.did(), "meldewesen", now),
+        OfferStatus::ProviderSuspended
+    );
+    let during = w.peek(offer("meldewesen", 2), ts(T0)).expect("sign");
+    assert_eq!(
+        f.reg.admit(during.clone()).map_err(|e| e.code()),
+        Err("member_suspended")
+    );
+
+    f.govern(
+        Kind::MemberReinstate,
+        json!({"provider": p.did().as_str(), "reason": "ok"}),
+    );
+    assert_eq!(f.status(p.did(), "meldewesen", now), OfferStatus::Active);
+    // The record refused during the suspension is accepted when offered again.
+    assert_eq!(f.submit(during), Admitted::Stored);
+    w.write(offer("meldewesen", 2), ts(T0)).expect("advance");
+
+    f.govern(
+        Kind::MemberRevoke,
+        json!({"provider": p.did().as_str(), "key": p.did().as_str(), "from_seq": 3, "reason": "Austritt"}),
+    );
+    assert_eq!(
+        f.status(p.did(), "meldewesen", now),
+        OfferStatus::ProviderRevoked
+    );
+    let late = w.write(offer("meldewesen", 3), ts(T0)).expect("sign");
+    assert_eq!(
+        f.reg.admit(late).map_err(|e| e.code()),
+        Err("member_revoked")
+    );
+    // History before the cut stays.
+    let state = f.reg.state();
+    let entry = &state.offers[&(p.did().clone(), "meldewesen".parse().expect("id"))];
+    assert_eq!(entry.history.len(), 2);
+    assert!(f.reg.counts(&o));
+}
+
+#[test]
+fn validity_window_and_withdrawal_apply_at_the_given_instant() {
+    let mut f = Fed::new();
+    let p = key(10);
+    f.admit(&p, "KRZN");
+    let mut w = f.writer(10);
+    let o = w.write(offer("e-akte", 1), ts(T0)).expect("sign");
+    f.submit(o);
+    // The sample offer is valid from 2026-01-01 to 2027-12-31T23:59:59Z.
+    assert_eq!(
+        f.status(p.did(), "e-akte", "2025-12-31T23:59:59Z"),
+        OfferStatus::NotYetValid
+    );
+    assert_eq!(
+        f.status(p.did(), "e-akte", "2026-01-01T00:00:00Z"),
+        OfferStatus::Active
+    );
+    assert_eq!(
+        f.status(p.did(), "e-akte", "2027-12-31T23:59:59Z"),
+        OfferStatus::Expired
+    );
+    let wd = w
+        .write(
+            body(
+                Kind::OfferWithdraw,
+                json!({"offer_id": "e-akte", "version": 1, "reason": ""}),
+            ),
+            ts(T0),
+        )
+        .expect("sign");
+    f.submit(wd);
+    assert_eq!(
+        f.status(p.did(), "e-akte", "2026-06-01T00:00:00Z"),
+        OfferStatus::Withdrawn
+    );
+    // A newer version shows the offer again.
+    let v2 = w.write(offer("e-akte", 2), ts(T0)).expect("sign");
+    f.submit(v2);
+    assert_eq!(
+        f.status(p.did(), "e-akte", "2026-06-01T00:00:00Z"),
+        OfferStatus::Active
+    );
+}
+
+#[test]
+fn succession_shows_offers_under_the_successor_from_the_cut_over() {
+    let mut f = Fed::new();
+    let gkd = key(12);
+    let owl = key(13);
+    f.admit(&gkd, "GKD Paderborn");
+    f.admit(&owl, "Ostwestfalen-Lippe-IT");
+    let mut wg = f.writer(12);
+    let mut wo = f.writer(13);
+    f.submit(wg.write(offer("kfz", 1), ts(T0)).expect("sign"));
+    let succ = wg
+        .write(
+            body(
+                Kind::Succession,
+                json!({"successor": owl.did().as_str(), "effective_at": "2024-01-01T00:00:00Z", "offer_ids": []}),
+            ),
+            ts(T0),
+        )
+        .expect("sign");
+    f.submit(succ.clone());
+    let id: OfferId = "kfz".parse().expect("id");
+    let at = ts("2025-01-01T00:00:00Z");
+    // Not accepted yet: still under the predecessor.
+    assert_eq!(f.reg.state().shown_under(gkd.did(), &id, at), *gkd.did());
+    let acc = wo
+        .write(
+            body(
+                Kind::SuccessionAccept,
+                json!({"succession": succ.id().to_hex()}),
+            ),
+            ts(T0),
+        )
+        .expect("sign");
+    f.submit(acc);
+    let state = f.reg.state();
+    assert_eq!(state.shown_under(gkd.did(), &id, at), *owl.did());
+    assert_eq!(
+        state.shown_under(gkd.did(), &id, ts("2023-12-31T23:59:59Z")),
+        *gkd.did()
+    );
+    assert_eq!(
+        state.providers[owl.did()].predecessors,
+        vec![gkd.did().clone()]
+    );
+}
+
+#[test]
+fn key_rotation_keeps_identity_and_offers() {
+    let mut f = Fed::new();
+    let p = key(10);
+    f.admit(&p, "citeq");
+    let mut w1 = f.writer(10);
+    f.submit(w1.write(offer("gis", 1), ts(T0)).expect("sign"));
+    let new = key(21);
+    f.submit(
+        w1.write(
+            body(Kind::KeyRotate, json!({"new_key": new.did().as_str()})),
+            ts(T0),
+        )
+        .expect("sign"),
+    );
+    assert_eq!(f.reg.identity_of(new.did()), Some(p.did()));
+    assert_eq!(f.reg.current_key(p.did()), Some(new.did()));
+    let mut w2 = f.writer(21);
+    assert_eq!(
+        f.submit(w2.write(offer("gis", 2), ts(T0)).expect("sign")),
+        Admitted::Stored
+    );
+    let old = w1.write(offer("gis", 3), ts(T0)).expect("sign");
+    assert_eq!(f.reg.admit(old).map_err(|e| e.code()), Err("key_rotated"));
+    let state = f.reg.state();
+    let entry = &state.offers[&(p.did().clone(), "gis".parse().expect("id"))];
+    assert_eq!(entry.body().map(|b| b.version), Some(2));
+    assert_eq!(state.providers[p.did()].keys.len(), 2);
+}
+
+#[test]
+fn regions_cover_by_prefix() {
+    let b = offer("x", 1);
+    let kx_protocol::Body::Offer(o) = b else {
+        panic!("offer")
+    };
+    // Sample regions: 05158 (Kreis Mettmann) and 05162 (Rhein-Kreis Neuss).
+    let covers = |ags: &str| o.regions.iter().any(|r| r.covers(ags));
+    assert!(covers("05158004")); // Erkrath
+    assert!(covers("05162024")); // Neuss
+    assert!(!covers("05315000")); // Köln
+}
