@@ -139,6 +139,13 @@ impl Parser<'_> {
             }
             let key_at = self.pos;
             let key = self.string()?;
+            // Checked when the name is read, before the member's value.
+            if map.contains_key(&key) {
+                return Err(JsonError::DuplicateKey {
+                    key,
+                    offset: key_at,
+                });
+            }
             self.skip_ws();
             if self.peek() != Some(b':') {
                 return Err(self.malformed("expected ':'"));
@@ -146,12 +153,6 @@ impl Parser<'_> {
             self.pos += 1;
             self.skip_ws();
             let v = self.value(depth)?;
-            if map.contains_key(&key) {
-                return Err(JsonError::DuplicateKey {
-                    key,
-                    offset: key_at,
-                });
-            }
             map.insert(key, v);
             self.skip_ws();
             match self.peek() {
@@ -393,6 +394,16 @@ mod tests {
     #[test]
     fn rejects_what_lenient_parsers_accept() {
         assert_eq!(code(r#"{"a":1,"a":2}"#), "duplicate_key");
+        assert_eq!(code(r#"{"a":1,"a":1.5}"#), "duplicate_key");
+        assert_eq!(code(r#"{"a":-0.5}"#), "float_not_allowed");
+        assert_eq!(
+            code(&format!("{}1{}", "[".repeat(32), "]".repeat(32))),
+            "ok"
+        );
+        assert_eq!(
+            code(&format!("{}1{}", "[".repeat(33), "]".repeat(33))),
+            "too_deep"
+        );
         assert_eq!(code(r#"{"a":1.0}"#), "float_not_allowed");
         assert_eq!(code(r#"{"a":1e3}"#), "float_not_allowed");
         assert_eq!(code(r#"{"a":9007199254740992}"#), "integer_out_of_range");

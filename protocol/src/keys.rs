@@ -109,6 +109,16 @@ fn check_point(key: &[u8; 32], text: &str) -> Result<(), KeyError> {
             reason: "non-canonical point encoding",
         });
     }
+    // x = 0 only for y = 1 and y = -1; with the sign bit set that is a second
+    // encoding of the same point (RFC 8032 decoding rejects it).
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    if key[31] & 0x80 != 0 && (y == one || y == p_minus_1_le) {
+        return Err(KeyError::MalformedDid {
+            did: text.to_owned(),
+            reason: "sign bit set for x = 0",
+        });
+    }
     let vk = VerifyingKey::from_bytes(key).map_err(|_| KeyError::MalformedDid {
         did: text.to_owned(),
         reason: "not a point on the curve",
@@ -332,6 +342,11 @@ mod tests {
         assert_eq!(
             Did::from_public_key(id).map_err(|e| e.code()),
             Err("weak_key")
+        );
+        id[31] = 0x80;
+        assert_eq!(
+            Did::from_public_key(id).map_err(|e| e.code()),
+            Err("malformed_did")
         );
     }
 

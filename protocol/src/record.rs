@@ -16,16 +16,14 @@ use std::sync::Arc;
 
 /// Record format version.
 pub const VERSION: u64 = 1;
-/// Largest accepted record, in bytes of its JSON text (as received, and as written
-/// canonically).
+/// Largest accepted record, in bytes of its JSON text. JCS never lengthens a parsed
+/// record, so the canonical form of an accepted record is within it too; `sign`
+/// checks its output through the same parser.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 /// Domain-separation tag in front of the canonical record in the signed bytes.
 pub const RECORD_TAG: &[u8] = b"kx-record-v1\0";
 /// Domain-separation tag in front of the canonical action in approval signatures.
 pub const ACTION_TAG: &[u8] = b"kx-action-v1\0";
-
-/// Length of `,"sig":"…"` in the canonical record (86 signature characters).
-const SIG_MEMBER_LEN: usize = 95;
 
 const FIELDS: [&str; 9] = [
     "v",
@@ -381,14 +379,6 @@ impl UnverifiedRecord {
         let canonical = json::canonical(&Value::Object(record.unsigned_map()))
             .map_err(|e| RecordError::plain("invalid_value", "", e.to_string()))?;
         signed_bytes.extend(canonical);
-        // The canonical record with `sig` is the unsigned form plus `,"sig":"<86>"`.
-        let full_len = signed_bytes.len() - RECORD_TAG.len() + SIG_MEMBER_LEN;
-        if full_len > MAX_RECORD_BYTES {
-            return Err(RecordError::TooLarge {
-                len: full_len,
-                max: MAX_RECORD_BYTES,
-            });
-        }
         Ok(UnverifiedRecord {
             record,
             signed_bytes,

@@ -58,6 +58,10 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 fn input(v: &Value) -> Vec<u8> {
     match (v.get("input"), v.get("input_hex")) {
         (Some(Value::String(t)), _) => t.as_bytes().to_vec(),
@@ -180,6 +184,20 @@ fn every_vector_holds() {
         match v["type"].as_str() {
             Some("record") => check_record(name, &v),
             Some("state") | Some("state-set") => check_state(name, &v),
+            Some("secret-key-file") => {
+                let file = v["file"].as_str().expect("file");
+                let key = SecretKey::from_file_text(file).expect("key file reads");
+                assert_eq!(
+                    key.did().as_str(),
+                    v["did"].as_str().expect("did"),
+                    "{name}"
+                );
+                assert_eq!(
+                    hex_of(&key.seed()),
+                    v["secret_key_seed"].as_str().expect("seed")
+                );
+                assert_eq!(key.to_file_text(), file, "{name}");
+            }
             other => panic!("{name}: unknown type {other:?}"),
         }
     }

@@ -426,8 +426,18 @@ pub fn generate() -> Vec<Case> {
     let mut neg = |name: &str, desc: &str, input: Input, code: &str| {
         cases.push(negative(name, desc, input, code, None));
     };
-    let big = mutate(&|v| v["body"]["description"] = json!("x".repeat(70_000)));
-    neg("too-large", "record over 65536 bytes", t(big), "too_large");
+    let big = mutate(&|v| {
+        // Every field valid; only the total size is over the limit.
+        v["body"]["description"] = json!("x".repeat(8000));
+        let contact = json!({"customer_group": "kommunen", "name": "K".repeat(200), "email": "e".repeat(200)});
+        v["body"]["contacts"] = json!(vec![contact; 200]);
+    });
+    neg(
+        "too-large",
+        "record over 65536 bytes with every field valid",
+        t(big),
+        "too_large",
+    );
     let mut bad_utf8 = base_text.clone().into_bytes();
     let pos = base_text.find("Einwohner").expect("title");
     bad_utf8[pos] = 0xff;
@@ -473,15 +483,20 @@ pub fn generate() -> Vec<Case> {
         t(base_text.replacen("\"capacity\":12", "\"capacity\":9007199254740992", 1)),
         "integer_out_of_range",
     );
-    neg(
-        "too-deep",
-        "nesting of 40 arrays inside the body",
-        t(base_text.replacen(
+    // The record is level 1 and the body level 2, so 31 arrays make 33 levels.
+    let nest = |n: usize| {
+        base_text.replacen(
             "\"capacity\":12",
-            &format!("\"capacity\":{}12{}", "[".repeat(40), "]".repeat(40)),
+            &format!("\"capacity\":{}12{}", "[".repeat(n), "]".repeat(n)),
             1,
-        )),
-        "too_deep",
+        )
+    };
+    neg("too-deep", "33 levels of nesting", t(nest(31)), "too_deep");
+    neg(
+        "depth-32",
+        "32 levels of nesting parse (the array is then the wrong type)",
+        t(nest(30)),
+        "invalid_type",
     );
     neg(
         "not-an-object",
@@ -602,6 +617,16 @@ pub fn generate() -> Vec<Case> {
         "author is the identity point (small order)",
         t(mutate(&|v| v["author"] = json!(weak))),
         "weak_key",
+    );
+    identity[31] = 0x80;
+    let mut raw = vec![0xed, 0x01];
+    raw.extend_from_slice(&identity);
+    let signed_zero = format!("did:key:z{}", bs58_encode(&raw));
+    neg(
+        "malformed-did-x0-sign",
+        "identity point with the sign bit set for x = 0 (not a canonical encoding)",
+        t(mutate(&|v| v["author"] = json!(signed_zero))),
+        "malformed_did",
     );
     neg(
         "malformed-timestamp",
@@ -777,8 +802,185 @@ pub fn generate() -> Vec<Case> {
         Some(Hash32([7; 32])),
     ));
 
+    cases.push(Case {
+        name: "secret-key-file".into(),
+        json: json!({
+            "desc": "the secret-key file of seed 0a x 32",
+            "type": "secret-key-file",
+            "secret_key_seed": hex(&a.seed()),
+            "did": a.did().as_str(),
+            "file": a.to_file_text(),
+        }),
+    });
     cases.extend(state_cases());
+    cases.push(state_edges());
     cases
+}
+
+/// Governance edge cases: held actions, equal-length forks, actions on revoked or
+/// unknown providers, void rotations, a succession to a non-member.
+fn state_edges() -> Case {
+    let s1 = key(1);
+    let s2 = key(2);
+    let p: Vec<SecretKey> = (60..68).map(key).collect();
+    let gns = genesis(&[&s1, &s2], 1);
+    let fed = gns.record().federation;
+    let mut sc = Script {
+        reg: Registry::new(gns.clone()).expect("registry"),
+        fed,
+        steps: Vec::new(),
+        accepted: vec![gns.clone()],
+        heads: [(s1.did().clone(), (1, gns.id()))].into_iter().collect(),
+    };
+    let adm = |k: &SecretKey, n: &str| json!({"provider": k.did().as_str(), "name": n});
+    let cut = |k: &SecretKey, from: u64| json!({"provider": k.did().as_str(), "key": k.did().as_str(), "from_seq": from, "reason": ""});
+    sc.act(
+        "admit P0",
+        &s1,
+        Kind::MemberAdmit,
+        adm(&p[0], "P0"),
+        &[&s1],
+        "stored",
+    );
+    sc.act(
+        "suspend a provider never admitted",
+        &s1,
+        Kind::MemberSuspend,
+        cut(&p[7], 1),
+        &[&s1],
+        "not_member",
+    );
+    // An action whose predecessor has not arrived is held, and counts once it has.
+    let head = sc.reg.governance_head();
+    let first = action(
+        Kind::MemberAdmit,
+        json!({"prev_action": head.to_hex(), "provider": p[1].did().as_str(), "name": "P1"}),
+        &[&s2],
+    );
+    let first_digest = sha256(&action_bytes(Kind::MemberAdmit, &first));
+    let second = action(
+        Kind::MemberAdmit,
+        json!({"prev_action": first_digest.to_hex(), "provider": p[2].did().as_str(), "name": "P2"}),
+        &[&s2],
+    );
+    let first_rec = sign(&s2, fed, 1, None, first);
+    let second_rec = sign(&s2, fed, 2, Some(first_rec.id()), second);
+    sc.submit(
+        "an action after one that has not arrived: held",
+        second_rec.clone(),
+        "held",
+        false,
+    );
+    sc.submit("the missing action arrives", first_rec, "stored", false);
+    sc.heads.insert(s2.did().clone(), (2, second_rec.id()));
+    // Two actions on the same head, equally long: the lower digest counts.
+    let head = sc.reg.governance_head().to_hex();
+    let a3 = action(
+        Kind::MemberAdmit,
+        json!({"prev_action": head, "provider": p[3].did().as_str(), "name": "P3"}),
+        &[&s1],
+    );
+    let a4 = action(
+        Kind::MemberAdmit,
+        json!({"prev_action": head, "provider": p[4].did().as_str(), "name": "P4"}),
+        &[&s1],
+    );
+    let d3 = sha256(&action_bytes(Kind::MemberAdmit, &a3));
+    let d4 = sha256(&action_bytes(Kind::MemberAdmit, &a4));
+    let r3 = sc.make(&s1, a3);
+    sc.submit("admit P3", r3, "stored", true);
+    let r4 = sc.make(&s1, a4);
+    let expect = if d4 < d3 { "stored" } else { "equivocation" };
+    sc.submit(
+        "admit P4 on the same head: a fork of equal length",
+        r4,
+        expect,
+        true,
+    );
+    let winner = if d4 < d3 { &p[4] } else { &p[3] };
+    sc.act(
+        "revoke the fork's winner",
+        &s1,
+        Kind::MemberRevoke,
+        cut(winner, 1),
+        &[&s1],
+        "stored",
+    );
+    sc.act(
+        "admit a revoked provider again",
+        &s1,
+        Kind::MemberAdmit,
+        adm(winner, "again"),
+        &[&s1],
+        "member_revoked",
+    );
+    sc.act(
+        "suspend a revoked provider",
+        &s1,
+        Kind::MemberSuspend,
+        cut(winner, 1),
+        &[&s1],
+        "member_revoked",
+    );
+    sc.act(
+        "admit P5",
+        &s1,
+        Kind::MemberAdmit,
+        adm(&p[5], "P5"),
+        &[&s1],
+        "stored",
+    );
+    sc.act(
+        "admit P6",
+        &s1,
+        Kind::MemberAdmit,
+        adm(&p[6], "P6"),
+        &[&s1],
+        "stored",
+    );
+    // Two providers rotate to one key: it goes to nobody; both old keys stay cut.
+    let shared = key(70);
+    let rotate_to = |k: &SecretKey| body(Kind::KeyRotate, json!({"new_key": k.did().as_str()}));
+    sc.publish("P0 rotates to a key", &p[0], rotate_to(&shared), "stored");
+    sc.publish(
+        "P1 rotates to the same key",
+        &p[1],
+        rotate_to(&shared),
+        "stored",
+    );
+    sc.publish(
+        "the contested key publishes",
+        &shared,
+        offer("x", 1),
+        "not_member",
+    );
+    sc.publish(
+        "P2 rotates to a steward's key: void",
+        &p[2],
+        rotate_to(&s1),
+        "stored",
+    );
+    sc.publish(
+        "P5 hands its portfolio to a non-member: no effect",
+        &p[5],
+        body(
+            Kind::Succession,
+            json!({"successor": p[7].did().as_str(), "effective_at": "2025-01-01T00:00:00Z", "offer_ids": []}),
+        ),
+        "stored",
+    );
+    sc.publish("P6 publishes an offer", &p[6], offer("gis", 1), "stored");
+    let state = sc.reg.state();
+    Case {
+        name: "state-governance-edges".into(),
+        json: json!({
+            "desc": "held and forked governance actions, actions on revoked or unknown providers, void rotations, a succession to a non-member",
+            "type": "state",
+            "genesis": record_value(&gns),
+            "steps": sc.steps,
+            "expected": {"summary": state.summary(), "digest": state.digest().to_hex()},
+        }),
+    }
 }
 
 fn bs58_encode(raw: &[u8]) -> String {
