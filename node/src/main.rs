@@ -1,15 +1,14 @@
-//! `kx-node`: the KX provider node.
+//! `kx-node`: the KX provider node daemon.
 //!
-//! This build checks a federation's genesis file, the first thing an operator does
-//! before starting a node (`kx-node genesis FILE`). Storage, the HTTP API and
-//! replication follow in the node and replication issues.
+//! Exit codes: 0 clean shutdown, 1 error (message on stderr), 2 usage error.
 
 use clap::{Parser, Subcommand};
-use kx_protocol::{Registry, VerifiedRecord};
+use kx_node::run::{Overrides, init, read_genesis, run};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// KX provider node.
+/// KX provider node: keeps a replica of the federation's registry and serves it.
 #[derive(Debug, Parser)]
 #[command(name = "kx-node", version, about)]
 struct Cli {
@@ -19,32 +18,108 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a data directory: config.toml, a copy of the genesis, a node key.
+    Init {
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The federation's genesis record (from `kx federation init`).
+        #[arg(long)]
+        genesis: PathBuf,
+        #[command(flatten)]
+        net: NetFlags,
+    },
+    /// Run the node (until SIGINT or SIGTERM).
+    Run {
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        net: NetFlags,
+    },
     /// Check a genesis file and print the federation it founds.
     Genesis {
-        /// The genesis record (JSON), as written by `kx federation init`.
+        /// The genesis record (JSON).
         file: PathBuf,
     },
 }
 
+#[derive(Debug, clap::Args)]
+struct NetFlags {
+    /// HTTP address (default 127.0.0.1:7300; port 0 picks a free port).
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// libp2p listen multiaddr; repeatable (default /ip4/0.0.0.0/tcp/7301).
+    #[arg(long)]
+    listen: Vec<String>,
+    /// Bootstrap peer multiaddr ending in /p2p/PEER_ID; repeatable.
+    #[arg(long)]
+    bootstrap: Vec<String>,
+}
+
+impl From<NetFlags> for Overrides {
+    fn from(n: NetFlags) -> Overrides {
+        Overrides {
+            http: n.http,
+            listen: n.listen,
+            bootstrap: n.bootstrap,
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match main_inner(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn main_inner(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Init {
+            data_dir,
+            genesis,
+            net,
+        } => {
+            let peer = init(&data_dir, &genesis, net.into())?;
+            println!("initialised {}", data_dir.display());
+            println!("peer id {peer}");
+            println!(
+                "start it with: kx-node run --data-dir {}",
+                data_dir.display()
+            );
+            Ok(())
+        }
+        Command::Run { data_dir, net } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let (tx, rx) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    wait_for_signal().await;
+                    tracing::info!("shutting down");
+                    let _ = tx.send(true);
+                });
+                run(data_dir, net.into(), rx, None).await
+            })
+        }
         Command::Genesis { file } => {
-            let bytes =
-                std::fs::read(&file).map_err(|e| format!("read {}: {e}", file.display()))?;
-            let rec = VerifiedRecord::from_bytes(&bytes)
-                .map_err(|e| format!("{}: {}: {e}", file.display(), e.code()))?;
-            let reg =
-                Registry::new(rec).map_err(|e| format!("{}: {}: {e}", file.display(), e.code()))?;
+            let rec = read_genesis(&file)?;
+            let reg = kx_protocol::Registry::new(rec)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
             let (stewards, threshold) = reg.stewards();
             println!("federation {}", reg.federation());
             println!("stewards   {} (threshold {threshold})", stewards.len());
@@ -53,5 +128,27 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

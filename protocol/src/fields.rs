@@ -169,6 +169,9 @@ impl<'de> Deserialize<'de> for Hash32 {
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// 1970-01-01T00:00:00Z.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
     /// Seconds since 1970-01-01T00:00:00Z.
     pub fn unix(self) -> i64 {
         self.0
@@ -370,6 +373,13 @@ impl FromStr for Slug {
 pub struct OfferId(String);
 
 string_field!(OfferId);
+
+impl OfferId {
+    /// Sorts before every valid offer id (for range bounds only; never valid).
+    pub(crate) fn min_bound() -> OfferId {
+        OfferId(String::new())
+    }
+}
 
 impl FromStr for OfferId {
     type Err = FieldError;

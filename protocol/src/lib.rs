@@ -17,6 +17,7 @@ pub mod json;
 pub mod keys;
 pub mod record;
 pub mod registry;
+pub mod taxonomy;
 
 pub use body::{Body, Kind};
 pub use fields::{Hash32, Timestamp};

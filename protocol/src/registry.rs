@@ -1043,6 +1043,18 @@ pub struct State {
 }
 
 impl State {
+    /// The offers of one provider identity, by offer id.
+    pub fn offers_of<'a>(
+        &'a self,
+        provider: &Did,
+    ) -> impl Iterator<Item = (&'a OfferId, &'a OfferEntry)> + 'a {
+        let provider = provider.clone();
+        self.offers
+            .range((provider.clone(), OfferId::min_bound())..)
+            .take_while(move |((d, _), _)| *d == provider)
+            .map(|((_, id), e)| (id, e))
+    }
+
     /// Status of an offer at instant `now`: provider standing, withdrawal, then
     /// validity window. The clock enters here, never into the digest.
     pub fn offer_status(&self, provider: &Did, entry: &OfferEntry, now: Timestamp) -> OfferStatus {

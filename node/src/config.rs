@@ -1,0 +1,168 @@
+//! Node configuration: `DIR/config.toml`, written by `kx-node init`, read by
+//! `kx-node run`; command-line flags override the file.
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Default HTTP address: loopback only; put a reverse proxy in front to publish it.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:7300";
+/// Default libp2p listen address.
+pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/7301";
+
+/// The node configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Genesis file of the federation, relative to the data directory.
+    #[serde(default = "default_genesis")]
+    pub genesis: PathBuf,
+    /// HTTP API and catalog address. Port 0 picks a free port.
+    #[serde(default = "default_http")]
+    pub http: SocketAddr,
+    /// libp2p listen addresses (multiaddrs). Port 0 picks a free port.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<String>,
+    /// Peers to connect to at start (multiaddrs ending in /p2p/PEER_ID).
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
+    /// Largest request body accepted by the HTTP API, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Most records written to disk in one group commit.
+    #[serde(default = "default_batch")]
+    pub max_batch: usize,
+}
+
+fn default_genesis() -> PathBuf {
+    PathBuf::from("genesis.json")
+}
+
+fn default_http() -> SocketAddr {
+    // A constant that parses; the fallback is never taken.
+    DEFAULT_HTTP
+        .parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 7300)))
+}
+
+fn default_listen() -> Vec<String> {
+    vec![DEFAULT_LISTEN.to_owned()]
+}
+
+fn default_max_body() -> usize {
+    // A record is at most 64 KiB; leave room for whitespace in hand-written JSON.
+    128 * 1024
+}
+
+fn default_batch() -> usize {
+    512
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            genesis: default_genesis(),
+            http: default_http(),
+            listen: default_listen(),
+            bootstrap: Vec::new(),
+            max_body_bytes: default_max_body(),
+            max_batch: default_batch(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `DIR/config.toml`.
+    pub fn load(dir: &Path) -> Result<Config> {
+        let path = dir.join("config.toml");
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "read {} (run `kx-node init --data-dir {}` first)",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        let cfg: Config =
+            toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that types alone do not.
+    pub fn check(&self) -> Result<()> {
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if self.max_batch == 0 {
+            bail!("max_batch must be at least 1");
+        }
+        for a in self.listen.iter().chain(&self.bootstrap) {
+            a.parse::<libp2p::Multiaddr>()
+                .with_context(|| format!("{a:?} is not a multiaddr"))?;
+        }
+        Ok(())
+    }
+
+    /// The configuration file text, with every setting documented.
+    pub fn to_toml(&self) -> String {
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            r#"# kx-node configuration. Flags of `kx-node run` override these values.
+
+# Genesis record of the federation (relative to this directory).
+genesis = {genesis:?}
+
+# HTTP API (/v1) and web catalog (/). Default {DEFAULT_HTTP}: loopback only.
+# Port 0 picks a free port; the actual address is written to node.json.
+http = "{http}"
+
+# libp2p listen addresses. Default ["{DEFAULT_LISTEN}"].
+listen = [{listen}]
+
+# Peers to connect to at start: multiaddrs ending in /p2p/<peer id>. Default [].
+bootstrap = [{bootstrap}]
+
+# Largest HTTP request body in bytes (records are at most 65536). Default 131072.
+max_body_bytes = {body}
+
+# Most records written to disk per group commit. Default 512.
+max_batch = {batch}
+"#,
+            genesis = self.genesis.display().to_string(),
+            http = self.http,
+            listen = list(&self.listen),
+            bootstrap = list(&self.bootstrap),
+            body = self.max_body_bytes,
+            batch = self.max_batch,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_config_reads_back() {
+        let cfg = Config {
+            bootstrap: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+            ..Config::default()
+        };
+        let back: Config = toml::from_str(&cfg.to_toml()).expect("parse");
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn example_file_is_valid_and_complete() {
+        let text = include_str!("../config.example.toml");
+        let cfg: Config = toml::from_str(text).expect("example parses");
+        cfg.check().expect("example is valid");
+        assert_eq!(cfg, Config::default());
+    }
+}

@@ -1,0 +1,797 @@
+//! The HTTP API `/v1` (described in `specs/http-api.yaml`) and `/metrics`.
+//!
+//! Every error is JSON `{"error": {"code", "message"}}` with a 4xx status (5xx only
+//! for storage failure). Request bodies and query strings are parsed here, not by
+//! axum's extractors, so that malformed input gets the same error shape as
+//! everything else.
+
+use crate::node::{IngestError, Node, Source};
+use crate::p2p::P2p;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State as AxState};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kx_protocol::body::OfferBody;
+use kx_protocol::fields::{OfferId, Timestamp};
+use kx_protocol::registry::{Admitted, OfferEntry, OfferStatus, ProviderState};
+use kx_protocol::{Body as RecordBody, Did, Hash32, State, VerifiedRecord, taxonomy};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Shared by all handlers.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub node: Arc<Node>,
+    pub p2p: P2p,
+    pub max_body: usize,
+}
+
+/// An API error: status, stable code, message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_query(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        json_response(self.status, &body)
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn json_response(status: StatusCode, v: &Value) -> Response {
+    let mut resp = raw_json(serde_json::to_vec(v).unwrap_or_default());
+    *resp.status_mut() = status;
+    resp
+}
+
+/// The router.
+pub fn router(ctx: Ctx) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/v1/records", get(list_records).post(submit))
+        .route("/v1/records/{id}", get(get_record))
+        .route("/v1/offers", get(search_offers))
+        .route("/v1/offers/{provider}/{offer_id}", get(get_offer))
+        .route("/v1/providers", get(list_providers))
+        .route("/v1/providers/{did}", get(get_provider))
+        .route("/v1/authors/{did}", get(get_author))
+        .route("/v1/status", get(status))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            count_requests,
+        ))
+        .with_state(ctx)
+}
+
+async fn count_requests(
+    AxState(ctx): AxState<Ctx>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    ctx.node
+        .metrics
+        .http_requests
+        .fetch_add(1, Ordering::Relaxed);
+    next.run(req).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; the API is under /v1")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
+}
+
+async fn index() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "service": "kx-node",
+            "version": env!("CARGO_PKG_VERSION"),
+            "api": "/v1",
+            "endpoints": ["/v1/status", "/v1/offers", "/v1/providers", "/v1/records", "/metrics"],
+        }),
+    )
+}
+
+/// The current instant as a record timestamp.
+pub fn now() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    Timestamp::from_unix(secs).unwrap_or(Timestamp::EPOCH)
+}
+
+/// Parsed query string: each parameter at most once, only known names.
+struct Query(BTreeMap<String, String>);
+
+impl Query {
+    fn parse(raw: Option<String>, allowed: &[&str]) -> Result<Query, ApiError> {
+        let mut map = BTreeMap::new();
+        let raw = raw.unwrap_or_default();
+        if raw.len() > 4096 {
+            return Err(ApiError::bad_query("query string longer than 4096 bytes"));
+        }
+        for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+            if !allowed.contains(&k.as_ref()) {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_parameter",
+                    format!(
+                        "unknown query parameter {:?}; allowed: {}",
+                        k.chars().take(40).collect::<String>(),
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            if map.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(ApiError::bad_query(format!("parameter {k} given twice")));
+            }
+        }
+        Ok(Query(map))
+    }
+
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::bad_query(format!(
+                    "limit must be a number from 1 to {max}"
+                ))),
+            },
+        }
+    }
+
+    fn bool(&self, k: &str) -> Result<bool, ApiError> {
+        match self.get(k) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(ApiError::bad_query(format!("{k} must be true or false"))),
+        }
+    }
+
+    fn at(&self) -> Result<Timestamp, ApiError> {
+        match self.get("at") {
+            None => Ok(now()),
+            Some(v) => v
+                .parse()
+                .map_err(|e| ApiError::bad_query(format!("at: {e}"))),
+        }
+    }
+}
+
+fn parse_did(s: &str) -> Result<Did, ApiError> {
+    s.parse().map_err(|e: kx_protocol::keys::KeyError| {
+        ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+    })
+}
+
+fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
+    s.parse().map_err(|e: kx_protocol::fields::FieldError| {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_hash", e.to_string())
+    })
+}
+
+// ---- records -----------------------------------------------------------------
+
+async fn submit(AxState(ctx): AxState<Ctx>, body: Body) -> ApiResult {
+    let bytes: Bytes = axum::body::to_bytes(body, ctx.max_body)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("request body over {} bytes", ctx.max_body),
+            )
+        })?;
+    let rec = match VerifiedRecord::from_bytes(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.node.metrics.reject(e.code());
+            let status = if e.code() == "too_large" {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return Err(ApiError::new(status, e.code(), e.to_string()));
+        }
+    };
+    let id = rec.id();
+    match ctx.node.ingest(rec, Source::Http).await {
+        Ok(Admitted::Known) => Ok(json_response(
+            StatusCode::OK,
+            &json!({"id": id.to_hex(), "status": "known"}),
+        )),
+        Ok(a) => {
+            let status = match a {
+                Admitted::Held => "held",
+                Admitted::Equivocation => "equivocation",
+                _ => "stored",
+            };
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({"id": id.to_hex(), "status": status}),
+            ))
+        }
+        Err(IngestError::Rejected(r)) => {
+            let status = if r.code() == "wrong_federation" {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            Err(ApiError::new(status, r.code(), r.to_string()))
+        }
+        Err(e @ IngestError::Storage(_)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_error",
+            e.to_string(),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            e.to_string(),
+        )),
+    }
+}
+
+fn raw_json(bytes: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(bytes));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+async fn list_records(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = Query::parse(q, &["cursor", "limit"])?;
+    let limit = q.limit(100, 1000)?;
+    let after = q.get("cursor").map(parse_hash).transpose()?;
+    let page = ctx
+        .node
+        .store()
+        .page(after.as_ref(), limit + 1)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_error",
+                e.to_string(),
+            )
+        })?;
+    let more = page.len() > limit;
+    let mut out = b"{\"records\":[".to_vec();
+    let mut last = None;
+    for (i, rec) in page.into_iter().take(limit).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        last = Some(kx_protocol::record::sha256(&signed_bytes_of(&rec)));
+        out.extend_from_slice(&rec);
+    }
+    out.extend_from_slice(b"],\"next_cursor\":");
+    match (more, last) {
+        (true, Some(id)) => out.extend_from_slice(format!("\"{id}\"").as_bytes()),
+        _ => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+    Ok(raw_json(out))
+}
+
+/// Signed bytes of a stored canonical record, to name it by id in a cursor.
+fn signed_bytes_of(canonical: &[u8]) -> Vec<u8> {
+    kx_protocol::UnverifiedRecord::parse(canonical)
+        .map(|u| u.signed_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+async fn get_record(AxState(ctx): AxState<Ctx>, Path(id): Path<String>) -> ApiResult {
+    let id = parse_hash(&id)?;
+    match ctx.node.store().get(&id) {
+        Ok(Some(bytes)) => Ok(raw_json(bytes)),
+        Ok(None) => Err(ApiError::not_found(format!("no record {id}"))),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_error",
+            e.to_string(),
+        )),
+    }
+}
+
+// ---- offers ------------------------------------------------------------------
+
+fn provider_name(state: &State, did: &Did) -> String {
+    state
+        .providers
+        .get(did)
+        .map(|p| {
+            p.profile_body()
+                .map(|b| b.short_name.to_string())
+                .unwrap_or_else(|| p.name.clone())
+        })
+        .unwrap_or_default()
+}
+
+fn offer_json(state: &State, provider: &Did, entry: &OfferEntry, at: Timestamp) -> Option<Value> {
+    let rec = entry.current.as_ref()?;
+    let body = entry.body()?;
+    let status = state.offer_status(provider, entry, at);
+    let shown = state.shown_under(provider, &body.offer_id, at);
+    let mut v = json!({
+        "provider": {"did": provider.as_str(), "name": provider_name(state, provider)},
+        "offer_id": body.offer_id.as_str(),
+        "version": body.version,
+        "record": rec.id().to_hex(),
+        "author": rec.record().author.as_str(),
+        "issued_at": rec.record().issued_at.to_string(),
+        "status": status.as_str(),
+        "body": rec.record().body.to_value(),
+    });
+    if shown != *provider {
+        v["shown_under"] = json!({"did": shown.as_str(), "name": provider_name(state, &shown)});
+    }
+    Some(v)
+}
+
+/// Search filters, parsed and checked.
+struct Filters {
+    region: Option<String>,
+    category: Option<String>,
+    ozg: Option<String>,
+    leika: Option<String>,
+    cert: Option<String>,
+    provider: Option<Did>,
+    words: Vec<String>,
+    include: Vec<OfferStatus>,
+    at: Timestamp,
+}
+
+impl Filters {
+    fn parse(q: &Query) -> Result<Filters, ApiError> {
+        let region = q.get("region").map(str::to_owned);
+        if let Some(r) = &region
+            && (!r.bytes().all(|b| b.is_ascii_digit()) || ![2, 3, 5, 8].contains(&r.len()))
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_ags",
+                "region must be an AGS of 2, 3, 5 or 8 digits (Land, Regierungsbezirk, Kreis, Gemeinde)",
+            ));
+        }
+        let mut include = vec![OfferStatus::Active];
+        if let Some(list) = q.get("include") {
+            for token in list.split(',') {
+                include.push(match token.trim() {
+                    "withdrawn" => OfferStatus::Withdrawn,
+                    "expired" => OfferStatus::Expired,
+                    "not_yet_valid" => OfferStatus::NotYetValid,
+                    other => {
+                        return Err(ApiError::bad_query(format!(
+                            "include: unknown value {:?}; allowed: withdrawn, expired, not_yet_valid",
+                            other.chars().take(40).collect::<String>()
+                        )));
+                    }
+                });
+            }
+        }
+        let words = q
+            .get("q")
+            .map(|t| t.split_whitespace().map(str::to_lowercase).collect())
+            .unwrap_or_default();
+        Ok(Filters {
+            region,
+            category: q.get("category").map(str::to_owned),
+            ozg: q.get("ozg").map(str::to_owned),
+            leika: q.get("leika").map(str::to_owned),
+            cert: q.get("cert").map(str::to_owned),
+            provider: q.get("provider").map(parse_did).transpose()?,
+            words,
+            include,
+            at: q.at()?,
+        })
+    }
+
+    fn matches(&self, state: &State, provider: &Did, entry: &OfferEntry) -> bool {
+        let Some(b) = entry.body() else { return false };
+        if !self
+            .include
+            .contains(&state.offer_status(provider, entry, self.at))
+        {
+            return false;
+        }
+        if let Some(p) = &self.provider {
+            let shown = state.shown_under(provider, &b.offer_id, self.at);
+            if p != provider && *p != shown {
+                return false;
+            }
+        }
+        self.matches_body(b)
+    }
+
+    fn matches_body(&self, b: &OfferBody) -> bool {
+        if let Some(r) = &self.region
+            && !b.regions.iter().any(|p| p.covers(r))
+        {
+            return false;
+        }
+        if let Some(c) = &self.category
+            && !taxonomy::is_within(b.category.as_str(), c)
+        {
+            return false;
+        }
+        if let Some(o) = &self.ozg
+            && !b.ozg_ids.iter().any(|x| x.as_str() == o)
+        {
+            return false;
+        }
+        if let Some(l) = &self.leika
+            && !b.leika_keys.iter().any(|x| x.as_str() == l)
+        {
+            return false;
+        }
+        if let Some(c) = &self.cert
+            && !b.certifications.iter().any(|x| x.as_str() == c)
+        {
+            return false;
+        }
+        if !self.words.is_empty() {
+            let text = format!("{} {} {}", b.title, b.summary, b.description).to_lowercase();
+            if !self.words.iter().all(|w| text.contains(w.as_str())) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = Query::parse(
+        q,
+        &[
+            "region", "category", "ozg", "leika", "cert", "provider", "q", "include", "limit",
+            "cursor", "at",
+        ],
+    )?;
+    let filters = Filters::parse(&q)?;
+    let limit = q.limit(50, 500)?;
+    let cursor = match q.get("cursor") {
+        None => None,
+        Some(c) => {
+            let (did, id) = c
+                .split_once('/')
+                .ok_or_else(|| ApiError::bad_query("cursor is not one this node returned"))?;
+            let did = parse_did(did)?;
+            let id: OfferId = id
+                .parse()
+                .map_err(|_| ApiError::bad_query("cursor is not one this node returned"))?;
+            Some((did, id))
+        }
+    };
+    let state = ctx.node.state();
+    let mut total = 0usize;
+    let mut page = Vec::new();
+    let mut next = None;
+    for ((provider, offer_id), entry) in &state.offers {
+        if !filters.matches(&state, provider, entry) {
+            continue;
+        }
+        total += 1;
+        if let Some((cd, ci)) = &cursor
+            && (provider, offer_id) <= (cd, ci)
+        {
+            continue;
+        }
+        if page.len() < limit {
+            if let Some(v) = offer_json(&state, provider, entry, filters.at) {
+                page.push(v);
+            }
+        } else if next.is_none() {
+            let last = page.last().and_then(|v: &Value| {
+                Some(format!(
+                    "{}/{}",
+                    v["provider"]["did"].as_str()?,
+                    v["offer_id"].as_str()?
+                ))
+            });
+            next = last;
+        }
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"offers": page, "total": total, "next_cursor": next}),
+    ))
+}
+
+async fn get_offer(
+    AxState(ctx): AxState<Ctx>,
+    Path((provider, offer_id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let q = Query::parse(q, &["history", "at"])?;
+    let history = q.bool("history")?;
+    let at = q.at()?;
+    let did = parse_did(&provider)?;
+    let id: OfferId = offer_id
+        .parse()
+        .map_err(|e: kx_protocol::fields::FieldError| {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_offer_id", e.to_string())
+        })?;
+    let state = ctx.node.state();
+    let identity = ctx
+        .node
+        .with_registry(|r| r.identity_of(&did).cloned())
+        .unwrap_or(did);
+    let entry = state
+        .offers
+        .get(&(identity.clone(), id.clone()))
+        .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))?;
+    let mut v = offer_json(&state, &identity, entry, at)
+        .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))?;
+    if history {
+        let mut versions: Vec<&VerifiedRecord> = entry.history.iter().collect();
+        versions.sort_by_key(|r| match &r.record().body {
+            RecordBody::Offer(b) => (b.version, r.id()),
+            _ => (0, r.id()),
+        });
+        v["history"] = versions
+            .into_iter()
+            .map(|r| {
+                json!({
+                    "record": r.id().to_hex(),
+                    "version": match &r.record().body { RecordBody::Offer(b) => b.version, _ => 0 },
+                    "issued_at": r.record().issued_at.to_string(),
+                    "body": r.record().body.to_value(),
+                })
+            })
+            .collect();
+        v["withdrawals"] = entry
+            .withdrawals
+            .iter()
+            .map(|r| json!({"record": r.id().to_hex(), "body": r.record().body.to_value()}))
+            .collect();
+    }
+    Ok(json_response(StatusCode::OK, &v))
+}
+
+// ---- providers ---------------------------------------------------------------
+
+fn provider_json(state: &State, p: &ProviderState, at: Timestamp, with_offers: bool) -> Value {
+    let offers: Vec<(&OfferId, &OfferEntry)> = state.offers_of(&p.identity).collect();
+    let successor = p.successor.as_ref().and_then(|s| match &s.record().body {
+        RecordBody::Succession(b) => Some(json!({
+            "did": b.successor.as_str(),
+            "name": provider_name(state, &b.successor),
+            "effective_at": b.effective_at.to_string(),
+            "offer_ids": b.offer_ids.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+            "record": s.id().to_hex(),
+        })),
+        _ => None,
+    });
+    let mut v = json!({
+        "did": p.identity.as_str(),
+        "name": p.name,
+        "standing": p.standing.as_str(),
+        "keys": p.keys.iter().map(Did::as_str).collect::<Vec<_>>(),
+        "profile": p.profile.as_ref().map(|r| json!({"record": r.id().to_hex(), "body": r.record().body.to_value()})),
+        "offers": offers.len(),
+        "successor": successor,
+        "predecessors": p.predecessors.iter().map(|d| json!({"did": d.as_str(), "name": provider_name(state, d)})).collect::<Vec<_>>(),
+    });
+    if with_offers {
+        v["offers"] = offers
+            .into_iter()
+            .filter_map(|(_, e)| offer_json(state, &p.identity, e, at))
+            .collect();
+    }
+    v
+}
+
+async fn list_providers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = Query::parse(q, &["at"])?;
+    let at = q.at()?;
+    let state = ctx.node.state();
+    let list: Vec<Value> = state
+        .providers
+        .values()
+        .map(|p| provider_json(&state, p, at, false))
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({"providers": list})))
+}
+
+async fn get_provider(
+    AxState(ctx): AxState<Ctx>,
+    Path(did): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let q = Query::parse(q, &["at"])?;
+    let at = q.at()?;
+    let did = parse_did(&did)?;
+    let state = ctx.node.state();
+    let identity = ctx
+        .node
+        .with_registry(|r| r.identity_of(&did).cloned())
+        .unwrap_or(did);
+    let p = state
+        .providers
+        .get(&identity)
+        .ok_or_else(|| ApiError::not_found(format!("{identity} is not an admitted provider")))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &provider_json(&state, p, at, true),
+    ))
+}
+
+async fn get_author(AxState(ctx): AxState<Ctx>, Path(did): Path<String>) -> ApiResult {
+    let did = parse_did(&did)?;
+    let v = ctx.node.with_registry(|r| {
+        let head = r.head(&did);
+        let next = head.map_or(1, |(s, _)| s + 1);
+        let (stewards, _) = r.stewards();
+        json!({
+            "did": did.as_str(),
+            "head": head.map(|(seq, id)| json!({"seq": seq, "id": id.to_hex()})),
+            "identity": r.identity_of(&did).map(Did::as_str),
+            "current_key": r.identity_of(&did).and_then(|i| r.current_key(i)).map(Did::as_str),
+            "standing": r.standing(&did, next).as_str(),
+            "steward": stewards.contains(&did),
+        })
+    });
+    Ok(json_response(StatusCode::OK, &v))
+}
+
+// ---- status and metrics ------------------------------------------------------
+
+async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
+    let state = ctx.node.state();
+    let peers = ctx.p2p.peers().await;
+    let (records, head) = ctx.node.with_registry(|r| (r.len(), r.governance_head()));
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "federation": ctx.node.federation().to_hex(),
+            "peer_id": ctx.p2p.peer_id().to_string(),
+            "records": records,
+            "state_digest": state.digest().to_hex(),
+            "governance_head": head.to_hex(),
+            "stewards": state.stewards.iter().map(Did::as_str).collect::<Vec<_>>(),
+            "threshold": state.threshold,
+            "providers": state.providers.len(),
+            "offers": state.offers.len(),
+            "peers": peers,
+        }),
+    ))
+}
+
+async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
+    let m = &ctx.node.metrics;
+    let state = ctx.node.state();
+    let peers = ctx.p2p.peers().await.len();
+    let records = ctx.node.with_registry(|r| r.len());
+    let mut out = String::new();
+    let mut line = |name: &str, help: &str, kind: &str, samples: Vec<(String, u64)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, v) in samples {
+            out.push_str(&format!("{name}{labels} {v}\n"));
+        }
+    };
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    line(
+        "kx_records_received_total",
+        "Records received, by source.",
+        "counter",
+        vec![
+            ("{source=\"http\"}".into(), get(&m.received_http)),
+            ("{source=\"gossip\"}".into(), get(&m.received_gossip)),
+            ("{source=\"sync\"}".into(), get(&m.received_sync)),
+        ],
+    );
+    line(
+        "kx_records_stored_total",
+        "New records stored.",
+        "counter",
+        vec![(String::new(), get(&m.stored))],
+    );
+    line(
+        "kx_records_known_total",
+        "Records received that were already held.",
+        "counter",
+        vec![(String::new(), get(&m.known))],
+    );
+    let rejected: Vec<(String, u64)> = m
+        .rejected
+        .lock()
+        .map(|r| {
+            r.iter()
+                .map(|(c, n)| (format!("{{code=\"{c}\"}}"), *n))
+                .collect()
+        })
+        .unwrap_or_default();
+    line(
+        "kx_records_rejected_total",
+        "Records refused, by error code.",
+        "counter",
+        rejected,
+    );
+    line(
+        "kx_commits_total",
+        "Group commits (one flush each).",
+        "counter",
+        vec![(String::new(), get(&m.commits))],
+    );
+    line(
+        "kx_http_requests_total",
+        "HTTP requests served.",
+        "counter",
+        vec![(String::new(), get(&m.http_requests))],
+    );
+    line(
+        "kx_records",
+        "Records held.",
+        "gauge",
+        vec![(String::new(), records as u64)],
+    );
+    line(
+        "kx_providers",
+        "Admitted providers.",
+        "gauge",
+        vec![(String::new(), state.providers.len() as u64)],
+    );
+    line(
+        "kx_offers",
+        "Offers (current versions).",
+        "gauge",
+        vec![(String::new(), state.offers.len() as u64)],
+    );
+    line(
+        "kx_peers",
+        "Connected peers.",
+        "gauge",
+        vec![(String::new(), peers as u64)],
+    );
+    let mut resp = Response::new(Body::from(out));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    resp
+}

@@ -1,0 +1,9 @@
+//! kx-node: the KX provider node as a library, so that tests can run nodes in
+//! process. The binary (`main.rs`) parses flags and calls [`run::run`].
+
+pub mod config;
+pub mod http;
+pub mod node;
+pub mod p2p;
+pub mod run;
+pub mod store;

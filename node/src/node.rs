@@ -1,0 +1,277 @@
+//! The node's shared core: the registry in memory, the store, the ingest writer
+//! with group commit, and counters.
+//!
+//! Ingest path: parse → verify (callers, see `ingest_bytes`) → `Registry::admit`
+//! (the trust gate) → sled transaction → flush → reply. One writer thread owns all
+//! writes; it takes every submit that queued up while the previous flush ran and
+//! commits them with one flush (group commit), so concurrent submitters share the
+//! cost of durability. A submit is answered only after its flush.
+
+use crate::store::{Store, StoreError};
+use kx_protocol::registry::{Admitted, Rejection};
+use kx_protocol::{Hash32, Registry, State, VerifiedRecord};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a record was not taken.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error("{0}")]
+    Storage(String),
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+/// Where a record came from (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Http,
+    Gossip,
+    Sync,
+}
+
+struct Job {
+    rec: VerifiedRecord,
+    source: Source,
+    reply: oneshot::Sender<Result<Admitted, IngestError>>,
+}
+
+/// Counters exported at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub received_http: AtomicU64,
+    pub received_gossip: AtomicU64,
+    pub received_sync: AtomicU64,
+    pub stored: AtomicU64,
+    pub known: AtomicU64,
+    pub commits: AtomicU64,
+    pub http_requests: AtomicU64,
+    /// Rejections by code.
+    pub rejected: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl Metrics {
+    /// Counts a rejection under its stable code.
+    pub fn reject(&self, code: &'static str) {
+        if let Ok(mut m) = self.rejected.lock() {
+            *m.entry(code).or_default() += 1;
+        }
+    }
+}
+
+/// The node core shared by the HTTP API and the network.
+pub struct Node {
+    federation: Hash32,
+    registry: RwLock<Registry>,
+    state: Mutex<Option<Arc<State>>>,
+    store: Arc<dyn Store>,
+    jobs: mpsc::Sender<Job>,
+    failed: AtomicBool,
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("federation", &self.federation)
+            .finish()
+    }
+}
+
+impl Node {
+    /// Loads every stored record into a registry founded on `genesis` and starts
+    /// the writer thread. Stored records are verified again (in parallel): the
+    /// disk is not trusted more than the network.
+    pub fn start(
+        genesis: VerifiedRecord,
+        store: Arc<dyn Store>,
+        max_batch: usize,
+    ) -> anyhow::Result<Arc<Node>> {
+        let mut registry = Registry::new(genesis.clone())
+            .map_err(|e| anyhow::anyhow!("genesis: {}: {e}", e.code()))?;
+        let federation = registry.federation();
+        let stored = store.all()?;
+        let verified = verify_parallel(stored);
+        let mut bad = 0usize;
+        for rec in verified {
+            match rec.and_then(|r| registry.add(r)) {
+                Ok(_) => {}
+                Err(e) => {
+                    bad += 1;
+                    tracing::error!(error = %e, "stored record does not verify; skipped");
+                }
+            }
+        }
+        if bad > 0 {
+            tracing::warn!(bad, "records in the store failed verification");
+        }
+        if store.get(&genesis.id())?.is_none() {
+            store.put(std::slice::from_ref(&genesis))?;
+            store.flush()?;
+        }
+        tracing::info!(records = registry.len(), federation = %federation.short(), "registry loaded");
+        let (tx, rx) = mpsc::channel(4096);
+        let node = Arc::new(Node {
+            federation,
+            registry: RwLock::new(registry),
+            state: Mutex::new(None),
+            store,
+            jobs: tx,
+            failed: AtomicBool::new(false),
+            metrics: Metrics::default(),
+        });
+        let writer = node.clone();
+        std::thread::Builder::new()
+            .name("kx-writer".into())
+            .spawn(move || writer.write_loop(rx, max_batch.max(1)))?;
+        Ok(node)
+    }
+
+    /// The federation id.
+    pub fn federation(&self) -> Hash32 {
+        self.federation
+    }
+
+    /// Runs `f` with read access to the registry.
+    pub fn with_registry<T>(&self, f: impl FnOnce(&Registry) -> T) -> T {
+        match self.registry.read() {
+            Ok(r) => f(&r),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    /// The current visible state (cached until the next change).
+    pub fn state(&self) -> Arc<State> {
+        let mut cache = match self.state.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(s) = cache.as_ref() {
+            return s.clone();
+        }
+        let s = Arc::new(self.with_registry(Registry::state));
+        *cache = Some(s.clone());
+        s
+    }
+
+    /// The store (read access for the API).
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Submits a verified record and waits until it is durable or refused.
+    pub async fn ingest(
+        &self,
+        rec: VerifiedRecord,
+        source: Source,
+    ) -> Result<Admitted, IngestError> {
+        match source {
+            Source::Http => &self.metrics.received_http,
+            Source::Gossip => &self.metrics.received_gossip,
+            Source::Sync => &self.metrics.received_sync,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(IngestError::Storage(
+                "storage failed earlier; the node takes no more writes until restarted".into(),
+            ));
+        }
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job { rec, source, reply })
+            .await
+            .map_err(|_| IngestError::ShuttingDown)?;
+        rx.await.map_err(|_| IngestError::ShuttingDown)?
+    }
+
+    fn write_loop(&self, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            self.commit(jobs);
+        }
+        tracing::debug!("writer stopped");
+    }
+
+    fn commit(&self, jobs: Vec<Job>) {
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut new = Vec::new();
+        {
+            let mut reg = match self.registry.write() {
+                Ok(r) => r,
+                Err(p) => p.into_inner(),
+            };
+            for job in &jobs {
+                let out = reg.admit(job.rec.clone());
+                if let Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation) = out {
+                    new.push(job.rec.clone());
+                }
+                outcomes.push(out);
+            }
+        }
+        if !new.is_empty()
+            && let Ok(mut cache) = self.state.lock()
+        {
+            *cache = None;
+        }
+        let persisted: Result<(), StoreError> =
+            self.store.put(&new).and_then(|_| self.store.flush());
+        if let Err(e) = &persisted {
+            tracing::error!(error = %e, "storage failed; refusing further writes");
+            self.failed.store(true, Ordering::Relaxed);
+        } else if !new.is_empty() {
+            self.metrics.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        for (job, out) in jobs.into_iter().zip(outcomes) {
+            let result = match (&persisted, out) {
+                (Err(e), Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation)) => {
+                    Err(IngestError::Storage(e.to_string()))
+                }
+                (_, Ok(a)) => {
+                    match a {
+                        Admitted::Known => self.metrics.known.fetch_add(1, Ordering::Relaxed),
+                        _ => self.metrics.stored.fetch_add(1, Ordering::Relaxed),
+                    };
+                    tracing::debug!(record = %job.rec.id().short(), source = ?job.source, outcome = ?a, "ingested");
+                    Ok(a)
+                }
+                (_, Err(r)) => {
+                    self.metrics.reject(r.code());
+                    Err(IngestError::Rejected(r))
+                }
+            };
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Verifies stored records on all cores (strict rule, one signature at a time).
+fn verify_parallel(stored: Vec<Vec<u8>>) -> Vec<Result<VerifiedRecord, kx_protocol::RecordError>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = stored.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = stored
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|b| VerifiedRecord::from_bytes(b))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}

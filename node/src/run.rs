@@ -1,0 +1,148 @@
+//! `kx-node init` and `kx-node run`: set up a data directory, then start the
+//! store, the registry, the swarm and the HTTP server, and stop them cleanly.
+
+use crate::config::Config;
+use crate::http::{Ctx, router};
+use crate::node::Node;
+use crate::p2p;
+use crate::store::SledStore;
+use anyhow::{Context, Result, bail};
+use kx_protocol::{Registry, VerifiedRecord};
+use libp2p::Multiaddr;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Flags that override the configuration file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub http: Option<SocketAddr>,
+    pub listen: Vec<String>,
+    pub bootstrap: Vec<String>,
+}
+
+/// Reads and checks a genesis file.
+pub fn read_genesis(path: &Path) -> Result<VerifiedRecord> {
+    let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+    let rec = VerifiedRecord::from_bytes(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {}: {e}", path.display(), e.code()))?;
+    Registry::new(rec.clone())
+        .map_err(|e| anyhow::anyhow!("{}: {}: {e}", path.display(), e.code()))?;
+    Ok(rec)
+}
+
+/// `kx-node init`: writes `DIR/config.toml`, copies the genesis and creates the
+/// node key. Returns the peer id.
+pub fn init(dir: &Path, genesis: &Path, ov: Overrides) -> Result<String> {
+    let rec = read_genesis(genesis)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let cfg_path = dir.join("config.toml");
+    if cfg_path.exists() {
+        bail!(
+            "{} exists: this directory is already initialised",
+            cfg_path.display()
+        );
+    }
+    let mut cfg = Config::default();
+    apply(&mut cfg, ov);
+    cfg.check()?;
+    let mut text = rec.canonical_json().to_vec();
+    text.push(b'\n');
+    std::fs::write(dir.join(&cfg.genesis), text).context("write genesis copy")?;
+    std::fs::write(&cfg_path, cfg.to_toml()).context("write config.toml")?;
+    let key = p2p::load_or_create_key(&dir.join("node.key"))?;
+    Ok(key.public().to_peer_id().to_string())
+}
+
+fn apply(cfg: &mut Config, ov: Overrides) {
+    if let Some(h) = ov.http {
+        cfg.http = h;
+    }
+    if !ov.listen.is_empty() {
+        cfg.listen = ov.listen;
+    }
+    if !ov.bootstrap.is_empty() {
+        cfg.bootstrap = ov.bootstrap;
+    }
+}
+
+fn multiaddrs(list: &[String]) -> Result<Vec<Multiaddr>> {
+    list.iter()
+        .map(|a| {
+            a.parse()
+                .with_context(|| format!("{a:?} is not a multiaddr"))
+        })
+        .collect()
+}
+
+/// What a started node reports (also written to `DIR/node.json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Endpoints {
+    pub http: String,
+    pub peer_id: String,
+    pub listen: Vec<String>,
+}
+
+/// `kx-node run`: runs until `shutdown` turns true (or SIGINT/SIGTERM in the
+/// binary). `ready` receives the endpoints once everything listens.
+pub async fn run(
+    dir: PathBuf,
+    ov: Overrides,
+    mut shutdown: watch::Receiver<bool>,
+    ready: Option<tokio::sync::oneshot::Sender<Endpoints>>,
+) -> Result<()> {
+    let mut cfg = Config::load(&dir)?;
+    apply(&mut cfg, ov);
+    cfg.check()?;
+    let genesis = read_genesis(&dir.join(&cfg.genesis))?;
+    let federation = genesis.record().federation;
+    let store = Arc::new(
+        SledStore::open(&dir.join("db"), &federation)
+            .with_context(|| format!("open store in {}", dir.join("db").display()))?,
+    );
+    let node = Node::start(genesis, store.clone(), cfg.max_batch)?;
+    let key = p2p::load_or_create_key(&dir.join("node.key"))?;
+    let (p2p, listen) = p2p::start(
+        key,
+        &multiaddrs(&cfg.listen)?,
+        multiaddrs(&cfg.bootstrap)?,
+        shutdown.clone(),
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind(cfg.http)
+        .await
+        .with_context(|| format!("bind HTTP on {}", cfg.http))?;
+    let http_addr = listener.local_addr()?;
+    let endpoints = Endpoints {
+        http: format!("http://{http_addr}"),
+        peer_id: p2p.peer_id().to_string(),
+        listen: listen.iter().map(ToString::to_string).collect(),
+    };
+    let tmp = dir.join("node.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&endpoints)?)?;
+    std::fs::rename(&tmp, dir.join("node.json"))?;
+    tracing::info!(http = %endpoints.http, peer_id = %endpoints.peer_id, "node running");
+    if let Some(r) = ready {
+        let _ = r.send(endpoints);
+    }
+    let app = router(Ctx {
+        node: node.clone(),
+        p2p,
+        max_body: cfg.max_body_bytes,
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            while !*shutdown.borrow() {
+                if shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await
+        .context("HTTP server")?;
+    use crate::store::Store;
+    store.flush()?;
+    tracing::info!("stopped");
+    Ok(())
+}

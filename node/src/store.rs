@@ -1,0 +1,242 @@
+//! Durable storage of verified records behind a small trait, with a sled
+//! implementation.
+//!
+//! Layout (sled trees):
+//! - `records`: record id (32 bytes) → `[FORMAT_V1] ++ canonical JSON` of the record;
+//! - `by_author`: `author did ++ 0x00 ++ seq (u64 BE) ++ id` → empty (logs, sync);
+//! - `by_offer`: `author did ++ 0x00 ++ offer id ++ 0x00 ++ id` → empty (history);
+//! - `by_category`: `category ++ 0x00 ++ id` → empty;
+//! - `by_region`: `AGS prefix ++ 0x00 ++ id` → empty;
+//! - `meta`: `format` → 1, `federation` → hex id.
+//!
+//! A batch of records and all their index entries is written in one sled
+//! transaction (all or nothing), then `flush` makes it durable: sled writes its log
+//! and calls `sync_file_range`/`fsync` on it, so an acknowledged record survives a
+//! process crash (SIGKILL); surviving power loss additionally depends on the disk
+//! honouring the flush. Values carry a format byte so a later layout can migrate.
+
+use kx_protocol::{Body, Hash32, VerifiedRecord};
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+use std::path::Path;
+
+/// Format byte in front of every stored record value.
+pub const FORMAT_V1: u8 = 1;
+
+/// A storage failure. The node stops accepting writes after one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("storage: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("storage transaction aborted: {0}")]
+    Transaction(String),
+    #[error("stored value for {key} has unknown format {format}")]
+    UnknownFormat { key: String, format: u8 },
+    #[error("the store belongs to federation {found}, the genesis is {expected}")]
+    OtherFederation { found: String, expected: String },
+}
+
+/// What the node needs from storage.
+pub trait Store: Send + Sync {
+    /// Writes records and their index entries atomically (not yet durable).
+    fn put(&self, batch: &[VerifiedRecord]) -> Result<(), StoreError>;
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// The canonical JSON of a record.
+    fn get(&self, id: &Hash32) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Canonical JSON of records in id order, starting after `after`.
+    fn page(&self, after: Option<&Hash32>, limit: usize) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Every stored record, for rebuilding the registry at start.
+    fn all(&self) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Number of stored records.
+    fn len(&self) -> usize;
+    /// True if nothing is stored.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// sled-backed store.
+#[derive(Debug)]
+pub struct SledStore {
+    db: sled::Db,
+    records: sled::Tree,
+    by_author: sled::Tree,
+    by_offer: sled::Tree,
+    by_category: sled::Tree,
+    by_region: sled::Tree,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir` for `federation`.
+    pub fn open(dir: &Path, federation: &Hash32) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            // Durability comes from our explicit flush after each group commit.
+            .flush_every_ms(None)
+            .open()?;
+        let meta = db.open_tree("meta")?;
+        let fed = federation.to_hex();
+        match meta.get("federation")? {
+            Some(found) if found.as_ref() != fed.as_bytes() => {
+                return Err(StoreError::OtherFederation {
+                    found: String::from_utf8_lossy(&found).into_owned(),
+                    expected: fed,
+                });
+            }
+            Some(_) => {}
+            None => {
+                meta.insert("federation", fed.as_bytes())?;
+                meta.insert("format", &[FORMAT_V1])?;
+                db.flush()?;
+            }
+        }
+        if let Some(f) = meta.get("format")?
+            && f.as_ref() != [FORMAT_V1]
+        {
+            return Err(StoreError::UnknownFormat {
+                key: "meta/format".into(),
+                format: f.first().copied().unwrap_or(0),
+            });
+        }
+        Ok(SledStore {
+            records: db.open_tree("records")?,
+            by_author: db.open_tree("by_author")?,
+            by_offer: db.open_tree("by_offer")?,
+            by_category: db.open_tree("by_category")?,
+            by_region: db.open_tree("by_region")?,
+            db,
+        })
+    }
+
+    fn value(key: &[u8], v: &[u8]) -> Result<Vec<u8>, StoreError> {
+        match v.split_first() {
+            Some((&FORMAT_V1, rest)) => Ok(rest.to_vec()),
+            other => Err(StoreError::UnknownFormat {
+                key: key.iter().map(|b| format!("{b:02x}")).collect(),
+                format: other.map_or(0, |(f, _)| *f),
+            }),
+        }
+    }
+}
+
+fn join(parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+impl Store for SledStore {
+    fn put(&self, batch: &[VerifiedRecord]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        (
+            &self.records,
+            &self.by_author,
+            &self.by_offer,
+            &self.by_category,
+            &self.by_region,
+        )
+            .transaction(|(records, by_author, by_offer, by_category, by_region)| {
+                for rec in batch {
+                    let id = rec.id();
+                    let r = rec.record();
+                    let mut value = Vec::with_capacity(rec.canonical_json().len() + 1);
+                    value.push(FORMAT_V1);
+                    value.extend_from_slice(rec.canonical_json());
+                    records.insert(&id.0[..], value)?;
+                    let author = r.author.as_str().as_bytes();
+                    by_author.insert(join(&[author, &r.seq.to_be_bytes(), &id.0]), &[])?;
+                    let offer_id = match &r.body {
+                        Body::Offer(b) => Some(&b.offer_id),
+                        Body::OfferWithdraw(b) => Some(&b.offer_id),
+                        _ => None,
+                    };
+                    if let Some(o) = offer_id {
+                        by_offer.insert(join(&[author, o.as_str().as_bytes(), &id.0]), &[])?;
+                    }
+                    if let Body::Offer(b) = &r.body {
+                        by_category.insert(join(&[b.category.as_str().as_bytes(), &id.0]), &[])?;
+                        for region in &b.regions {
+                            by_region.insert(join(&[region.as_str().as_bytes(), &id.0]), &[])?;
+                        }
+                    }
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| StoreError::Transaction(format!("{e:?}")))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn get(&self, id: &Hash32) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.records.get(id.0)? {
+            Some(v) => Ok(Some(SledStore::value(&id.0, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn page(&self, after: Option<&Hash32>, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        let iter = match after {
+            Some(a) => self.records.range((
+                std::ops::Bound::Excluded(a.0.to_vec()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.records.iter(),
+        };
+        let mut out = Vec::new();
+        for item in iter.take(limit) {
+            let (k, v) = item?;
+            out.push(SledStore::value(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    fn all(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::with_capacity(self.records.len());
+        for item in self.records.iter() {
+            let (k, v) = item?;
+            out.push(SledStore::value(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(name: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("kx-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        p
+    }
+
+    #[test]
+    fn store_reopens_and_refuses_another_federation() {
+        let dir = tempdir("reopen");
+        let fed = Hash32([1; 32]);
+        {
+            let s = SledStore::open(&dir, &fed).expect("open");
+            assert!(s.is_empty());
+        }
+        assert!(SledStore::open(&dir, &fed).is_ok());
+        let other = SledStore::open(&dir, &Hash32([2; 32]));
+        assert!(matches!(other, Err(StoreError::OtherFederation { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
