@@ -1,24 +1,31 @@
-//! Command-line definitions (clap derive) and the offline commands: keys, the
-//! federation genesis, and record verification.
-//!
-//! Everything here works without a node: keys are made and read locally, records
-//! are verified with the same code every node uses.
+//! Command-line definitions (clap derive, noun-verb) and dispatch.
 
-use anyhow::{Context, Result, bail};
+use crate::client::Client;
+use crate::{offline, publish, query};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use kx_protocol::fields::{Name, Timestamp};
 use kx_protocol::record::RecordError;
-use kx_protocol::{Did, Registry, SecretKey, VerifiedRecord};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// KX: the service-exchange registry of the municipal IT providers in NRW.
+///
+/// Exit codes: 0 success, 1 failure (I/O, node unreachable, bad key file),
+/// 2 usage error, 3 record invalid or rejected by the node (message starts with
+/// the error code).
 #[derive(Debug, Parser)]
-#[command(name = "kx", version, about)]
+#[command(name = "kx", version, about, long_about)]
 pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Base URL of the node's HTTP API.
+    #[arg(
+        long,
+        global = true,
+        env = "KX_NODE",
+        default_value = "http://127.0.0.1:7300"
+    )]
+    pub node: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -28,12 +35,24 @@ pub enum Command {
     /// Signing keys (ed25519): create and inspect.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Federation set-up by the stewards.
+    /// Federation governance by the stewards.
     #[command(subcommand)]
     Federation(FederationCommand),
-    /// Signed records: verify offline.
+    /// The provider's capability statement.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Service offers: publish, withdraw, search, show.
+    #[command(subcommand)]
+    Offer(OfferCommand),
+    /// Providers of the federation.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Signed records: fetch and verify.
     #[command(subcommand)]
     Record(RecordCommand),
+    /// The node itself.
+    #[command(subcommand)]
+    Node(NodeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +74,8 @@ pub enum KeyCommand {
 pub enum FederationCommand {
     /// Sign the genesis of a new federation with the steward keys.
     Init(InitArgs),
+    /// Admit a provider (signed by the steward keys given).
+    Admit(AdmitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -74,8 +95,133 @@ pub struct InitArgs {
     pub out: PathBuf,
 }
 
+/// Where a signed record goes.
+#[derive(Debug, Args)]
+pub struct OutArgs {
+    /// Write the signed record to this file instead of submitting it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdmitArgs {
+    /// The federation's genesis record (to check the node serves the same one).
+    #[arg(long)]
+    pub genesis: PathBuf,
+    /// Steward key file; repeat to collect several approvals. The first signs.
+    #[arg(long = "steward-key", required = true)]
+    pub steward_keys: Vec<PathBuf>,
+    /// The provider's did (`kx key show` of its key).
+    #[arg(long)]
+    pub provider: String,
+    /// The provider's name.
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Sign and submit a provider profile written as TOML (see examples/profile.toml).
+    Publish {
+        /// The provider's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The profile (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OfferCommand {
+    /// Sign and submit an offer written as TOML (see examples/offer.toml). Without
+    /// `version` in the file, the next version after the node's is used.
+    Publish {
+        /// The provider's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The offer (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Withdraw an offer (its current version and all before it).
+    Withdraw {
+        /// The provider's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The offer id.
+        offer_id: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Search offers.
+    Search(SearchArgs),
+    /// Show one offer: PROVIDER/OFFER_ID (provider did).
+    Show {
+        /// `did:key:.../offer-id`
+        reference: String,
+        /// Include every version and withdrawal.
+        #[arg(long)]
+        history: bool,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct SearchArgs {
+    /// AGS of a municipality, Kreis, Regierungsbezirk or the Land (05).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Category slug; includes its sub-categories.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// OZG-Leistung id.
+    #[arg(long)]
+    pub ozg: Option<String>,
+    /// LeiKa key (14 digits).
+    #[arg(long)]
+    pub leika: Option<String>,
+    /// Certification slug.
+    #[arg(long)]
+    pub cert: Option<String>,
+    /// Provider did.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Words that must all appear in title, summary or description.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Also show: withdrawn, expired, not_yet_valid (comma-separated).
+    #[arg(long)]
+    pub include: Option<String>,
+    /// Most results to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// List the admitted providers.
+    List,
+    /// Show a provider: profile, standing, offers.
+    Show {
+        /// The provider's did.
+        did: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RecordCommand {
+    /// Fetch a record exactly as signed.
+    Get {
+        /// Record id (64 hex characters).
+        id: String,
+    },
     /// Verify a signed record offline: strict parsing, signatures, federation.
     Verify {
         /// The record (JSON), as served by GET /v1/records/{id}.
@@ -84,6 +230,12 @@ pub enum RecordCommand {
         #[arg(long)]
         genesis: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Federation, records, state digest and peers of the node.
+    Status,
 }
 
 /// A record failed validation or was rejected (exit code 3).
@@ -106,175 +258,38 @@ impl From<RecordError> for Rejected {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let json = cli.json;
+    let client = || Client::new(&cli.node);
     match cli.command {
-        Command::Key(KeyCommand::Gen { out }) => key_gen(&out, json),
-        Command::Key(KeyCommand::Show { file }) => {
-            let key = read_key(&file)?;
-            print_did(key.did(), json)
+        Command::Key(KeyCommand::Gen { out }) => offline::key_gen(&out, json),
+        Command::Key(KeyCommand::Show { file }) => offline::key_show(&file, json),
+        Command::Federation(FederationCommand::Init(args)) => offline::federation_init(args, json),
+        Command::Federation(FederationCommand::Admit(args)) => {
+            publish::admit(&client(), args, json)
         }
-        Command::Federation(FederationCommand::Init(args)) => federation_init(args, json),
-        Command::Record(RecordCommand::Verify { file, genesis }) => verify(&file, &genesis, json),
-    }
-}
-
-fn print_did(did: &Did, json: bool) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(out, "{}", serde_json::json!({ "did": did.as_str() }))?;
-    } else {
-        writeln!(out, "{did}")?;
-    }
-    Ok(())
-}
-
-fn key_gen(out: &Path, json: bool) -> Result<()> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let key = SecretKey::from_seed(seed).context("derive key")?;
-    write_private(out, key.to_file_text().as_bytes())?;
-    print_did(key.did(), json)
-}
-
-/// Creates `path` with mode 0600; never overwrites.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("write {}", path.display()))
-}
-
-/// Reads a key file.
-pub fn read_key(path: &Path) -> Result<SecretKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("read key file {}", path.display()))?;
-    SecretKey::from_file_text(&text).with_context(|| format!("key file {}", path.display()))
-}
-
-/// The current time as a record timestamp.
-pub fn now() -> Result<Timestamp> {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("system clock before 1970")?
-        .as_secs();
-    i64::try_from(secs)
-        .ok()
-        .and_then(Timestamp::from_unix)
-        .context("system clock out of range")
-}
-
-fn read_record(path: &Path) -> Result<VerifiedRecord> {
-    let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-    VerifiedRecord::from_bytes(&bytes)
-        .map_err(Rejected::from)
-        .with_context(|| format!("{} is not a valid record", path.display()))
-}
-
-fn federation_init(args: InitArgs, json: bool) -> Result<()> {
-    let keys: Vec<SecretKey> = args
-        .steward_keys
-        .iter()
-        .map(|p| read_key(p))
-        .collect::<Result<_>>()?;
-    let threshold = args.threshold.unwrap_or(keys.len() as u64);
-    let name: Name = args
-        .name
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
-    let stewards: Vec<Did> = keys.iter().map(|k| k.did().clone()).collect();
-    let approvers: Vec<&SecretKey> = keys.iter().collect();
-    let genesis =
-        kx_protocol::author::genesis(name, stewards, threshold, &keys[0], &approvers, now()?)
-            .map_err(Rejected::from)
-            .context("genesis")?;
-    let mut text = genesis.canonical_json().to_vec();
-    text.push(b'\n');
-    write_new(&args.out, &text)?;
-    let fed = genesis.record().federation;
-    let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(
+        Command::Profile(ProfileCommand::Publish { key, file, out }) => {
+            publish::profile(&client(), &key, &file, out, json)
+        }
+        Command::Offer(OfferCommand::Publish { key, file, out }) => {
+            publish::offer(&client(), &key, &file, out, json)
+        }
+        Command::Offer(OfferCommand::Withdraw {
+            key,
+            offer_id,
+            reason,
             out,
-            "{}",
-            serde_json::json!({"federation": fed.to_hex(), "genesis": args.out.display().to_string(), "record": genesis.id().to_hex()})
-        )?;
-    } else {
-        writeln!(out, "federation {fed}")?;
-        writeln!(
-            out,
-            "{} steward(s), threshold {threshold}; genesis written to {}",
-            keys.len(),
-            args.out.display()
-        )?;
+        }) => publish::withdraw(&client(), &key, &offer_id, &reason, out, json),
+        Command::Offer(OfferCommand::Search(args)) => query::search(&client(), &args, json),
+        Command::Offer(OfferCommand::Show { reference, history }) => {
+            query::show_offer(&client(), &reference, history, json)
+        }
+        Command::Provider(ProviderCommand::List) => query::providers(&client(), json),
+        Command::Provider(ProviderCommand::Show { did }) => query::provider(&client(), &did, json),
+        Command::Record(RecordCommand::Get { id }) => query::record_get(&client(), &id),
+        Command::Record(RecordCommand::Verify { file, genesis }) => {
+            offline::verify(&file, &genesis, json)
+        }
+        Command::Node(NodeCommand::Status) => query::status(&client(), json),
     }
-    Ok(())
-}
-
-/// Writes a file that others may read (a genesis), refusing to overwrite.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("write {}", path.display()))
-}
-
-fn verify(file: &Path, genesis: &Path, json: bool) -> Result<()> {
-    let genesis = read_record(genesis).context("genesis")?;
-    if genesis.record().kind() != kx_protocol::Kind::Genesis {
-        bail!(Rejected {
-            code: "unexpected_genesis".into(),
-            message: "the --genesis file holds a record that is not a genesis".into(),
-        });
-    }
-    Registry::new(genesis.clone()).map_err(|e| Rejected {
-        code: e.code().into(),
-        message: e.to_string(),
-    })?;
-    let rec = read_record(file)?;
-    rec.check_federation(&genesis.record().federation)
-        .map_err(Rejected::from)?;
-    let r = rec.record();
-    let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::json!({
-                "valid": true,
-                "id": rec.id().to_hex(),
-                "kind": r.kind().as_str(),
-                "author": r.author.as_str(),
-                "seq": r.seq,
-                "federation": r.federation.to_hex(),
-            })
-        )?;
-    } else {
-        writeln!(
-            out,
-            "valid: signature and format check out (strict ed25519)"
-        )?;
-        writeln!(out, "id         {}", rec.id())?;
-        writeln!(out, "kind       {}", r.kind())?;
-        writeln!(out, "author     {}", r.author)?;
-        writeln!(out, "seq        {}", r.seq)?;
-        writeln!(out, "federation {}", r.federation)?;
-        writeln!(
-            out,
-            "note: whether the author was a member at this seq is decided by the registry (kx offer show / GET /v1/records)"
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -315,11 +330,70 @@ mod tests {
         assert_eq!(args.steward_keys.len(), 2);
         assert_eq!(args.threshold, Some(2));
         assert!(parse(&["federation", "init", "--name", "KDN", "--out", "g"]).is_err());
+        assert!(
+            parse(&[
+                "federation",
+                "admit",
+                "--genesis",
+                "g",
+                "--steward-key",
+                "s",
+                "--provider",
+                "did:key:z",
+                "--name",
+                "X"
+            ])
+            .is_ok()
+        );
     }
 
     #[test]
-    fn record_flags() {
+    fn offer_and_search_flags() {
+        let cli = parse(&[
+            "--node",
+            "http://127.0.0.1:1",
+            "offer",
+            "search",
+            "--region",
+            "05158004",
+            "--category",
+            "fachverfahren",
+            "--ozg",
+            "10124",
+            "--leika",
+            "99115005104000",
+            "--cert",
+            "iso27001",
+            "--text",
+            "melde",
+            "--include",
+            "withdrawn",
+        ])
+        .expect("parse");
+        assert_eq!(cli.node, "http://127.0.0.1:1");
+        let Command::Offer(OfferCommand::Search(a)) = cli.command else {
+            panic!("wrong command");
+        };
+        assert_eq!(a.region.as_deref(), Some("05158004"));
+        assert!(
+            parse(&[
+                "offer", "publish", "--key", "k", "o.toml", "--out", "x.json"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["offer", "withdraw", "--key", "k", "o1"]).is_ok());
+        assert!(parse(&["offer", "show", "did/o", "--history"]).is_ok());
+        assert!(parse(&["offer", "search", "--limit", "x"]).is_err());
+    }
+
+    #[test]
+    fn record_provider_node_flags() {
         assert!(parse(&["record", "verify", "r.json", "--genesis", "g.json"]).is_ok());
         assert!(parse(&["record", "verify", "r.json"]).is_err());
+        assert!(parse(&["record", "get", "ab"]).is_ok());
+        assert!(parse(&["provider", "list"]).is_ok());
+        assert!(parse(&["provider", "show", "did"]).is_ok());
+        assert!(parse(&["node", "status", "--json"]).is_ok());
+        assert!(parse(&["profile", "publish", "--key", "k", "p.toml"]).is_ok());
     }
 }

@@ -9,7 +9,11 @@
 //!
 //! A closed stdout (e.g. `kx ... | head`) ends the command quietly with 0.
 
+mod client;
 mod commands;
+mod offline;
+mod publish;
+mod query;
 
 use clap::Parser;
 use std::process::ExitCode;
