@@ -65,6 +65,32 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
+/// Path parameters, with axum's plain-text rejection (e.g. invalid UTF-8 in a
+/// percent-encoded segment) turned into a JSON `invalid_path` error.
+struct PathArgs<T>(T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for PathArgs<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(PathArgs(v)),
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                e.body_text(),
+            )),
+        }
+    }
+}
+
 fn json_response(status: StatusCode, v: &Value) -> Response {
     let mut resp = raw_json(serde_json::to_vec(v).unwrap_or_default());
     *resp.status_mut() = status;
@@ -325,7 +351,7 @@ fn signed_bytes_of(canonical: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-async fn get_record(AxState(ctx): AxState<Ctx>, Path(id): Path<String>) -> ApiResult {
+async fn get_record(AxState(ctx): AxState<Ctx>, PathArgs(id): PathArgs<String>) -> ApiResult {
     let id = parse_hash(&id)?;
     match ctx.node.store().get(&id) {
         Ok(Some(bytes)) => Ok(raw_json(bytes)),
@@ -544,7 +570,7 @@ async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Api
 
 async fn get_offer(
     AxState(ctx): AxState<Ctx>,
-    Path((provider, offer_id)): Path<(String, String)>,
+    PathArgs((provider, offer_id)): PathArgs<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let q = Query::parse(q, &["history", "at"])?;
@@ -640,7 +666,7 @@ async fn list_providers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Ap
 
 async fn get_provider(
     AxState(ctx): AxState<Ctx>,
-    Path(did): Path<String>,
+    PathArgs(did): PathArgs<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let q = Query::parse(q, &["at"])?;
@@ -661,7 +687,7 @@ async fn get_provider(
     ))
 }
 
-async fn get_author(AxState(ctx): AxState<Ctx>, Path(did): Path<String>) -> ApiResult {
+async fn get_author(AxState(ctx): AxState<Ctx>, PathArgs(did): PathArgs<String>) -> ApiResult {
     let did = parse_did(&did)?;
     let v = ctx.node.with_registry(|r| {
         let head = r.head(&did);
