@@ -125,7 +125,7 @@ async fn count_requests(
     next: axum::middleware::Next,
 ) -> Response {
     ctx.node
-        .metrics
+        .metrics()
         .http_requests
         .fetch_add(1, Ordering::Relaxed);
     next.run(req).await
@@ -254,7 +254,7 @@ async fn submit(AxState(ctx): AxState<Ctx>, body: Body) -> ApiResult {
     let rec = match VerifiedRecord::from_bytes(&bytes) {
         Ok(r) => r,
         Err(e) => {
-            ctx.node.metrics.reject(e.code());
+            ctx.node.metrics().reject(e.code());
             let status = if e.code() == "too_large" {
                 StatusCode::PAYLOAD_TOO_LARGE
             } else {
@@ -729,7 +729,7 @@ async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
 }
 
 async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
-    let m = &ctx.node.metrics;
+    let m = ctx.node.metrics();
     let state = ctx.node.state();
     let peers = ctx.p2p.peers().await.len();
     let records = ctx.node.with_registry(|r| r.len());

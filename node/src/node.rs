@@ -63,22 +63,39 @@ impl Metrics {
     }
 }
 
-/// The node core shared by the HTTP API and the network.
-pub struct Node {
+/// What the writer thread and the readers share.
+struct Core {
     federation: Hash32,
     registry: RwLock<Registry>,
     state: Mutex<Option<Arc<State>>>,
     store: Arc<dyn Store>,
-    jobs: mpsc::Sender<Job>,
     failed: AtomicBool,
-    pub metrics: Metrics,
+    metrics: Metrics,
+}
+
+/// The node core shared by the HTTP API and the network. Dropping it stops the
+/// writer thread once it has committed what it holds.
+pub struct Node {
+    core: Arc<Core>,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Node")
-            .field("federation", &self.federation)
+            .field("federation", &self.core.federation)
             .finish()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer loop after the queue is drained.
+        self.jobs.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
     }
 }
 
@@ -95,15 +112,11 @@ impl Node {
             .map_err(|e| anyhow::anyhow!("genesis: {}: {e}", e.code()))?;
         let federation = registry.federation();
         let stored = store.all()?;
-        let verified = verify_parallel(stored);
         let mut bad = 0usize;
-        for rec in verified {
-            match rec.and_then(|r| registry.add(r)) {
-                Ok(_) => {}
-                Err(e) => {
-                    bad += 1;
-                    tracing::error!(error = %e, "stored record does not verify; skipped");
-                }
+        for rec in verify_parallel(stored) {
+            if let Err(e) = rec.and_then(|r| registry.add(r)) {
+                bad += 1;
+                tracing::error!(error = %e, "stored record does not verify; skipped");
             }
         }
         if bad > 0 {
@@ -115,38 +128,43 @@ impl Node {
         }
         tracing::info!(records = registry.len(), federation = %federation.short(), "registry loaded");
         let (tx, rx) = mpsc::channel(4096);
-        let node = Arc::new(Node {
+        let core = Arc::new(Core {
             federation,
             registry: RwLock::new(registry),
             state: Mutex::new(None),
             store,
-            jobs: tx,
             failed: AtomicBool::new(false),
             metrics: Metrics::default(),
         });
-        let writer = node.clone();
-        std::thread::Builder::new()
+        let writer_core = core.clone();
+        let writer = std::thread::Builder::new()
             .name("kx-writer".into())
-            .spawn(move || writer.write_loop(rx, max_batch.max(1)))?;
-        Ok(node)
+            .spawn(move || writer_core.write_loop(rx, max_batch.max(1)))?;
+        Ok(Arc::new(Node {
+            core,
+            jobs: Some(tx),
+            writer: Some(writer),
+        }))
     }
 
     /// The federation id.
     pub fn federation(&self) -> Hash32 {
-        self.federation
+        self.core.federation
+    }
+
+    /// Counters exported at `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.core.metrics
     }
 
     /// Runs `f` with read access to the registry.
     pub fn with_registry<T>(&self, f: impl FnOnce(&Registry) -> T) -> T {
-        match self.registry.read() {
-            Ok(r) => f(&r),
-            Err(poisoned) => f(&poisoned.into_inner()),
-        }
+        self.core.with_registry(f)
     }
 
     /// The current visible state (cached until the next change).
     pub fn state(&self) -> Arc<State> {
-        let mut cache = match self.state.lock() {
+        let mut cache = match self.core.state.lock() {
             Ok(c) => c,
             Err(p) => p.into_inner(),
         };
@@ -160,7 +178,7 @@ impl Node {
 
     /// The store (read access for the API).
     pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
+        self.core.store.as_ref()
     }
 
     /// Submits a verified record and waits until it is durable or refused.
@@ -169,23 +187,33 @@ impl Node {
         rec: VerifiedRecord,
         source: Source,
     ) -> Result<Admitted, IngestError> {
+        let m = &self.core.metrics;
         match source {
-            Source::Http => &self.metrics.received_http,
-            Source::Gossip => &self.metrics.received_gossip,
-            Source::Sync => &self.metrics.received_sync,
+            Source::Http => &m.received_http,
+            Source::Gossip => &m.received_gossip,
+            Source::Sync => &m.received_sync,
         }
         .fetch_add(1, Ordering::Relaxed);
-        if self.failed.load(Ordering::Relaxed) {
+        if self.core.failed.load(Ordering::Relaxed) {
             return Err(IngestError::Storage(
                 "storage failed earlier; the node takes no more writes until restarted".into(),
             ));
         }
+        let jobs = self.jobs.as_ref().ok_or(IngestError::ShuttingDown)?;
         let (reply, rx) = oneshot::channel();
-        self.jobs
-            .send(Job { rec, source, reply })
+        jobs.send(Job { rec, source, reply })
             .await
             .map_err(|_| IngestError::ShuttingDown)?;
         rx.await.map_err(|_| IngestError::ShuttingDown)?
+    }
+}
+
+impl Core {
+    fn with_registry<T>(&self, f: impl FnOnce(&Registry) -> T) -> T {
+        match self.registry.read() {
+            Ok(r) => f(&r),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
     }
 
     fn write_loop(&self, mut rx: mpsc::Receiver<Job>, max_batch: usize) {

@@ -1,0 +1,100 @@
+//! Concurrent submits share flushes: a node that takes records from many writers
+//! at once commits them in fewer flushes than records, and every acknowledged
+//! record is in the store when the node is opened again.
+
+use kx_node::node::{Node, Source};
+use kx_node::store::{SledStore, Store};
+use kx_protocol::author::{LogWriter, genesis};
+use kx_protocol::body::{AdmitBody, Kind};
+use kx_protocol::registry::Admitted;
+use kx_protocol::{Body, SecretKey, Timestamp, record};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+fn key(n: u8) -> SecretKey {
+    SecretKey::from_seed([n; 32]).expect("key")
+}
+
+fn offer(id: &str) -> Body {
+    let v = serde_json::json!({
+        "offer_id": id, "version": 1, "title": "Testangebot", "summary": "", "description": "",
+        "category": "e-akte", "ozg_ids": [], "leika_keys": [], "regions": ["05"],
+        "delivery": "saas", "sla": {"availability_bp": 9900, "support_hours": "Mo-Fr",
+        "response_minutes": 60, "resolution_hours": 8}, "pricing": {"model": "on_request",
+        "amount_cents": 0, "currency": "EUR", "notes": ""}, "capacity": 1,
+        "certifications": [], "standards": [], "contacts": [],
+        "valid_from": "2026-01-01T00:00:00Z"
+    });
+    Body::from_json(Kind::Offer, v).expect("offer body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submits_share_flushes_and_survive_reopen() {
+    let dir = std::env::temp_dir().join(format!("kx-group-commit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t0: Timestamp = "2026-01-15T09:00:00Z".parse().expect("ts");
+    let steward = key(1);
+    let g = genesis(
+        "Test".parse().expect("n"),
+        vec![steward.did().clone()],
+        1,
+        &steward,
+        &[&steward],
+        t0,
+    )
+    .expect("genesis");
+    let fed = g.record().federation;
+    let store = Arc::new(SledStore::open(&dir, &fed).expect("store"));
+    let node = Node::start(g.clone(), store.clone(), 512).expect("node");
+
+    // Admit 16 providers through the node.
+    let mut sw = LogWriter::new(key(1), fed, Some((1, g.id())));
+    for p in 0..16u8 {
+        let head = node.with_registry(|r| r.governance_head());
+        let mut b = Body::MemberAdmit(AdmitBody {
+            prev_action: head,
+            provider: key(10 + p).did().clone(),
+            name: format!("P{p}").parse().expect("name"),
+            approvals: Vec::new(),
+        });
+        record::approve(&mut b, &steward);
+        let rec = sw.write(b, t0).expect("sign");
+        assert_eq!(
+            node.ingest(rec, Source::Http).await.expect("admit"),
+            Admitted::Stored
+        );
+    }
+    let commits_before = node.metrics().commits.load(Ordering::Relaxed);
+
+    // 16 writers, 25 offers each, all at once.
+    let mut tasks = Vec::new();
+    for p in 0..16u8 {
+        let node = node.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut w = LogWriter::new(key(10 + p), fed, None);
+            for i in 0..25 {
+                let rec = w.write(offer(&format!("o{i}")), t0).expect("sign");
+                assert_eq!(
+                    node.ingest(rec, Source::Http).await.expect("ingest"),
+                    Admitted::Stored
+                );
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let commits = node.metrics().commits.load(Ordering::Relaxed) - commits_before;
+    assert!(commits < 400, "400 records took {commits} flushes");
+    let expected = 1 + 16 + 400;
+    assert_eq!(store.len(), expected);
+    drop(node);
+    drop(store);
+
+    // Everything acknowledged is there after reopening.
+    let store = Arc::new(SledStore::open(&dir, &fed).expect("reopen"));
+    assert_eq!(store.len(), expected);
+    let node = Node::start(g, store, 512).expect("node");
+    assert_eq!(node.state().offers.len(), 400);
+    let _ = std::fs::remove_dir_all(&dir);
+}
