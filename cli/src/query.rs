@@ -333,10 +333,32 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
     writeln!(out, "providers    {}", v["providers"])?;
     writeln!(out, "offers       {}", v["offers"])?;
     writeln!(out, "state digest {}", s(&v, "/state_digest"))?;
+    writeln!(
+        out,
+        "in sync      {}",
+        if v["in_sync"] == true {
+            "yes"
+        } else {
+            "not yet"
+        }
+    )?;
     let peers = v["peers"].as_array().cloned().unwrap_or_default();
     writeln!(out, "peers        {}", peers.len())?;
     for p in &peers {
-        writeln!(out, "  {} {}", s(p, "/peer_id"), s(p, "/address"))?;
+        let last = match p.get("last_sync") {
+            Some(l) if l.is_object() => format!(
+                "last sync {} ({} received{})",
+                s(l, "/at"),
+                l["received"],
+                if l["complete"] == true {
+                    ""
+                } else {
+                    ", incomplete"
+                }
+            ),
+            _ => "not reconciled yet".to_owned(),
+        };
+        writeln!(out, "  {} {} {last}", s(p, "/peer_id"), s(p, "/address"))?;
     }
     Ok(())
 }

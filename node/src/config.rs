@@ -33,6 +33,41 @@ pub struct Config {
     /// Most records written to disk in one group commit.
     #[serde(default = "default_batch")]
     pub max_batch: usize,
+    /// Seconds between reconciliations with each connected peer.
+    #[serde(default = "default_sync_interval")]
+    pub sync_interval_secs: u64,
+    /// Gossipsub heartbeat in milliseconds.
+    #[serde(default = "default_heartbeat")]
+    pub gossip_heartbeat_ms: u64,
+    /// Invalid records or messages from a peer before it is disconnected and banned.
+    #[serde(default = "default_ban_threshold")]
+    pub ban_threshold: u32,
+    /// How long a banned peer is kept away, in seconds.
+    #[serde(default = "default_ban_secs")]
+    pub ban_secs: u64,
+    /// Peers to keep connected (discovery stops dialling beyond it).
+    #[serde(default = "default_max_peers")]
+    pub max_peers: usize,
+}
+
+fn default_sync_interval() -> u64 {
+    30
+}
+
+fn default_heartbeat() -> u64 {
+    1000
+}
+
+fn default_ban_threshold() -> u32 {
+    20
+}
+
+fn default_ban_secs() -> u64 {
+    600
+}
+
+fn default_max_peers() -> usize {
+    32
 }
 
 fn default_genesis() -> PathBuf {
@@ -68,6 +103,11 @@ impl Default for Config {
             bootstrap: Vec::new(),
             max_body_bytes: default_max_body(),
             max_batch: default_batch(),
+            sync_interval_secs: default_sync_interval(),
+            gossip_heartbeat_ms: default_heartbeat(),
+            ban_threshold: default_ban_threshold(),
+            ban_secs: default_ban_secs(),
+            max_peers: default_max_peers(),
         }
     }
 }
@@ -96,6 +136,12 @@ impl Config {
         }
         if self.max_batch == 0 {
             bail!("max_batch must be at least 1");
+        }
+        if self.sync_interval_secs == 0 || self.gossip_heartbeat_ms < 10 {
+            bail!("sync_interval_secs must be at least 1 and gossip_heartbeat_ms at least 10");
+        }
+        if self.ban_threshold == 0 || self.max_peers == 0 {
+            bail!("ban_threshold and max_peers must be at least 1");
         }
         for a in self.listen.iter().chain(&self.bootstrap) {
             a.parse::<libp2p::Multiaddr>()
@@ -133,6 +179,21 @@ max_body_bytes = {body}
 
 # Most records written to disk per group commit. Default 512.
 max_batch = {batch}
+
+# Seconds between reconciliations with each connected peer (anti-entropy).
+# Default 30.
+sync_interval_secs = {sync}
+
+# Gossipsub heartbeat in milliseconds. Default 1000.
+gossip_heartbeat_ms = {heartbeat}
+
+# Invalid records or messages a peer may send before it is disconnected and
+# banned, and for how many seconds. Defaults 20 and 600.
+ban_threshold = {ban_threshold}
+ban_secs = {ban_secs}
+
+# Peers to keep connected; discovery stops dialling beyond it. Default 32.
+max_peers = {max_peers}
 "#,
             genesis = self.genesis.display().to_string(),
             http = self.http,
@@ -140,6 +201,11 @@ max_batch = {batch}
             bootstrap = list(&self.bootstrap),
             body = self.max_body_bytes,
             batch = self.max_batch,
+            sync = self.sync_interval_secs,
+            heartbeat = self.gossip_heartbeat_ms,
+            ban_threshold = self.ban_threshold,
+            ban_secs = self.ban_secs,
+            max_peers = self.max_peers,
         )
     }
 }

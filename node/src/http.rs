@@ -264,12 +264,14 @@ async fn submit(AxState(ctx): AxState<Ctx>, body: Body) -> ApiResult {
         }
     };
     let id = rec.id();
+    let copy = rec.clone();
     match ctx.node.ingest(rec, Source::Http).await {
         Ok(Admitted::Known) => Ok(json_response(
             StatusCode::OK,
             &json!({"id": id.to_hex(), "status": "known"}),
         )),
         Ok(a) => {
+            ctx.p2p.publish(&copy).await;
             let status = match a {
                 Admitted::Held => "held",
                 Admitted::Equivocation => "equivocation",
@@ -710,6 +712,12 @@ async fn get_author(AxState(ctx): AxState<Ctx>, PathArgs(did): PathArgs<String>)
 async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
     let state = ctx.node.state();
     let peers = ctx.p2p.peers().await;
+    // In sync: every connected peer was reconciled to the end and had nothing new.
+    let in_sync = peers.iter().all(|p| {
+        p.last_sync
+            .as_ref()
+            .is_some_and(|s| s.complete && s.received == 0)
+    });
     let (records, head) = ctx.node.with_registry(|r| (r.len(), r.governance_head()));
     Ok(json_response(
         StatusCode::OK,
@@ -723,6 +731,7 @@ async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
             "threshold": state.threshold,
             "providers": state.providers.len(),
             "offers": state.offers.len(),
+            "in_sync": in_sync,
             "peers": peers,
         }),
     ))
@@ -731,7 +740,8 @@ async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
 async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
     let m = ctx.node.metrics();
     let state = ctx.node.state();
-    let peers = ctx.p2p.peers().await.len();
+    let net = ctx.p2p.stats().await;
+    let peers = net.peers;
     let records = ctx.node.with_registry(|r| r.len());
     let mut out = String::new();
     let mut line = |name: &str, help: &str, kind: &str, samples: Vec<(String, u64)>| {
@@ -807,6 +817,24 @@ async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
         "Offers (current versions).",
         "gauge",
         vec![(String::new(), state.offers.len() as u64)],
+    );
+    line(
+        "kx_peers_banned",
+        "Peers currently banned for misbehaviour.",
+        "gauge",
+        vec![(String::new(), net.banned as u64)],
+    );
+    line(
+        "kx_reconciliations_total",
+        "Reconciliations started with peers.",
+        "counter",
+        vec![(String::new(), net.reconciliations)],
+    );
+    line(
+        "kx_sync_record_bytes_total",
+        "Bytes of records received by anti-entropy.",
+        "counter",
+        vec![(String::new(), net.sync_bytes_in)],
     );
     line(
         "kx_peers",

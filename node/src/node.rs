@@ -181,12 +181,9 @@ impl Node {
         self.core.store.as_ref()
     }
 
-    /// Submits a verified record and waits until it is durable or refused.
-    pub async fn ingest(
-        &self,
-        rec: VerifiedRecord,
-        source: Source,
-    ) -> Result<Admitted, IngestError> {
+    /// Queues a verified record and returns at once; [`Pending::wait`] gives the
+    /// outcome. Queue many, then wait: they share group commits.
+    pub async fn ingest_nowait(&self, rec: VerifiedRecord, source: Source) -> Pending {
         let m = &self.core.metrics;
         match source {
             Source::Http => &m.received_http,
@@ -195,16 +192,41 @@ impl Node {
         }
         .fetch_add(1, Ordering::Relaxed);
         if self.core.failed.load(Ordering::Relaxed) {
-            return Err(IngestError::Storage(
+            return Pending(Err(IngestError::Storage(
                 "storage failed earlier; the node takes no more writes until restarted".into(),
-            ));
+            )));
         }
-        let jobs = self.jobs.as_ref().ok_or(IngestError::ShuttingDown)?;
+        let Some(jobs) = self.jobs.as_ref() else {
+            return Pending(Err(IngestError::ShuttingDown));
+        };
         let (reply, rx) = oneshot::channel();
-        jobs.send(Job { rec, source, reply })
-            .await
-            .map_err(|_| IngestError::ShuttingDown)?;
-        rx.await.map_err(|_| IngestError::ShuttingDown)?
+        if jobs.send(Job { rec, source, reply }).await.is_err() {
+            return Pending(Err(IngestError::ShuttingDown));
+        }
+        Pending(Ok(rx))
+    }
+
+    /// Submits a verified record and waits until it is durable or refused.
+    pub async fn ingest(
+        &self,
+        rec: VerifiedRecord,
+        source: Source,
+    ) -> Result<Admitted, IngestError> {
+        self.ingest_nowait(rec, source).await.wait().await
+    }
+}
+
+/// A queued record's outcome.
+#[derive(Debug)]
+pub struct Pending(Result<oneshot::Receiver<Result<Admitted, IngestError>>, IngestError>);
+
+impl Pending {
+    /// Waits until the record is durable or refused.
+    pub async fn wait(self) -> Result<Admitted, IngestError> {
+        match self.0 {
+            Ok(rx) => rx.await.map_err(|_| IngestError::ShuttingDown)?,
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use libp2p::Multiaddr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Flags that override the configuration file.
@@ -103,13 +104,16 @@ pub async fn run(
     );
     let node = Node::start(genesis, store.clone(), cfg.max_batch)?;
     let key = p2p::load_or_create_key(&dir.join("node.key"))?;
-    let (p2p, listen) = p2p::start(
-        key,
-        &multiaddrs(&cfg.listen)?,
-        multiaddrs(&cfg.bootstrap)?,
-        shutdown.clone(),
-    )
-    .await?;
+    let net = p2p::NetConfig {
+        listen: multiaddrs(&cfg.listen)?,
+        bootstrap: multiaddrs(&cfg.bootstrap)?,
+        sync_interval: Duration::from_secs(cfg.sync_interval_secs),
+        heartbeat: Duration::from_millis(cfg.gossip_heartbeat_ms),
+        ban_threshold: cfg.ban_threshold,
+        ban_duration: Duration::from_secs(cfg.ban_secs),
+        max_peers: cfg.max_peers,
+    };
+    let (p2p, listen) = p2p::start(key, node.clone(), net, shutdown.clone()).await?;
     let listener = tokio::net::TcpListener::bind(cfg.http)
         .await
         .with_context(|| format!("bind HTTP on {}", cfg.http))?;

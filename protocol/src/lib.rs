@@ -17,6 +17,7 @@ pub mod json;
 pub mod keys;
 pub mod record;
 pub mod registry;
+pub mod sync;
 pub mod taxonomy;
 
 pub use body::{Body, Kind};

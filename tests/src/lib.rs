@@ -266,3 +266,95 @@ pub fn request(base: &str, method: &str, path: &str, body: &[u8]) -> Resp {
         .expect("request");
     finish(agent().run(req))
 }
+
+/// Builders for signed records (test keys from fixed seeds).
+pub mod records {
+    use kx_protocol::author::{LogWriter, genesis};
+    use kx_protocol::body::{AdmitBody, Kind};
+    use kx_protocol::{Body, Hash32, SecretKey, Timestamp, VerifiedRecord, record};
+
+    pub fn key(n: u8) -> SecretKey {
+        SecretKey::from_seed([n; 32]).expect("key")
+    }
+
+    pub fn t0() -> Timestamp {
+        "2026-01-15T09:00:00Z".parse().expect("ts")
+    }
+
+    /// A genesis with steward key 1, threshold 1.
+    pub fn federation(name: &str) -> VerifiedRecord {
+        let s = key(1);
+        genesis(
+            name.parse().expect("name"),
+            vec![s.did().clone()],
+            1,
+            &s,
+            &[&s],
+            t0(),
+        )
+        .expect("genesis")
+    }
+
+    /// The steward's writer, positioned after the genesis.
+    pub fn steward(g: &VerifiedRecord) -> LogWriter {
+        LogWriter::new(key(1), g.record().federation, Some((1, g.id())))
+    }
+
+    /// An admission of `provider` on governance head `head`.
+    pub fn admit(
+        w: &mut LogWriter,
+        head: Hash32,
+        provider: &SecretKey,
+        name: &str,
+    ) -> VerifiedRecord {
+        let mut b = Body::MemberAdmit(AdmitBody {
+            prev_action: head,
+            provider: provider.did().clone(),
+            name: name.parse().expect("name"),
+            approvals: Vec::new(),
+        });
+        record::approve(&mut b, w.key());
+        w.write(b, t0()).expect("sign")
+    }
+
+    /// A small valid offer body.
+    pub fn offer(id: &str, version: u64) -> Body {
+        let v = serde_json::json!({
+            "offer_id": id, "version": version, "title": format!("Angebot {id}"),
+            "summary": "", "description": "", "category": "e-akte", "ozg_ids": [],
+            "leika_keys": [], "regions": ["05"], "delivery": "saas",
+            "sla": {"availability_bp": 9900, "support_hours": "Mo-Fr",
+                    "response_minutes": 60, "resolution_hours": 8},
+            "pricing": {"model": "on_request", "amount_cents": 0, "currency": "EUR", "notes": ""},
+            "capacity": 1, "certifications": [], "standards": [], "contacts": [],
+            "valid_from": "2026-01-01T00:00:00Z"
+        });
+        Body::from_json(Kind::Offer, v).expect("offer body")
+    }
+}
+
+/// Writes `genesis` to `dir/genesis.json` and runs `kx-node init` for it, with
+/// quick sync and gossip timers for tests.
+pub fn init_fast(dir: &Path, genesis: &kx_protocol::VerifiedRecord, bootstrap: &[String]) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let g = dir.with_extension("genesis.json");
+    std::fs::write(&g, genesis.canonical_json()).expect("write genesis");
+    NodeProc::init(dir, &g, bootstrap);
+    quicken(dir);
+}
+
+/// Shortens the timers in `dir/config.toml` for tests.
+pub fn quicken(dir: &Path) {
+    let path = dir.join("config.toml");
+    let text = std::fs::read_to_string(&path).expect("config");
+    let text = text
+        .replace("sync_interval_secs = 30", "sync_interval_secs = 1")
+        .replace("gossip_heartbeat_ms = 1000", "gossip_heartbeat_ms = 100")
+        .replace("ban_threshold = 20", "ban_threshold = 5");
+    std::fs::write(path, text).expect("write config");
+}
+
+/// `/v1/status` of a node.
+pub fn status(http: &str) -> Value {
+    get(http, "/v1/status").json()
+}

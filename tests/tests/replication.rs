@@ -1,0 +1,342 @@
+//! Replication: gossip push, anti-entropy repair, discovery, restarts, partitions
+//! and hostile peers. Loopback only, ports chosen by the OS, every wait bounded.
+
+use futures::StreamExt;
+use kx_node::run::{Endpoints, Overrides, init, run};
+use kx_protocol::{VerifiedRecord, author::LogWriter};
+use kx_tests::records::{admit, federation, key, offer, steward, t0};
+use kx_tests::{NodeProc, TempDir, get, init_fast, post, quicken, status, wait_for};
+use libp2p::{Multiaddr, gossipsub, noise, tcp, yamux};
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+fn submit(http: &str, rec: &VerifiedRecord) {
+    let r = post(http, "/v1/records", rec.canonical_json());
+    assert!(
+        r.status == 201 || r.status == 200,
+        "{}: {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
+/// Waits until every node holds `records` records and all digests agree.
+fn converge(nodes: &[&str], records: u64) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let states: Vec<_> = nodes.iter().map(|n| status(n)).collect();
+        let digest = states[0]["state_digest"].as_str().unwrap_or("").to_owned();
+        let ok = states.iter().all(|s| {
+            s["records"].as_u64() == Some(records)
+                && s["state_digest"].as_str() == Some(digest.as_str())
+        });
+        if ok {
+            return digest;
+        }
+        if start.elapsed() > WAIT {
+            let summary: Vec<String> = states
+                .iter()
+                .map(|s| {
+                    format!(
+                        "records {} digest {} peers {}",
+                        s["records"], s["state_digest"], s["peers"]
+                    )
+                })
+                .collect();
+            panic!(
+                "no convergence on {records} records after {WAIT:?}:\n{}",
+                summary.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A node running inside this process.
+struct InProcess {
+    endpoints: Endpoints,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow_free::Result>,
+}
+
+mod anyhow_free {
+    pub type Result = std::result::Result<(), String>;
+}
+
+fn start_in_process(rt: &tokio::runtime::Runtime, dir: &Path) -> InProcess {
+    let (stop, rx) = watch::channel(false);
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let dir = dir.to_owned();
+    let task = rt.spawn(async move {
+        run(dir, Overrides::default(), rx, Some(ready_tx))
+            .await
+            .map_err(|e| format!("{e:#}"))
+    });
+    let endpoints = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), ready_rx).await })
+        .expect("node starts in time")
+        .expect("node reports its endpoints");
+    InProcess {
+        endpoints,
+        stop,
+        task,
+    }
+}
+
+fn init_in_process(dir: &Path, genesis: &VerifiedRecord, bootstrap: Vec<String>) {
+    let g = dir.with_extension("genesis.json");
+    std::fs::write(&g, genesis.canonical_json()).expect("genesis");
+    init(
+        dir,
+        &g,
+        Overrides {
+            http: Some("127.0.0.1:0".parse().expect("addr")),
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            bootstrap,
+        },
+    )
+    .expect("init");
+    quicken(dir);
+}
+
+#[test]
+fn five_nodes_in_process_agree() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let t = TempDir::new("five");
+    let g = federation("Fünf Knoten");
+    init_in_process(&t.path().join("n0"), &g, vec![]);
+    let first = start_in_process(&rt, &t.path().join("n0"));
+    let mut nodes = vec![first];
+    for i in 1..5 {
+        let dir = t.path().join(format!("n{i}"));
+        init_in_process(&dir, &g, vec![nodes[0].endpoints.listen[0].clone()]);
+        nodes.push(start_in_process(&rt, &dir));
+    }
+    let urls: Vec<String> = nodes.iter().map(|n| n.endpoints.http.clone()).collect();
+    for u in &urls {
+        wait_for("a peer", WAIT, || {
+            (!status(u)["peers"].as_array()?.is_empty()).then_some(())
+        });
+    }
+    // Publish on node 3: every node shows it.
+    let head = g.record().federation;
+    let mut s = steward(&g);
+    let p = key(10);
+    submit(&urls[3], &admit(&mut s, head, &p, "ITK Rheinland"));
+    let mut w = LogWriter::new(key(10), head, None);
+    for i in 0..3 {
+        submit(
+            &urls[3],
+            &w.write(offer(&format!("o{i}"), 1), t0()).expect("sign"),
+        );
+    }
+    let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
+    converge(&refs, 5);
+    for u in &urls {
+        let offers = get(u, "/v1/offers").json();
+        assert_eq!(offers["total"], 3, "{u}");
+    }
+    for n in nodes {
+        let _ = n.stop.send(true);
+        let res = rt.block_on(n.task).expect("join");
+        assert!(res.is_ok(), "{res:?}");
+    }
+}
+
+#[test]
+fn three_processes_survive_restart_and_partition() {
+    let t = TempDir::new("three");
+    let g = federation("Drei Knoten");
+    let fed = g.record().federation;
+    let (da, db, dc) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
+    init_fast(&da, &g, &[]);
+    let a = NodeProc::start(&da, &[]);
+    init_fast(&db, &g, &[a.listen[0].clone()]);
+    let b = NodeProc::start(&db, &[]);
+    init_fast(&dc, &g, &[b.listen[0].clone()]);
+    let c = NodeProc::start(&dc, &[]);
+
+    // Publish on A: visible on C (through B, or directly after peer exchange).
+    let mut s = steward(&g);
+    let p = key(10);
+    submit(&a.http, &admit(&mut s, fed, &p, "KRZN"));
+    let mut w = LogWriter::new(key(10), fed, None);
+    submit(&a.http, &w.write(offer("first", 1), t0()).expect("sign"));
+    converge(&[&a.http, &b.http, &c.http], 3);
+
+    // Stop B, publish several records on A, restart B: it catches up by itself.
+    b.stop();
+    for i in 0..5 {
+        submit(
+            &a.http,
+            &w.write(offer(&format!("while-b-down-{i}"), 1), t0())
+                .expect("sign"),
+        );
+    }
+    let b = NodeProc::start(&db, &[]);
+    converge(&[&a.http, &b.http, &c.http], 8);
+    let st = status(&b.http);
+    assert!(st["peers"].as_array().is_some_and(|p| !p.is_empty()));
+
+    // Partition: A alone (restarted on a new port, no bootstrap), B and C together.
+    a.stop();
+    let a = NodeProc::start(&da, &[]);
+    wait_for("A alone", WAIT, || {
+        (status(&a.http)["peers"].as_array()?.is_empty()).then_some(())
+    });
+    submit(&a.http, &w.write(offer("side-a", 1), t0()).expect("sign"));
+    let q = key(11);
+    let head = get(&b.http, "/v1/status").json()["governance_head"]
+        .as_str()
+        .expect("head")
+        .parse()
+        .expect("hash");
+    submit(&b.http, &admit(&mut s, head, &q, "citeq"));
+    let mut wq = LogWriter::new(key(11), fed, None);
+    submit(&b.http, &wq.write(offer("side-b", 1), t0()).expect("sign"));
+    converge(&[&b.http, &c.http], 10);
+    assert_eq!(status(&a.http)["records"], 9);
+
+    // Heal: A comes back pointing at B; everyone ends with the same state.
+    a.stop();
+    let a = NodeProc::start(&da, &["--bootstrap", &b.listen[0]]);
+    let digest = converge(&[&a.http, &b.http, &c.http], 11);
+    assert_eq!(digest.len(), 64);
+    wait_for("in sync", WAIT, || {
+        (status(&a.http)["in_sync"] == true).then_some(())
+    });
+    let metrics = String::from_utf8(get(&a.http, "/metrics").body).expect("utf8");
+    assert!(
+        metrics.contains("kx_records_received_total{source=\"sync\"}"),
+        "{metrics}"
+    );
+    a.stop();
+    b.stop();
+    c.stop();
+}
+
+/// A raw libp2p peer that speaks gossipsub on the federation's topic.
+async fn hostile_peer(target: Multiaddr, topic: gossipsub::IdentTopic, payloads: Vec<Vec<u8>>) {
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .expect("tcp")
+        .with_behaviour(|k| {
+            let cfg = gossipsub::ConfigBuilder::default()
+                .heartbeat_interval(Duration::from_millis(100))
+                .message_id_fn(|m: &gossipsub::Message| {
+                    gossipsub::MessageId::from(kx_protocol::record::sha256(&m.data).to_hex())
+                })
+                .build()
+                .expect("config");
+            gossipsub::Behaviour::<
+                gossipsub::IdentityTransform,
+                gossipsub::AllowAllSubscriptionFilter,
+            >::new(gossipsub::MessageAuthenticity::Signed(k.clone()), cfg)
+            .expect("gossipsub")
+        })
+        .expect("behaviour")
+        .build();
+    swarm.behaviour_mut().subscribe(&topic).expect("subscribe");
+    swarm.dial(target).expect("dial");
+    // Wait until the node has subscribed to us, then flood it.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ev = tokio::time::timeout_at(deadline, swarm.select_next_some())
+            .await
+            .expect("node subscribes in time");
+        if let libp2p::swarm::SwarmEvent::Behaviour(gossipsub::Event::Subscribed { .. }) = ev {
+            break;
+        }
+    }
+    for p in payloads {
+        let _ = swarm.behaviour_mut().publish(topic.clone(), p);
+        // Keep the swarm polled so the messages go out.
+        let _ = tokio::time::timeout(Duration::from_millis(5), swarm.select_next_some()).await;
+    }
+    // Drive the connection until the node drops it.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let libp2p::swarm::SwarmEvent::ConnectionClosed { .. } =
+                swarm.select_next_some().await
+            {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+#[test]
+fn foreign_nodes_and_forged_records_change_nothing() {
+    let t = TempDir::new("hostile");
+    let g = federation("Ehrlich");
+    let fed = g.record().federation;
+    let (da, db) = (t.path().join("a"), t.path().join("b"));
+    init_fast(&da, &g, &[]);
+    let a = NodeProc::start(&da, &[]);
+    init_fast(&db, &g, &[a.listen[0].clone()]);
+    let b = NodeProc::start(&db, &[]);
+    let mut s = steward(&g);
+    let p = key(10);
+    submit(&a.http, &admit(&mut s, fed, &p, "OWL-IT"));
+    converge(&[&a.http, &b.http], 2);
+    let before = status(&a.http)["state_digest"].clone();
+
+    // A node of another federation connects: it is dropped and changes nothing.
+    let other = federation("Fremd");
+    let df = t.path().join("f");
+    init_fast(&df, &other, &[a.listen[0].clone()]);
+    let f = NodeProc::start(&df, &[]);
+    let mut so = steward(&other);
+    submit(
+        &f.http,
+        &admit(&mut so, other.record().federation, &key(20), "Fremd"),
+    );
+    wait_for("the foreign node to be banned", WAIT, || {
+        let m = String::from_utf8(get(&a.http, "/metrics").body).ok()?;
+        m.lines()
+            .any(|l| l.starts_with("kx_peers_banned ") && !l.ends_with(" 0"))
+            .then_some(())
+    });
+    assert_eq!(status(&a.http)["state_digest"], before);
+    assert_eq!(status(&f.http)["records"], 2);
+
+    // A peer floods forged records (valid form, signature broken) by gossip.
+    let mut w = LogWriter::new(key(10), fed, None);
+    let good = w.peek(offer("echt", 1), t0()).expect("sign");
+    let forged: Vec<Vec<u8>> = (0..40)
+        .map(|i| {
+            let text = String::from_utf8(good.canonical_json().to_vec()).expect("utf8");
+            text.replace("Angebot echt", &format!("Angebot gefälscht {i}"))
+                .into_bytes()
+        })
+        .collect();
+    let target: Multiaddr = a.listen[0].parse().expect("multiaddr");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(hostile_peer(target, kx_node::p2p::topic(&fed), forged));
+    let m = String::from_utf8(get(&a.http, "/metrics").body).expect("utf8");
+    assert!(
+        m.contains("kx_records_rejected_total{code=\"bad_signature\"}"),
+        "{m}"
+    );
+    assert_eq!(status(&a.http)["state_digest"], before);
+
+    // Honest traffic keeps flowing.
+    submit(&b.http, &w.write(offer("echt", 1), t0()).expect("sign"));
+    converge(&[&a.http, &b.http], 3);
+    a.stop();
+    b.stop();
+    f.stop();
+}
