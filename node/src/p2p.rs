@@ -220,10 +220,24 @@ pub async fn start(
                     .message_id_fn(message_id)
                     .max_transmit_size(MAX_GOSSIP_BYTES)
                     .build()?;
-                let gossipsub = gossipsub::Behaviour::new(
+                let mut gossipsub = gossipsub::Behaviour::new(
                     gossipsub::MessageAuthenticity::Signed(k.clone()),
                     gcfg,
                 )?;
+                // Peer scoring: every rejected (invalid) message lowers the sender's
+                // score, so gossipsub itself stops meshing with a peer that keeps
+                // sending garbage.
+                let mut params = gossipsub::PeerScoreParams::default();
+                params.topics.insert(
+                    topic(&federation).hash(),
+                    gossipsub::TopicScoreParams {
+                        topic_weight: 1.0,
+                        invalid_message_deliveries_weight: -100.0,
+                        invalid_message_deliveries_decay: 0.5,
+                        ..gossipsub::TopicScoreParams::default()
+                    },
+                );
+                gossipsub.with_peer_score(params, gossipsub::PeerScoreThresholds::default())?;
                 let codec = request_response::json::codec::Codec::default()
                     .set_request_size_maximum(1024 * 1024)
                     .set_response_size_maximum(24 * 1024 * 1024);
