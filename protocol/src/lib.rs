@@ -13,6 +13,7 @@
 pub mod author;
 pub mod body;
 pub mod fields;
+pub mod geo;
 pub mod json;
 pub mod keys;
 pub mod record;
