@@ -53,6 +53,8 @@ pub enum Command {
     /// The node itself.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Start a local demo federation of NRW providers with real data (Ctrl-C stops).
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +165,15 @@ pub enum OfferCommand {
     },
     /// Search offers.
     Search(SearchArgs),
+    /// Compare two to four offers side by side: PROVIDER/OFFER_ID ...
+    Compare {
+        /// `did:key:.../offer-id`, two to four times.
+        #[arg(num_args = 2..=4, required = true)]
+        references: Vec<String>,
+        /// Municipality (name or AGS) for the tender-free assessment.
+        #[arg(long)]
+        municipality: Option<String>,
+    },
     /// Show one offer: PROVIDER/OFFER_ID (provider did).
     Show {
         /// `did:key:.../offer-id`
@@ -175,6 +186,14 @@ pub enum OfferCommand {
 
 #[derive(Debug, Args, Default)]
 pub struct SearchArgs {
+    /// Municipality by name or AGS (e.g. Paderborn, 05774032): offers that may be
+    /// delivered there, with whether it may take each without a tender.
+    #[arg(long)]
+    pub municipality: Option<String>,
+    /// Only offers the municipality may take this way: tender_free, in_house,
+    /// inter_municipal, framework_agreement, tender (needs --municipality).
+    #[arg(long)]
+    pub procurement: Option<String>,
     /// AGS of a municipality, Kreis, Regierungsbezirk or the Land (05).
     #[arg(long)]
     pub region: Option<String>,
@@ -279,6 +298,11 @@ pub fn run(cli: Cli) -> Result<()> {
             out,
         }) => publish::withdraw(&client(), &key, &offer_id, &reason, out, json),
         Command::Offer(OfferCommand::Search(args)) => query::search(&client(), &args, json),
+        Command::Offer(OfferCommand::Compare {
+            references,
+            municipality,
+        }) => query::compare(&client(), &references, municipality.as_deref(), json),
+        Command::Demo(args) => crate::demo::run(args),
         Command::Offer(OfferCommand::Show { reference, history }) => {
             query::show_offer(&client(), &reference, history, json)
         }
@@ -384,6 +408,31 @@ mod tests {
         assert!(parse(&["offer", "withdraw", "--key", "k", "o1"]).is_ok());
         assert!(parse(&["offer", "show", "did/o", "--history"]).is_ok());
         assert!(parse(&["offer", "search", "--limit", "x"]).is_err());
+        assert!(
+            parse(&[
+                "offer",
+                "search",
+                "--municipality",
+                "Paderborn",
+                "--procurement",
+                "tender_free"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["offer", "compare", "a/x"]).is_err());
+        assert!(
+            parse(&[
+                "offer",
+                "compare",
+                "a/x",
+                "b/y",
+                "--municipality",
+                "05774032"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["offer", "compare", "a/1", "b/2", "c/3", "d/4", "e/5"]).is_err());
+        assert!(parse(&["demo", "--base-port", "8000", "--no-wait"]).is_ok());
     }
 
     #[test]

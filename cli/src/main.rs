@@ -11,6 +11,7 @@
 
 mod client;
 mod commands;
+mod demo;
 mod offline;
 mod publish;
 mod query;

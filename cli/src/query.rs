@@ -54,6 +54,8 @@ fn price(body: &Value) -> String {
 pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
+        ("municipality", &a.municipality),
+        ("procurement", &a.procurement),
         ("region", &a.region),
         ("category", &a.category),
         ("ozg", &a.ozg),
@@ -74,14 +76,32 @@ pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     let offers = v["offers"].as_array().cloned().unwrap_or_default();
-    writeln!(out, "{} offer(s)", v["total"].as_u64().unwrap_or(0))?;
+    let place = offers
+        .first()
+        .and_then(|o| o.pointer("/procurement/municipality/name"))
+        .and_then(Value::as_str);
+    match place {
+        Some(p) => writeln!(out, "{} offer(s) for {p}", v["total"].as_u64().unwrap_or(0))?,
+        None => writeln!(out, "{} offer(s)", v["total"].as_u64().unwrap_or(0))?,
+    }
     if offers.is_empty() {
         return Ok(());
     }
+    let with_proc = place.is_some();
     writeln!(
         out,
-        "{:<18} {:<28} {:>3} {:<10} {:<22} {:<20} TITLE",
-        "PROVIDER", "OFFER", "VER", "STATUS", "CATEGORY", "PRICE"
+        "{:<18} {:<28} {:>3} {:<10} {:<22} {:<20} {}TITLE",
+        "PROVIDER",
+        "OFFER",
+        "VER",
+        "STATUS",
+        "CATEGORY",
+        "PRICE",
+        if with_proc {
+            "VERGABE                       "
+        } else {
+            ""
+        }
     )?;
     for o in &offers {
         let provider = if o.get("shown_under").is_some() {
@@ -93,9 +113,14 @@ pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
         } else {
             s(o, "/provider/name").to_owned()
         };
+        let proc_col = if with_proc {
+            format!("{:<30}", cut(s(o, "/procurement/label"), 30))
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "{:<18} {:<28} {:>3} {:<10} {:<22} {:<20} {}",
+            "{:<18} {:<28} {:>3} {:<10} {:<22} {:<20} {proc_col}{}",
             cut(&provider, 18),
             cut(s(o, "/offer_id"), 28),
             o["version"].as_u64().unwrap_or(0),
@@ -360,5 +385,110 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
         };
         writeln!(out, "  {} {} {last}", s(p, "/peer_id"), s(p, "/address"))?;
     }
+    Ok(())
+}
+
+/// The rows of a comparison: label and the value per offer.
+pub fn compare_rows(offers: &[Value]) -> Vec<(&'static str, Vec<String>)> {
+    let list = |b: &Value, k: &str| {
+        b[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    let row = |label: &'static str, f: &dyn Fn(&Value) -> String| {
+        (label, offers.iter().map(f).collect::<Vec<String>>())
+    };
+    vec![
+        row("Anbieter", &|o| match o.get("shown_under") {
+            Some(u) => format!("{} (vorm. {})", s(u, "/name"), s(o, "/provider/name")),
+            None => s(o, "/provider/name").to_owned(),
+        }),
+        row("Titel", &|o| s(o, "/body/title").to_owned()),
+        row("Kategorie", &|o| s(o, "/body/category").to_owned()),
+        row("Status", &|o| s(o, "/status").to_owned()),
+        row("Bereitstellung", &|o| s(o, "/body/delivery").to_owned()),
+        row("Preis", &|o| price(&o["body"])),
+        row("Verfügbarkeit", &|o| {
+            format!(
+                "{} %",
+                format_bp(o["body"]["sla"]["availability_bp"].as_u64().unwrap_or(0))
+            )
+        }),
+        row("Supportzeiten", &|o| {
+            s(o, "/body/sla/support_hours").to_owned()
+        }),
+        row("Reaktionszeit", &|o| {
+            format!("{} min", o["body"]["sla"]["response_minutes"])
+        }),
+        row("Lösungszeit", &|o| {
+            format!("{} h", o["body"]["sla"]["resolution_hours"])
+        }),
+        row("Kapazität", &|o| {
+            format!("{} Kommunen", o["body"]["capacity"])
+        }),
+        row("Regionen", &|o| list(&o["body"], "regions")),
+        row("OZG", &|o| list(&o["body"], "ozg_ids")),
+        row("Zertifikate", &|o| list(&o["body"], "certifications")),
+        row("Standards", &|o| list(&o["body"], "standards")),
+        row("Gültig ab", &|o| {
+            s(o, "/body/valid_from").chars().take(10).collect()
+        }),
+        row("Gültig bis", &|o| {
+            o["body"]["valid_until"]
+                .as_str()
+                .map_or("offen".into(), |v| v.chars().take(10).collect())
+        }),
+        row("Rechtsgrundlage", &|o| {
+            s(o, "/body/legal_basis/kind").to_owned()
+        }),
+        row("Vergabe", &|o| s(o, "/procurement/label").to_owned()),
+    ]
+}
+
+pub fn compare(
+    client: &Client,
+    refs: &[String],
+    municipality: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let mut offers = Vec::new();
+    for r in refs {
+        let Some((did, id)) = r.rsplit_once('/') else {
+            bail!(Rejected {
+                code: "invalid_reference".into(),
+                message: format!("{r:?}: expected PROVIDER_DID/OFFER_ID"),
+            });
+        };
+        let mut path = format!("/v1/offers/{did}/{id}");
+        if let Some(m) = municipality {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("municipality", m);
+            path = format!("{path}?{}", q.finish());
+        }
+        offers.push(client.get(&path)?);
+    }
+    if json {
+        return print_json(&Value::Array(offers));
+    }
+    let mut out = std::io::stdout().lock();
+    let width = 30;
+    for (label, values) in compare_rows(&offers) {
+        if label == "Vergabe" && municipality.is_none() {
+            continue;
+        }
+        let differs = values.iter().any(|v| *v != values[0]);
+        let mark = if differs { '*' } else { ' ' };
+        let cells: Vec<String> = values
+            .iter()
+            .map(|v| format!("{:<width$}", cut(v, width)))
+            .collect();
+        writeln!(out, "{mark} {label:<16} {}", cells.join(" "))?;
+    }
+    writeln!(out, "(* = the offers differ)")?;
     Ok(())
 }

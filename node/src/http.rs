@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kx_protocol::body::OfferBody;
 use kx_protocol::fields::{OfferId, Timestamp};
+use kx_protocol::geo::{self, Municipality, Procurement};
 use kx_protocol::registry::{Admitted, OfferEntry, OfferStatus, ProviderState};
 use kx_protocol::{Body as RecordBody, Did, Hash32, State, VerifiedRecord, taxonomy};
 use serde_json::{Value, json};
@@ -100,7 +101,6 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
 /// The router.
 pub fn router(ctx: Ctx) -> Router {
     Router::new()
-        .route("/", get(index))
         .route("/v1/records", get(list_records).post(submit))
         .route("/v1/records/{id}", get(get_record))
         .route("/v1/offers", get(search_offers))
@@ -110,6 +110,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/v1/authors/{did}", get(get_author))
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics))
+        .merge(crate::catalog::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -140,18 +141,6 @@ async fn method_not_allowed() -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "method not allowed on this endpoint",
-    )
-}
-
-async fn index() -> Response {
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "service": "kx-node",
-            "version": env!("CARGO_PKG_VERSION"),
-            "api": "/v1",
-            "endpoints": ["/v1/status", "/v1/offers", "/v1/providers", "/v1/records", "/metrics"],
-        }),
     )
 }
 
@@ -380,7 +369,58 @@ fn provider_name(state: &State, did: &Did) -> String {
         .unwrap_or_default()
 }
 
-fn offer_json(state: &State, provider: &Did, entry: &OfferEntry, at: Timestamp) -> Option<Value> {
+/// Resolves the `municipality` parameter (name or AGS).
+fn municipality(q: &Query) -> Result<Option<&'static Municipality>, ApiError> {
+    let Some(m) = q.get("municipality") else {
+        return Ok(None);
+    };
+    match geo::resolve(m) {
+        Ok(m) => Ok(Some(m)),
+        Err(candidates) if candidates.is_empty() => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_municipality",
+            format!(
+                "no NRW municipality is called {:?}",
+                m.chars().take(60).collect::<String>()
+            ),
+        )),
+        Err(candidates) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ambiguous_municipality",
+            format!(
+                "{:?} matches {}; give the AGS or the full name",
+                m.chars().take(60).collect::<String>(),
+                candidates
+                    .iter()
+                    .take(8)
+                    .map(|c| format!("{} ({})", c.name, c.ags))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// How `m` may take the offer: judged against the provider that offers it now
+/// (the successor, once a merger took effect).
+pub fn procurement_of(
+    state: &State,
+    provider: &Did,
+    body: &OfferBody,
+    m: &Municipality,
+) -> Procurement {
+    let shown = state.shown_under(provider, &body.offer_id, now());
+    let profile = state.providers.get(&shown).and_then(|p| p.profile_body());
+    geo::procurement(profile, body, &m.ags)
+}
+
+fn offer_json(
+    state: &State,
+    provider: &Did,
+    entry: &OfferEntry,
+    at: Timestamp,
+    m: Option<&Municipality>,
+) -> Option<Value> {
     let rec = entry.current.as_ref()?;
     let body = entry.body()?;
     let status = state.offer_status(provider, entry, at);
@@ -398,11 +438,22 @@ fn offer_json(state: &State, provider: &Did, entry: &OfferEntry, at: Timestamp) 
     if shown != *provider {
         v["shown_under"] = json!({"did": shown.as_str(), "name": provider_name(state, &shown)});
     }
+    if let Some(m) = m {
+        let p = procurement_of(state, provider, body, m);
+        v["procurement"] = json!({
+            "municipality": {"ags": m.ags, "name": m.name},
+            "kind": p.as_str(),
+            "tender_free": p.tender_free(),
+            "label": p.label_de(),
+        });
+    }
     Some(v)
 }
 
 /// Search filters, parsed and checked.
 struct Filters {
+    municipality: Option<&'static Municipality>,
+    procurement: Option<String>,
     region: Option<String>,
     category: Option<String>,
     ozg: Option<String>,
@@ -442,11 +493,33 @@ impl Filters {
                 });
             }
         }
+        let municipality = municipality(q)?;
+        let procurement = q.get("procurement").map(str::to_owned);
+        if let Some(p) = &procurement {
+            if ![
+                "tender_free",
+                "in_house",
+                "inter_municipal",
+                "framework_agreement",
+                "tender",
+            ]
+            .contains(&p.as_str())
+            {
+                return Err(ApiError::bad_query(
+                    "procurement: one of tender_free, in_house, inter_municipal, framework_agreement, tender",
+                ));
+            }
+            if municipality.is_none() {
+                return Err(ApiError::bad_query("procurement needs a municipality"));
+            }
+        }
         let words = q
             .get("q")
             .map(|t| t.split_whitespace().map(str::to_lowercase).collect())
             .unwrap_or_default();
         Ok(Filters {
+            municipality,
+            procurement,
             region,
             category: q.get("category").map(str::to_owned),
             ozg: q.get("ozg").map(str::to_owned),
@@ -471,6 +544,21 @@ impl Filters {
             let shown = state.shown_under(provider, &b.offer_id, self.at);
             if p != provider && *p != shown {
                 return false;
+            }
+        }
+        if let Some(m) = self.municipality {
+            if !b.regions.iter().any(|r| r.covers(&m.ags)) {
+                return false;
+            }
+            if let Some(want) = &self.procurement {
+                let got = procurement_of(state, provider, b, m);
+                let ok = match want.as_str() {
+                    "tender_free" => got.tender_free(),
+                    w => got.as_str() == w,
+                };
+                if !ok {
+                    return false;
+                }
             }
         }
         self.matches_body(b)
@@ -516,8 +604,19 @@ async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Api
     let q = Query::parse(
         q,
         &[
-            "region", "category", "ozg", "leika", "cert", "provider", "q", "include", "limit",
-            "cursor", "at",
+            "municipality",
+            "procurement",
+            "region",
+            "category",
+            "ozg",
+            "leika",
+            "cert",
+            "provider",
+            "q",
+            "include",
+            "limit",
+            "cursor",
+            "at",
         ],
     )?;
     let filters = Filters::parse(&q)?;
@@ -550,7 +649,7 @@ async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Api
             continue;
         }
         if page.len() < limit {
-            if let Some(v) = offer_json(&state, provider, entry, filters.at) {
+            if let Some(v) = offer_json(&state, provider, entry, filters.at, filters.municipality) {
                 page.push(v);
             }
         } else if next.is_none() {
@@ -575,9 +674,10 @@ async fn get_offer(
     PathArgs((provider, offer_id)): PathArgs<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    let q = Query::parse(q, &["history", "at"])?;
+    let q = Query::parse(q, &["history", "at", "municipality"])?;
     let history = q.bool("history")?;
     let at = q.at()?;
+    let m = municipality(&q)?;
     let did = parse_did(&provider)?;
     let id: OfferId = offer_id
         .parse()
@@ -593,7 +693,7 @@ async fn get_offer(
         .offers
         .get(&(identity.clone(), id.clone()))
         .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))?;
-    let mut v = offer_json(&state, &identity, entry, at)
+    let mut v = offer_json(&state, &identity, entry, at, m)
         .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))?;
     if history {
         let mut versions: Vec<&VerifiedRecord> = entry.history.iter().collect();
@@ -648,7 +748,7 @@ fn provider_json(state: &State, p: &ProviderState, at: Timestamp, with_offers: b
     if with_offers {
         v["offers"] = offers
             .into_iter()
-            .filter_map(|(_, e)| offer_json(state, &p.identity, e, at))
+            .filter_map(|(_, e)| offer_json(state, &p.identity, e, at, None))
             .collect();
     }
     v

@@ -70,7 +70,12 @@ pub fn name_of(ags: &str) -> Option<&'static str> {
         .iter()
         .find(|m| m.ags == ags)
         .map(|m| m.name.as_str())
-        .or_else(|| regions().iter().find(|r| r.ags == ags).map(|r| r.name.as_str()))
+        .or_else(|| {
+            regions()
+                .iter()
+                .find(|r| r.ags == ags)
+                .map(|r| r.name.as_str())
+        })
 }
 
 fn fold(s: &str) -> String {

@@ -82,6 +82,20 @@ pub fn standards() -> &'static [Standard] {
     })
 }
 
+/// Name of an OZG-Leistung (OZG-Umsetzungskatalog, 557 entries).
+pub fn ozg_name(id: &str) -> Option<&'static str> {
+    static OZG: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    OZG.get_or_init(|| {
+        rows(include_str!("../data/ozg.csv"))
+            .filter(|f| f.len() == 2)
+            .map(|f| (f[0].clone(), f[1].clone()))
+            .collect()
+    })
+    .iter()
+    .find(|(k, _)| k == id)
+    .map(|(_, v)| v.as_str())
+}
+
 /// The category with this slug.
 pub fn category(slug: &str) -> Option<&'static Category> {
     categories().iter().find(|c| c.slug == slug)
@@ -133,6 +147,7 @@ mod tests {
         assert!(is_within("einwohnerwesen", "fachverfahren"));
         assert!(is_within("colocation", "infrastruktur"));
         assert!(!is_within("colocation", "fachverfahren"));
+        assert_eq!(ozg_name("10124"), Some("Wohnsitzmeldungen"));
         let cat = category("pass-ausweiswesen").expect("known");
         assert_eq!(cat.parent.as_deref(), Some("fachverfahren"));
     }

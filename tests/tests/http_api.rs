@@ -137,6 +137,26 @@ fn every_endpoint_matches_the_openapi_description() {
         &format!("/v1/offers?provider={p}&at=2026-06-01T00:00:00Z"),
         b"",
     );
+    let by_town = api
+        .call(
+            "GET",
+            "/v1/offers?municipality=Erkrath&procurement=tender_free",
+            b"",
+        )
+        .json();
+    assert_eq!(
+        by_town["offers"][0]["procurement"]["municipality"]["ags"],
+        "05158004"
+    );
+    api.call(
+        "GET",
+        &format!("/v1/offers/{p}/meldewesen-hosting?municipality=05158004"),
+        b"",
+    );
+    let page = get(&url, "/?gemeinde=Erkrath");
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(String::from_utf8_lossy(&page.body).contains("Angebote für Erkrath"));
+    api.seen.insert(("GET".into(), "/".into()));
     let offer = api
         .call(
             "GET",
@@ -296,6 +316,27 @@ fn every_endpoint_matches_the_openapi_description() {
             "invalid_query",
         ),
         ("GET", "/v1/offers?q=%ff".into(), vec![], 200, ""),
+        (
+            "GET",
+            "/v1/offers?municipality=Atlantis".into(),
+            vec![],
+            400,
+            "unknown_municipality",
+        ),
+        (
+            "GET",
+            "/v1/offers?municipality=Bad".into(),
+            vec![],
+            400,
+            "ambiguous_municipality",
+        ),
+        (
+            "GET",
+            "/v1/offers?procurement=in_house".into(),
+            vec![],
+            400,
+            "invalid_query",
+        ),
         (
             "GET",
             "/v1/offers/did:key:zzz/x".into(),

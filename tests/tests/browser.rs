@@ -1,0 +1,349 @@
+//! The web catalog in a real headless Chromium (Debian `chromium` and
+//! `chromium-driver`, installed by `scripts/test`), driven over WebDriver the way
+//! a person uses it: search for a municipality and a category, open an offer, open
+//! its provider, compare two offers. Screenshots of each page go to
+//! `target/screenshots/` (to `docs/screenshots/` with KX_UPDATE_SCREENSHOTS=1).
+
+use base64::Engine as _;
+use kx_tests::{TempDir, bin, wait_for};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A base port with six free ports after it, for `kx demo`.
+fn free_base_port() -> u16 {
+    (0..200)
+        .map(|i| 20_000 + (std::process::id() as u16 % 2000) * 7 + i * 13)
+        .find(|b| (0..6).all(|i| TcpListener::bind(("127.0.0.1", b + i)).is_ok()))
+        .expect("six free ports")
+}
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.0.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Driver {
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+}
+
+impl Driver {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body) {
+            Ok(v) => v,
+            Err(e) => panic!("webdriver {path}: {e}"),
+        }
+    }
+
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let r = match method {
+            "GET" => self.agent.get(&url).call(),
+            "DELETE" => self.agent.delete(&url).call(),
+            _ => self
+                .agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(body.unwrap_or(json!({})).to_string().as_bytes()),
+        };
+        let mut r = r.map_err(|e| e.to_string())?;
+        let text = r
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        if let Some(err) = v["value"].get("error") {
+            return Err(format!("{err}: {}", v["value"]["message"]));
+        }
+        Ok(v["value"].clone())
+    }
+
+    /// Waits until the element's text contains `want` (pages load after a click
+    /// asynchronously; an element of the old page may be gone meanwhile).
+    fn wait_text(&self, css: &str, want: &str) -> String {
+        wait_for(&format!("{css} to contain {want:?}"), WAIT, || {
+            let v = self
+                .try_call(
+                    "POST",
+                    "/element",
+                    Some(json!({"using": "css selector", "value": css})),
+                )
+                .ok()?;
+            let id = v.as_object()?.values().next()?.as_str()?.to_owned();
+            let t = self
+                .try_call("GET", &format!("/element/{id}/text"), None)
+                .ok()?;
+            let t = t.as_str()?.to_owned();
+            t.contains(want).then_some(t)
+        })
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({"url": url})));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.call(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .expect("element id")
+            .to_owned()
+    }
+
+    fn find_all(&self, css: &str) -> Vec<String> {
+        let v = self.call(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                e.as_object()
+                    .and_then(|o| o.values().next())
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    fn text(&self, css: &str) -> String {
+        let id = self.find(css);
+        self.call("GET", &format!("/element/{id}/text"), None)
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    fn click(&self, id: &str) {
+        self.call("POST", &format!("/element/{id}/click"), None);
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
+    fn screenshot(&self, name: &str) {
+        let b64 = self.call("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap_or(""))
+            .expect("png");
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = if std::env::var_os("KX_UPDATE_SCREENSHOTS").is_some() {
+            root.join("docs/screenshots")
+        } else {
+            root.join("target/screenshots")
+        };
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    fn title(&self) -> String {
+        self.call("GET", "/title", None)
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+#[test]
+fn a_municipality_finds_opens_and_compares_offers_in_chromium() {
+    let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("chromedriver is missing: run scripts/test, which installs Debian's chromium and chromium-driver");
+    let t = TempDir::new("browser");
+
+    // The demo federation, as a newcomer starts it.
+    let base = free_base_port();
+    let demo = Command::new(bin("kx"))
+        .args(["demo", "--dir"])
+        .arg(t.path().join("demo"))
+        .args(["--base-port", &base.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start kx demo");
+    let mut demo = Kill(demo);
+    let stdout = demo.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    wait_for("the demo to be ready", WAIT, || {
+        while let Ok(l) = rx.try_recv() {
+            lines.push(l);
+        }
+        lines
+            .iter()
+            .any(|l| l.contains("Press Ctrl-C"))
+            .then_some(())
+    });
+    let catalog = format!("http://127.0.0.1:{base}");
+
+    // Chromium through chromedriver.
+    let port = free_port();
+    let driver = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let _driver = Kill(driver);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let wd = format!("http://127.0.0.1:{port}");
+    wait_for("chromedriver", WAIT, || {
+        agent.get(&format!("{wd}/status")).call().ok().map(|_| ())
+    });
+    let profile = t.path().join("chrome-profile");
+    let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,1400",
+                 format!("--user-data-dir={}", profile.display())]
+    }}}});
+    let mut r = agent
+        .post(&format!("{wd}/session"))
+        .header("content-type", "application/json")
+        .send(caps.to_string().as_bytes())
+        .expect("new session");
+    let v: Value =
+        serde_json::from_str(&r.body_mut().read_to_string().expect("body")).expect("json");
+    let session = v["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session: {v}"))
+        .to_owned();
+    let d = Driver {
+        base: wd,
+        session,
+        agent,
+    };
+
+    // Search: municipality Paderborn, category Fachverfahren.
+    d.go(&format!("{catalog}/"));
+    assert!(d.title().contains("Angebote finden"));
+    d.type_into("#gemeinde", "Paderborn");
+    let option = d.find("#kategorie option[value='fachverfahren']");
+    d.click(&option);
+    let submit = d.find("#suchen");
+    d.click(&submit);
+    let heading = d.wait_text("#treffer", "Angebote für Paderborn");
+    let count: usize = heading
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("count");
+    assert!(count >= 2, "{heading}");
+    let badges = d.find_all("article .badge");
+    assert!(
+        !badges.is_empty(),
+        "every result shows whether a tender is needed"
+    );
+    d.screenshot("search");
+
+    // Open the first offer.
+    let search_url = d
+        .call("GET", "/url", None)
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let first = d.find("article h2 a");
+    d.click(&first);
+    let h1 = d.text("h1");
+    assert!(!h1.is_empty());
+    let page = d.text("main");
+    assert!(
+        page.contains("Service-Level") && page.contains("Signatur selbst prüfen"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Für Paderborn"),
+        "the offer page keeps the municipality"
+    );
+    d.screenshot("offer");
+
+    // Its provider.
+    let provider = d.find("dd a[href^='/anbieter/']");
+    d.click(&provider);
+    let ptext = d.text("main");
+    assert!(
+        ptext.contains("Versorgungsgebiet") && ptext.contains("Angebote"),
+        "{ptext}"
+    );
+    d.screenshot("provider");
+
+    // OWL-IT shows the merger.
+    d.go(&format!("{catalog}/"));
+    let owl = d.find_all("#anbieter option");
+    assert!(owl.len() >= 6);
+
+    // Compare two offers from the result list.
+    d.go(&search_url);
+    d.wait_text("#treffer", "Angebote für Paderborn");
+    let boxes = d.find_all("input[name=o]");
+    assert!(boxes.len() >= 2);
+    d.click(&boxes[0]);
+    d.click(&boxes[1]);
+    let compare = d.find("form[action='/vergleich'] button");
+    d.click(&compare);
+    d.wait_text("h1", "vergleichen");
+    let heads = d.find_all("thead th");
+    assert_eq!(heads.len(), 3, "the row label and two offers");
+    let table = d.text("table");
+    assert!(
+        table.contains("Preis") && table.contains("Vergabe"),
+        "{table}"
+    );
+    d.screenshot("compare");
+
+    // A search with no municipality match says so.
+    d.go(&format!("{catalog}/?gemeinde=Atlantis"));
+    d.wait_text("[role=alert]", "Atlantis");
+    d.call("DELETE", "", None);
+}
