@@ -757,6 +757,15 @@ pub fn generate() -> Vec<Case> {
         t(text(&mall)),
         "bad_signature",
     );
+    let mixed = mixed_order_signature(&a, &base);
+    let mut mx = base.clone();
+    mx["sig"] = json!(kx_protocol::Signature(mixed).to_text());
+    neg(
+        "bad-signature-mixed-order-r",
+        "R = rB + T with T of order 8: the cofactored (batch) equation accepts it, the strict rule rejects it",
+        t(text(&mx)),
+        "bad_signature",
+    );
     let mut small_r = [0u8; 64];
     small_r[0] = 1; // R = identity point, S = 0
     let mut smr = base.clone();
@@ -1416,4 +1425,41 @@ pub fn pretty(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).expect("json");
     s.push('\n');
     s
+}
+
+/// A signature on `record` by `key` whose R has a small-order component:
+/// `R = rB + T`, `S = r + k·a`, with `k = H(R || A || M)`. It satisfies the
+/// cofactored equation `[8]SB = [8]R + [8]kA` (checked here) but not the strict one.
+fn mixed_order_signature(key: &SecretKey, record: &Value) -> [u8; 64] {
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
+    use curve25519_dalek::scalar::Scalar;
+    use sha2::{Digest, Sha512};
+    let mut unsigned = record.clone();
+    unsigned.as_object_mut().expect("object").remove("sig");
+    let mut msg = RECORD_TAG.to_vec();
+    msg.extend(json::canonical(&unsigned).expect("canonical"));
+    let h = Sha512::digest(key.seed());
+    let mut clamped = [0u8; 32];
+    clamped.copy_from_slice(&h[..32]);
+    clamped[0] &= 248;
+    clamped[31] &= 127;
+    clamped[31] |= 64;
+    let a = Scalar::from_bytes_mod_order(clamped);
+    let big_a = a * B;
+    assert_eq!(big_a.compress().to_bytes(), *key.did().public_key());
+    let r = Scalar::from_bytes_mod_order_wide(&Sha512::digest(b"kx mixed-order vector").into());
+    let big_r = r * B + EIGHT_TORSION[1];
+    let mut kh = Sha512::new();
+    kh.update(big_r.compress().to_bytes());
+    kh.update(big_a.compress().to_bytes());
+    kh.update(&msg);
+    let k = Scalar::from_bytes_mod_order_wide(&kh.finalize().into());
+    let s = r + k * a;
+    let lhs = (s * B).mul_by_cofactor();
+    let rhs = (big_r + k * big_a).mul_by_cofactor();
+    assert_eq!(lhs, rhs, "the cofactored equation holds");
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&big_r.compress().to_bytes());
+    sig[32..].copy_from_slice(&s.to_bytes());
+    sig
 }
