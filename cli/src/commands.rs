@@ -70,14 +70,29 @@ pub enum KeyCommand {
         /// The key file.
         file: PathBuf,
     },
+    /// Move a provider to a new key (signed with the old key). Records signed with
+    /// the old key afterwards are refused; identity, offers and history stay.
+    Rotate {
+        /// The current key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The new key file (`kx key gen`).
+        #[arg(long)]
+        new_key: PathBuf,
+        #[command(flatten)]
+        out: OutArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum FederationCommand {
     /// Sign the genesis of a new federation with the steward keys.
     Init(InitArgs),
-    /// Admit a provider (signed by the steward keys given).
+    /// Admit a provider (approved by the steward keys given; a draft collects
+    /// the rest of the threshold).
     Admit(AdmitArgs),
+    #[command(flatten)]
+    Gov(crate::govern::GovCommand),
 }
 
 #[derive(Debug, Args)]
@@ -110,9 +125,6 @@ pub struct AdmitArgs {
     /// The federation's genesis record (to check the node serves the same one).
     #[arg(long)]
     pub genesis: PathBuf,
-    /// Steward key file; repeat to collect several approvals. The first signs.
-    #[arg(long = "steward-key", required = true)]
-    pub steward_keys: Vec<PathBuf>,
     /// The provider's did (`kx key show` of its key).
     #[arg(long)]
     pub provider: String,
@@ -120,7 +132,7 @@ pub struct AdmitArgs {
     #[arg(long)]
     pub name: String,
     #[command(flatten)]
-    pub out: OutArgs,
+    pub gov: crate::govern::GovArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +244,34 @@ pub enum ProviderCommand {
         /// The provider's did.
         did: String,
     },
+    /// Hand the portfolio (or some offers) to a successor (merger); signed by the
+    /// predecessor, effective once the successor accepts.
+    Succession {
+        /// The predecessor's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The successor's did.
+        #[arg(long)]
+        successor: String,
+        /// Cut-over date (2024-01-01) or UTC time.
+        #[arg(long)]
+        effective_at: String,
+        /// Only this offer (repeat); default: the whole portfolio.
+        #[arg(long = "offer")]
+        offers: Vec<String>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Accept a succession as the successor.
+    Accept {
+        /// The successor's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Record id of the succession.
+        succession: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,9 +322,40 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Key(KeyCommand::Gen { out }) => offline::key_gen(&out, json),
         Command::Key(KeyCommand::Show { file }) => offline::key_show(&file, json),
         Command::Federation(FederationCommand::Init(args)) => offline::federation_init(args, json),
-        Command::Federation(FederationCommand::Admit(args)) => {
-            publish::admit(&client(), args, json)
+        Command::Federation(FederationCommand::Admit(args)) => crate::govern::admit(
+            &client(),
+            &args.genesis,
+            &args.provider,
+            &args.name,
+            args.gov,
+            json,
+        ),
+        Command::Federation(FederationCommand::Gov(cmd)) => {
+            crate::govern::run(&client(), cmd, json)
         }
+        Command::Key(KeyCommand::Rotate { key, new_key, out }) => {
+            publish::rotate(&client(), &key, &new_key, out, json)
+        }
+        Command::Provider(ProviderCommand::Succession {
+            key,
+            successor,
+            effective_at,
+            offers,
+            out,
+        }) => publish::succession(
+            &client(),
+            &key,
+            &successor,
+            &effective_at,
+            &offers,
+            out,
+            json,
+        ),
+        Command::Provider(ProviderCommand::Accept {
+            key,
+            succession,
+            out,
+        }) => publish::accept(&client(), &key, &succession, out, json),
         Command::Profile(ProfileCommand::Publish { key, file, out }) => {
             publish::profile(&client(), &key, &file, out, json)
         }
@@ -442,6 +513,83 @@ mod tests {
         assert!(parse(&["record", "get", "ab"]).is_ok());
         assert!(parse(&["provider", "list"]).is_ok());
         assert!(parse(&["provider", "show", "did"]).is_ok());
+        assert!(
+            parse(&[
+                "provider",
+                "succession",
+                "--key",
+                "k",
+                "--successor",
+                "d",
+                "--effective-at",
+                "2024-01-01",
+                "--offer",
+                "o"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["provider", "accept", "--key", "k", "abc"]).is_ok());
+        assert!(parse(&["key", "rotate", "--key", "a", "--new-key", "b"]).is_ok());
+        assert!(
+            parse(&[
+                "federation",
+                "suspend",
+                "--provider",
+                "d",
+                "--reason",
+                "r",
+                "--steward-key",
+                "s"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&[
+                "federation",
+                "revoke",
+                "--provider",
+                "d",
+                "--reason",
+                "r",
+                "--steward-key",
+                "s",
+                "--from-seq",
+                "3"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&[
+                "federation",
+                "reinstate",
+                "--provider",
+                "d",
+                "--reason",
+                "r",
+                "--steward-key",
+                "s",
+                "--draft",
+                "x.json"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&[
+                "federation",
+                "stewards",
+                "--set",
+                "a",
+                "--set",
+                "b",
+                "--threshold",
+                "2",
+                "--steward-key",
+                "s"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["federation", "cosign", "d.json", "--steward-key", "s"]).is_ok());
+        assert!(parse(&["federation", "suspend", "--provider", "d", "--reason", "r"]).is_err());
         assert!(parse(&["node", "status", "--json"]).is_ok());
         assert!(parse(&["profile", "publish", "--key", "k", "p.toml"]).is_ok());
     }

@@ -12,6 +12,7 @@
 mod client;
 mod commands;
 mod demo;
+mod govern;
 mod offline;
 mod publish;
 mod query;

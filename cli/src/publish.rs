@@ -5,18 +5,18 @@
 //! the federation id, the author's last record (seq and id) and the governance head.
 
 use crate::client::Client;
-use crate::commands::{AdmitArgs, OutArgs, Rejected};
-use crate::offline::{now, read_genesis, read_key, write_new};
+use crate::commands::{OutArgs, Rejected};
+use crate::offline::{now, read_key, write_new};
 use anyhow::{Context, Result, bail};
 use kx_protocol::author::LogWriter;
-use kx_protocol::body::{AdmitBody, Kind};
-use kx_protocol::{Body, Did, Hash32, SecretKey, VerifiedRecord, record, taxonomy};
+use kx_protocol::body::Kind;
+use kx_protocol::{Body, Hash32, SecretKey, VerifiedRecord, taxonomy};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::Path;
 
 /// A writer positioned at the end of `key`'s log on the node.
-fn writer(client: &Client, key: SecretKey) -> Result<(LogWriter, Value)> {
+pub(crate) fn writer(client: &Client, key: SecretKey) -> Result<(LogWriter, Value)> {
     let status = client.get("/v1/status")?;
     let fed: Hash32 = status["federation"]
         .as_str()
@@ -39,7 +39,12 @@ fn writer(client: &Client, key: SecretKey) -> Result<(LogWriter, Value)> {
 }
 
 /// Submits the record, or writes it to `--out`.
-fn deliver(client: &Client, rec: &VerifiedRecord, out: &OutArgs, json: bool) -> Result<()> {
+pub(crate) fn deliver(
+    client: &Client,
+    rec: &VerifiedRecord,
+    out: &OutArgs,
+    json: bool,
+) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     if let Some(path) = &out.out {
         let mut text = rec.canonical_json().to_vec();
@@ -161,63 +166,6 @@ fn standard_slugs() -> Vec<&'static str> {
         .collect()
 }
 
-pub fn admit(client: &Client, args: AdmitArgs, json: bool) -> Result<()> {
-    let genesis = read_genesis(&args.genesis)?;
-    let keys: Vec<SecretKey> = args
-        .steward_keys
-        .iter()
-        .map(|p| read_key(p))
-        .collect::<Result<_>>()?;
-    let status = client.get("/v1/status")?;
-    let fed = genesis.record().federation.to_hex();
-    if status["federation"].as_str() != Some(fed.as_str()) {
-        bail!(
-            "the node serves federation {}, the genesis file is {fed}",
-            status["federation"].as_str().unwrap_or("?")
-        );
-    }
-    let head: Hash32 = status["governance_head"]
-        .as_str()
-        .context("node status without governance_head")?
-        .parse()
-        .map_err(|e| anyhow::anyhow!("governance head: {e}"))?;
-    let provider: Did = args
-        .provider
-        .parse()
-        .map_err(|e: kx_protocol::keys::KeyError| Rejected {
-            code: e.code().into(),
-            message: format!("--provider: {e}"),
-        })?;
-    let name = args
-        .name
-        .parse()
-        .map_err(|e: kx_protocol::fields::FieldError| Rejected {
-            code: "invalid_length".into(),
-            message: format!("--name: {e}"),
-        })?;
-    let mut b = Body::MemberAdmit(AdmitBody {
-        prev_action: head,
-        provider,
-        name,
-        approvals: Vec::new(),
-    });
-    for k in &keys {
-        record::approve(&mut b, k);
-    }
-    let mut keys = keys.into_iter();
-    let author = keys.next().context("at least one --steward-key")?;
-    let (mut w, _) = writer(client, author)?;
-    let threshold = status["threshold"].as_u64().unwrap_or(1);
-    if (b.approvals().map_or(0, <[_]>::len) as u64) < threshold && !json {
-        eprintln!(
-            "warning: {} approval(s), the federation needs {threshold}; the node will refuse it",
-            b.approvals().map_or(0, <[_]>::len)
-        );
-    }
-    let rec = w.write(b, now()?).map_err(Rejected::from)?;
-    deliver(client, &rec, &args.out, json)
-}
-
 pub fn profile(client: &Client, key: &Path, file: &Path, out: OutArgs, json: bool) -> Result<()> {
     let key = read_key(key)?;
     let v = read_toml(file)?;
@@ -309,6 +257,67 @@ pub fn withdraw(
         json!({"offer_id": offer_id, "version": version, "reason": reason}),
     )
     .map_err(Rejected::from)?;
+    let rec = w.write(b, now()?).map_err(Rejected::from)?;
+    deliver(client, &rec, &out, json)
+}
+
+/// `kx key rotate`: the provider moves to a new key; signed with the old one.
+pub fn rotate(client: &Client, key: &Path, new_key: &Path, out: OutArgs, json: bool) -> Result<()> {
+    let old = read_key(key)?;
+    let new = read_key(new_key)?;
+    let b = Body::from_json(Kind::KeyRotate, json!({"new_key": new.did().as_str()}))
+        .map_err(Rejected::from)?;
+    let (mut w, _) = writer(client, old)?;
+    let rec = w.write(b, now()?).map_err(Rejected::from)?;
+    deliver(client, &rec, &out, json)
+}
+
+/// `kx provider succession`: the predecessor hands its portfolio (or some offers)
+/// to a successor from a cut-over date; it takes effect once the successor accepts.
+pub fn succession(
+    client: &Client,
+    key: &Path,
+    successor: &str,
+    effective_at: &str,
+    offers: &[String],
+    out: OutArgs,
+    json: bool,
+) -> Result<()> {
+    let k = read_key(key)?;
+    let at = if effective_at.len() == 10 {
+        format!("{effective_at}T00:00:00Z")
+    } else {
+        effective_at.to_owned()
+    };
+    let b = Body::from_json(
+        Kind::Succession,
+        json!({"successor": successor, "effective_at": at, "offer_ids": offers}),
+    )
+    .map_err(Rejected::from)?;
+    let (mut w, _) = writer(client, k)?;
+    let rec = w.write(b, now()?).map_err(Rejected::from)?;
+    deliver(client, &rec, &out, json)?;
+    if !json && out.out.is_none() {
+        println!(
+            "the successor accepts with: kx provider accept --key <successor key> {}",
+            rec.id()
+        );
+    }
+    Ok(())
+}
+
+/// `kx provider accept`: the successor accepts a succession record.
+pub fn accept(
+    client: &Client,
+    key: &Path,
+    succession: &str,
+    out: OutArgs,
+    json: bool,
+) -> Result<()> {
+    let k = read_key(key)?;
+    let b = Body::from_json(Kind::SuccessionAccept, json!({"succession": succession}))
+        .map_err(Rejected::from)?;
+    let (mut w, _) = writer(client, k)?;
     let rec = w.write(b, now()?).map_err(Rejected::from)?;
     deliver(client, &rec, &out, json)
 }

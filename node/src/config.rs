@@ -48,6 +48,10 @@ pub struct Config {
     /// Peers to keep connected (discovery stops dialling beyond it).
     #[serde(default = "default_max_peers")]
     pub max_peers: usize,
+    /// Closed federation: only bootstrap peers and the nodes admitted providers
+    /// declare in their signed profiles may stay connected.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 fn default_sync_interval() -> u64 {
@@ -108,6 +112,7 @@ impl Default for Config {
             ban_threshold: default_ban_threshold(),
             ban_secs: default_ban_secs(),
             max_peers: default_max_peers(),
+            closed: false,
         }
     }
 }
@@ -194,6 +199,10 @@ ban_secs = {ban_secs}
 
 # Peers to keep connected; discovery stops dialling beyond it. Default 32.
 max_peers = {max_peers}
+
+# Closed federation: only the bootstrap peers and the nodes that admitted providers
+# declare in their signed profiles (`nodes`) may stay connected. Default false.
+closed = {closed}
 "#,
             genesis = self.genesis.display().to_string(),
             http = self.http,
@@ -206,6 +215,7 @@ max_peers = {max_peers}
             ban_threshold = self.ban_threshold,
             ban_secs = self.ban_secs,
             max_peers = self.max_peers,
+            closed = self.closed,
         )
     }
 }

@@ -57,6 +57,9 @@ pub struct NetConfig {
     pub ban_threshold: u32,
     pub ban_duration: Duration,
     pub max_peers: usize,
+    /// Closed federation: only bootstrap peers and nodes declared in admitted
+    /// providers' profiles may stay connected.
+    pub closed: bool,
 }
 
 #[derive(NetworkBehaviour)]
@@ -404,8 +407,44 @@ impl Task {
         tracing::debug!("swarm stopped");
     }
 
+    /// In a closed federation: is this peer a bootstrap peer or a node declared in
+    /// the profile of an admitted provider in good standing?
+    fn allowed(&self, peer: &PeerId) -> bool {
+        if !self.cfg.closed {
+            return true;
+        }
+        let is_bootstrap = self.cfg.bootstrap.iter().any(|a| {
+            a.iter()
+                .any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(id) if id == *peer))
+        });
+        if is_bootstrap {
+            return true;
+        }
+        let text = peer.to_string();
+        let state = self.node.state();
+        state.providers.values().any(|p| {
+            p.standing == kx_protocol::Standing::Active
+                && p.profile_body()
+                    .is_some_and(|b| b.nodes.iter().any(|n| n.as_str() == text))
+        })
+    }
+
     /// Periodic work: lift expired bans, reconcile with every peer, find peers.
     fn tick(&mut self) {
+        if self.cfg.closed {
+            let gone: Vec<PeerId> = self
+                .peers
+                .keys()
+                .filter(|p| !self.allowed(p))
+                .copied()
+                .collect();
+            for p in gone {
+                tracing::info!(peer = %p, "closed federation: peer no longer declared; disconnecting");
+                let _ = self.swarm.disconnect_peer_id(p);
+                self.peers.remove(&p);
+                self.sessions.remove(&p);
+            }
+        }
         let now = Instant::now();
         let expired: Vec<PeerId> = self
             .banned
@@ -516,6 +555,11 @@ impl Task {
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
             } => {
+                if !self.allowed(&peer_id) {
+                    tracing::info!(peer = %peer_id, "closed federation: peer is not a declared node; disconnecting");
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
                 let st = self.peers.entry(peer_id).or_default();
                 st.address = endpoint.get_remote_address().to_string();
                 tracing::info!(peer = %peer_id, "connected");

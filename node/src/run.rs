@@ -112,6 +112,7 @@ pub async fn run(
         ban_threshold: cfg.ban_threshold,
         ban_duration: Duration::from_secs(cfg.ban_secs),
         max_peers: cfg.max_peers,
+        closed: cfg.closed,
     };
     let (p2p, listen) = p2p::start(key, node.clone(), net, shutdown.clone()).await?;
     let listener = tokio::net::TcpListener::bind(cfg.http)
