@@ -607,10 +607,8 @@ impl Body {
             );
         }
         let mut body = Body::from_json(kind, v)?;
-        if placeholder {
-            if let Some(list) = body.approvals_mut() {
-                list.clear();
-            }
+        if placeholder && let Some(list) = body.approvals_mut() {
+            list.clear();
         }
         Ok(body)
     }
