@@ -589,6 +589,38 @@ mod tests {
             .is_ok()
         );
         assert!(parse(&["federation", "cosign", "d.json", "--steward-key", "s"]).is_ok());
+        assert!(
+            parse(&[
+                "federation",
+                "rekey",
+                "--provider",
+                "p",
+                "--new-key",
+                "n",
+                "--reason",
+                "lost",
+                "--steward-key",
+                "s"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&[
+                "federation",
+                "succession",
+                "--provider",
+                "p",
+                "--successor",
+                "s",
+                "--effective-at",
+                "2024-01-01",
+                "--reason",
+                "r",
+                "--steward-key",
+                "s"
+            ])
+            .is_ok()
+        );
         assert!(parse(&["federation", "suspend", "--provider", "d", "--reason", "r"]).is_err());
         assert!(parse(&["node", "status", "--json"]).is_ok());
         assert!(parse(&["profile", "publish", "--key", "k", "p.toml"]).is_ok());

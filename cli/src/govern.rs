@@ -77,6 +77,45 @@ pub enum GovCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
+    /// Replace a provider's lost key: its records under the old key from the cut
+    /// on no longer count; it continues under the new key.
+    Rekey {
+        /// The provider's did.
+        #[arg(long)]
+        provider: String,
+        /// The provider's new key (did, from `kx key gen` on the provider's side).
+        #[arg(long)]
+        new_key: String,
+        /// Cut the lost key from this seq (default: its next).
+        #[arg(long)]
+        from_seq: Option<u64>,
+        /// Why (for the record).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Hand a provider's portfolio to a successor when the provider cannot sign
+    /// any more; takes effect once the successor accepts (`kx provider accept`).
+    Succession {
+        /// The predecessor's did.
+        #[arg(long)]
+        provider: String,
+        /// The successor's did.
+        #[arg(long)]
+        successor: String,
+        /// Cut-over date (2024-01-01) or UTC time.
+        #[arg(long)]
+        effective_at: String,
+        /// Only this offer (repeat); default: the whole portfolio.
+        #[arg(long = "offer")]
+        offers: Vec<String>,
+        /// Why (for the record).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
     /// Replace the steward set and threshold.
     Stewards {
         /// A steward of the new set (repeat).
@@ -190,6 +229,37 @@ pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
             let p = parse_did(&provider, "--provider")?;
             let v = json!({"provider": p.as_str(), "reason": reason});
             act(client, Kind::MemberReinstate, v, gov, json)
+        }
+        GovCommand::Rekey {
+            provider,
+            new_key,
+            from_seq,
+            reason,
+            gov,
+        } => {
+            let p = parse_did(&provider, "--provider")?;
+            let n = parse_did(&new_key, "--new-key")?;
+            let (key, next) = next_position(client, &p)?;
+            let v = json!({"provider": p.as_str(), "key": key, "from_seq": from_seq.unwrap_or(next), "new_key": n.as_str(), "reason": reason});
+            act(client, Kind::MemberRekey, v, gov, json)
+        }
+        GovCommand::Succession {
+            provider,
+            successor,
+            effective_at,
+            offers,
+            reason,
+            gov,
+        } => {
+            let p = parse_did(&provider, "--provider")?;
+            let s = parse_did(&successor, "--successor")?;
+            let at = if effective_at.len() == 10 {
+                format!("{effective_at}T00:00:00Z")
+            } else {
+                effective_at
+            };
+            let v = json!({"provider": p.as_str(), "successor": s.as_str(), "effective_at": at, "offer_ids": offers, "reason": reason});
+            act(client, Kind::MemberSuccession, v, gov, json)
         }
         GovCommand::Stewards {
             set,

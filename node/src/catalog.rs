@@ -769,13 +769,13 @@ async fn provider_page(
         esc(identity.as_str())
     );
     if let Some(s) = &p.successor
-        && let Body::Succession(sb) = &s.record().body
+        && let Some(sb) = kx_protocol::registry::succession_of(s)
     {
         let _ = write!(
             body,
             "<dt>Fusion</dt><dd>Portfolio übergegangen an <a href=\"/anbieter/{}\">{}</a> zum {}</dd>",
             url_enc(sb.successor.as_str()),
-            esc(&provider_name(&state, &sb.successor)),
+            esc(&provider_name(&state, sb.successor)),
             sb.effective_at.date()
         );
     }

@@ -725,15 +725,15 @@ async fn get_offer(
 
 fn provider_json(state: &State, p: &ProviderState, at: Timestamp, with_offers: bool) -> Value {
     let offers: Vec<(&OfferId, &OfferEntry)> = state.offers_of(&p.identity).collect();
-    let successor = p.successor.as_ref().and_then(|s| match &s.record().body {
-        RecordBody::Succession(b) => Some(json!({
+    let successor = p.successor.as_ref().and_then(|s| {
+        let b = kx_protocol::registry::succession_of(s)?;
+        Some(json!({
             "did": b.successor.as_str(),
-            "name": provider_name(state, &b.successor),
+            "name": provider_name(state, b.successor),
             "effective_at": b.effective_at.to_string(),
             "offer_ids": b.offer_ids.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
             "record": s.id().to_hex(),
-        })),
-        _ => None,
+        }))
     });
     let mut v = json!({
         "did": p.identity.as_str(),

@@ -28,6 +28,8 @@ pub enum Kind {
     MemberReinstate,
     MemberRevoke,
     FederationStewards,
+    MemberRekey,
+    MemberSuccession,
     ProviderProfile,
     Offer,
     OfferWithdraw,
@@ -38,13 +40,15 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order of the spec.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Genesis,
         Kind::MemberAdmit,
         Kind::MemberSuspend,
         Kind::MemberReinstate,
         Kind::MemberRevoke,
         Kind::FederationStewards,
+        Kind::MemberRekey,
+        Kind::MemberSuccession,
         Kind::ProviderProfile,
         Kind::Offer,
         Kind::OfferWithdraw,
@@ -62,6 +66,8 @@ impl Kind {
             Kind::MemberReinstate => "member.reinstate",
             Kind::MemberRevoke => "member.revoke",
             Kind::FederationStewards => "federation.stewards",
+            Kind::MemberRekey => "member.rekey",
+            Kind::MemberSuccession => "member.succession",
             Kind::ProviderProfile => "provider.profile",
             Kind::Offer => "offer",
             Kind::OfferWithdraw => "offer.withdraw",
@@ -86,6 +92,8 @@ impl Kind {
                 | Kind::MemberReinstate
                 | Kind::MemberRevoke
                 | Kind::FederationStewards
+                | Kind::MemberRekey
+                | Kind::MemberSuccession
         )
     }
 }
@@ -156,6 +164,35 @@ pub struct StewardsBody {
     pub prev_action: Hash32,
     pub stewards: Vec<Did>,
     pub threshold: u64,
+    pub approvals: Vec<Approval>,
+}
+
+/// `member.rekey`: the stewards replace a provider's lost key. Records of `key`
+/// from `from_seq` on no longer count; the provider continues under `new_key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RekeyBody {
+    pub prev_action: Hash32,
+    pub provider: Did,
+    pub key: Did,
+    pub from_seq: u64,
+    pub new_key: Did,
+    pub reason: Summary,
+    pub approvals: Vec<Approval>,
+}
+
+/// `member.succession`: the stewards hand a provider's portfolio to a successor
+/// when the provider can no longer sign (lost key). Takes effect once the
+/// successor accepts, like `succession`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSuccessionBody {
+    pub prev_action: Hash32,
+    pub provider: Did,
+    pub successor: Did,
+    pub effective_at: Timestamp,
+    pub offer_ids: Vec<OfferId>,
+    pub reason: Summary,
     pub approvals: Vec<Approval>,
 }
 
@@ -335,6 +372,8 @@ pub enum Body {
     MemberReinstate(ReinstateBody),
     MemberRevoke(MemberActionBody),
     FederationStewards(StewardsBody),
+    MemberRekey(RekeyBody),
+    MemberSuccession(MemberSuccessionBody),
     ProviderProfile(ProfileBody),
     Offer(Box<OfferBody>),
     OfferWithdraw(WithdrawBody),
@@ -425,6 +464,8 @@ impl Body {
             Body::MemberReinstate(_) => Kind::MemberReinstate,
             Body::MemberRevoke(_) => Kind::MemberRevoke,
             Body::FederationStewards(_) => Kind::FederationStewards,
+            Body::MemberRekey(_) => Kind::MemberRekey,
+            Body::MemberSuccession(_) => Kind::MemberSuccession,
             Body::ProviderProfile(_) => Kind::ProviderProfile,
             Body::Offer(_) => Kind::Offer,
             Body::OfferWithdraw(_) => Kind::OfferWithdraw,
@@ -447,6 +488,8 @@ impl Body {
             Kind::MemberReinstate => Body::MemberReinstate(de(v)?),
             Kind::MemberRevoke => Body::MemberRevoke(de(v)?),
             Kind::FederationStewards => Body::FederationStewards(de(v)?),
+            Kind::MemberRekey => Body::MemberRekey(de(v)?),
+            Kind::MemberSuccession => Body::MemberSuccession(de(v)?),
             Kind::ProviderProfile => Body::ProviderProfile(de(v)?),
             Kind::Offer => Body::Offer(Box::new(de(v)?)),
             Kind::OfferWithdraw => Body::OfferWithdraw(de(v)?),
@@ -464,6 +507,8 @@ impl Body {
             Body::MemberSuspend(b) | Body::MemberRevoke(b) => serde_json::to_value(b),
             Body::MemberReinstate(b) => serde_json::to_value(b),
             Body::FederationStewards(b) => serde_json::to_value(b),
+            Body::MemberRekey(b) => serde_json::to_value(b),
+            Body::MemberSuccession(b) => serde_json::to_value(b),
             Body::ProviderProfile(b) => serde_json::to_value(b),
             Body::Offer(b) => serde_json::to_value(b),
             Body::OfferWithdraw(b) => serde_json::to_value(b),
@@ -484,6 +529,8 @@ impl Body {
             Body::MemberSuspend(b) | Body::MemberRevoke(b) => Some(&b.approvals),
             Body::MemberReinstate(b) => Some(&b.approvals),
             Body::FederationStewards(b) => Some(&b.approvals),
+            Body::MemberRekey(b) => Some(&b.approvals),
+            Body::MemberSuccession(b) => Some(&b.approvals),
             _ => None,
         }
     }
@@ -496,6 +543,8 @@ impl Body {
             Body::MemberSuspend(b) | Body::MemberRevoke(b) => Some(&mut b.approvals),
             Body::MemberReinstate(b) => Some(&mut b.approvals),
             Body::FederationStewards(b) => Some(&mut b.approvals),
+            Body::MemberRekey(b) => Some(&mut b.approvals),
+            Body::MemberSuccession(b) => Some(&mut b.approvals),
             _ => None,
         }
     }
@@ -507,6 +556,8 @@ impl Body {
             Body::MemberSuspend(b) | Body::MemberRevoke(b) => Some(&b.prev_action),
             Body::MemberReinstate(b) => Some(&b.prev_action),
             Body::FederationStewards(b) => Some(&b.prev_action),
+            Body::MemberRekey(b) => Some(&b.prev_action),
+            Body::MemberSuccession(b) => Some(&b.prev_action),
             _ => None,
         }
     }
@@ -526,6 +577,15 @@ impl Body {
             }
             Body::FederationStewards(b) => {
                 steward_set(&b.stewards, b.threshold)?;
+                approvals(&b.approvals)
+            }
+            Body::MemberRekey(b) => {
+                positive("from_seq", b.from_seq)?;
+                approvals(&b.approvals)
+            }
+            Body::MemberSuccession(b) => {
+                list_len("offer_ids", &b.offer_ids, 0)?;
+                unique("offer_ids", &b.offer_ids)?;
                 approvals(&b.approvals)
             }
             Body::ProviderProfile(b) => {

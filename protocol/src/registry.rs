@@ -172,6 +172,10 @@ struct Derived {
     suspensions: BTreeMap<Did, Cut>,
     /// identity -> the cut of its revocation
     revocations: BTreeMap<Did, Cut>,
+    /// Key replacements by the stewards: (provider, lost key, from_seq, new key).
+    rekeys: Vec<(Did, Did, u64, Did)>,
+    /// Counted records of steward successions.
+    steward_successions: Vec<Hash32>,
     keys: BTreeMap<Did, KeyInfo>,
     /// identity -> its keys in rotation order
     identities: BTreeMap<Did, Vec<Did>>,
@@ -630,6 +634,15 @@ impl Registry {
                 d.stewards = b.stewards.iter().cloned().collect();
                 d.threshold = b.threshold;
             }
+            Body::MemberRekey(b) => {
+                d.rekeys.push((
+                    b.provider.clone(),
+                    b.key.clone(),
+                    b.from_seq,
+                    b.new_key.clone(),
+                ));
+            }
+            Body::MemberSuccession(_) => d.steward_successions.push(rid),
             _ => {}
         }
         d.chain.push(digest);
@@ -637,7 +650,25 @@ impl Registry {
         d.head = Some(digest);
     }
 
+    /// The rotation of `key`: the lower cut of its first counted `key.rotate`
+    /// (cut at its seq) and of a steward `member.rekey` naming it (cut before
+    /// `from_seq`); on a tie, the stewards'.
     fn first_rotation(&self, d: &Derived, key: &Did) -> Option<(u64, Did)> {
+        let own = self.own_rotation(d, key);
+        let identity = d.keys.get(key).map(|k| &k.identity);
+        let by_stewards = d
+            .rekeys
+            .iter()
+            .filter(|(p, k, _, _)| k == key && Some(p) == identity)
+            .map(|(_, _, from, new)| (from - 1, new.clone()))
+            .min_by(|a, b| a.0.cmp(&b.0));
+        match (own, by_stewards) {
+            (Some(o), Some(s)) => Some(if o.0 < s.0 { o } else { s }),
+            (o, s) => o.or(s),
+        }
+    }
+
+    fn own_rotation(&self, d: &Derived, key: &Did) -> Option<(u64, Did)> {
         let ids = self.misc.get(key)?;
         let log = self.logs.get(key)?;
         let mut best: Option<(u64, Did)> = None;
@@ -775,16 +806,25 @@ impl Registry {
                 },
             );
         }
+        // Successions the stewards signed for providers that lost their key.
+        for rid in &d.steward_successions {
+            let rec = &self.records[rid];
+            if let Body::MemberSuccession(b) = &rec.record().body
+                && let Some(p) = providers.get_mut(&b.provider)
+            {
+                p.successions.push(rec.clone());
+            }
+        }
         // A succession takes effect once a key of the successor accepted it; of
         // several, the lowest record id.
         let mut links = Vec::new();
         for p in providers.values() {
             let mut effective: Option<&VerifiedRecord> = None;
             for s in &p.successions {
-                let Body::Succession(b) = &s.record().body else {
+                let Some(b) = succession_of(s) else {
                     continue;
                 };
-                let accepted = providers.get(&b.successor).is_some_and(|succ| {
+                let accepted = providers.get(b.successor).is_some_and(|succ| {
                     succ.accepts.iter().any(|a| {
                         matches!(&a.record().body, Body::SuccessionAccept(x) if x.succession == s.id())
                     })
@@ -794,7 +834,7 @@ impl Registry {
                 }
             }
             if let Some(s) = effective
-                && let Body::Succession(b) = &s.record().body
+                && let Some(b) = succession_of(s)
             {
                 links.push((p.identity.clone(), b.successor.clone(), s.clone()));
             }
@@ -825,6 +865,32 @@ impl Registry {
             offers,
             equivocations,
         }
+    }
+}
+
+/// What a succession record says, whether the predecessor (`succession`) or the
+/// stewards (`member.succession`) signed it.
+#[derive(Debug, Clone, Copy)]
+pub struct SuccessionTerms<'a> {
+    pub successor: &'a Did,
+    pub effective_at: Timestamp,
+    pub offer_ids: &'a [OfferId],
+}
+
+/// The terms of a succession record (None for other kinds).
+pub fn succession_of(rec: &VerifiedRecord) -> Option<SuccessionTerms<'_>> {
+    match &rec.record().body {
+        Body::Succession(b) => Some(SuccessionTerms {
+            successor: &b.successor,
+            effective_at: b.effective_at,
+            offer_ids: &b.offer_ids,
+        }),
+        Body::MemberSuccession(b) => Some(SuccessionTerms {
+            successor: &b.successor,
+            effective_at: b.effective_at,
+            offer_ids: &b.offer_ids,
+        }),
+        _ => None,
     }
 }
 
@@ -895,6 +961,18 @@ fn check_action(
         Body::MemberAdmit(b) => (&b.provider, 1),
         Body::MemberReinstate(b) => (&b.provider, 1),
         Body::MemberSuspend(b) | Body::MemberRevoke(b) => (&b.provider, b.from_seq),
+        Body::MemberRekey(b) => (&b.provider, b.from_seq),
+        Body::MemberSuccession(b) => {
+            // A revoked provider's portfolio may still be handed on.
+            return if standing.contains_key(&b.provider) {
+                Ok(())
+            } else {
+                Err(Rejection::NotMember {
+                    author: b.provider.to_string(),
+                    seq: 1,
+                })
+            };
+        }
         _ => return Ok(()),
     };
     let now = standing.get(provider).copied();
@@ -1087,7 +1165,7 @@ impl State {
             let Some(s) = self.providers.get(&cur).and_then(|p| p.successor.as_ref()) else {
                 break;
             };
-            let Body::Succession(b) = &s.record().body else {
+            let Some(b) = succession_of(s) else {
                 break;
             };
             let covers = b.offer_ids.is_empty() || b.offer_ids.contains(offer_id);

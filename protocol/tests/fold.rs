@@ -102,7 +102,7 @@ impl Builder {
             }
             6 => {
                 let from = next_seq.saturating_sub(u64::from(arg % 2)).max(1);
-                match arg % 3 {
+                match arg % 5 {
                     0 => self.govern(steward, Kind::MemberSuspend, member(from), false),
                     1 => self.govern(
                         steward,
@@ -110,7 +110,19 @@ impl Builder {
                         json!({"provider": did.as_str(), "reason": ""}),
                         false,
                     ),
-                    _ => self.govern(steward, Kind::MemberRevoke, member(from), false),
+                    2 => self.govern(steward, Kind::MemberRevoke, member(from), false),
+                    3 => {
+                        let new = self.next_seed;
+                        self.next_seed += 1;
+                        let v = json!({"provider": did.as_str(), "key": key(k).did().as_str(), "from_seq": from, "new_key": key(new).did().as_str(), "reason": ""});
+                        self.govern(steward, Kind::MemberRekey, v, false);
+                        self.current.insert(p, new);
+                    }
+                    _ => {
+                        let succ = key(10 + (p + 1) % 4).did().clone();
+                        let v = json!({"provider": did.as_str(), "successor": succ.as_str(), "effective_at": "2024-01-01T00:00:00Z", "offer_ids": [], "reason": ""});
+                        self.govern(steward, Kind::MemberSuccession, v, false);
+                    }
                 }
             }
             7 => {

@@ -512,6 +512,80 @@ fn stewards_members_rotation_and_the_owl_it_merger() {
     let r = post(&ua, "/v1/records", by_former.canonical_json());
     assert_eq!(r.json()["error"]["code"], "not_steward");
     same(&ua, &ub);
+
+    // regio iT loses its key: the stewards give it a new one, and later hand its
+    // portfolio to OWL-IT because nobody at regio iT can sign the succession.
+    std::fs::write(d.join("regio.toml"), offer_toml("regio-cms", "CMS Aachen")).expect("w");
+    kx_ok(
+        d,
+        &ua,
+        &["offer", "publish", "--key", "extra.key", "regio.toml"],
+    );
+    let extra2 = kx_ok(d, "", &["key", "gen", "--out", "extra2.key"])
+        .trim()
+        .to_owned();
+    kx_ok(
+        d,
+        &ua,
+        &[
+            "federation",
+            "rekey",
+            "--provider",
+            &extra,
+            "--new-key",
+            &extra2,
+            "--reason",
+            "Schlüssel verloren",
+            "--steward-key",
+            "kdn3.key",
+        ],
+    );
+    same(&ua, &ub);
+    let lost = kx(
+        d,
+        &ub,
+        &["offer", "publish", "--key", "extra.key", "regio.toml"],
+    );
+    assert_eq!(lost.status.code(), Some(3));
+    assert!(err(&lost).contains("key_rotated"), "{}", err(&lost));
+    kx_ok(
+        d,
+        &ub,
+        &["offer", "publish", "--key", "extra2.key", "regio.toml"],
+    );
+    let handover = kx_json(
+        d,
+        &ua,
+        &[
+            "federation",
+            "succession",
+            "--provider",
+            &extra,
+            "--successor",
+            &owl,
+            "--effective-at",
+            "2025-01-01",
+            "--reason",
+            "Fusion",
+            "--steward-key",
+            "kdn3.key",
+        ],
+    );
+    kx_ok(
+        d,
+        &ua,
+        &[
+            "provider",
+            "accept",
+            "--key",
+            "owl2.key",
+            handover["id"].as_str().expect("id"),
+        ],
+    );
+    same(&ua, &ub);
+    let cms = get(&ub, &format!("/v1/offers/{extra}/regio-cms")).json();
+    assert_eq!(cms["version"], 2);
+    assert_eq!(cms["shown_under"]["did"], owl.as_str());
     a.stop();
     b.stop();
 }

@@ -320,6 +320,32 @@ pub fn generate() -> Vec<Case> {
         &[(1, &s1), (2, &s2)],
     ));
 
+    let rk = action(
+        Kind::MemberRekey,
+        json!({"prev_action": head.to_hex(), "provider": a.did().as_str(), "key": a.did().as_str(), "from_seq": 6, "new_key": key(21).did().as_str(), "reason": "Schlüssel verloren"}),
+        &[&s1, &s2],
+    );
+    let rec = sign(&s1, fed, 4, Some(admit.id()), rk);
+    cases.push(positive(
+        "member-rekey",
+        "stewards replace a provider's lost key from seq 6 of it",
+        &s1,
+        &rec,
+        &[(1, &s1), (2, &s2)],
+    ));
+    let ms = action(
+        Kind::MemberSuccession,
+        json!({"prev_action": head.to_hex(), "provider": a.did().as_str(), "successor": b.did().as_str(), "effective_at": "2024-01-01T00:00:00Z", "offer_ids": [], "reason": "Fusion; Schlüssel des Vorgängers verloren"}),
+        &[&s1, &s2],
+    );
+    let rec = sign(&s2, fed, 2, Some(Hash32([3; 32])), ms);
+    cases.push(positive(
+        "member-succession",
+        "stewards hand a provider's portfolio to a successor",
+        &s2,
+        &rec,
+        &[(1, &s1), (2, &s2)],
+    ));
     let profile_rec = sign(
         &a,
         fed,
@@ -979,6 +1005,46 @@ fn state_edges() -> Case {
         "stored",
     );
     sc.publish("P6 publishes an offer", &p[6], offer("gis", 1), "stored");
+    // The stewards replace P6's lost key and hand P5's portfolio to P6.
+    let p6_new = key(71);
+    let (p6_next, _) = sc.next(&p[6]);
+    sc.act(
+        "the stewards replace P6's lost key",
+        &s1,
+        Kind::MemberRekey,
+        json!({"provider": p[6].did().as_str(), "key": p[6].did().as_str(), "from_seq": p6_next, "new_key": p6_new.did().as_str(), "reason": "Schlüssel verloren"}),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "the lost key signs again",
+        &p[6],
+        offer("gis", 2),
+        "key_rotated",
+    );
+    sc.publish(
+        "the new key publishes version 2",
+        &p6_new,
+        offer("gis", 2),
+        "stored",
+    );
+    let handover = sc.act(
+        "the stewards hand P5's portfolio to P6",
+        &s1,
+        Kind::MemberSuccession,
+        json!({"provider": p[5].did().as_str(), "successor": p[6].did().as_str(), "effective_at": "2025-01-01T00:00:00Z", "offer_ids": [], "reason": "Fusion"}),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "P6 accepts with its new key",
+        &p6_new,
+        body(
+            Kind::SuccessionAccept,
+            json!({"succession": handover.id().to_hex()}),
+        ),
+        "stored",
+    );
     let state = sc.reg.state();
     Case {
         name: "state-governance-edges".into(),
