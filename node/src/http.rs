@@ -279,6 +279,11 @@ async fn submit(AxState(ctx): AxState<Ctx>, body: Body) -> ApiResult {
             };
             Err(ApiError::new(status, r.code(), r.to_string()))
         }
+        Err(e @ IngestError::FutureDated { .. }) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "future_dated",
+            e.to_string(),
+        )),
         Err(e @ IngestError::Storage(_)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage_error",

@@ -24,6 +24,25 @@ pub enum IngestError {
     Storage(String),
     #[error("the node is shutting down")]
     ShuttingDown,
+    #[error(
+        "issued_at {issued_at} is more than {MAX_CLOCK_SKEW_SECS} s ahead of this node's clock ({now}); offer it again later"
+    )]
+    FutureDated { issued_at: String, now: String },
+}
+
+/// How far ahead of the node's clock a record's `issued_at` may be.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 600;
+
+impl IngestError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::Rejected(r) => r.code(),
+            IngestError::Storage(_) => "storage_error",
+            IngestError::ShuttingDown => "shutting_down",
+            IngestError::FutureDated { .. } => "future_dated",
+        }
+    }
 }
 
 /// Where a record came from (for metrics).
@@ -195,6 +214,16 @@ impl Node {
             return Pending(Err(IngestError::Storage(
                 "storage failed earlier; the node takes no more writes until restarted".into(),
             )));
+        }
+        // A refusal by the clock is temporary: the record is taken when offered
+        // again later, so the state never depends on when it arrived.
+        let now = crate::http::now();
+        if rec.record().issued_at.unix() > now.unix() + MAX_CLOCK_SKEW_SECS {
+            m.reject("future_dated");
+            return Pending(Err(IngestError::FutureDated {
+                issued_at: rec.record().issued_at.to_string(),
+                now: now.to_string(),
+            }));
         }
         let Some(jobs) = self.jobs.as_ref() else {
             return Pending(Err(IngestError::ShuttingDown));

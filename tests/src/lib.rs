@@ -4,6 +4,8 @@
 
 pub mod openapi;
 
+use futures::StreamExt;
+use libp2p::{Multiaddr, gossipsub, noise, tcp, yamux};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -357,4 +359,62 @@ pub fn quicken(dir: &Path) {
 /// `/v1/status` of a node.
 pub fn status(http: &str) -> Value {
     get(http, "/v1/status").json()
+}
+
+/// A raw libp2p peer that speaks gossipsub on the federation's topic: dials
+/// `target`, waits until it subscribed, publishes `payloads`, and keeps going until
+/// the node drops it (or 5 s pass).
+pub async fn hostile_peer(target: Multiaddr, topic: gossipsub::IdentTopic, payloads: Vec<Vec<u8>>) {
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .expect("tcp")
+        .with_behaviour(|k| {
+            let cfg = gossipsub::ConfigBuilder::default()
+                .heartbeat_interval(Duration::from_millis(100))
+                .message_id_fn(|m: &gossipsub::Message| {
+                    gossipsub::MessageId::from(kx_protocol::record::sha256(&m.data).to_hex())
+                })
+                .build()
+                .expect("config");
+            gossipsub::Behaviour::<
+                gossipsub::IdentityTransform,
+                gossipsub::AllowAllSubscriptionFilter,
+            >::new(gossipsub::MessageAuthenticity::Signed(k.clone()), cfg)
+            .expect("gossipsub")
+        })
+        .expect("behaviour")
+        .build();
+    swarm.behaviour_mut().subscribe(&topic).expect("subscribe");
+    swarm.dial(target).expect("dial");
+    // Wait until the node has subscribed to us, then flood it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, swarm.select_next_some())
+            .await
+            .expect("node subscribes in time");
+        if let libp2p::swarm::SwarmEvent::Behaviour(gossipsub::Event::Subscribed { .. }) = ev {
+            break;
+        }
+    }
+    for p in payloads {
+        let _ = swarm.behaviour_mut().publish(topic.clone(), p);
+        // Keep the swarm polled so the messages go out.
+        let _ = tokio::time::timeout(Duration::from_millis(5), swarm.select_next_some()).await;
+    }
+    // Drive the connection until the node drops it.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let libp2p::swarm::SwarmEvent::ConnectionClosed { .. } =
+                swarm.select_next_some().await
+            {
+                break;
+            }
+        }
+    })
+    .await;
 }

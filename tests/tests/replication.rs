@@ -1,12 +1,11 @@
 //! Replication: gossip push, anti-entropy repair, discovery, restarts, partitions
 //! and hostile peers. Loopback only, ports chosen by the OS, every wait bounded.
 
-use futures::StreamExt;
 use kx_node::run::{Endpoints, Overrides, init, run};
 use kx_protocol::{VerifiedRecord, author::LogWriter};
 use kx_tests::records::{admit, federation, key, offer, steward, t0};
 use kx_tests::{NodeProc, TempDir, get, init_fast, post, quicken, status, wait_for};
-use libp2p::{Multiaddr, gossipsub, noise, tcp, yamux};
+use libp2p::Multiaddr;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
@@ -222,62 +221,6 @@ fn three_processes_survive_restart_and_partition() {
     c.stop();
 }
 
-/// A raw libp2p peer that speaks gossipsub on the federation's topic.
-async fn hostile_peer(target: Multiaddr, topic: gossipsub::IdentTopic, payloads: Vec<Vec<u8>>) {
-    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .expect("tcp")
-        .with_behaviour(|k| {
-            let cfg = gossipsub::ConfigBuilder::default()
-                .heartbeat_interval(Duration::from_millis(100))
-                .message_id_fn(|m: &gossipsub::Message| {
-                    gossipsub::MessageId::from(kx_protocol::record::sha256(&m.data).to_hex())
-                })
-                .build()
-                .expect("config");
-            gossipsub::Behaviour::<
-                gossipsub::IdentityTransform,
-                gossipsub::AllowAllSubscriptionFilter,
-            >::new(gossipsub::MessageAuthenticity::Signed(k.clone()), cfg)
-            .expect("gossipsub")
-        })
-        .expect("behaviour")
-        .build();
-    swarm.behaviour_mut().subscribe(&topic).expect("subscribe");
-    swarm.dial(target).expect("dial");
-    // Wait until the node has subscribed to us, then flood it.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let ev = tokio::time::timeout_at(deadline, swarm.select_next_some())
-            .await
-            .expect("node subscribes in time");
-        if let libp2p::swarm::SwarmEvent::Behaviour(gossipsub::Event::Subscribed { .. }) = ev {
-            break;
-        }
-    }
-    for p in payloads {
-        let _ = swarm.behaviour_mut().publish(topic.clone(), p);
-        // Keep the swarm polled so the messages go out.
-        let _ = tokio::time::timeout(Duration::from_millis(5), swarm.select_next_some()).await;
-    }
-    // Drive the connection until the node drops it.
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let libp2p::swarm::SwarmEvent::ConnectionClosed { .. } =
-                swarm.select_next_some().await
-            {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
 #[test]
 fn foreign_nodes_and_forged_records_change_nothing() {
     let t = TempDir::new("hostile");
@@ -325,7 +268,11 @@ fn foreign_nodes_and_forged_records_change_nothing() {
         .collect();
     let target: Multiaddr = a.listen[0].parse().expect("multiaddr");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(hostile_peer(target, kx_node::p2p::topic(&fed), forged));
+    rt.block_on(kx_tests::hostile_peer(
+        target,
+        kx_node::p2p::topic(&fed),
+        forged,
+    ));
     let m = String::from_utf8(get(&a.http, "/metrics").body).expect("utf8");
     assert!(
         m.contains("kx_records_rejected_total{code=\"bad_signature\"}"),
