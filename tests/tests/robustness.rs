@@ -354,7 +354,7 @@ fn five_nodes_agree_after_churn_and_a_partition() {
     let boot = first.listen[0].clone();
     let mut nodes = vec![Some(first)];
     for d in &dirs[1..] {
-        init_fast(d, &g, &[boot.clone()]);
+        init_fast(d, &g, std::slice::from_ref(&boot));
         nodes.push(Some(NodeProc::start(d, &[])));
     }
     let url =
