@@ -16,7 +16,9 @@ use crate::node::{IngestError, Node, Source};
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use kx_protocol::registry::Admitted;
-use kx_protocol::sync::{IdSet, MAX_FETCH, MAX_ROUNDS, PeerAddr, SyncRequest, SyncResponse};
+use kx_protocol::sync::{
+    IdSet, MAX_FETCH, MAX_RANGES, MAX_ROUNDS, PeerAddr, SyncRequest, SyncResponse,
+};
 use kx_protocol::{Hash32, VerifiedRecord};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
@@ -331,6 +333,8 @@ struct Session {
     rounds: usize,
     to_fetch: VecDeque<Hash32>,
     ranges_open: bool,
+    /// Ranges still to ask about (sent at most MAX_RANGES per request).
+    open: VecDeque<kx_protocol::sync::RangeMsg>,
     fetch_in_flight: bool,
     received: usize,
     retry: Vec<VerifiedRecord>,
@@ -750,6 +754,7 @@ impl Task {
                 rounds: 1,
                 to_fetch: VecDeque::new(),
                 ranges_open: true,
+                open: VecDeque::new(),
                 fetch_in_flight: false,
                 received: 0,
                 retry: Vec::new(),
@@ -791,15 +796,19 @@ impl Task {
                     return;
                 };
                 s.to_fetch.extend(fetch);
-                if next.is_empty() || s.rounds >= MAX_ROUNDS {
+                s.open.extend(next);
+                if s.open.is_empty() || s.rounds >= MAX_ROUNDS {
                     s.ranges_open = false;
+                    s.open.clear();
                 } else {
                     s.rounds += 1;
+                    let n = s.open.len().min(MAX_RANGES);
+                    let ranges: Vec<_> = s.open.drain(..n).collect();
                     let id = self.swarm.behaviour_mut().sync.send_request(
                         &peer,
                         SyncRequest::Reconcile {
                             federation: self.federation,
-                            ranges: next,
+                            ranges,
                         },
                     );
                     self.outbound.insert(id, Outbound::Reconcile);

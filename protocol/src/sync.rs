@@ -26,8 +26,10 @@ pub const SPLIT: usize = 16;
 pub const MAX_RANGES: usize = 512;
 /// Most ids in one fetch request (and records in one answer).
 pub const MAX_FETCH: usize = 256;
-/// Most reconcile rounds in one reconciliation.
-pub const MAX_ROUNDS: usize = 64;
+/// Most reconcile requests in one reconciliation. The initiator sends its open
+/// ranges at most `MAX_RANGES` per request, so one level of the search may take
+/// several requests.
+pub const MAX_ROUNDS: usize = 1024;
 
 /// 16-byte range fingerprint, as 32 lowercase hex characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,7 +260,9 @@ impl IdSet {
     pub fn process(&self, answer: &[RangeMsg]) -> (Vec<Hash32>, Vec<RangeMsg>) {
         let mut fetch = Vec::new();
         let mut next = Vec::new();
-        for r in answer.iter().take(MAX_RANGES) {
+        // Every range of the answer is handled; the caller sends the next ranges
+        // at most MAX_RANGES per request.
+        for r in answer.iter().take(MAX_RANGES * SPLIT) {
             match r {
                 RangeMsg::Ids { ids, .. } => {
                     fetch.extend(ids.iter().filter(|i| !self.contains(i)).copied());
@@ -303,10 +307,12 @@ mod tests {
         let fed = Hash32([0; 32]);
         let mut fetched = Vec::new();
         let mut bytes = 0;
-        let mut ranges = a.initial();
+        let mut open = a.initial();
         let mut rounds = 0;
-        while !ranges.is_empty() && rounds < MAX_ROUNDS {
+        while !open.is_empty() && rounds < MAX_ROUNDS {
             rounds += 1;
+            let n = open.len().min(MAX_RANGES);
+            let ranges: Vec<RangeMsg> = open.drain(..n).collect();
             let req = SyncRequest::Reconcile {
                 federation: fed,
                 ranges: ranges.clone(),
@@ -319,7 +325,7 @@ mod tests {
             bytes += serde_json::to_vec(&resp).map_or(0, |v| v.len());
             let (f, next) = a.process(&answer);
             fetched.extend(f);
-            ranges = next;
+            open.extend(next);
         }
         fetched.sort();
         (fetched, rounds, bytes)
@@ -342,6 +348,20 @@ mod tests {
             }
             assert!(rounds <= 5, "{rounds} rounds");
         }
+    }
+
+    #[test]
+    fn many_differences_take_several_requests_but_all_are_found() {
+        let common = ids(5, 20_000);
+        let extra = ids(6, 3000);
+        let a = IdSet::new(common.iter().copied());
+        let b = IdSet::new(common.iter().chain(&extra).copied());
+        let (fetched, rounds, _) = reconcile(&a, &b);
+        assert_eq!(fetched.len(), 3000);
+        assert!(rounds > 3, "{rounds}");
+        let empty = IdSet::default();
+        let (all, _, _) = reconcile(&empty, &b);
+        assert_eq!(all.len(), 23_000);
     }
 
     #[test]

@@ -140,6 +140,9 @@ fn hostile_inputs_get_their_codes_over_http_and_gossip() {
         post(&a.http, "/v1/records", good.canonical_json()).status,
         201
     );
+    wait_for("B to hold A's records", WAIT, || {
+        (status(&b.http)["records"] == status(&a.http)["records"]).then_some(())
+    });
     let next = w.peek(offer("naechst", 1), t0()).expect("sign");
     let base = text_of(&next);
 
@@ -296,6 +299,9 @@ fn a_flood_of_invalid_records_is_cut_off_while_honest_records_flow() {
         .status,
         201
     );
+    wait_for("B to hold the admission", WAIT, || {
+        (status(&b.http)["records"] == 2).then_some(())
+    });
     let mut w = LogWriter::new(key(10), fed, None);
     let sample = text_of(&w.peek(offer("muster", 1), t0()).expect("sign"));
     let flood: Vec<Vec<u8>> = (0..2000)
@@ -371,6 +377,18 @@ fn five_nodes_agree_after_churn_and_a_partition() {
     );
     let mut w = LogWriter::new(key(10), fed, None);
     let mut published = 2u64;
+    let agree = |nodes: &[Option<NodeProc>], n: u64| {
+        let urls: Vec<String> = (0..nodes.len()).map(|i| url(nodes, i)).collect();
+        wait_for("all five nodes to agree", Duration::from_secs(120), || {
+            let st: Vec<Value> = urls.iter().map(|u| status(u)).collect();
+            st.iter()
+                .all(|x| {
+                    x["records"].as_u64() == Some(n) && x["state_digest"] == st[0]["state_digest"]
+                })
+                .then_some(())
+        });
+    };
+    agree(&nodes, published);
     // Three rounds: stop a node, publish elsewhere, restart it.
     for round in 1..4usize {
         let down = round % 4 + 1;
@@ -388,6 +406,7 @@ fn five_nodes_agree_after_churn_and_a_partition() {
         }
         nodes[down] = Some(NodeProc::start(&dirs[down], &[]));
     }
+    agree(&nodes, published);
     // A partition: node 4 alone on a new port, publishing on both sides.
     nodes[4].take().expect("running").stop();
     let cfg = dirs[4].join("config.toml");
@@ -413,9 +432,10 @@ fn five_nodes_agree_after_churn_and_a_partition() {
         .status,
         201
     );
+    // On the node that took the admission: another node may not have it yet.
     let side_a = w2.write(offer("links", 1), t0()).expect("sign");
     assert_eq!(
-        post(&url(&nodes, 2), "/v1/records", side_a.canonical_json()).status,
+        post(&url(&nodes, 1), "/v1/records", side_a.canonical_json()).status,
         201
     );
     let side_b = w.write(offer("rechts", 1), t0()).expect("sign");

@@ -1,0 +1,722 @@
+//! `kx-bench`: measures KX against the limits of the machine it runs on.
+//!
+//! `kx-bench SCENARIO [--json]` with SCENARIO one of `verify-ceiling`, `sync-bytes`,
+//! `submit`, `query`, `catch-up`, `propagation`, `load`, or `all`. Node scenarios
+//! run real `kx-node` processes (the binary next to this one) on loopback; build
+//! both with `cargo build --release`. Every figure is printed with the ceiling it
+//! is compared to where there is one, measured in the same run.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use kx_protocol::author::{LogWriter, genesis};
+use kx_protocol::body::{AdmitBody, Kind};
+use kx_protocol::sync::{IdSet, SyncRequest, SyncResponse};
+use kx_protocol::{Body, Hash32, SecretKey, Timestamp, VerifiedRecord, record};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    VerifyCeiling,
+    SyncBytes,
+    Submit,
+    Query,
+    CatchUp,
+    Propagation,
+    Load,
+    All,
+}
+
+/// Benchmarks of KX on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "kx-bench", version, about)]
+struct Cli {
+    scenario: Scenario,
+    /// Print one JSON object per scenario.
+    #[arg(long)]
+    json: bool,
+    /// Records or offers for `query` and `catch-up`.
+    #[arg(long, default_value_t = 100_000)]
+    records: usize,
+    /// Nodes for `propagation`.
+    #[arg(long, default_value_t = 30)]
+    nodes: usize,
+    /// Seconds for `load`.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+}
+
+fn key(n: u32) -> SecretKey {
+    let mut seed = [0u8; 32];
+    seed[..4].copy_from_slice(&n.to_be_bytes());
+    seed[31] = 0x5a;
+    SecretKey::from_seed(seed).unwrap_or_else(|_| key(n + 1_000_000))
+}
+
+fn t0() -> Timestamp {
+    Timestamp::from_unix(1_768_467_600).unwrap_or(Timestamp::EPOCH)
+}
+
+fn offer(id: &str, i: usize) -> Result<Body> {
+    let cats = [
+        "einwohnerwesen",
+        "e-akte",
+        "kfz-zulassung",
+        "geodaten-gis",
+        "service-desk",
+        "soc-siem",
+    ];
+    let regions = ["05", "05158", "05774", "05315", "05962", "05334"];
+    Ok(Body::from_json(
+        Kind::Offer,
+        json!({
+            "offer_id": id, "version": 1,
+            "title": format!("Angebot {i} für Kommunen in Nordrhein-Westfalen"),
+            "summary": "Betrieb, Einführung und Support aus einer Hand, mit Schnittstellen zu den Fachverfahren.",
+            "description": "Hosting im zertifizierten Rechenzentrum, Updates, Datensicherung und Service-Desk. Anbindung an OSCI/XTA über DataClearing NRW, Schulungen für Anwenderinnen und Anwender, Migration aus Altverfahren.",
+            "category": cats[i % cats.len()], "ozg_ids": ["10124"], "leika_keys": ["99115005104000"],
+            "regions": [regions[i % regions.len()]], "delivery": "saas",
+            "sla": {"availability_bp": 9950, "support_hours": "Mo-Fr 07:30-16:30", "response_minutes": 60, "resolution_hours": 8},
+            "pricing": {"model": "per_user_per_month", "amount_cents": 1250 + (i % 100) as u64, "currency": "EUR", "notes": ""},
+            "capacity": 10, "certifications": ["iso27001-grundschutz"], "standards": ["xmeld"],
+            "contacts": [{"customer_group": "kommunen", "name": "Vertrieb", "email": "vertrieb@demo.example"}],
+            "valid_from": "2026-01-01T00:00:00Z"
+        }),
+    )?)
+}
+
+/// A federation: genesis, steward and `providers` admitted provider keys, plus
+/// `per_provider` offers each, all signed.
+struct Data {
+    genesis: VerifiedRecord,
+    governance: Vec<VerifiedRecord>,
+    providers: Vec<SecretKey>,
+    offers: Vec<VerifiedRecord>,
+}
+
+fn federation(providers: usize, per_provider: usize) -> Result<Data> {
+    let s = key(1);
+    let g = genesis(
+        "KX Bench".parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+        vec![s.did().clone()],
+        1,
+        &s,
+        &[&s],
+        t0(),
+    )?;
+    let fed = g.record().federation;
+    let mut sw = LogWriter::new(key(1), fed, Some((1, g.id())));
+    let mut head: Hash32 = fed;
+    let mut governance = Vec::new();
+    let mut keys = Vec::new();
+    for p in 0..providers {
+        let k = key(100 + p as u32);
+        let mut b = Body::MemberAdmit(AdmitBody {
+            prev_action: head,
+            provider: k.did().clone(),
+            name: format!("Anbieter {p}")
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            approvals: Vec::new(),
+        });
+        record::approve(&mut b, sw.key());
+        let rec = sw.write(b, t0())?;
+        head = rec.action().context("action")?;
+        governance.push(rec);
+        keys.push(k);
+    }
+    // Sign on all cores: each provider's log is independent.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = keys.len().div_ceil(threads).max(1);
+    let offers: Vec<VerifiedRecord> = std::thread::scope(|sc| {
+        let hs: Vec<_> = keys
+            .chunks(chunk)
+            .map(|ks| {
+                sc.spawn(move || {
+                    let mut out = Vec::new();
+                    for k in ks {
+                        let mut w = LogWriter::new(SecretKey::from_seed(k.seed()).ok()?, fed, None);
+                        for i in 0..per_provider {
+                            out.push(w.write(offer(&format!("o{i}"), i).ok()?, t0()).ok()?);
+                        }
+                    }
+                    Some(out)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().ok().flatten().unwrap_or_default())
+            .collect()
+    });
+    Ok(Data {
+        genesis: g,
+        governance,
+        providers: keys,
+        offers,
+    })
+}
+
+fn report(json: bool, name: &str, v: Value) {
+    if json {
+        println!("{}", json!({"scenario": name, "result": v}));
+    } else {
+        println!("== {name}");
+        if let Some(o) = v.as_object() {
+            for (k, x) in o {
+                println!("   {k:<28} {x}");
+            }
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Strict verification per second on one core and on all cores.
+fn verify_ceiling() -> Result<(f64, f64, Value)> {
+    let data = federation(8, 2500)?;
+    let items: Vec<(Vec<u8>, kx_protocol::Did, kx_protocol::Signature)> = data
+        .offers
+        .iter()
+        .map(|r| {
+            let u = kx_protocol::UnverifiedRecord::parse(r.canonical_json())
+                .map_err(anyhow::Error::from)?;
+            Ok((
+                u.signed_bytes().to_vec(),
+                r.record().author.clone(),
+                r.record().sig,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let start = Instant::now();
+    for (m, d, s) in &items {
+        d.verify(m, s)?;
+    }
+    let one = items.len() as f64 / start.elapsed().as_secs_f64();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads);
+    let start = Instant::now();
+    std::thread::scope(|sc| {
+        for part in items.chunks(chunk) {
+            sc.spawn(move || {
+                for (m, d, s) in part {
+                    let _ = d.verify(m, s);
+                }
+            });
+        }
+    });
+    let all = items.len() as f64 / start.elapsed().as_secs_f64();
+    Ok((
+        one,
+        all,
+        json!({"signatures": items.len(), "one_core_per_s": one.round(), "all_cores_per_s": all.round(), "cores": threads}),
+    ))
+}
+
+/// Reconciliation traffic for d missing records out of `n`.
+fn sync_bytes(n: usize) -> Result<Value> {
+    let fed = Hash32([0; 32]);
+    let common: Vec<Hash32> = (0..n)
+        .map(|i| record::sha256(format!("common-{i}").as_bytes()))
+        .collect();
+    let data = federation(10, 100)?;
+    let mean = data
+        .offers
+        .iter()
+        .map(|r| r.canonical_json().len())
+        .sum::<usize>() as f64
+        / data.offers.len() as f64;
+    let mut rows = serde_json::Map::new();
+    for d in [0usize, 10, 1000] {
+        let missing: Vec<&VerifiedRecord> = data.offers.iter().take(d).collect();
+        let a = IdSet::new(common.iter().copied());
+        let b = IdSet::new(common.iter().copied().chain(missing.iter().map(|r| r.id())));
+        let mut bytes = 0usize;
+        let mut open = a.initial();
+        let mut fetch = Vec::new();
+        let mut rounds = 0;
+        while !open.is_empty() && rounds < kx_protocol::sync::MAX_ROUNDS {
+            rounds += 1;
+            let n = open.len().min(kx_protocol::sync::MAX_RANGES);
+            let ranges: Vec<_> = open.drain(..n).collect();
+            bytes += serde_json::to_vec(&SyncRequest::Reconcile {
+                federation: fed,
+                ranges: ranges.clone(),
+            })?
+            .len();
+            let answer = b.respond(&ranges);
+            bytes += serde_json::to_vec(&SyncResponse::Reconcile {
+                ranges: answer.clone(),
+            })?
+            .len();
+            let (f, next) = a.process(&answer);
+            fetch.extend(f);
+            open.extend(next);
+        }
+        for ids in fetch.chunks(256) {
+            bytes += serde_json::to_vec(&SyncRequest::Fetch {
+                federation: fed,
+                ids: ids.to_vec(),
+            })?
+            .len();
+            let records: Vec<String> = ids
+                .iter()
+                .filter_map(|id| missing.iter().find(|r| r.id() == *id))
+                .map(|r| String::from_utf8_lossy(r.canonical_json()).into_owned())
+                .collect();
+            bytes += serde_json::to_vec(&SyncResponse::Records { records })?.len();
+        }
+        let ratio = if d == 0 {
+            Value::Null
+        } else {
+            json!(((bytes as f64) / (d as f64 * mean) * 100.0).round() / 100.0)
+        };
+        rows.insert(
+            format!("d={d}"),
+            json!({"bytes": bytes, "rounds": rounds, "fetched": fetch.len(), "ratio_to_d_x_mean_record": ratio}),
+        );
+    }
+    rows.insert("records".into(), json!(n));
+    rows.insert("mean_record_bytes".into(), json!(mean.round()));
+    Ok(Value::Object(rows))
+}
+
+struct NodeProc {
+    child: Child,
+    http: String,
+    listen: String,
+    dir: PathBuf,
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node_bin() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .map(|p| p.with_file_name("kx-node"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("kx-node"))
+}
+
+fn start_node(dir: &Path, genesis: &VerifiedRecord, bootstrap: Option<&str>) -> Result<NodeProc> {
+    std::fs::create_dir_all(dir)?;
+    let g = dir.with_extension("genesis.json");
+    std::fs::write(&g, genesis.canonical_json())?;
+    let mut init = Command::new(node_bin());
+    init.args(["init", "--data-dir"])
+        .arg(dir)
+        .arg("--genesis")
+        .arg(&g)
+        .args(["--http", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    if let Some(b) = bootstrap {
+        init.args(["--bootstrap", b]);
+    }
+    let out = init
+        .output()
+        .context("run kx-node (build it with cargo build --release)")?;
+    if !out.status.success() {
+        bail!("kx-node init: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let cfg = dir.join("config.toml");
+    let text = std::fs::read_to_string(&cfg)?
+        .replace("sync_interval_secs = 30", "sync_interval_secs = 2")
+        .replace("gossip_heartbeat_ms = 1000", "gossip_heartbeat_ms = 200")
+        .replace("max_batch = 512", "max_batch = 2048");
+    std::fs::write(&cfg, text)?;
+    let child = Command::new(node_bin())
+        .args(["run", "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut node = NodeProc {
+        child,
+        http: String::new(),
+        listen: String::new(),
+        dir: dir.to_owned(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = std::fs::read_to_string(dir.join("node.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        {
+            node.http = v["http"].as_str().unwrap_or("").to_owned();
+            node.listen = v["listen"][0].as_str().unwrap_or("").to_owned();
+            return Ok(node);
+        }
+        if Instant::now() > deadline {
+            bail!("kx-node did not start in {}", dir.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+fn post(agent: &ureq::Agent, http: &str, rec: &VerifiedRecord) -> Result<u16> {
+    let r = agent
+        .post(&format!("{http}/v1/records"))
+        .send(rec.canonical_json())?;
+    Ok(r.status().as_u16())
+}
+
+fn get_json(agent: &ureq::Agent, url: &str) -> Result<Value> {
+    let mut r = agent.get(url).call()?;
+    Ok(serde_json::from_str(
+        &r.body_mut()
+            .with_config()
+            .limit(256 << 20)
+            .read_to_string()?,
+    )?)
+}
+
+/// Submits records over HTTP from `clients` threads; returns records/s.
+fn submit_all(http: &str, records: &[VerifiedRecord], clients: usize) -> Result<f64> {
+    // One log per thread keeps each author's records in order.
+    let mut by_author: std::collections::BTreeMap<String, Vec<&VerifiedRecord>> =
+        Default::default();
+    for r in records {
+        by_author
+            .entry(r.record().author.to_string())
+            .or_default()
+            .push(r);
+    }
+    let logs: Vec<Vec<&VerifiedRecord>> = by_author.into_values().collect();
+    let next = AtomicUsize::new(0);
+    let errors = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|sc| {
+        for _ in 0..clients {
+            sc.spawn(|| {
+                let a = agent();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(log) = logs.get(i) else { return };
+                    for r in log {
+                        if !matches!(post(&a, http, r), Ok(201 | 200)) {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let e = errors.load(Ordering::Relaxed);
+    if e > 0 {
+        bail!("{e} submits failed");
+    }
+    Ok(records.len() as f64 / secs)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("kx-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    p
+}
+
+fn populated_node(dir: &Path, n: usize) -> Result<(NodeProc, Data, f64)> {
+    let providers = (n / 1000).clamp(8, 200);
+    let data = federation(providers, n.div_ceil(providers))?;
+    let node = start_node(dir, &data.genesis, None)?;
+    let a = agent();
+    for g in &data.governance {
+        post(&a, &node.http, g)?;
+    }
+    let rate = submit_all(&node.http, &data.offers, 8)?;
+    Ok((node, data, rate))
+}
+
+fn query(n: usize) -> Result<(Value, NodeProc, Data)> {
+    let (node, data, _) = populated_node(&tmp("query"), n)?;
+    let a = agent();
+    let filters = [
+        "region=05774032",
+        "region=05158004&category=fachverfahren",
+        "category=e-akte",
+        "q=rechenzentrum%20schulungen",
+        "ozg=10124&cert=iso27001-grundschutz",
+        "municipality=Paderborn&procurement=tender_free",
+    ];
+    let _ = get_json(&a, &format!("{}/v1/offers?limit=20", node.http))?; // warm the state cache
+    let mut times = Vec::new();
+    for i in 0..200 {
+        let start = Instant::now();
+        let v = get_json(
+            &a,
+            &format!(
+                "{}/v1/offers?limit=20&{}",
+                node.http,
+                filters[i % filters.len()]
+            ),
+        )?;
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        if v.get("offers").is_none() {
+            bail!("search failed: {v}");
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let rss = rss_kib(node.child.id());
+    Ok((
+        json!({"offers": data.offers.len(), "searches": times.len(), "p50_ms": (percentile(&times, 0.5) * 100.0).round() / 100.0, "p99_ms": (percentile(&times, 0.99) * 100.0).round() / 100.0, "node_rss_mib": rss / 1024, "target": "p50 <= 2 ms, p99 <= 10 ms, RSS <= 150 MiB"}),
+        node,
+        data,
+    ))
+}
+
+fn catch_up(source: &NodeProc, data: &Data, ceiling: f64) -> Result<Value> {
+    let a = agent();
+    let want = get_json(&a, &format!("{}/v1/status", source.http))?["records"]
+        .as_u64()
+        .unwrap_or(0);
+    let start = Instant::now();
+    let fresh = start_node(&tmp("catchup"), &data.genesis, Some(&source.listen))?;
+    loop {
+        let have = get_json(&a, &format!("{}/v1/status", fresh.http))?["records"]
+            .as_u64()
+            .unwrap_or(0);
+        if have >= want {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(1800) {
+            bail!("catch-up did not finish in 30 minutes ({have}/{want})");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let rate = want as f64 / secs;
+    Ok(
+        json!({"records": want, "seconds": (secs * 10.0).round() / 10.0, "records_per_s": rate.round(), "all_core_verify_ceiling_per_s": ceiling.round(), "ratio_to_ceiling": (rate / ceiling * 100.0).round() / 100.0, "target": "ratio >= 0.6"}),
+    )
+}
+
+fn propagation(nodes: usize) -> Result<Value> {
+    let data = federation(1, 0)?;
+    let base = tmp("prop");
+    let first = start_node(&base.join("n0"), &data.genesis, None)?;
+    let boot = first.listen.clone();
+    let mut all = vec![first];
+    for i in 1..nodes {
+        all.push(start_node(
+            &base.join(format!("n{i}")),
+            &data.genesis,
+            Some(&boot),
+        )?);
+    }
+    let a = agent();
+    // Wait until the mesh formed: everyone has peers.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while all.iter().any(|n| {
+        get_json(&a, &format!("{}/v1/status", n.http))
+            .map(|v| v["peers"].as_array().is_none_or(|p| p.len() < 2))
+            .unwrap_or(true)
+    }) {
+        if Instant::now() > deadline {
+            bail!("the {nodes} nodes did not connect");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3)); // let gossipsub build its mesh
+    for g in &data.governance {
+        post(&a, &all[0].http, g)?;
+    }
+    let fed = data.genesis.record().federation;
+    let mut w = LogWriter::new(SecretKey::from_seed(data.providers[0].seed())?, fed, None);
+    let mut lat = Vec::new();
+    for i in 0..20 {
+        let rec = w.write(offer(&format!("p{i}"), i)?, t0())?;
+        let origin = i % nodes;
+        let start = Instant::now();
+        post(&a, &all[origin].http, &rec)?;
+        let mut seen = vec![false; nodes];
+        while seen.iter().any(|s| !s) {
+            for (j, n) in all.iter().enumerate() {
+                if !seen[j]
+                    && a.get(&format!("{}/v1/records/{}", n.http, rec.id()))
+                        .call()
+                        .is_ok_and(|r| r.status().as_u16() == 200)
+                {
+                    seen[j] = true;
+                    lat.push(start.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("record {i} did not reach every node in 60 s");
+            }
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    Ok(
+        json!({"nodes": nodes, "records": 20, "p50_ms": percentile(&lat, 0.5).round(), "p99_ms": percentile(&lat, 0.99).round(), "target": "p99 <= 300 ms"}),
+    )
+}
+
+fn submit() -> Result<Value> {
+    let data = federation(16, 400)?;
+    let node = start_node(&tmp("submit"), &data.genesis, None)?;
+    let a = agent();
+    for g in &data.governance {
+        post(&a, &node.http, g)?;
+    }
+    let rate = submit_all(&node.http, &data.offers, 16)?;
+    let m = a
+        .get(&format!("{}/metrics", node.http))
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    let commits = m
+        .lines()
+        .find(|l| l.starts_with("kx_commits_total "))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or("?")
+        .to_owned();
+    Ok(
+        json!({"records": data.offers.len(), "clients": 16, "durable_submits_per_s": rate.round(), "group_commits": commits, "target": ">= 5000/s"}),
+    )
+}
+
+fn load(node: &NodeProc, data: &Data, seconds: u64) -> Result<Value> {
+    let fed = data.genesis.record().federation;
+    let searches = AtomicU64::new(0);
+    let submits = AtomicU64::new(0);
+    let errors = AtomicU64::new(0);
+    let end = Instant::now() + Duration::from_secs(seconds);
+    std::thread::scope(|sc| {
+        for t in 0..4usize {
+            let (searches, errors) = (&searches, &errors);
+            sc.spawn(move || {
+                let a = agent();
+                let mut i = t;
+                while Instant::now() < end {
+                    let q = [
+                        "region=05774032",
+                        "category=e-akte",
+                        "q=hosting",
+                        "municipality=Köln",
+                    ][i % 4];
+                    match get_json(&a, &format!("{}/v1/offers?limit=20&{q}", node.http)) {
+                        Ok(v) if v.get("offers").is_some() => {
+                            searches.fetch_add(1, Ordering::Relaxed)
+                        }
+                        _ => errors.fetch_add(1, Ordering::Relaxed),
+                    };
+                    i += 1;
+                }
+            });
+        }
+        for t in 0..2u32 {
+            let (submits, errors) = (&submits, &errors);
+            sc.spawn(move || {
+                let a = agent();
+                let Some(k) = data.providers.get(t as usize) else {
+                    return;
+                };
+                let head = get_json(&a, &format!("{}/v1/authors/{}", node.http, k.did())).ok();
+                let head = head.and_then(|h| {
+                    Some((
+                        h["head"]["seq"].as_u64()?,
+                        h["head"]["id"].as_str()?.parse().ok()?,
+                    ))
+                });
+                let Ok(key) = SecretKey::from_seed(k.seed()) else {
+                    return;
+                };
+                let mut w = LogWriter::new(key, fed, head);
+                let mut i = 0;
+                while Instant::now() < end {
+                    let ok = offer(&format!("load-{i}"), i)
+                        .ok()
+                        .and_then(|b| w.write(b, t0()).ok())
+                        .map(|r| post(&a, &node.http, &r));
+                    match ok {
+                        Some(Ok(201)) => submits.fetch_add(1, Ordering::Relaxed),
+                        _ => errors.fetch_add(1, Ordering::Relaxed),
+                    };
+                    i += 1;
+                }
+            });
+        }
+    });
+    Ok(
+        json!({"seconds": seconds, "searches": searches.load(Ordering::Relaxed), "submits": submits.load(Ordering::Relaxed), "errors": errors.load(Ordering::Relaxed), "target": "0 errors"}),
+    )
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let s = cli.scenario;
+    let all = s == Scenario::All;
+    let mut ceiling = None;
+    if all || s == Scenario::VerifyCeiling || s == Scenario::CatchUp {
+        let (_, c, v) = verify_ceiling()?;
+        report(cli.json, "verify-ceiling", v);
+        ceiling = Some(c);
+    }
+    if all || s == Scenario::SyncBytes {
+        report(cli.json, "sync-bytes", sync_bytes(100_000)?);
+    }
+    if all || s == Scenario::Submit {
+        report(cli.json, "submit", submit()?);
+    }
+    if all || matches!(s, Scenario::Query | Scenario::CatchUp | Scenario::Load) {
+        let (v, node, data) = query(cli.records)?;
+        if all || s == Scenario::Query {
+            report(cli.json, "query", v);
+        }
+        if all || s == Scenario::CatchUp {
+            report(
+                cli.json,
+                "catch-up",
+                catch_up(&node, &data, ceiling.unwrap_or(1.0))?,
+            );
+        }
+        if all || s == Scenario::Load {
+            report(cli.json, "load", load(&node, &data, cli.seconds)?);
+        }
+        let _ = std::fs::remove_dir_all(&node.dir);
+    }
+    if all || s == Scenario::Propagation {
+        report(cli.json, "propagation", propagation(cli.nodes)?);
+    }
+    Ok(())
+}
