@@ -73,6 +73,9 @@ impl SledStore {
     pub fn open(dir: &Path, federation: &Hash32) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
             .path(dir)
+            // The registry lives in memory anyway; sled's page cache (1 GiB by
+            // default) only needs to hold the working set of writes and reads.
+            .cache_capacity(64 * 1024 * 1024)
             // Durability comes from our explicit flush after each group commit.
             .flush_every_ms(None)
             .open()?;
