@@ -3,7 +3,7 @@
 //! certification, provider, free text, tender-free), offer, provider and compare
 //! pages. Everything is read from the node's verified state.
 
-use crate::http::{Ctx, now, procurement_of};
+use crate::http::{Ctx, now, procurement_of, provider_name};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -122,18 +122,6 @@ fn param<'a>(p: &'a [(String, String)], k: &str) -> Option<&'a str> {
     p.iter()
         .find(|(key, v)| key == k && !v.trim().is_empty())
         .map(|(_, v)| v.trim())
-}
-
-fn provider_name(state: &State, did: &Did) -> String {
-    state
-        .providers
-        .get(did)
-        .map(|p| {
-            p.profile_body()
-                .map(|b| b.short_name.to_string())
-                .unwrap_or_else(|| p.name.clone())
-        })
-        .unwrap_or_else(|| did.short().to_owned())
 }
 
 fn euro(cents: u64) -> String {

@@ -362,7 +362,8 @@ async fn get_record(AxState(ctx): AxState<Ctx>, PathArgs(id): PathArgs<String>) 
 
 // ---- offers ------------------------------------------------------------------
 
-fn provider_name(state: &State, did: &Did) -> String {
+/// The short name a provider goes by (profile short name, else its admission name).
+pub(crate) fn provider_name(state: &State, did: &Did) -> String {
     state
         .providers
         .get(did)

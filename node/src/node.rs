@@ -132,7 +132,7 @@ impl Node {
         let federation = registry.federation();
         let stored = store.all()?;
         let mut bad = 0usize;
-        for rec in verify_parallel(stored) {
+        for rec in verify_parallel(&stored) {
             if let Err(e) = rec.and_then(|r| registry.add(r)) {
                 bad += 1;
                 tracing::error!(error = %e, "stored record does not verify; skipped");
@@ -333,17 +333,20 @@ impl Core {
     }
 }
 
-/// Verifies stored records on all cores (strict rule, one signature at a time).
-fn verify_parallel(stored: Vec<Vec<u8>>) -> Vec<Result<VerifiedRecord, kx_protocol::RecordError>> {
+/// Parses and verifies records on all cores, in order (strict rule, one signature
+/// at a time: batch verification never decides acceptance).
+pub fn verify_parallel<T: AsRef<[u8]> + Sync>(
+    items: &[T],
+) -> Vec<Result<VerifiedRecord, kx_protocol::RecordError>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = stored.len().div_ceil(threads).max(1);
+    let chunk = items.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
-        let handles: Vec<_> = stored
+        let handles: Vec<_> = items
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|b| VerifiedRecord::from_bytes(b))
+                        .map(|b| VerifiedRecord::from_bytes(b.as_ref()))
                         .collect::<Vec<_>>()
                 })
             })

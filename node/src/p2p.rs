@@ -838,9 +838,14 @@ impl Task {
             peer_id: *self.swarm.local_peer_id(),
         };
         tokio::spawn(async move {
-            let parsed = tokio::task::spawn_blocking(move || verify_all(records))
-                .await
-                .unwrap_or_default();
+            let parsed = tokio::task::spawn_blocking(move || {
+                crate::node::verify_parallel(&records)
+                    .into_iter()
+                    .map(|r| r.map_err(|e| e.code()))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
             let mut invalid = 0usize;
             let mut recs: Vec<VerifiedRecord> = retry;
             for r in parsed {
@@ -993,25 +998,4 @@ impl Task {
             }
         }
     }
-}
-
-fn verify_all(records: Vec<String>) -> Vec<Result<VerifiedRecord, &'static str>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = records.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|t| VerifiedRecord::from_bytes(t.as_bytes()).map_err(|e| e.code()))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
 }
