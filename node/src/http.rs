@@ -606,25 +606,32 @@ impl Filters {
     }
 }
 
-async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
-    let q = Query::parse(
-        q,
-        &[
-            "municipality",
-            "procurement",
-            "region",
-            "category",
-            "ozg",
-            "leika",
-            "cert",
-            "provider",
-            "q",
-            "include",
-            "limit",
-            "cursor",
-            "at",
-        ],
-    )?;
+/// Query parameters of `GET /v1/offers`.
+const SEARCH_PARAMS: &[&str] = &[
+    "municipality",
+    "procurement",
+    "region",
+    "category",
+    "ozg",
+    "leika",
+    "cert",
+    "provider",
+    "q",
+    "include",
+    "limit",
+    "cursor",
+    "at",
+];
+
+/// A parsed search request.
+struct Search {
+    filters: Filters,
+    limit: usize,
+    cursor: Option<(Did, OfferId)>,
+}
+
+fn parse_search(raw: Option<String>) -> Result<Search, ApiError> {
+    let q = Query::parse(raw, SEARCH_PARAMS)?;
     let filters = Filters::parse(&q)?;
     let limit = q.limit(50, 500)?;
     let cursor = match q.get("cursor") {
@@ -640,6 +647,27 @@ async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Api
             Some((did, id))
         }
     };
+    Ok(Search {
+        filters,
+        limit,
+        cursor,
+    })
+}
+
+/// Parses the query string of `GET /v1/offers` exactly as the endpoint does, for
+/// fuzzing: `Ok`, or the status and stable code of the error the API would answer.
+pub fn check_search_query(raw: &str) -> Result<(), (u16, &'static str)> {
+    parse_search(Some(raw.to_owned()))
+        .map(|_| ())
+        .map_err(|e| (e.status.as_u16(), e.code))
+}
+
+async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    let Search {
+        filters,
+        limit,
+        cursor,
+    } = parse_search(q)?;
     let state = ctx.node.state();
     let mut total = 0usize;
     let mut page = Vec::new();
@@ -954,4 +982,34 @@ async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_search_query;
+
+    #[test]
+    fn search_queries_parse_or_fail_with_a_4xx_code() {
+        assert_eq!(
+            check_search_query("region=05158004&category=e-akte&limit=5"),
+            Ok(())
+        );
+        assert_eq!(
+            check_search_query("municipality=Paderborn&procurement=tender_free"),
+            Ok(())
+        );
+        assert_eq!(check_search_query("region=5"), Err((400, "malformed_ags")));
+        assert_eq!(
+            check_search_query("bogus=1"),
+            Err((400, "unknown_parameter"))
+        );
+        assert_eq!(
+            check_search_query("municipality=Atlantis"),
+            Err((400, "unknown_municipality"))
+        );
+        assert_eq!(
+            check_search_query("cursor=%ff"),
+            Err((400, "invalid_query"))
+        );
+    }
 }
