@@ -53,10 +53,13 @@ pub enum Source {
     Sync,
 }
 
+/// Records for the writer, answered together. A batch from one reconciliation
+/// fetch is one job, so it shares one commit instead of racing the writer one
+/// record at a time.
 struct Job {
-    rec: VerifiedRecord,
+    recs: Vec<VerifiedRecord>,
     source: Source,
-    reply: oneshot::Sender<Result<Admitted, IngestError>>,
+    reply: oneshot::Sender<Vec<Result<Admitted, IngestError>>>,
 }
 
 /// Counters exported at `/metrics`.
@@ -203,36 +206,66 @@ impl Node {
     /// Queues a verified record and returns at once; [`Pending::wait`] gives the
     /// outcome. Queue many, then wait: they share group commits.
     pub async fn ingest_nowait(&self, rec: VerifiedRecord, source: Source) -> Pending {
+        Pending(self.ingest_many(vec![rec], source).await)
+    }
+
+    /// Queues records as one batch (one commit for all, in this order) and
+    /// returns at once; [`PendingMany::wait`] gives the outcomes in order.
+    pub async fn ingest_many(&self, recs: Vec<VerifiedRecord>, source: Source) -> PendingMany {
         let m = &self.core.metrics;
         match source {
             Source::Http => &m.received_http,
             Source::Gossip => &m.received_gossip,
             Source::Sync => &m.received_sync,
         }
-        .fetch_add(1, Ordering::Relaxed);
-        if self.core.failed.load(Ordering::Relaxed) {
-            return Pending(Err(IngestError::Storage(
-                "storage failed earlier; the node takes no more writes until restarted".into(),
-            )));
-        }
-        // A refusal by the clock is temporary: the record is taken when offered
-        // again later, so the state never depends on when it arrived.
+        .fetch_add(recs.len() as u64, Ordering::Relaxed);
+        let mut pre: Vec<Option<IngestError>> = Vec::with_capacity(recs.len());
+        let mut queued = Vec::with_capacity(recs.len());
+        let failed = self.core.failed.load(Ordering::Relaxed);
         let now = crate::http::now();
-        if rec.record().issued_at.unix() > now.unix() + MAX_CLOCK_SKEW_SECS {
-            m.reject("future_dated");
-            return Pending(Err(IngestError::FutureDated {
-                issued_at: rec.record().issued_at.to_string(),
-                now: now.to_string(),
-            }));
+        for rec in recs {
+            if failed {
+                pre.push(Some(IngestError::Storage(
+                    "storage failed earlier; the node takes no more writes until restarted".into(),
+                )));
+            } else if rec.record().issued_at.unix() > now.unix() + MAX_CLOCK_SKEW_SECS {
+                // A refusal by the clock is temporary: the record is taken when
+                // offered again later, so the state never depends on when it came.
+                m.reject("future_dated");
+                pre.push(Some(IngestError::FutureDated {
+                    issued_at: rec.record().issued_at.to_string(),
+                    now: now.to_string(),
+                }));
+            } else {
+                pre.push(None);
+                queued.push(rec);
+            }
+        }
+        if queued.is_empty() {
+            return PendingMany { rx: None, pre };
         }
         let Some(jobs) = self.jobs.as_ref() else {
-            return Pending(Err(IngestError::ShuttingDown));
+            return PendingMany {
+                rx: None,
+                pre: pre
+                    .into_iter()
+                    .map(|p| p.or(Some(IngestError::ShuttingDown)))
+                    .collect(),
+            };
         };
         let (reply, rx) = oneshot::channel();
-        if jobs.send(Job { rec, source, reply }).await.is_err() {
-            return Pending(Err(IngestError::ShuttingDown));
-        }
-        Pending(Ok(rx))
+        let rx = match jobs
+            .send(Job {
+                recs: queued,
+                source,
+                reply,
+            })
+            .await
+        {
+            Ok(()) => Some(rx),
+            Err(_) => None,
+        };
+        PendingMany { rx, pre }
     }
 
     /// Submits a verified record and waits until it is durable or refused.
@@ -247,15 +280,43 @@ impl Node {
 
 /// A queued record's outcome.
 #[derive(Debug)]
-pub struct Pending(Result<oneshot::Receiver<Result<Admitted, IngestError>>, IngestError>);
+pub struct Pending(PendingMany);
 
 impl Pending {
     /// Waits until the record is durable or refused.
     pub async fn wait(self) -> Result<Admitted, IngestError> {
-        match self.0 {
-            Ok(rx) => rx.await.map_err(|_| IngestError::ShuttingDown)?,
-            Err(e) => Err(e),
-        }
+        self.0
+            .wait()
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or(Err(IngestError::ShuttingDown))
+    }
+}
+
+/// The outcomes of a queued batch.
+#[derive(Debug)]
+pub struct PendingMany {
+    rx: Option<oneshot::Receiver<Vec<Result<Admitted, IngestError>>>>,
+    /// Per record: refused before queueing (Some), or queued (None).
+    pre: Vec<Option<IngestError>>,
+}
+
+impl PendingMany {
+    /// Waits until the batch is durable or refused; one outcome per record, in
+    /// the order given.
+    pub async fn wait(self) -> Vec<Result<Admitted, IngestError>> {
+        let mut queued = match self.rx {
+            Some(rx) => rx.await.unwrap_or_default().into_iter(),
+            None => Vec::new().into_iter(),
+        };
+        self.pre
+            .into_iter()
+            .map(|p| match p {
+                Some(e) => Err(e),
+                None => queued.next().unwrap_or(Err(IngestError::ShuttingDown)),
+            })
+            .collect()
     }
 }
 
@@ -269,10 +330,14 @@ impl Core {
 
     fn write_loop(&self, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
         while let Some(first) = rx.blocking_recv() {
+            let mut n = first.recs.len();
             let mut jobs = vec![first];
-            while jobs.len() < max_batch {
+            while n < max_batch {
                 match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
+                    Ok(j) => {
+                        n += j.recs.len();
+                        jobs.push(j);
+                    }
                     Err(_) => break,
                 }
             }
@@ -282,7 +347,8 @@ impl Core {
     }
 
     fn commit(&self, jobs: Vec<Job>) {
-        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut outcomes: Vec<Vec<Result<Admitted, kx_protocol::registry::Rejection>>> =
+            Vec::with_capacity(jobs.len());
         let mut new = Vec::new();
         {
             let mut reg = match self.registry.write() {
@@ -290,11 +356,15 @@ impl Core {
                 Err(p) => p.into_inner(),
             };
             for job in &jobs {
-                let out = reg.admit(job.rec.clone());
-                if let Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation) = out {
-                    new.push(job.rec.clone());
+                let mut outs = Vec::with_capacity(job.recs.len());
+                for rec in &job.recs {
+                    let out = reg.admit(rec.clone());
+                    if let Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation) = out {
+                        new.push(rec.clone());
+                    }
+                    outs.push(out);
                 }
-                outcomes.push(out);
+                outcomes.push(outs);
             }
         }
         if !new.is_empty()
@@ -310,25 +380,30 @@ impl Core {
         } else if !new.is_empty() {
             self.metrics.commits.fetch_add(1, Ordering::Relaxed);
         }
-        for (job, out) in jobs.into_iter().zip(outcomes) {
-            let result = match (&persisted, out) {
-                (Err(e), Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation)) => {
-                    Err(IngestError::Storage(e.to_string()))
-                }
-                (_, Ok(a)) => {
-                    match a {
-                        Admitted::Known => self.metrics.known.fetch_add(1, Ordering::Relaxed),
-                        _ => self.metrics.stored.fetch_add(1, Ordering::Relaxed),
-                    };
-                    tracing::debug!(record = %job.rec.id().short(), source = ?job.source, outcome = ?a, "ingested");
-                    Ok(a)
-                }
-                (_, Err(r)) => {
-                    self.metrics.reject(r.code());
-                    Err(IngestError::Rejected(r))
-                }
-            };
-            let _ = job.reply.send(result);
+        for (job, outs) in jobs.into_iter().zip(outcomes) {
+            let results = job
+                .recs
+                .iter()
+                .zip(outs)
+                .map(|(rec, out)| match (&persisted, out) {
+                    (Err(e), Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation)) => {
+                        Err(IngestError::Storage(e.to_string()))
+                    }
+                    (_, Ok(a)) => {
+                        match a {
+                            Admitted::Known => self.metrics.known.fetch_add(1, Ordering::Relaxed),
+                            _ => self.metrics.stored.fetch_add(1, Ordering::Relaxed),
+                        };
+                        tracing::debug!(record = %rec.id().short(), source = ?job.source, outcome = ?a, "ingested");
+                        Ok(a)
+                    }
+                    (_, Err(r)) => {
+                        self.metrics.reject(r.code());
+                        Err(IngestError::Rejected(r))
+                    }
+                })
+                .collect();
+            let _ = job.reply.send(results);
         }
     }
 }

@@ -36,6 +36,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Stream protocol of anti-entropy and peer exchange.
 pub const SYNC_PROTOCOL: &str = "/kx/sync/1";
+/// Fetch requests a reconciliation keeps in flight.
+pub const FETCHES_IN_FLIGHT: usize = 4;
 /// Largest gossip message and record answer element: one record.
 pub const MAX_GOSSIP_BYTES: usize = 70 * 1024;
 
@@ -335,7 +337,8 @@ struct Session {
     ranges_open: bool,
     /// Ranges still to ask about (sent at most MAX_RANGES per request).
     open: VecDeque<kx_protocol::sync::RangeMsg>,
-    fetch_in_flight: bool,
+    /// Fetch requests sent and not answered yet.
+    fetch_in_flight: usize,
     received: usize,
     retry: Vec<VerifiedRecord>,
     ingesting: usize,
@@ -755,7 +758,7 @@ impl Task {
                 to_fetch: VecDeque::new(),
                 ranges_open: true,
                 open: VecDeque::new(),
-                fetch_in_flight: false,
+                fetch_in_flight: 0,
                 received: 0,
                 retry: Vec::new(),
                 ingesting: 0,
@@ -817,7 +820,7 @@ impl Task {
             }
             (Outbound::Fetch, SyncResponse::Records { records }) => {
                 if let Some(s) = self.sessions.get_mut(&peer) {
-                    s.fetch_in_flight = false;
+                    s.fetch_in_flight = s.fetch_in_flight.saturating_sub(1);
                     s.ingesting += 1;
                 }
                 let bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
@@ -861,15 +864,17 @@ impl Task {
                 let rr = r.record();
                 (!rr.kind().is_governance(), rr.author.clone(), rr.seq)
             });
-            let mut replies = Vec::with_capacity(recs.len());
-            for rec in &recs {
-                replies.push(node.ingest_nowait(rec.clone(), Source::Sync).await);
-            }
+            // One job for the whole batch: one commit, one flush.
+            let outcomes = node
+                .ingest_many(recs.clone(), Source::Sync)
+                .await
+                .wait()
+                .await;
             let small = recs.len() <= 64;
             let mut stored = 0;
             let mut again = Vec::new();
-            for (rec, reply) in recs.into_iter().zip(replies) {
-                match reply.wait().await {
+            for (rec, outcome) in recs.into_iter().zip(outcomes) {
+                match outcome {
                     Ok(Admitted::Known) => {}
                     Ok(_) => {
                         stored += 1;
@@ -900,13 +905,13 @@ impl Task {
         let Some(s) = self.sessions.get_mut(&peer) else {
             return;
         };
-        if s.fetch_in_flight || s.ingesting > 0 {
-            return;
-        }
-        if !s.to_fetch.is_empty() {
+        // Keep several fetches in flight: a catch-up is bound by round trips and
+        // flushes, not by the CPU, so the next batches travel while one is ingested.
+        let mut sent = false;
+        while s.fetch_in_flight < FETCHES_IN_FLIGHT && !s.to_fetch.is_empty() {
             let n = s.to_fetch.len().min(MAX_FETCH);
             let ids: Vec<Hash32> = s.to_fetch.drain(..n).collect();
-            s.fetch_in_flight = true;
+            s.fetch_in_flight += 1;
             let id = self.swarm.behaviour_mut().sync.send_request(
                 &peer,
                 SyncRequest::Fetch {
@@ -915,9 +920,12 @@ impl Task {
                 },
             );
             self.outbound.insert(id, Outbound::Fetch);
-            return;
+            sent = true;
         }
-        if s.ranges_open {
+        let Some(s) = self.sessions.get_mut(&peer) else {
+            return;
+        };
+        if sent || s.fetch_in_flight > 0 || s.ingesting > 0 || s.ranges_open {
             return;
         }
         // Records refused on arrival (e.g. before their author's admission arrived)

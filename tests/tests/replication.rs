@@ -247,11 +247,19 @@ fn foreign_nodes_and_forged_records_change_nothing() {
         &f.http,
         &admit(&mut so, other.record().federation, &key(20), "Fremd"),
     );
-    wait_for("the foreign node to be banned", WAIT, || {
-        let m = String::from_utf8(get(&a.http, "/metrics").body).ok()?;
-        m.lines()
+    // Whichever side notices first bans the other (identify or a sync request
+    // names the federation); either way they end up apart.
+    let banned = |url: &str| {
+        String::from_utf8(get(url, "/metrics").body)
+            .unwrap_or_default()
+            .lines()
             .any(|l| l.starts_with("kx_peers_banned ") && !l.ends_with(" 0"))
-            .then_some(())
+    };
+    wait_for("the foreign node and A to ban each other", WAIT, || {
+        let apart = status(&a.http)["peers"]
+            .as_array()
+            .is_some_and(|p| p.iter().all(|x| x["peer_id"] != f.peer_id.as_str()));
+        ((banned(&a.http) || banned(&f.http)) && apart).then_some(())
     });
     assert_eq!(status(&a.http)["state_digest"], before);
     assert_eq!(status(&f.http)["records"], 2);
