@@ -3,7 +3,7 @@
 //! certification, provider, free text, tender-free), offer, provider and compare
 //! pages. Everything is read from the node's verified state.
 
-use crate::http::{Ctx, now, procurement_of, provider_name};
+use crate::http::{Ctx, Filters, now, procurement_of, provider_name};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -262,15 +262,27 @@ async fn search(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Response {
     let ozg = param(&p, "ozg");
     let cert = param(&p, "zertifikat");
     let provider = param(&p, "anbieter");
-    let text: Vec<String> = param(&p, "text")
-        .map(|t| t.split_whitespace().map(str::to_lowercase).collect())
-        .unwrap_or_default();
     let vergabe = param(&p, "vergabe");
     let page: usize = param(&p, "seite")
         .and_then(|s| s.parse().ok())
         .unwrap_or(1)
         .max(1);
 
+    // The same filters as GET /v1/offers, from the form's German names.
+    let filters = Filters {
+        municipality,
+        procurement: municipality
+            .and(vergabe)
+            .map(|v| if v == "frei" { "tender_free" } else { v }.to_owned()),
+        category: category.map(str::to_owned),
+        ozg: ozg.map(str::to_owned),
+        cert: cert.map(str::to_owned),
+        provider: provider.and_then(|d| d.parse().ok()),
+        words: param(&p, "text").map(Filters::words_of).unwrap_or_default(),
+        ..Filters::active_at(at)
+    };
+    // A provider that is not a did matches nothing.
+    let unknown_provider = provider.is_some() && filters.provider.is_none();
     let mut hits: Vec<(&Did, &OfferEntry, &OfferBody)> = Vec::new();
     let mut ozg_present = BTreeSet::new();
     for ((prov, _), entry) in &state.offers {
@@ -281,39 +293,9 @@ async fn search(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Response {
         for o in &b.ozg_ids {
             ozg_present.insert(o.to_string());
         }
-        if let Some(m) = municipality {
-            if !b.regions.iter().any(|r| r.covers(&m.ags)) {
-                continue;
-            }
-            if let Some(v) = vergabe {
-                let pr = procurement_of(&state, prov, b, m);
-                if (v == "frei" && !pr.tender_free()) || (v != "frei" && pr.as_str() != v) {
-                    continue;
-                }
-            }
+        if !unknown_provider && filters.matches(&state, prov, entry) {
+            hits.push((prov, entry, b));
         }
-        if category.is_some_and(|c| !taxonomy::is_within(b.category.as_str(), c)) {
-            continue;
-        }
-        if ozg.is_some_and(|o| !b.ozg_ids.iter().any(|x| x.as_str() == o)) {
-            continue;
-        }
-        if cert.is_some_and(|c| !b.certifications.iter().any(|x| x.as_str() == c)) {
-            continue;
-        }
-        if let Some(pv) = provider {
-            let shown = state.shown_under(prov, &b.offer_id, at);
-            if prov.as_str() != pv && shown.as_str() != pv {
-                continue;
-            }
-        }
-        if !text.is_empty() {
-            let hay = format!("{} {} {}", b.title, b.summary, b.description).to_lowercase();
-            if !text.iter().all(|w| hay.contains(w.as_str())) {
-                continue;
-            }
-        }
-        hits.push((prov, entry, b));
     }
 
     // Offers a municipality may take without a tender first, then by title.

@@ -324,11 +324,11 @@ async fn list_records(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiR
     let more = page.len() > limit;
     let mut out = b"{\"records\":[".to_vec();
     let mut last = None;
-    for (i, rec) in page.into_iter().take(limit).enumerate() {
+    for (i, (id, rec)) in page.into_iter().take(limit).enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        last = Some(kx_protocol::record::sha256(&signed_bytes_of(&rec)));
+        last = Some(id);
         out.extend_from_slice(&rec);
     }
     out.extend_from_slice(b"],\"next_cursor\":");
@@ -338,13 +338,6 @@ async fn list_records(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiR
     }
     out.push(b'}');
     Ok(raw_json(out))
-}
-
-/// Signed bytes of a stored canonical record, to name it by id in a cursor.
-fn signed_bytes_of(canonical: &[u8]) -> Vec<u8> {
-    kx_protocol::UnverifiedRecord::parse(canonical)
-        .map(|u| u.signed_bytes().to_vec())
-        .unwrap_or_default()
 }
 
 async fn get_record(AxState(ctx): AxState<Ctx>, PathArgs(id): PathArgs<String>) -> ApiResult {
@@ -457,21 +450,47 @@ fn offer_json(
 }
 
 /// Search filters, parsed and checked.
-struct Filters {
-    municipality: Option<&'static Municipality>,
-    procurement: Option<String>,
-    region: Option<String>,
-    category: Option<String>,
-    ozg: Option<String>,
-    leika: Option<String>,
-    cert: Option<String>,
-    provider: Option<Did>,
-    words: Vec<String>,
-    include: Vec<OfferStatus>,
-    at: Timestamp,
+/// Search filters, shared by the API and the web catalog.
+#[derive(Debug)]
+pub(crate) struct Filters {
+    pub(crate) municipality: Option<&'static Municipality>,
+    /// With `municipality`: `tender_free` or a procurement kind.
+    pub(crate) procurement: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) category: Option<String>,
+    pub(crate) ozg: Option<String>,
+    pub(crate) leika: Option<String>,
+    pub(crate) cert: Option<String>,
+    pub(crate) provider: Option<Did>,
+    /// Lowercase words that must all occur in title, summary or description.
+    pub(crate) words: Vec<String>,
+    pub(crate) include: Vec<OfferStatus>,
+    pub(crate) at: Timestamp,
 }
 
 impl Filters {
+    /// No filter: active offers at `at`.
+    pub(crate) fn active_at(at: Timestamp) -> Filters {
+        Filters {
+            municipality: None,
+            procurement: None,
+            region: None,
+            category: None,
+            ozg: None,
+            leika: None,
+            cert: None,
+            provider: None,
+            words: Vec::new(),
+            include: vec![OfferStatus::Active],
+            at,
+        }
+    }
+
+    /// Lowercase words of a free-text query.
+    pub(crate) fn words_of(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_lowercase).collect()
+    }
+
     fn parse(q: &Query) -> Result<Filters, ApiError> {
         let region = q.get("region").map(str::to_owned);
         if let Some(r) = &region
@@ -519,10 +538,7 @@ impl Filters {
                 return Err(ApiError::bad_query("procurement needs a municipality"));
             }
         }
-        let words = q
-            .get("q")
-            .map(|t| t.split_whitespace().map(str::to_lowercase).collect())
-            .unwrap_or_default();
+        let words = q.get("q").map(Filters::words_of).unwrap_or_default();
         Ok(Filters {
             municipality,
             procurement,
@@ -538,7 +554,8 @@ impl Filters {
         })
     }
 
-    fn matches(&self, state: &State, provider: &Did, entry: &OfferEntry) -> bool {
+    /// True if the current version of `entry` passes every filter.
+    pub(crate) fn matches(&self, state: &State, provider: &Did, entry: &OfferEntry) -> bool {
         let Some(b) = entry.body() else { return false };
         if !self
             .include

@@ -45,8 +45,12 @@ pub trait Store: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
     /// The canonical JSON of a record.
     fn get(&self, id: &Hash32) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Canonical JSON of records in id order, starting after `after`.
-    fn page(&self, after: Option<&Hash32>, limit: usize) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Records (id and canonical JSON) in id order, starting after `after`.
+    fn page(
+        &self,
+        after: Option<&Hash32>,
+        limit: usize,
+    ) -> Result<Vec<(Hash32, Vec<u8>)>, StoreError>;
     /// Every stored record, for rebuilding the registry at start.
     fn all(&self) -> Result<Vec<Vec<u8>>, StoreError>;
     /// Number of stored records.
@@ -189,7 +193,11 @@ impl Store for SledStore {
         }
     }
 
-    fn page(&self, after: Option<&Hash32>, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+    fn page(
+        &self,
+        after: Option<&Hash32>,
+        limit: usize,
+    ) -> Result<Vec<(Hash32, Vec<u8>)>, StoreError> {
         let iter = match after {
             Some(a) => self.records.range((
                 std::ops::Bound::Excluded(a.0.to_vec()),
@@ -200,7 +208,11 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for item in iter.take(limit) {
             let (k, v) = item?;
-            out.push(SledStore::value(&k, &v)?);
+            let mut id = [0u8; 32];
+            if k.len() == 32 {
+                id.copy_from_slice(&k);
+            }
+            out.push((Hash32(id), SledStore::value(&k, &v)?));
         }
         Ok(out)
     }
