@@ -10,7 +10,7 @@
 use crate::client::Client;
 use crate::commands::{OutArgs, Rejected};
 use crate::offline::{now, read_genesis, read_key, write_new};
-use crate::publish::{deliver, writer};
+use crate::publish::{cut_over_timestamp, deliver, writer};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use kx_protocol::body::Kind;
@@ -253,11 +253,7 @@ pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
         } => {
             let p = parse_did(&provider, "--provider")?;
             let s = parse_did(&successor, "--successor")?;
-            let at = if effective_at.len() == 10 {
-                format!("{effective_at}T00:00:00Z")
-            } else {
-                effective_at
-            };
+            let at = cut_over_timestamp(&effective_at);
             let v = json!({"provider": p.as_str(), "successor": s.as_str(), "effective_at": at, "offer_ids": offers, "reason": reason});
             act(client, Kind::MemberSuccession, v, gov, json)
         }

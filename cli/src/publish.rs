@@ -284,11 +284,7 @@ pub fn succession(
     json: bool,
 ) -> Result<()> {
     let k = read_key(key)?;
-    let at = if effective_at.len() == 10 {
-        format!("{effective_at}T00:00:00Z")
-    } else {
-        effective_at.to_owned()
-    };
+    let at = cut_over_timestamp(effective_at);
     let b = Body::from_json(
         Kind::Succession,
         json!({"successor": successor, "effective_at": at, "offer_ids": offers}),
@@ -320,4 +316,14 @@ pub fn accept(
     let (mut w, _) = writer(client, k)?;
     let rec = w.write(b, now()?).map_err(Rejected::from)?;
     deliver(client, &rec, &out, json)
+}
+
+/// A cut-over given as a bare date (`2027-01-01`) means midnight UTC of that day;
+/// a full timestamp passes through unchanged for the record check to judge.
+pub(crate) fn cut_over_timestamp(effective_at: &str) -> String {
+    if effective_at.len() == 10 {
+        format!("{effective_at}T00:00:00Z")
+    } else {
+        effective_at.to_owned()
+    }
 }

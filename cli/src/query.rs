@@ -179,16 +179,7 @@ pub fn show_offer(client: &Client, reference: &str, history: bool, json: bool) -
     }
     writeln!(out, "  category    {}", s(b, "/category"))?;
     writeln!(out, "  summary     {}", s(b, "/summary"))?;
-    let list = |k: &str| {
-        b[k].as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default()
-    };
+    let list = |k: &str| joined(&b[k]);
     writeln!(out, "  regions     {}", list("regions"))?;
     writeln!(out, "  OZG         {}", list("ozg_ids"))?;
     writeln!(out, "  LeiKa       {}", list("leika_keys"))?;
@@ -298,16 +289,7 @@ pub fn provider(client: &Client, did: &str, json: bool) -> Result<()> {
     if let Some(p) = v["profile"].get("body") {
         writeln!(out, "  name        {}", s(p, "/name"))?;
         writeln!(out, "  description {}", s(p, "/description"))?;
-        let list = |k: &str| {
-            p[k].as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default()
-        };
+        let list = |k: &str| joined(&p[k]);
         writeln!(out, "  regions     {}", list("regions"))?;
         writeln!(out, "  members     {}", list("members"))?;
         writeln!(out, "  certified   {}", list("certifications"))?;
@@ -390,16 +372,7 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
 
 /// The rows of a comparison: label and the value per offer.
 pub fn compare_rows(offers: &[Value]) -> Vec<(&'static str, Vec<String>)> {
-    let list = |b: &Value, k: &str| {
-        b[k].as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default()
-    };
+    let list = |b: &Value, k: &str| joined(&b[k]);
     let row = |label: &'static str, f: &dyn Fn(&Value) -> String| {
         (label, offers.iter().map(f).collect::<Vec<String>>())
     };
@@ -491,4 +464,16 @@ pub fn compare(
     }
     writeln!(out, "(* = the offers differ)")?;
     Ok(())
+}
+
+/// The strings of a JSON array, comma-separated; empty for anything else.
+fn joined(v: &Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }

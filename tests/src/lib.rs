@@ -345,6 +345,17 @@ pub fn init_fast(dir: &Path, genesis: &kx_protocol::VerifiedRecord, bootstrap: &
     quicken(dir);
 }
 
+/// Two started nodes under `root/a` and `root/b` of one federation, `b`
+/// bootstrapping from `a`.
+pub fn two_nodes(root: &Path, genesis: &kx_protocol::VerifiedRecord) -> (NodeProc, NodeProc) {
+    let (da, db) = (root.join("a"), root.join("b"));
+    init_fast(&da, genesis, &[]);
+    let a = NodeProc::start(&da, &[]);
+    init_fast(&db, genesis, &[a.listen[0].clone()]);
+    let b = NodeProc::start(&db, &[]);
+    (a, b)
+}
+
 /// Shortens the timers in `dir/config.toml` for tests.
 pub fn quicken(dir: &Path) {
     let path = dir.join("config.toml");

@@ -4,7 +4,7 @@
 use kx_node::run::{Endpoints, Overrides, init, run};
 use kx_protocol::{VerifiedRecord, author::LogWriter};
 use kx_tests::records::{admit, federation, key, offer, steward, t0};
-use kx_tests::{NodeProc, TempDir, get, init_fast, post, quicken, status, wait_for};
+use kx_tests::{NodeProc, TempDir, get, init_fast, post, quicken, status, two_nodes, wait_for};
 use libp2p::Multiaddr;
 use std::path::Path;
 use std::time::Duration;
@@ -226,11 +226,7 @@ fn foreign_nodes_and_forged_records_change_nothing() {
     let t = TempDir::new("hostile");
     let g = federation("Ehrlich");
     let fed = g.record().federation;
-    let (da, db) = (t.path().join("a"), t.path().join("b"));
-    init_fast(&da, &g, &[]);
-    let a = NodeProc::start(&da, &[]);
-    init_fast(&db, &g, &[a.listen[0].clone()]);
-    let b = NodeProc::start(&db, &[]);
+    let (a, b) = two_nodes(t.path(), &g);
     let mut s = steward(&g);
     let p = key(10);
     submit(&a.http, &admit(&mut s, fed, &p, "OWL-IT"));

@@ -7,7 +7,7 @@ use kx_protocol::author::LogWriter;
 use kx_protocol::registry::Registry;
 use kx_protocol::{Hash32, VerifiedRecord};
 use kx_tests::records::{admit, federation, key, offer, steward, t0};
-use kx_tests::{NodeProc, TempDir, get, init_fast, post, status, wait_for};
+use kx_tests::{NodeProc, TempDir, get, init_fast, post, status, two_nodes, wait_for};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -122,11 +122,7 @@ fn hostile_inputs_get_their_codes_over_http_and_gossip() {
     let t = TempDir::new("attacks");
     let g = federation("Angriffe");
     let fed = g.record().federation;
-    let (da, db) = (t.path().join("a"), t.path().join("b"));
-    init_fast(&da, &g, &[]);
-    let a = NodeProc::start(&da, &[]);
-    init_fast(&db, &g, &[a.listen[0].clone()]);
-    let b = NodeProc::start(&db, &[]);
+    let (a, b) = two_nodes(t.path(), &g);
     let mut s = steward(&g);
     let member = key(10);
     let adm = admit(&mut s, fed, &member, "KRZN");
@@ -284,11 +280,7 @@ fn a_flood_of_invalid_records_is_cut_off_while_honest_records_flow() {
     let t = TempDir::new("flood");
     let g = federation("Flut");
     let fed = g.record().federation;
-    let (da, db) = (t.path().join("a"), t.path().join("b"));
-    init_fast(&da, &g, &[]);
-    let a = NodeProc::start(&da, &[]);
-    init_fast(&db, &g, &[a.listen[0].clone()]);
-    let b = NodeProc::start(&db, &[]);
+    let (a, b) = two_nodes(t.path(), &g);
     let mut s = steward(&g);
     assert_eq!(
         post(
