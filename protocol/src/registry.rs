@@ -382,12 +382,9 @@ impl Registry {
             ));
         };
         let d = &self.derived;
-        let known = *prev == self.federation || self.actions.contains_key(prev);
-        if !known {
-            // Predecessor action not here yet: held until it arrives. The current
-            // stewards must still have signed it, so outsiders cannot fill the store.
-            return check_approvals(r, &d.stewards, d.threshold);
-        }
+        // The current stewards must have signed every action, also one whose
+        // predecessor is not here yet (held until it arrives), so outsiders
+        // cannot fill the store.
         check_approvals(r, &d.stewards, d.threshold)?;
         if *prev == self.governance_head() {
             // The fold applies exactly this rule to the head's children, so a node
