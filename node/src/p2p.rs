@@ -16,9 +16,7 @@ use crate::node::{IngestError, Node, Source};
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use kx_protocol::registry::Admitted;
-use kx_protocol::sync::{
-    IdSet, MAX_FETCH, MAX_RANGES, MAX_ROUNDS, PeerAddr, SyncRequest, SyncResponse,
-};
+use kx_protocol::sync::{MAX_FETCH, MAX_RANGES, MAX_ROUNDS, PeerAddr, SyncRequest, SyncResponse};
 use kx_protocol::{Hash32, VerifiedRecord};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
@@ -703,12 +701,9 @@ impl Task {
         let tx = self.cmds_tx.clone();
         tokio::task::spawn_blocking(move || {
             let resp = match req {
-                SyncRequest::Reconcile { ranges, .. } => {
-                    let set = node.with_registry(|r| IdSet::new(r.records().map(|x| x.id())));
-                    SyncResponse::Reconcile {
-                        ranges: set.respond(&ranges),
-                    }
-                }
+                SyncRequest::Reconcile { ranges, .. } => SyncResponse::Reconcile {
+                    ranges: node.with_registry(|r| r.id_set().respond(&ranges)),
+                },
                 SyncRequest::Fetch { ids, .. } => {
                     if ids.len() > MAX_FETCH {
                         SyncResponse::Error {
@@ -747,10 +742,7 @@ impl Task {
         if self.sessions.contains_key(&peer) || !self.peers.contains_key(&peer) {
             return;
         }
-        let ranges = self
-            .node
-            .with_registry(|r| IdSet::new(r.records().map(|x| x.id())))
-            .initial();
+        let ranges = self.node.with_registry(|r| r.id_set().initial());
         self.sessions.insert(
             peer,
             Session {
@@ -791,10 +783,7 @@ impl Task {
         match (kind, resp) {
             (Outbound::Peers, SyncResponse::Peers { peers }) => self.discovered(peers),
             (Outbound::Reconcile, SyncResponse::Reconcile { ranges }) => {
-                let set = self
-                    .node
-                    .with_registry(|r| IdSet::new(r.records().map(|x| x.id())));
-                let (fetch, next) = set.process(&ranges);
+                let (fetch, next) = self.node.with_registry(|r| r.id_set().process(&ranges));
                 let Some(s) = self.sessions.get_mut(&peer) else {
                     return;
                 };

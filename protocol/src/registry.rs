@@ -16,6 +16,7 @@ use crate::fields::{Hash32, OfferId, Timestamp};
 use crate::json;
 use crate::keys::Did;
 use crate::record::{RecordError, VerifiedRecord, sha256};
+use crate::sync::IdSet;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -265,6 +266,11 @@ impl Registry {
     /// All held records, by id.
     pub fn records(&self) -> impl Iterator<Item = &VerifiedRecord> {
         self.records.values()
+    }
+
+    /// The ids of all held records, for set reconciliation, without a copy.
+    pub fn id_set(&self) -> IdSet<'_, VerifiedRecord> {
+        IdSet::of(&self.records)
     }
 
     /// The id of the last counted record in `author`'s log, and its seq.

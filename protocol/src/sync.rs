@@ -13,6 +13,7 @@
 use crate::fields::Hash32;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -149,8 +150,8 @@ pub enum SyncResponse {
     Error { code: String, message: String },
 }
 
-fn range<'a>(
-    set: &'a BTreeMap<Hash32, ()>,
+fn range<'a, V>(
+    set: &'a BTreeMap<Hash32, V>,
     lower: &Option<Hash32>,
     upper: &Option<Hash32>,
 ) -> impl Iterator<Item = &'a Hash32> + 'a {
@@ -175,17 +176,27 @@ fn range<'a>(
     iter.into_iter().flatten()
 }
 
-/// A sorted set of ids to reconcile.
+/// A sorted set of ids to reconcile: either its own, or the keys of a map it
+/// borrows (a registry's records), so a node need not copy its ids per round.
 #[derive(Debug, Clone, Default)]
-pub struct IdSet {
-    ids: BTreeMap<Hash32, ()>,
+pub struct IdSet<'a, V: Clone = ()> {
+    ids: Cow<'a, BTreeMap<Hash32, V>>,
 }
 
-impl IdSet {
+impl IdSet<'static, ()> {
     /// The set of `ids`.
-    pub fn new(ids: impl IntoIterator<Item = Hash32>) -> IdSet {
+    pub fn new(ids: impl IntoIterator<Item = Hash32>) -> Self {
         IdSet {
-            ids: ids.into_iter().map(|i| (i, ())).collect(),
+            ids: Cow::Owned(ids.into_iter().map(|i| (i, ())).collect()),
+        }
+    }
+}
+
+impl<'a, V: Clone> IdSet<'a, V> {
+    /// The keys of `map`, borrowed.
+    pub fn of(map: &'a BTreeMap<Hash32, V>) -> Self {
+        IdSet {
+            ids: Cow::Borrowed(map),
         }
     }
 
@@ -205,7 +216,7 @@ impl IdSet {
     }
 
     fn summary(&self, lower: Option<Hash32>, upper: Option<Hash32>) -> RangeMsg {
-        let (count, fp) = fingerprint(range(&self.ids, &lower, &upper));
+        let (count, fp) = fingerprint(range(&*self.ids, &lower, &upper));
         RangeMsg::Fingerprint {
             lower,
             upper,
@@ -232,7 +243,7 @@ impl IdSet {
             else {
                 continue;
             };
-            let own: Vec<&Hash32> = range(&self.ids, lower, upper).collect();
+            let own: Vec<&Hash32> = range(&*self.ids, lower, upper).collect();
             let (c, f) = fingerprint(own.iter().copied());
             if c == *count && f == *fp {
                 continue;
