@@ -91,6 +91,13 @@ pub fn kx_ok(dir: &Path, node: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf8 stdout")
 }
 
+/// Asserts that a `kx` run was refused (exit code 3) with `code` on stderr.
+pub fn assert_refused(out: &Output, code: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(code), "{stderr}");
+}
+
 /// Runs `kx --json ...` and parses stdout.
 pub fn kx_json(dir: &Path, node: &str, args: &[&str]) -> Value {
     let mut all = vec!["--json"];

@@ -4,7 +4,7 @@
 //! every filter; offers are updated and withdrawn; the node restarts (cleanly and
 //! after SIGKILL) and still holds everything; bad input is refused with its code.
 
-use kx_tests::{NodeProc, TempDir, get, kx, kx_json, kx_ok, post};
+use kx_tests::{NodeProc, TempDir, assert_refused, get, kx, kx_json, kx_ok, post};
 use serde_json::Value;
 use std::path::Path;
 
@@ -270,12 +270,7 @@ fn federation_publish_search_withdraw_restart() {
         &url,
         &["offer", "publish", "--key", "outsider.key", "krzn.toml"],
     );
-    assert_eq!(outsider.status.code(), Some(3));
-    assert!(
-        code_of(&outsider).contains("not_member"),
-        "{}",
-        code_of(&outsider)
-    );
+    assert_refused(&outsider, "not_member");
     std::fs::write(
         d.join("float.toml"),
         KRZN_OFFER.replace("capacity = 30", "capacity = 30.5"),
@@ -286,12 +281,7 @@ fn federation_publish_search_withdraw_restart() {
         &url,
         &["offer", "publish", "--key", "krzn.key", "float.toml"],
     );
-    assert_eq!(float.status.code(), Some(3));
-    assert!(
-        code_of(&float).contains("float_not_allowed"),
-        "{}",
-        code_of(&float)
-    );
+    assert_refused(&float, "float_not_allowed");
     std::fs::write(
         d.join("ags.toml"),
         KRZN_OFFER.replace("regions = [\"05\"]", "regions = [\"5158\"]"),
@@ -302,8 +292,7 @@ fn federation_publish_search_withdraw_restart() {
         &url,
         &["offer", "publish", "--key", "krzn.key", "ags.toml"],
     );
-    assert_eq!(ags.status.code(), Some(3));
-    assert!(code_of(&ags).contains("malformed_ags"), "{}", code_of(&ags));
+    assert_refused(&ags, "malformed_ags");
     let tampered = std::fs::read_to_string(d.join("v3.json"))
         .expect("read")
         .replace("\"capacity\":12", "\"capacity\":99");
