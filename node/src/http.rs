@@ -17,7 +17,7 @@ use kx_protocol::body::OfferBody;
 use kx_protocol::fields::{OfferId, Timestamp};
 use kx_protocol::geo::{self, Municipality, Procurement};
 use kx_protocol::registry::{Admitted, OfferEntry, OfferStatus, ProviderState};
-use kx_protocol::{Body as RecordBody, Did, Hash32, State, VerifiedRecord, taxonomy};
+use kx_protocol::{Body as RecordBody, Did, Hash32, State, VerifiedRecord};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -554,7 +554,9 @@ impl Filters {
         })
     }
 
-    /// True if the current version of `entry` passes every filter.
+    /// True if the current version of `entry` passes every filter: the
+    /// definition that the search index (`search.rs`) is tested against.
+    #[cfg(test)]
     pub(crate) fn matches(&self, state: &State, provider: &Did, entry: &OfferEntry) -> bool {
         let Some(b) = entry.body() else { return false };
         if !self
@@ -587,6 +589,7 @@ impl Filters {
         self.matches_body(b)
     }
 
+    #[cfg(test)]
     fn matches_body(&self, b: &OfferBody) -> bool {
         if let Some(r) = &self.region
             && !b.regions.iter().any(|p| p.covers(r))
@@ -594,7 +597,7 @@ impl Filters {
             return false;
         }
         if let Some(c) = &self.category
-            && !taxonomy::is_within(b.category.as_str(), c)
+            && !kx_protocol::taxonomy::is_within(b.category.as_str(), c)
         {
             return false;
         }
@@ -685,39 +688,24 @@ async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Api
         limit,
         cursor,
     } = parse_search(q)?;
-    let state = ctx.node.state();
-    let mut total = 0usize;
-    let mut page = Vec::new();
-    let mut next = None;
-    for ((provider, offer_id), entry) in &state.offers {
-        if !filters.matches(&state, provider, entry) {
-            continue;
-        }
-        total += 1;
-        if let Some((cd, ci)) = &cursor
-            && (provider, offer_id) <= (cd, ci)
-        {
-            continue;
-        }
-        if page.len() < limit {
-            if let Some(v) = offer_json(&state, provider, entry, filters.at, filters.municipality) {
-                page.push(v);
-            }
-        } else if next.is_none() {
-            let last = page.last().and_then(|v: &Value| {
-                Some(format!(
-                    "{}/{}",
-                    v["provider"]["did"].as_str()?,
-                    v["offer_id"].as_str()?
-                ))
-            });
-            next = last;
-        }
-    }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"offers": page, "total": total, "next_cursor": next}),
-    ))
+    let body = ctx.node.with_index(|state, index| {
+        let found = index.search(state, &filters, cursor.as_ref(), limit);
+        let page: Vec<Value> = found
+            .keys
+            .iter()
+            .filter_map(|(provider, offer_id)| {
+                let entry = state.offers.get(&(provider.clone(), offer_id.clone()))?;
+                offer_json(state, provider, entry, filters.at, filters.municipality)
+            })
+            .collect();
+        let next = found
+            .more
+            .then(|| found.keys.last())
+            .flatten()
+            .map(|(d, o)| format!("{d}/{o}"));
+        json!({"offers": page, "total": found.total, "next_cursor": next})
+    });
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 async fn get_offer(
@@ -735,17 +723,28 @@ async fn get_offer(
         .map_err(|e: kx_protocol::fields::FieldError| {
             ApiError::new(StatusCode::BAD_REQUEST, "malformed_offer_id", e.to_string())
         })?;
-    let state = ctx.node.state();
-    let identity = ctx
-        .node
-        .with_registry(|r| r.identity_of(&did).cloned())
-        .unwrap_or(did);
-    let entry = state
-        .offers
-        .get(&(identity.clone(), id.clone()))
-        .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))?;
-    let mut v = offer_json(&state, &identity, entry, at, m)
-        .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))?;
+    ctx.node.with_registry(|r| {
+        let state = r.state();
+        let identity = r.identity_of(&did).cloned().unwrap_or(did);
+        let entry = state
+            .offers
+            .get(&(identity.clone(), id.clone()))
+            .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))?;
+        offer_page(state, &identity, entry, at, m, history)
+            .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))
+    })
+}
+
+/// One offer as `GET /v1/offers/{provider}/{offer_id}` shows it.
+fn offer_page(
+    state: &State,
+    identity: &Did,
+    entry: &OfferEntry,
+    at: Timestamp,
+    m: Option<&Municipality>,
+    history: bool,
+) -> Option<Response> {
+    let mut v = offer_json(state, identity, entry, at, m)?;
     if history {
         let mut versions: Vec<&VerifiedRecord> = entry.history.iter().collect();
         versions.sort_by_key(|r| match &r.record().body {
@@ -769,7 +768,7 @@ async fn get_offer(
             .map(|r| json!({"record": r.id().to_hex(), "body": r.record().body.to_value()}))
             .collect();
     }
-    Ok(json_response(StatusCode::OK, &v))
+    Some(json_response(StatusCode::OK, &v))
 }
 
 // ---- providers ---------------------------------------------------------------
@@ -808,12 +807,13 @@ fn provider_json(state: &State, p: &ProviderState, at: Timestamp, with_offers: b
 async fn list_providers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
     let q = Query::parse(q, &["at"])?;
     let at = q.at()?;
-    let state = ctx.node.state();
-    let list: Vec<Value> = state
-        .providers
-        .values()
-        .map(|p| provider_json(&state, p, at, false))
-        .collect();
+    let list: Vec<Value> = ctx.node.with_state(|state| {
+        state
+            .providers
+            .values()
+            .map(|p| provider_json(state, p, at, false))
+            .collect()
+    });
     Ok(json_response(StatusCode::OK, &json!({"providers": list})))
 }
 
@@ -825,19 +825,16 @@ async fn get_provider(
     let q = Query::parse(q, &["at"])?;
     let at = q.at()?;
     let did = parse_did(&did)?;
-    let state = ctx.node.state();
-    let identity = ctx
-        .node
-        .with_registry(|r| r.identity_of(&did).cloned())
-        .unwrap_or(did);
-    let p = state
-        .providers
-        .get(&identity)
-        .ok_or_else(|| ApiError::not_found(format!("{identity} is not an admitted provider")))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &provider_json(&state, p, at, true),
-    ))
+    ctx.node.with_registry(|r| {
+        let identity = r.identity_of(&did).cloned().unwrap_or(did);
+        let p = r.state().providers.get(&identity).ok_or_else(|| {
+            ApiError::not_found(format!("{identity} is not an admitted provider"))
+        })?;
+        Ok(json_response(
+            StatusCode::OK,
+            &provider_json(r.state(), p, at, true),
+        ))
+    })
 }
 
 async fn get_author(AxState(ctx): AxState<Ctx>, PathArgs(did): PathArgs<String>) -> ApiResult {
@@ -861,7 +858,7 @@ async fn get_author(AxState(ctx): AxState<Ctx>, PathArgs(did): PathArgs<String>)
 // ---- status and metrics ------------------------------------------------------
 
 async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
-    let state = ctx.node.state();
+    let digest = ctx.node.digest();
     let peers = ctx.p2p.peers().await;
     // In sync: every connected peer was reconciled to the end and had nothing new.
     let in_sync = peers.iter().all(|p| {
@@ -869,31 +866,32 @@ async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
             .as_ref()
             .is_some_and(|s| s.complete && s.received == 0)
     });
-    let (records, head) = ctx.node.with_registry(|r| (r.len(), r.governance_head()));
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
+    let v = ctx.node.with_registry(|r| {
+        let state = r.state();
+        json!({
             "federation": ctx.node.federation().to_hex(),
             "peer_id": ctx.p2p.peer_id().to_string(),
-            "records": records,
-            "state_digest": state.digest().to_hex(),
-            "governance_head": head.to_hex(),
+            "records": r.len(),
+            "state_digest": digest.to_hex(),
+            "governance_head": r.governance_head().to_hex(),
             "stewards": state.stewards.iter().map(Did::as_str).collect::<Vec<_>>(),
             "threshold": state.threshold,
             "providers": state.providers.len(),
             "offers": state.offers.len(),
             "in_sync": in_sync,
             "peers": peers,
-        }),
-    ))
+        })
+    });
+    Ok(json_response(StatusCode::OK, &v))
 }
 
 async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
     let m = ctx.node.metrics();
-    let state = ctx.node.state();
     let net = ctx.p2p.stats().await;
     let peers = net.peers;
-    let records = ctx.node.with_registry(|r| r.len());
+    let (records, providers, offers) = ctx
+        .node
+        .with_registry(|r| (r.len(), r.state().providers.len(), r.state().offers.len()));
     let mut out = String::new();
     let mut line = |name: &str, help: &str, kind: &str, samples: Vec<(String, u64)>| {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
@@ -961,13 +959,13 @@ async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
         "kx_providers",
         "Admitted providers.",
         "gauge",
-        vec![(String::new(), state.providers.len() as u64)],
+        vec![(String::new(), providers as u64)],
     );
     line(
         "kx_offers",
         "Offers (current versions).",
         "gauge",
-        vec![(String::new(), state.offers.len() as u64)],
+        vec![(String::new(), offers as u64)],
     );
     line(
         "kx_peers_banned",

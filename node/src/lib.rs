@@ -7,4 +7,5 @@ pub mod http;
 pub mod node;
 pub mod p2p;
 pub mod run;
+pub mod search;
 pub mod store;

@@ -7,6 +7,7 @@
 //! commits them with one flush (group commit), so concurrent submitters share the
 //! cost of durability. A submit is answered only after its flush.
 
+use crate::search::SearchIndex;
 use crate::store::{Store, StoreError};
 use kx_protocol::registry::{Admitted, Rejection};
 use kx_protocol::{Hash32, Registry, State, VerifiedRecord};
@@ -85,11 +86,19 @@ impl Metrics {
     }
 }
 
+/// The registry and the search index over its state, changed together by the
+/// writer under one lock.
+struct Db {
+    registry: Registry,
+    index: SearchIndex,
+}
+
 /// What the writer thread and the readers share.
 struct Core {
     federation: Hash32,
-    registry: RwLock<Registry>,
-    state: Mutex<Option<Arc<State>>>,
+    db: RwLock<Db>,
+    /// The state digest, computed on demand and kept until the next change.
+    digest: Mutex<Option<Hash32>>,
     store: Arc<dyn Store>,
     failed: AtomicBool,
     metrics: Metrics,
@@ -149,11 +158,13 @@ impl Node {
             store.flush()?;
         }
         tracing::info!(records = registry.len(), federation = %federation.short(), "registry loaded");
+        let index = SearchIndex::build(registry.state());
+        registry.track_changes();
         let (tx, rx) = mpsc::channel(4096);
         let core = Arc::new(Core {
             federation,
-            registry: RwLock::new(registry),
-            state: Mutex::new(None),
+            db: RwLock::new(Db { registry, index }),
+            digest: Mutex::new(None),
             store,
             failed: AtomicBool::new(false),
             metrics: Metrics::default(),
@@ -184,18 +195,26 @@ impl Node {
         self.core.with_registry(f)
     }
 
-    /// The current visible state (cached until the next change).
-    pub fn state(&self) -> Arc<State> {
-        let mut cache = match self.core.state.lock() {
-            Ok(c) => c,
-            Err(p) => p.into_inner(),
-        };
-        if let Some(s) = cache.as_ref() {
-            return s.clone();
-        }
-        let s = Arc::new(self.with_registry(Registry::state));
-        *cache = Some(s.clone());
-        s
+    /// Runs `f` with read access to the current visible state.
+    pub fn with_state<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        self.core.read(|db| f(db.registry.state()))
+    }
+
+    /// Runs `f` with read access to the state and its search index.
+    pub fn with_index<T>(&self, f: impl FnOnce(&State, &SearchIndex) -> T) -> T {
+        self.core.read(|db| f(db.registry.state(), &db.index))
+    }
+
+    /// The state digest (computed once per change, on demand).
+    pub fn digest(&self) -> Hash32 {
+        self.core.read(|db| {
+            let mut cache = match self.core.digest.lock() {
+                Ok(c) => c,
+                Err(p) => p.into_inner(),
+            };
+            // Filled under the read lock, so no write can slip in between.
+            *cache.get_or_insert_with(|| db.registry.state().digest())
+        })
     }
 
     /// The store (read access for the API).
@@ -321,11 +340,15 @@ impl PendingMany {
 }
 
 impl Core {
-    fn with_registry<T>(&self, f: impl FnOnce(&Registry) -> T) -> T {
-        match self.registry.read() {
+    fn read<T>(&self, f: impl FnOnce(&Db) -> T) -> T {
+        match self.db.read() {
             Ok(r) => f(&r),
             Err(poisoned) => f(&poisoned.into_inner()),
         }
+    }
+
+    fn with_registry<T>(&self, f: impl FnOnce(&Registry) -> T) -> T {
+        self.read(|db| f(&db.registry))
     }
 
     fn write_loop(&self, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
@@ -351,14 +374,15 @@ impl Core {
             Vec::with_capacity(jobs.len());
         let mut new = Vec::new();
         {
-            let mut reg = match self.registry.write() {
+            let mut db = match self.db.write() {
                 Ok(r) => r,
                 Err(p) => p.into_inner(),
             };
+            let Db { registry, index } = &mut *db;
             for job in &jobs {
                 let mut outs = Vec::with_capacity(job.recs.len());
                 for rec in &job.recs {
-                    let out = reg.admit(rec.clone());
+                    let out = registry.admit(rec.clone());
                     if let Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation) = out {
                         new.push(rec.clone());
                     }
@@ -366,11 +390,13 @@ impl Core {
                 }
                 outcomes.push(outs);
             }
-        }
-        if !new.is_empty()
-            && let Ok(mut cache) = self.state.lock()
-        {
-            *cache = None;
+            if !new.is_empty() {
+                let changes = registry.take_changes();
+                index.apply(registry.state(), &changes);
+                if let Ok(mut cache) = self.digest.lock() {
+                    *cache = None;
+                }
+            }
         }
         let persisted: Result<(), StoreError> =
             self.store.put(&new).and_then(|_| self.store.flush());

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use futures::StreamExt;
 use kx_protocol::registry::Admitted;
 use kx_protocol::sync::{MAX_FETCH, MAX_RANGES, MAX_ROUNDS, PeerAddr, SyncRequest, SyncResponse};
-use kx_protocol::{Hash32, VerifiedRecord};
+use kx_protocol::{Did, Hash32, VerifiedRecord};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
@@ -36,8 +36,21 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub const SYNC_PROTOCOL: &str = "/kx/sync/1";
 /// Fetch requests a reconciliation keeps in flight.
 pub const FETCHES_IN_FLIGHT: usize = 4;
+/// Fetched batches a reconciliation verifies and commits at once; more are not
+/// asked for until one is done, so a slow disk holds the peer back.
+pub const BATCHES_INGESTING: usize = 4;
 /// Largest gossip message and record answer element: one record.
 pub const MAX_GOSSIP_BYTES: usize = 70 * 1024;
+
+/// Orders records for the gate: governance first (admissions before the offers
+/// of the admitted), then each author's log in seq order.
+fn ingest_order(recs: &mut [VerifiedRecord]) {
+    fn key(r: &VerifiedRecord) -> (bool, &Did, u64) {
+        let rr = r.record();
+        (!rr.kind().is_governance(), &rr.author, rr.seq)
+    }
+    recs.sort_by(|a, b| key(a).cmp(&key(b)));
+}
 
 /// The gossipsub topic of a federation.
 pub fn topic(federation: &Hash32) -> gossipsub::IdentTopic {
@@ -426,11 +439,12 @@ impl Task {
             return true;
         }
         let text = peer.to_string();
-        let state = self.node.state();
-        state.providers.values().any(|p| {
-            p.standing == kx_protocol::Standing::Active
-                && p.profile_body()
-                    .is_some_and(|b| b.nodes.iter().any(|n| n.as_str() == text))
+        self.node.with_state(|state| {
+            state.providers.values().any(|p| {
+                p.standing == kx_protocol::Standing::Active
+                    && p.profile_body()
+                        .is_some_and(|b| b.nodes.iter().any(|n| n.as_str() == text))
+            })
         })
     }
 
@@ -815,6 +829,8 @@ impl Task {
                 let bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
                 self.stats.sync_bytes_in += bytes;
                 self.ingest_batch(peer, records, Vec::new());
+                // Ask for the next batch while this one is verified.
+                self.advance(peer);
             }
             _ => self.misbehaved(peer, 1, "answer of the wrong type"),
         }
@@ -849,10 +865,7 @@ impl Task {
                     }
                 }
             }
-            recs.sort_by_key(|r| {
-                let rr = r.record();
-                (!rr.kind().is_governance(), rr.author.clone(), rr.seq)
-            });
+            ingest_order(&mut recs);
             // One job for the whole batch: one commit, one flush.
             let outcomes = node
                 .ingest_many(recs.clone(), Source::Sync)
@@ -894,10 +907,13 @@ impl Task {
         let Some(s) = self.sessions.get_mut(&peer) else {
             return;
         };
-        // Keep several fetches in flight: a catch-up is bound by round trips and
-        // flushes, not by the CPU, so the next batches travel while one is ingested.
+        // Keep several fetches in flight, so that the next batches travel while
+        // earlier ones are verified and committed.
         let mut sent = false;
-        while s.fetch_in_flight < FETCHES_IN_FLIGHT && !s.to_fetch.is_empty() {
+        while s.fetch_in_flight < FETCHES_IN_FLIGHT
+            && s.ingesting < BATCHES_INGESTING
+            && !s.to_fetch.is_empty()
+        {
             let n = s.to_fetch.len().min(MAX_FETCH);
             let ids: Vec<Hash32> = s.to_fetch.drain(..n).collect();
             s.fetch_in_flight += 1;
@@ -928,20 +944,23 @@ impl Task {
         self.finish(peer, true);
     }
 
-    fn ingest_retry(&mut self, peer: PeerId, retry: Vec<VerifiedRecord>) {
+    fn ingest_retry(&mut self, peer: PeerId, mut retry: Vec<VerifiedRecord>) {
         // A second refusal ends the retries; the next reconciliation offers them
-        // again if they can count by then.
+        // again if they can count by then. One job, so one commit for all.
         let node = self.node.clone();
         let tx = self.cmds_tx.clone();
         tokio::spawn(async move {
-            let mut stored = 0;
-            for rec in retry {
-                if let Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation) =
-                    node.ingest(rec, Source::Sync).await
-                {
-                    stored += 1;
-                }
-            }
+            ingest_order(&mut retry);
+            let outcomes = node.ingest_many(retry, Source::Sync).await.wait().await;
+            let stored = outcomes
+                .iter()
+                .filter(|o| {
+                    matches!(
+                        o,
+                        Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation)
+                    )
+                })
+                .count();
             let _ = tx
                 .send(Command::Ingested {
                     peer,

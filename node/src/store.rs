@@ -3,21 +3,20 @@
 //!
 //! Layout (sled trees):
 //! - `records`: record id (32 bytes) → `[FORMAT_V1] ++ canonical JSON` of the record;
-//! - `by_author`: `author did ++ 0x00 ++ seq (u64 BE) ++ id` → empty (logs, sync);
-//! - `by_offer`: `author did ++ 0x00 ++ offer id ++ 0x00 ++ id` → empty (history);
-//! - `by_category`: `category ++ 0x00 ++ id` → empty;
-//! - `by_region`: `AGS prefix ++ 0x00 ++ id` → empty;
 //! - `meta`: `format` → 1, `federation` → hex id.
 //!
-//! A batch of records and all their index entries is written in one sled
-//! transaction (all or nothing), then `flush` makes it durable: sled writes its log
+//! The indexes a node searches with are kept in memory (the registry and
+//! `search.rs`), rebuilt from the records at start; the disk holds only what
+//! cannot be derived. (Earlier versions also wrote `by_author`, `by_offer`,
+//! `by_category` and `by_region` trees that nothing read; they are dropped on open.)
+//!
+//! A batch of records is written as one sled batch (all or nothing), then
+//! `flush` makes it durable: sled writes its log
 //! and calls `sync_file_range`/`fsync` on it, so an acknowledged record survives a
 //! process crash (SIGKILL); surviving power loss additionally depends on the disk
 //! honouring the flush. Values carry a format byte so a later layout can migrate.
 
-use kx_protocol::{Body, Hash32, VerifiedRecord};
-use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
+use kx_protocol::{Hash32, VerifiedRecord};
 use std::path::Path;
 
 /// Format byte in front of every stored record value.
@@ -29,8 +28,6 @@ pub const FORMAT_V1: u8 = 1;
 pub enum StoreError {
     #[error("storage: {0}")]
     Sled(#[from] sled::Error),
-    #[error("storage transaction aborted: {0}")]
-    Transaction(String),
     #[error("stored value for {key} has unknown format {format}")]
     UnknownFormat { key: String, format: u8 },
     #[error("the store belongs to federation {found}, the genesis is {expected}")]
@@ -39,7 +36,7 @@ pub enum StoreError {
 
 /// What the node needs from storage.
 pub trait Store: Send + Sync {
-    /// Writes records and their index entries atomically (not yet durable).
+    /// Writes records atomically (not yet durable).
     fn put(&self, batch: &[VerifiedRecord]) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
@@ -66,10 +63,6 @@ pub trait Store: Send + Sync {
 pub struct SledStore {
     db: sled::Db,
     records: sled::Tree,
-    by_author: sled::Tree,
-    by_offer: sled::Tree,
-    by_category: sled::Tree,
-    by_region: sled::Tree,
 }
 
 impl SledStore {
@@ -107,12 +100,11 @@ impl SledStore {
                 format: f.first().copied().unwrap_or(0),
             });
         }
+        for unused in ["by_author", "by_offer", "by_category", "by_region"] {
+            db.drop_tree(unused)?;
+        }
         Ok(SledStore {
             records: db.open_tree("records")?,
-            by_author: db.open_tree("by_author")?,
-            by_offer: db.open_tree("by_offer")?,
-            by_category: db.open_tree("by_category")?,
-            by_region: db.open_tree("by_region")?,
             db,
         })
     }
@@ -128,57 +120,20 @@ impl SledStore {
     }
 }
 
-fn join(parts: &[&[u8]]) -> Vec<u8> {
-    let mut k = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            k.push(0);
-        }
-        k.extend_from_slice(p);
-    }
-    k
-}
-
 impl Store for SledStore {
     fn put(&self, batch: &[VerifiedRecord]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        (
-            &self.records,
-            &self.by_author,
-            &self.by_offer,
-            &self.by_category,
-            &self.by_region,
-        )
-            .transaction(|(records, by_author, by_offer, by_category, by_region)| {
-                for rec in batch {
-                    let id = rec.id();
-                    let r = rec.record();
-                    let mut value = Vec::with_capacity(rec.canonical_json().len() + 1);
-                    value.push(FORMAT_V1);
-                    value.extend_from_slice(rec.canonical_json());
-                    records.insert(&id.0[..], value)?;
-                    let author = r.author.as_str().as_bytes();
-                    by_author.insert(join(&[author, &r.seq.to_be_bytes(), &id.0]), &[])?;
-                    let offer_id = match &r.body {
-                        Body::Offer(b) => Some(&b.offer_id),
-                        Body::OfferWithdraw(b) => Some(&b.offer_id),
-                        _ => None,
-                    };
-                    if let Some(o) = offer_id {
-                        by_offer.insert(join(&[author, o.as_str().as_bytes(), &id.0]), &[])?;
-                    }
-                    if let Body::Offer(b) = &r.body {
-                        by_category.insert(join(&[b.category.as_str().as_bytes(), &id.0]), &[])?;
-                        for region in &b.regions {
-                            by_region.insert(join(&[region.as_str().as_bytes(), &id.0]), &[])?;
-                        }
-                    }
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| StoreError::Transaction(format!("{e:?}")))
+        let mut writes = sled::Batch::default();
+        for rec in batch {
+            let mut value = Vec::with_capacity(rec.canonical_json().len() + 1);
+            value.push(FORMAT_V1);
+            value.extend_from_slice(rec.canonical_json());
+            writes.insert(&rec.id().0[..], value);
+        }
+        self.records.apply_batch(writes)?;
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {

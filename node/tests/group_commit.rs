@@ -95,6 +95,6 @@ async fn concurrent_submits_share_flushes_and_survive_reopen() {
     let store = Arc::new(SledStore::open(&dir, &fed).expect("reopen"));
     assert_eq!(store.len(), expected);
     let node = Node::start(g, store, 512).expect("node");
-    assert_eq!(node.state().offers.len(), 400);
+    assert_eq!(node.with_state(|s| s.offers.len()), 400);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -158,11 +158,24 @@ impl Procurement {
 /// members or owners; otherwise by the legal basis the offer states, if the offer
 /// may be delivered there; otherwise a tender is needed.
 pub fn procurement(profile: Option<&ProfileBody>, offer: &OfferBody, ags: &str) -> Procurement {
-    if profile.is_some_and(|p| p.members.iter().any(|m| m.covers(ags))) {
+    procurement_by(
+        profile.is_some_and(|p| p.members.iter().any(|m| m.covers(ags))),
+        offer.regions.iter().any(|r| r.covers(ags)),
+        offer.legal_basis.as_ref().map(|l| l.kind),
+    )
+}
+
+/// [`procurement`] from its three inputs: whether the profile lists the
+/// municipality, whether the offer is delivered there, and the stated legal basis.
+pub fn procurement_by(
+    in_house: bool,
+    delivered: bool,
+    legal_basis: Option<LegalBasisKind>,
+) -> Procurement {
+    if in_house {
         return Procurement::InHouse;
     }
-    let delivered = offer.regions.iter().any(|r| r.covers(ags));
-    match offer.legal_basis.as_ref().map(|l| l.kind) {
+    match legal_basis {
         Some(LegalBasisKind::InterMunicipal) if delivered => Procurement::InterMunicipal,
         Some(LegalBasisKind::FrameworkAgreement) if delivered => Procurement::FrameworkAgreement,
         _ => Procurement::Tender,

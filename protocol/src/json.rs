@@ -360,7 +360,8 @@ fn write_canonical(v: &Value, out: &mut String) -> Result<(), CanonicalError> {
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// Writes `s` as a JCS string (quoted and escaped).
+pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -1,12 +1,16 @@
 //! The registry: a grow-only set of verified records and the visible state that is a
 //! deterministic function of that set.
 //!
-//! Nothing here depends on arrival order. [`Registry::add`] only files a record into
-//! indexes; which records *count* (canonical in their author's log, author an
-//! admitted and unsuspended member at that position, action on the governance chain)
-//! is decided from the whole set each time it is asked. So two registries holding
-//! the same set have the same [`State`] and the same [`State::digest`], whatever
-//! order the records came in (property-tested in `tests/fold.rs`).
+//! Nothing here depends on arrival order. Which records *count* (canonical in their
+//! author's log, author an admitted and unsuspended member at that position, action
+//! on the governance chain) is a function of the whole set. [`Registry::add`] files a
+//! record and brings the [`State`] up to date incrementally: a record that only
+//! extends its author's log changes the entry of its own offer (or the providers);
+//! a governance action or key rotation recomputes the derived trust data and then
+//! only the offers of the identities whose trust data changed. So two registries
+//! holding the same set have the same [`State`] and the same [`State::digest`],
+//! whatever order the records came in, and the same as a full recomputation
+//! (both property-tested in `tests/fold.rs`).
 //!
 //! [`Registry::admit`] is the ingest gate used by nodes: it rejects a record that
 //! cannot count given what is already known, with a stable reason code.
@@ -15,9 +19,10 @@ use crate::body::{Body, Kind, OfferBody, ProfileBody};
 use crate::fields::{Hash32, OfferId, Timestamp};
 use crate::json;
 use crate::keys::Did;
-use crate::record::{RecordError, VerifiedRecord, sha256};
+use crate::record::{RecordError, VerifiedRecord};
 use crate::sync::IdSet;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Domain tag in front of the canonical state summary hashed into the digest.
@@ -126,9 +131,30 @@ pub enum Admitted {
     Equivocation,
 }
 
+/// A small sorted set of record ids; most hold a single id, so a vector is far
+/// smaller than a B-tree node.
+#[derive(Debug, Default, Clone)]
+struct IdList(Vec<Hash32>);
+
+impl IdList {
+    fn insert(&mut self, id: Hash32) {
+        if let Err(i) = self.0.binary_search(&id) {
+            self.0.insert(i, id);
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Hash32> {
+        self.0.iter()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 struct Log {
-    by_seq: BTreeMap<u64, BTreeSet<Hash32>>,
+    by_seq: BTreeMap<u64, IdList>,
     /// `canonical[i]` is the counted record at seq i + 1.
     canonical: Vec<Hash32>,
 }
@@ -191,10 +217,40 @@ pub struct Registry {
     logs: BTreeMap<Did, Log>,
     actions: BTreeMap<Hash32, GovAction>,
     /// author key -> offer id -> offer and withdraw records
-    offers: BTreeMap<Did, BTreeMap<OfferId, BTreeSet<Hash32>>>,
+    offers: BTreeMap<Did, BTreeMap<OfferId, IdList>>,
     /// author key -> profile, succession, accept and rotate records
-    misc: BTreeMap<Did, BTreeSet<Hash32>>,
+    misc: BTreeMap<Did, IdList>,
+    /// (author, seq) positions holding more than one record
+    multi: BTreeSet<(Did, u64)>,
     derived: Derived,
+    /// The visible state, kept up to date by `add`.
+    state: State,
+    /// What changed in `state` since the last `take_changes` (when tracked).
+    changes: Option<Changes>,
+}
+
+/// What changed in a registry's [`State`] since the last [`Registry::take_changes`]:
+/// for callers that keep their own indexes over the state (a node's search index).
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    /// Providers (standing, keys, profile, successions) may have changed.
+    pub providers: bool,
+    /// Offers whose current version or withdrawal changed, or that appeared or
+    /// disappeared.
+    pub offers: BTreeSet<(Did, OfferId)>,
+}
+
+/// What filing one record did.
+#[derive(Debug, Default)]
+struct Filed {
+    /// Governance or key rotations may have changed: recompute the derived data.
+    derive: bool,
+    /// Records left the counted chain of a log: recompute the whole state.
+    rebuild: bool,
+    /// Records that newly count in their author's log.
+    counted: Vec<Hash32>,
+    /// The record filled an (author, seq) position already taken.
+    second: bool,
 }
 
 impl Registry {
@@ -231,10 +287,22 @@ impl Registry {
             actions: BTreeMap::new(),
             offers: BTreeMap::new(),
             misc: BTreeMap::new(),
+            multi: BTreeSet::new(),
             derived: Derived::default(),
+            state: State {
+                federation,
+                head: federation,
+                stewards: BTreeSet::new(),
+                threshold: 0,
+                providers: BTreeMap::new(),
+                offers: BTreeMap::new(),
+                equivocations: BTreeSet::new(),
+            },
+            changes: None,
         };
         reg.file(genesis);
         reg.derive();
+        reg.state = reg.recomputed_state();
         Ok(reg)
     }
 
@@ -308,15 +376,8 @@ impl Registry {
         if self.records.contains_key(&rec.id()) {
             return Ok(Admitted::Known);
         }
-        let equivocation = self
-            .logs
-            .get(&rec.record().author)
-            .and_then(|l| l.by_seq.get(&rec.record().seq))
-            .is_some_and(|ids| !ids.is_empty());
-        let needs_derive = self.file(rec.clone());
-        if needs_derive {
-            self.derive();
-        }
+        let filed = self.file(rec.clone());
+        self.update_state(&rec, &filed);
         if let Some(prev) = rec.record().body.prev_action() {
             // A governance action: counted, competing for a filled chain position,
             // or waiting for its predecessor.
@@ -328,7 +389,7 @@ impl Registry {
                 Admitted::Held
             });
         }
-        Ok(if equivocation {
+        Ok(if filed.second {
             Admitted::Equivocation
         } else if self.counts(&rec) {
             Admitted::Stored
@@ -402,13 +463,15 @@ impl Registry {
         Ok(())
     }
 
-    /// Files a record into the indexes. Returns true if governance or key rotation
-    /// may have changed, so the derived state must be recomputed.
-    fn file(&mut self, rec: VerifiedRecord) -> bool {
+    /// Files a record into the indexes and says what the state update must do.
+    fn file(&mut self, rec: VerifiedRecord) -> Filed {
         let id = rec.id();
         let r = rec.record();
         self.records.insert(id, rec.clone());
-        let mut needs_derive = r.kind().is_governance() && r.kind() != Kind::Genesis;
+        let mut filed = Filed {
+            derive: r.kind().is_governance() && r.kind() != Kind::Genesis,
+            ..Filed::default()
+        };
         if let (Some(action), Some(prev)) = (rec.action(), r.body.prev_action()) {
             self.actions
                 .entry(action)
@@ -419,33 +482,32 @@ impl Registry {
                 .records
                 .insert(id);
         }
-        match &r.body {
-            Body::Offer(b) => {
-                self.offers
-                    .entry(r.author.clone())
-                    .or_default()
-                    .entry(b.offer_id.clone())
-                    .or_default()
-                    .insert(id);
-            }
-            Body::OfferWithdraw(b) => {
-                self.offers
-                    .entry(r.author.clone())
-                    .or_default()
-                    .entry(b.offer_id.clone())
-                    .or_default()
-                    .insert(id);
-            }
-            Body::ProviderProfile(_)
-            | Body::Succession(_)
-            | Body::SuccessionAccept(_)
-            | Body::KeyRotate(_) => {
-                self.misc.entry(r.author.clone()).or_default().insert(id);
-            }
-            _ => {}
+        let offer_id = match &r.body {
+            Body::Offer(b) => Some(&b.offer_id),
+            Body::OfferWithdraw(b) => Some(&b.offer_id),
+            _ => None,
+        };
+        if let Some(offer_id) = offer_id {
+            self.offers
+                .entry(r.author.clone())
+                .or_default()
+                .entry(offer_id.clone())
+                .or_default()
+                .insert(id);
+        }
+        if matches!(
+            r.kind(),
+            Kind::ProviderProfile | Kind::Succession | Kind::SuccessionAccept | Kind::KeyRotate
+        ) {
+            self.misc.entry(r.author.clone()).or_default().insert(id);
         }
         let log = self.logs.entry(r.author.clone()).or_default();
-        log.by_seq.entry(r.seq).or_default().insert(id);
+        let at_seq = log.by_seq.entry(r.seq).or_default();
+        at_seq.insert(id);
+        if at_seq.len() > 1 {
+            filed.second = true;
+            self.multi.insert((r.author.clone(), r.seq));
+        }
         let seq = r.seq as usize;
         let changed = if seq <= log.canonical.len() {
             // A second record for a filled position: recompute only if it could
@@ -453,8 +515,10 @@ impl Registry {
             let same_prev = seq == 1 || Some(&log.canonical[seq - 2]) == r.prev.as_ref();
             if same_prev && id < log.canonical[seq - 1] {
                 log.canonical.truncate(seq - 1);
-                // Records dropped from the counted chain may include a rotation.
-                needs_derive = true;
+                // Records dropped from the counted chain may include a rotation,
+                // and any offer of theirs: recompute everything.
+                filed.derive = true;
+                filed.rebuild = true;
                 true
             } else {
                 false
@@ -466,13 +530,140 @@ impl Registry {
             let records = &self.records;
             let before = log.canonical.len();
             extend_canonical(log, records);
+            filed.counted = log.canonical[before..].to_vec();
             // A newly counted or replaced key.rotate changes which keys are valid.
-            needs_derive |= log.canonical[before..]
+            filed.derive |= filed
+                .counted
                 .iter()
                 .any(|i| records[i].record().kind() == Kind::KeyRotate);
-            needs_derive |= r.kind() == Kind::KeyRotate;
         }
-        needs_derive
+        filed
+    }
+
+    /// Brings `self.state` up to date after `rec` was filed.
+    fn update_state(&mut self, rec: &VerifiedRecord, filed: &Filed) {
+        if filed.derive {
+            let old = std::mem::take(&mut self.derived);
+            self.derive();
+            if filed.rebuild {
+                let new = self.recomputed_state();
+                let old_state = std::mem::replace(&mut self.state, new);
+                if let Some(c) = self.changes.as_mut() {
+                    c.providers = true;
+                    c.offers.extend(old_state.offers.into_keys());
+                    c.offers.extend(self.state.offers.keys().cloned());
+                }
+                return;
+            }
+            self.refresh_derived(&old);
+        } else if filed.second {
+            let r = rec.record();
+            if self.standing(&r.author, r.seq) == Standing::Active {
+                self.state.equivocations.insert((r.author.clone(), r.seq));
+            }
+        }
+        for id in &filed.counted {
+            self.refresh_record(*id);
+        }
+    }
+
+    /// After the derived data changed from `old`: the governance fields, the
+    /// offers of every identity whose trust data changed, the providers and the
+    /// equivocations.
+    fn refresh_derived(&mut self, old: &Derived) {
+        self.state.head = self.governance_head();
+        self.state.stewards = self.derived.stewards.clone();
+        self.state.threshold = self.derived.threshold;
+        let new = &self.derived;
+        let candidates: BTreeSet<&Did> = old
+            .members
+            .keys()
+            .chain(old.identities.keys())
+            .chain(new.members.keys())
+            .chain(new.identities.keys())
+            .collect();
+        let mut stale: Vec<(Did, OfferId)> = Vec::new();
+        for identity in candidates {
+            if identity_view(old, identity) == identity_view(new, identity) {
+                continue;
+            }
+            let keys = old
+                .identities
+                .get(identity)
+                .into_iter()
+                .chain(new.identities.get(identity))
+                .flatten();
+            let offer_ids: BTreeSet<&OfferId> = keys
+                .filter_map(|k| self.offers.get(k))
+                .flat_map(|m| m.keys())
+                .collect();
+            stale.extend(offer_ids.into_iter().map(|o| (identity.clone(), o.clone())));
+        }
+        for (identity, offer_id) in stale {
+            self.refresh_offer(&identity, &offer_id);
+        }
+        self.refresh_providers();
+        self.state.equivocations = self.equivocations();
+    }
+
+    /// After `id` newly counts in its author's log.
+    fn refresh_record(&mut self, id: Hash32) {
+        let rec = self.records[&id].clone();
+        let r = rec.record();
+        let Some(identity) = self.identity_of(&r.author).cloned() else {
+            return;
+        };
+        match &r.body {
+            Body::Offer(b) => self.refresh_offer(&identity, &b.offer_id),
+            Body::OfferWithdraw(b) => self.refresh_offer(&identity, &b.offer_id),
+            Body::ProviderProfile(_) | Body::Succession(_) | Body::SuccessionAccept(_) => {
+                self.refresh_providers()
+            }
+            _ => {}
+        }
+    }
+
+    fn refresh_offer(&mut self, identity: &Did, offer_id: &OfferId) {
+        let entry = self.offer_entry(identity, offer_id);
+        let key = (identity.clone(), offer_id.clone());
+        let seen = |e: &OfferEntry| (e.current.as_ref().map(VerifiedRecord::id), e.withdrawn_to);
+        let before = self.state.offers.get(&key).map(seen);
+        let after = entry.current.as_ref().map(|_| seen(&entry));
+        if before == after {
+            if let Some(e) = self.state.offers.get_mut(&key) {
+                // The history may still have grown.
+                *e = entry;
+            }
+            return;
+        }
+        if after.is_some() {
+            self.state.offers.insert(key.clone(), entry);
+        } else {
+            self.state.offers.remove(&key);
+        }
+        if let Some(c) = self.changes.as_mut() {
+            c.offers.insert(key);
+        }
+    }
+
+    fn refresh_providers(&mut self) {
+        self.state.providers = self.providers();
+        if let Some(c) = self.changes.as_mut() {
+            c.providers = true;
+        }
+    }
+
+    /// Starts recording what changes in the state, for [`Registry::take_changes`].
+    pub fn track_changes(&mut self) {
+        self.changes.get_or_insert_with(Changes::default);
+    }
+
+    /// What changed in the state since the last call (nothing unless tracked).
+    pub fn take_changes(&mut self) -> Changes {
+        self.changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Recomputes the governance chain, membership actions and key map.
@@ -675,7 +866,7 @@ impl Registry {
         let ids = self.misc.get(key)?;
         let log = self.logs.get(key)?;
         let mut best: Option<(u64, Did)> = None;
-        for id in ids {
+        for id in ids.iter() {
             let r = self.records[id].record();
             let Body::KeyRotate(b) = &r.body else {
                 continue;
@@ -730,67 +921,121 @@ impl Registry {
         canonical && self.standing(&r.author, r.seq) == Standing::Active
     }
 
-    fn counted<'a>(
-        &'a self,
-        ids: &'a BTreeSet<Hash32>,
-    ) -> impl Iterator<Item = &'a VerifiedRecord> {
+    fn counted<'a>(&'a self, ids: &'a IdList) -> impl Iterator<Item = &'a VerifiedRecord> {
         ids.iter()
             .map(|id| &self.records[id])
             .filter(|r| self.counts(r))
     }
 
-    /// The visible state. Independent of arrival order and of the clock.
-    pub fn state(&self) -> State {
+    /// The visible state. Independent of arrival order and of the clock; kept up
+    /// to date as records are added.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The visible state computed from scratch: what [`Registry::state`] must
+    /// always equal (tests check it does).
+    pub fn recomputed_state(&self) -> State {
+        let d = &self.derived;
+        let mut offers = BTreeMap::new();
+        for identity in d.members.keys() {
+            let offer_ids: BTreeSet<&OfferId> = d
+                .identities
+                .get(identity)
+                .into_iter()
+                .flatten()
+                .filter_map(|k| self.offers.get(k))
+                .flat_map(|m| m.keys())
+                .collect();
+            for offer_id in offer_ids {
+                let entry = self.offer_entry(identity, offer_id);
+                if entry.current.is_some() {
+                    offers.insert((identity.clone(), offer_id.clone()), entry);
+                }
+            }
+        }
+        State {
+            federation: self.federation,
+            head: self.governance_head(),
+            stewards: d.stewards.clone(),
+            threshold: d.threshold,
+            providers: self.providers(),
+            offers,
+            equivocations: self.equivocations(),
+        }
+    }
+
+    /// The counted versions and withdrawals of one offer of a provider identity,
+    /// across its keys in rotation order.
+    fn offer_entry(&self, identity: &Did, offer_id: &OfferId) -> OfferEntry {
+        let mut entry = OfferEntry::default();
+        let keys = self.derived.identities.get(identity).into_iter().flatten();
+        for key in keys {
+            let Some(ids) = self.offers.get(key).and_then(|m| m.get(offer_id)) else {
+                continue;
+            };
+            for rec in self.counted(ids) {
+                match &rec.record().body {
+                    Body::Offer(b) => {
+                        entry.history.push(rec.clone());
+                        let better = entry
+                            .current
+                            .as_ref()
+                            .is_none_or(|c| (b.version, rec.id()) > (offer_version(c), c.id()));
+                        if better {
+                            entry.current = Some(rec.clone());
+                        }
+                    }
+                    Body::OfferWithdraw(w) => {
+                        entry.withdrawn_to = entry.withdrawn_to.max(w.version);
+                        entry.withdrawals.push(rec.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        entry
+    }
+
+    /// (author, seq) positions with more than one record, where the author is
+    /// in good standing.
+    fn equivocations(&self) -> BTreeSet<(Did, u64)> {
+        self.multi
+            .iter()
+            .filter(|(author, seq)| self.standing(author, *seq) == Standing::Active)
+            .cloned()
+            .collect()
+    }
+
+    /// Every admitted provider: standing, keys, profile and successions.
+    fn providers(&self) -> BTreeMap<Did, ProviderState> {
         let d = &self.derived;
         let mut providers = BTreeMap::new();
-        let mut offers = BTreeMap::new();
         for (identity, name) in &d.members {
             let keys = d.identities.get(identity).cloned().unwrap_or_default();
             let mut profile: Option<VerifiedRecord> = None;
             let mut successions = Vec::new();
             let mut accepts = Vec::new();
             for key in &keys {
-                if let Some(ids) = self.misc.get(key) {
-                    for rec in self.counted(ids) {
-                        match &rec.record().body {
-                            // Keys are in rotation order and a key's records in seq
-                            // order, so the last counted profile is the newest.
-                            Body::ProviderProfile(_) => {
-                                let newer = profile.as_ref().is_none_or(|p| {
-                                    p.record().author != rec.record().author
-                                        || p.record().seq < rec.record().seq
-                                });
-                                if newer {
-                                    profile = Some(rec.clone());
-                                }
+                let Some(ids) = self.misc.get(key) else {
+                    continue;
+                };
+                for rec in self.counted(ids) {
+                    match &rec.record().body {
+                        // Keys are in rotation order and a key's records in seq
+                        // order, so the last counted profile is the newest.
+                        Body::ProviderProfile(_) => {
+                            let newer = profile.as_ref().is_none_or(|p| {
+                                p.record().author != rec.record().author
+                                    || p.record().seq < rec.record().seq
+                            });
+                            if newer {
+                                profile = Some(rec.clone());
                             }
-                            Body::Succession(_) => successions.push(rec.clone()),
-                            Body::SuccessionAccept(_) => accepts.push(rec.clone()),
-                            _ => {}
                         }
-                    }
-                }
-                for (offer_id, ids) in self.offers.get(key).into_iter().flatten() {
-                    let entry: &mut OfferEntry = offers
-                        .entry((identity.clone(), offer_id.clone()))
-                        .or_default();
-                    for rec in self.counted(ids) {
-                        match &rec.record().body {
-                            Body::Offer(b) => {
-                                entry.history.push(rec.clone());
-                                let better = entry.current.as_ref().is_none_or(|c| {
-                                    (b.version, rec.id()) > (offer_version(c), c.id())
-                                });
-                                if better {
-                                    entry.current = Some(rec.clone());
-                                }
-                            }
-                            Body::OfferWithdraw(w) => {
-                                entry.withdrawn_to = entry.withdrawn_to.max(w.version);
-                                entry.withdrawals.push(rec.clone());
-                            }
-                            _ => {}
-                        }
+                        Body::Succession(_) => successions.push(rec.clone()),
+                        Body::SuccessionAccept(_) => accepts.push(rec.clone()),
+                        _ => {}
                     }
                 }
             }
@@ -850,25 +1095,34 @@ impl Registry {
                 s.predecessors.push(pred);
             }
         }
-        offers.retain(|_, e| e.current.is_some());
-        let mut equivocations = BTreeSet::new();
-        for (author, log) in &self.logs {
-            for (seq, ids) in &log.by_seq {
-                if ids.len() > 1 && self.standing(author, *seq) == Standing::Active {
-                    equivocations.insert((author.clone(), *seq));
-                }
-            }
-        }
-        State {
-            federation: self.federation,
-            head: self.governance_head(),
-            stewards: d.stewards.clone(),
-            threshold: d.threshold,
-            providers,
-            offers,
-            equivocations,
-        }
+        providers
     }
+}
+
+/// A provider identity's trust data: what decides which of its records count.
+/// When it is unchanged by a governance action, so are the identity's offers.
+type IdentityView<'a> = (
+    Option<&'a String>,
+    Option<&'a Standing>,
+    Option<(&'a Did, u64)>,
+    Option<(&'a Did, u64)>,
+    Vec<(&'a Did, Option<(usize, Option<u64>)>)>,
+);
+
+fn identity_view<'a>(d: &'a Derived, identity: &Did) -> IdentityView<'a> {
+    let cut = |c: &'a Cut| (&c.key, c.from_seq);
+    (
+        d.members.get(identity),
+        d.chain_standing.get(identity),
+        d.suspensions.get(identity).map(cut),
+        d.revocations.get(identity).map(cut),
+        d.identities
+            .get(identity)
+            .into_iter()
+            .flatten()
+            .map(|k| (k, d.keys.get(k).map(|i| (i.index, i.rotated_at))))
+            .collect(),
+    )
 }
 
 /// What a succession record says, whether the predecessor (`succession`) or the
@@ -1227,11 +1481,126 @@ impl State {
         })
     }
 
-    /// SHA-256 of `STATE_TAG || JCS(summary)`, hex: equal on every node that holds
-    /// the same records.
+    /// SHA-256 of `STATE_TAG || JCS(summary)`: equal on every node that holds
+    /// the same records. The canonical summary is written straight into the hash,
+    /// in JCS key order, without building it as a JSON value (the same bytes as
+    /// `json::canonical(&self.summary())`, which a test checks).
     pub fn digest(&self) -> Hash32 {
-        let mut bytes = STATE_TAG.to_vec();
-        bytes.extend(json::canonical(&self.summary()).unwrap_or_default());
-        sha256(&bytes)
+        let mut w = DigestWriter::new();
+        w.push("{\"equivocations\":[");
+        for (i, (author, seq)) in self.equivocations.iter().enumerate() {
+            w.push(if i > 0 {
+                ",{\"author\":"
+            } else {
+                "{\"author\":"
+            });
+            w.string(author.as_str());
+            w.push(&format!(",\"seq\":{seq}}}"));
+        }
+        w.push("],\"federation\":");
+        w.string(&self.federation.to_hex());
+        w.push(",\"governance\":{\"head\":");
+        w.string(&self.head.to_hex());
+        w.push(",\"stewards\":");
+        w.strings(self.stewards.iter().map(Did::as_str));
+        w.push(&format!(",\"threshold\":{}}},\"offers\":[", self.threshold));
+        let mut first = true;
+        for ((provider, offer_id), e) in &self.offers {
+            let Some(cur) = e.current.as_ref() else {
+                continue;
+            };
+            w.push(if first {
+                "{\"offer_id\":"
+            } else {
+                ",{\"offer_id\":"
+            });
+            first = false;
+            w.string(offer_id.as_str());
+            w.push(",\"provider\":");
+            w.string(provider.as_str());
+            w.push(",\"record\":");
+            w.string(&cur.id().to_hex());
+            w.push(if e.withdrawn() {
+                ",\"withdrawn\":true}"
+            } else {
+                ",\"withdrawn\":false}"
+            });
+        }
+        w.push("],\"providers\":[");
+        for (i, p) in self.providers.values().enumerate() {
+            w.push(if i > 0 { ",{\"did\":" } else { "{\"did\":" });
+            w.string(p.identity.as_str());
+            w.push(",\"keys\":");
+            w.strings(p.keys.iter().map(Did::as_str));
+            w.push(",\"name\":");
+            w.string(&p.name);
+            w.push(",\"profile\":");
+            w.optional(p.profile.as_ref());
+            w.push(",\"standing\":");
+            w.string(p.standing.as_str());
+            w.push(",\"successor\":");
+            w.optional(p.successor.as_ref());
+            w.push("}");
+        }
+        w.push("]}");
+        w.finish()
+    }
+}
+
+/// Writes canonical JSON text into a SHA-256 in chunks.
+struct DigestWriter {
+    hasher: Sha256,
+    buf: String,
+}
+
+impl DigestWriter {
+    fn new() -> DigestWriter {
+        let mut hasher = Sha256::new();
+        hasher.update(STATE_TAG);
+        DigestWriter {
+            hasher,
+            buf: String::with_capacity(1 << 16),
+        }
+    }
+
+    fn drain(&mut self) {
+        if self.buf.len() >= 1 << 15 {
+            self.hasher.update(self.buf.as_bytes());
+            self.buf.clear();
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.buf.push_str(text);
+        self.drain();
+    }
+
+    fn string(&mut self, s: &str) {
+        json::write_string(s, &mut self.buf);
+        self.drain();
+    }
+
+    fn strings<'a>(&mut self, items: impl Iterator<Item = &'a str>) {
+        self.buf.push('[');
+        for (i, s) in items.enumerate() {
+            if i > 0 {
+                self.buf.push(',');
+            }
+            self.string(s);
+        }
+        self.buf.push(']');
+    }
+
+    /// A record id in hex, or null.
+    fn optional(&mut self, rec: Option<&VerifiedRecord>) {
+        match rec {
+            Some(r) => self.string(&r.id().to_hex()),
+            None => self.push("null"),
+        }
+    }
+
+    fn finish(mut self) -> Hash32 {
+        self.hasher.update(self.buf.as_bytes());
+        Hash32(self.hasher.finalize().into())
     }
 }

@@ -229,6 +229,29 @@ fn gate_to_fixpoint(g: &VerifiedRecord, records: &[VerifiedRecord]) -> Registry 
     }
 }
 
+/// What a state shows, including every offer's history and withdrawals.
+type View = (serde_json::Value, Vec<(Vec<Hash32>, Vec<Hash32>)>);
+
+fn view_of(state: &kx_protocol::State) -> View {
+    let ids = |rs: &[VerifiedRecord]| rs.iter().map(VerifiedRecord::id).collect::<Vec<_>>();
+    (
+        state.summary(),
+        state
+            .offers
+            .values()
+            .map(|e| (ids(&e.history), ids(&e.withdrawals)))
+            .collect(),
+    )
+}
+
+fn incremental_view(reg: &Registry) -> View {
+    view_of(reg.state())
+}
+
+fn full_view(reg: &Registry) -> View {
+    view_of(&reg.recomputed_state())
+}
+
 fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8)>> {
     prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40)
 }
@@ -262,9 +285,15 @@ proptest! {
         let mut other = Registry::new(g).expect("registry");
         for r in &shuffled {
             other.add(r.clone()).expect("add");
+            // The incrementally kept state is the full recomputation, at every step.
+            prop_assert_eq!(incremental_view(&other), full_view(&other));
         }
         prop_assert_eq!(other.len(), reference.len());
         prop_assert_eq!(other.state().digest(), reference.state().digest());
+        // The streamed digest hashes exactly the canonical summary.
+        let mut bytes = kx_protocol::registry::STATE_TAG.to_vec();
+        bytes.extend(kx_protocol::json::canonical(&other.state().summary()).expect("jcs"));
+        prop_assert_eq!(other.state().digest(), kx_protocol::record::sha256(&bytes));
     }
 
     #[test]

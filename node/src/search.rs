@@ -1,0 +1,864 @@
+//! The search index over the current offers, kept up to date from the registry's
+//! [`Changes`] by the writer, so that a search touches only the offers that can
+//! match instead of every offer.
+//!
+//! Every indexed filter is exact, never approximate: an offer is in the candidate
+//! set of a filter if and only if [`Filters::matches`] would pass it on that field.
+//! - `category`: an offer is filed under its category and every ancestor, so the
+//!   lookup equals `taxonomy::is_within`;
+//! - `region` and `municipality`: filed under each region it names; a query AGS
+//!   looks up its prefixes of 2, 3, 5 and 8 digits, which are exactly the regions
+//!   that cover it;
+//! - `ozg`, `leika`, `cert`: filed under each value;
+//! - `provider`: filed under its provider; a query also takes the providers whose
+//!   portfolio passed to it (their offers may be shown under it), then checks;
+//! - `q`: each word must be a substring of the lowercase title, summary and
+//!   description. A word without whitespace can only occur inside one whitespace
+//!   token of that text, so the index keeps the distinct tokens, finds those that
+//!   contain the word (through their trigrams), and takes their offers.
+//!
+//! What depends on the clock or on provider state (status, succession, the
+//! procurement route) is checked on the candidates with per-search tables.
+
+use crate::http::Filters;
+use kx_protocol::body::{LegalBasisKind, OfferBody};
+use kx_protocol::fields::OfferId;
+use kx_protocol::geo;
+use kx_protocol::registry::{Changes, OfferEntry, OfferStatus};
+use kx_protocol::{Body, Did, Standing, State, VerifiedRecord, taxonomy};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Above this many matches a page is cut from the ordered key map instead of by
+/// sorting the matches (low in tests, so that they take both ways).
+const SORT_LIMIT: usize = if cfg!(test) { 16 } else { 4096 };
+
+/// What a search needs of one offer without following pointers.
+#[derive(Debug)]
+struct Doc {
+    /// The current version.
+    rec: VerifiedRecord,
+    provider: u32,
+    valid_from: i64,
+    valid_until: Option<i64>,
+    withdrawn: bool,
+    legal_basis: Option<LegalBasisKind>,
+}
+
+impl Doc {
+    fn body(&self) -> Option<&OfferBody> {
+        match &self.rec.record().body {
+            Body::Offer(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// The distinct lowercase whitespace tokens of all offer texts.
+#[derive(Debug, Default)]
+struct Words {
+    ids: HashMap<Box<str>, u32>,
+    text: Vec<Box<str>>,
+    /// token -> slots of the offers whose text has it, sorted
+    postings: Vec<Vec<u32>>,
+    /// three consecutive characters -> tokens that have them, sorted
+    trigrams: HashMap<[char; 3], Vec<u32>>,
+}
+
+impl Words {
+    fn id(&mut self, token: &str) -> u32 {
+        if let Some(id) = self.ids.get(token) {
+            return *id;
+        }
+        let id = self.text.len() as u32;
+        self.ids.insert(token.into(), id);
+        self.text.push(token.into());
+        self.postings.push(Vec::new());
+        let chars: Vec<char> = token.chars().collect();
+        for t in chars.windows(3) {
+            let list = self.trigrams.entry([t[0], t[1], t[2]]).or_default();
+            if list.last() != Some(&id) {
+                list.push(id);
+            }
+        }
+        id
+    }
+
+    /// Slots of the offers whose text contains `word`, sorted.
+    fn matching(&self, word: &str) -> Vec<u32> {
+        let chars: Vec<char> = word.chars().collect();
+        let tokens: Vec<u32> = if chars.len() >= 3 {
+            let mut best: Option<&Vec<u32>> = None;
+            for t in chars.windows(3) {
+                match self.trigrams.get(&[t[0], t[1], t[2]]) {
+                    None => return Vec::new(),
+                    Some(l) if best.is_none_or(|b| l.len() < b.len()) => best = Some(l),
+                    Some(_) => {}
+                }
+            }
+            best.into_iter()
+                .flatten()
+                .copied()
+                .filter(|id| self.text[*id as usize].contains(word))
+                .collect()
+        } else {
+            (0..self.text.len() as u32)
+                .filter(|id| self.text[*id as usize].contains(word))
+                .collect()
+        };
+        union(tokens.iter().map(|t| self.postings[*t as usize].as_slice()))
+    }
+}
+
+/// One page of a search.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Matches in all.
+    pub total: usize,
+    /// The page's offers, in (provider, offer id) order.
+    pub keys: Vec<(Did, OfferId)>,
+    /// More matches follow the page.
+    pub more: bool,
+}
+
+/// Indexes over the current offers of a [`State`].
+#[derive(Debug, Default)]
+pub struct SearchIndex {
+    providers: Vec<Arc<Did>>,
+    provider_no: HashMap<Did, u32>,
+    /// slot -> offer (None: free slot)
+    docs: Vec<Option<Doc>>,
+    free: Vec<u32>,
+    /// (provider, offer id) -> slot, for pages in key order
+    order: BTreeMap<(Arc<Did>, OfferId), u32>,
+    /// field term (`c:`, `r:`, `o:`, `l:`, `z:`, `p:` + value) -> slots, sorted
+    terms: HashMap<String, Vec<u32>>,
+    words: Words,
+}
+
+fn insert_sorted(list: &mut Vec<u32>, slot: u32) {
+    if let Err(i) = list.binary_search(&slot) {
+        list.insert(i, slot);
+    }
+}
+
+fn remove_sorted(list: &mut Vec<u32>, slot: u32) {
+    if let Ok(i) = list.binary_search(&slot) {
+        list.remove(i);
+    }
+}
+
+/// Sorted union of sorted lists (merged pairwise: the lists are few).
+fn union<'a>(lists: impl Iterator<Item = &'a [u32]>) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    for (i, list) in lists.enumerate() {
+        if i == 0 {
+            out = list.to_vec();
+            continue;
+        }
+        let mut merged = Vec::with_capacity(out.len() + list.len());
+        let (mut a, mut b) = (out.iter().peekable(), list.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x < y => a.next(),
+                (Some(x), Some(y)) if x > y => b.next(),
+                (Some(_), Some(_)) => {
+                    b.next();
+                    a.next()
+                }
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            merged.extend(next.copied());
+        }
+        out = merged;
+    }
+    out
+}
+
+/// Sorted intersection of two sorted lists.
+fn intersect(small: &[u32], large: &[u32]) -> Vec<u32> {
+    if small.len() * 16 < large.len() {
+        return small
+            .iter()
+            .copied()
+            .filter(|x| large.binary_search(x).is_ok())
+            .collect();
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(small.len());
+    while i < small.len() && j < large.len() {
+        match small[i].cmp(&large[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(small[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The field terms an offer is filed under.
+fn terms_of(b: &OfferBody, provider: u32) -> Vec<String> {
+    let mut t = vec![format!("p:{provider}")];
+    let mut cur = Some(b.category.as_str());
+    // The same walk as `taxonomy::is_within`, bounded the same way.
+    for _ in 0..16 {
+        let Some(c) = cur else { break };
+        t.push(format!("c:{c}"));
+        cur = taxonomy::category(c).and_then(|x| x.parent.as_deref());
+    }
+    t.extend(b.regions.iter().map(|r| format!("r:{}", r.as_str())));
+    t.extend(b.ozg_ids.iter().map(|o| format!("o:{}", o.as_str())));
+    t.extend(b.leika_keys.iter().map(|l| format!("l:{}", l.as_str())));
+    t.extend(b.certifications.iter().map(|c| format!("z:{}", c.as_str())));
+    t.sort();
+    t.dedup();
+    t
+}
+
+/// The distinct tokens of the text a free-text search looks in (the same text
+/// as `Filters::matches`).
+fn tokens_of(b: &OfferBody) -> Vec<String> {
+    let text = format!("{} {} {}", b.title, b.summary, b.description).to_lowercase();
+    let mut tokens: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+    tokens.sort();
+    tokens.dedup();
+    tokens
+}
+
+impl SearchIndex {
+    /// An index over every current offer of `state`.
+    pub fn build(state: &State) -> SearchIndex {
+        let mut index = SearchIndex::default();
+        for (key, entry) in &state.offers {
+            index.insert(key, entry);
+        }
+        index
+    }
+
+    /// Number of indexed offers.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// True if no offer is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Brings the index up to date with `state` after `changes`.
+    pub fn apply(&mut self, state: &State, changes: &Changes) {
+        for key in &changes.offers {
+            self.remove(key);
+            if let Some(entry) = state.offers.get(key) {
+                self.insert(key, entry);
+            }
+        }
+    }
+
+    fn provider(&mut self, did: &Did) -> u32 {
+        if let Some(n) = self.provider_no.get(did) {
+            return *n;
+        }
+        let n = self.providers.len() as u32;
+        self.providers.push(Arc::new(did.clone()));
+        self.provider_no.insert(did.clone(), n);
+        n
+    }
+
+    fn insert(&mut self, key: &(Did, OfferId), entry: &OfferEntry) {
+        let (Some(rec), Some(b)) = (entry.current.as_ref(), entry.body()) else {
+            return;
+        };
+        let provider = self.provider(&key.0);
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.docs.push(None);
+                (self.docs.len() - 1) as u32
+            }
+        };
+        for t in terms_of(b, provider) {
+            insert_sorted(self.terms.entry(t).or_default(), slot);
+        }
+        for token in tokens_of(b) {
+            let id = self.words.id(&token);
+            insert_sorted(&mut self.words.postings[id as usize], slot);
+        }
+        self.docs[slot as usize] = Some(Doc {
+            rec: rec.clone(),
+            provider,
+            valid_from: b.valid_from.unix(),
+            valid_until: b.valid_until.map(|t| t.unix()),
+            withdrawn: entry.withdrawn(),
+            legal_basis: b.legal_basis.as_ref().map(|l| l.kind),
+        });
+        self.order.insert(
+            (self.providers[provider as usize].clone(), key.1.clone()),
+            slot,
+        );
+    }
+
+    fn remove(&mut self, key: &(Did, OfferId)) {
+        let Some(&provider) = self.provider_no.get(&key.0) else {
+            return;
+        };
+        let k = (self.providers[provider as usize].clone(), key.1.clone());
+        let Some(slot) = self.order.remove(&k) else {
+            return;
+        };
+        let Some(doc) = self.docs[slot as usize].take() else {
+            return;
+        };
+        if let Some(b) = doc.body() {
+            for t in terms_of(b, provider) {
+                if let Some(list) = self.terms.get_mut(&t) {
+                    remove_sorted(list, slot);
+                }
+            }
+            for token in tokens_of(b) {
+                if let Some(id) = self.words.ids.get(token.as_str()) {
+                    remove_sorted(&mut self.words.postings[*id as usize], slot);
+                }
+            }
+        }
+        self.free.push(slot);
+    }
+
+    fn term(&self, t: &str) -> &[u32] {
+        self.terms.get(t).map_or(&[], Vec::as_slice)
+    }
+
+    /// Offers in a region covering `ags`: filed under one of its prefixes.
+    fn covering(&self, ags: &str) -> Vec<u32> {
+        union(
+            [2, 3, 5, 8]
+                .into_iter()
+                .filter(|n| *n <= ags.len())
+                .map(|n| self.term(&format!("r:{}", &ags[..n]))),
+        )
+    }
+
+    /// Offers of `provider` and of every provider whose portfolio passed to it.
+    fn of_provider(&self, state: &State, provider: &Did) -> Vec<u32> {
+        let mut seen = vec![provider.clone()];
+        let mut i = 0;
+        while i < seen.len() && seen.len() <= state.providers.len() + 1 {
+            if let Some(p) = state.providers.get(&seen[i]) {
+                for pred in &p.predecessors {
+                    if !seen.contains(pred) {
+                        seen.push(pred.clone());
+                    }
+                }
+            }
+            i += 1;
+        }
+        union(
+            seen.iter()
+                .filter_map(|d| self.provider_no.get(d))
+                .map(|n| self.term(&format!("p:{n}"))),
+        )
+    }
+
+    /// Slots passing every filter, in slot order.
+    fn matching(&self, state: &State, f: &Filters) -> Vec<u32> {
+        let mut lists: Vec<Vec<u32>> = Vec::new();
+        if let Some(m) = f.municipality {
+            lists.push(self.covering(&m.ags));
+        }
+        if let Some(r) = &f.region {
+            lists.push(self.covering(r));
+        }
+        for (prefix, value) in [
+            ("c", &f.category),
+            ("o", &f.ozg),
+            ("l", &f.leika),
+            ("z", &f.cert),
+        ] {
+            if let Some(v) = value {
+                lists.push(self.term(&format!("{prefix}:{v}")).to_vec());
+            }
+        }
+        if let Some(p) = &f.provider {
+            lists.push(self.of_provider(state, p));
+        }
+        for w in &f.words {
+            lists.push(self.words.matching(w));
+        }
+        lists.sort_by_key(Vec::len);
+        let mut lists = lists.into_iter();
+        let candidates: Vec<u32> = match lists.next() {
+            None => (0..self.docs.len() as u32).collect(),
+            Some(first) => lists.fold(first, |acc, l| intersect(&acc, &l)),
+        };
+
+        // Per search: what the clock-free checks need of each provider.
+        let standing: Vec<Option<Standing>> = self
+            .providers
+            .iter()
+            .map(|d| state.providers.get(d.as_ref()).map(|p| p.standing))
+            .collect();
+        let merged: Vec<bool> = self
+            .providers
+            .iter()
+            .map(|d| {
+                state
+                    .providers
+                    .get(d.as_ref())
+                    .is_some_and(|p| p.successor.is_some())
+            })
+            .collect();
+        // Whether a provider's profile lists the searched municipality (only
+        // needed with a procurement filter).
+        let lists = |d: &Did| {
+            let m = f.municipality.filter(|_| f.procurement.is_some());
+            m.is_some_and(|m| {
+                state
+                    .providers
+                    .get(d)
+                    .and_then(|p| p.profile_body())
+                    .is_some_and(|p| p.members.iter().any(|x| x.covers(&m.ags)))
+            })
+        };
+        let listed: Vec<bool> = self.providers.iter().map(|d| lists(d)).collect();
+        let mut out = Vec::with_capacity(candidates.len());
+        for slot in candidates {
+            let Some(doc) = &self.docs[slot as usize] else {
+                continue;
+            };
+            let status = match standing[doc.provider as usize] {
+                Some(Standing::Active) => {
+                    if doc.withdrawn {
+                        OfferStatus::Withdrawn
+                    } else if f.at.unix() < doc.valid_from {
+                        OfferStatus::NotYetValid
+                    } else if doc.valid_until.is_some_and(|u| f.at.unix() >= u) {
+                        OfferStatus::Expired
+                    } else {
+                        OfferStatus::Active
+                    }
+                }
+                Some(Standing::Suspended) => OfferStatus::ProviderSuspended,
+                _ => OfferStatus::ProviderRevoked,
+            };
+            if !f.include.contains(&status) {
+                continue;
+            }
+            let provider = self.providers[doc.provider as usize].as_ref();
+            let shown = |at| match doc.body() {
+                Some(b) if merged[doc.provider as usize] => {
+                    state.shown_under(provider, &b.offer_id, at)
+                }
+                _ => provider.clone(),
+            };
+            if let Some(p) = &f.provider
+                && p != provider
+                && *p != shown(f.at)
+            {
+                continue;
+            }
+            if let (Some(_), Some(want)) = (f.municipality, &f.procurement) {
+                // Judged against the provider that offers it now, as
+                // `http::procurement_of` does; the municipality filter above
+                // already means the offer is delivered there.
+                let in_house = if merged[doc.provider as usize] {
+                    lists(&shown(crate::http::now()))
+                } else {
+                    listed[doc.provider as usize]
+                };
+                let got = geo::procurement_by(in_house, true, doc.legal_basis);
+                let ok = match want.as_str() {
+                    "tender_free" => got.tender_free(),
+                    w => got.as_str() == w,
+                };
+                if !ok {
+                    continue;
+                }
+            }
+            out.push(slot);
+        }
+        out
+    }
+
+    fn key_of(&self, slot: u32) -> Option<(&Arc<Did>, &OfferId)> {
+        let doc = self.docs[slot as usize].as_ref()?;
+        Some((
+            &self.providers[doc.provider as usize],
+            &doc.body()?.offer_id,
+        ))
+    }
+
+    /// The offers matching `f`, in (provider, offer id) order: `limit` of them
+    /// after `after`, and how many match in all.
+    pub(crate) fn search(
+        &self,
+        state: &State,
+        f: &Filters,
+        after: Option<&(Did, OfferId)>,
+        limit: usize,
+    ) -> Page {
+        let matched = self.matching(state, f);
+        let total = matched.len();
+        let past = |d: &Did, o: &OfferId| after.is_none_or(|(ad, ao)| (d, o) > (ad, ao));
+        let mut keys: Vec<(Did, OfferId)> = Vec::new();
+        let more = if total <= SORT_LIMIT {
+            let mut all: Vec<(&Arc<Did>, &OfferId)> =
+                matched.iter().filter_map(|s| self.key_of(*s)).collect();
+            all.sort_unstable();
+            let mut rest = all.into_iter().filter(|(d, o)| past(d, o));
+            keys.extend(
+                rest.by_ref()
+                    .take(limit)
+                    .map(|(d, o)| (d.as_ref().clone(), o.clone())),
+            );
+            rest.next().is_some()
+        } else {
+            // Dense: walk the keys in order and take those that matched.
+            let mut hit = vec![0u64; self.docs.len().div_ceil(64)];
+            for s in &matched {
+                hit[*s as usize / 64] |= 1 << (s % 64);
+            }
+            let start = match after {
+                Some((d, o)) => std::ops::Bound::Excluded((Arc::new(d.clone()), o.clone())),
+                None => std::ops::Bound::Unbounded,
+            };
+            let mut rest = self
+                .order
+                .range((start, std::ops::Bound::Unbounded))
+                .filter(|(_, s)| hit[**s as usize / 64] & (1 << (**s % 64)) != 0);
+            keys.extend(
+                rest.by_ref()
+                    .take(limit)
+                    .map(|((d, o), _)| (d.as_ref().clone(), o.clone())),
+            );
+            rest.next().is_some()
+        };
+        Page { total, keys, more }
+    }
+
+    /// OZG ids of the active offers (for the catalog's choice list).
+    pub(crate) fn active_ozg_ids(&self, state: &State, at: kx_protocol::Timestamp) -> Vec<String> {
+        let f = Filters::active_at(at);
+        let active = self.matching(state, &f);
+        let mut ids: Vec<String> = self
+            .terms
+            .iter()
+            .filter_map(|(t, slots)| {
+                let id = t.strip_prefix("o:")?;
+                let any = slots.iter().any(|s| active.binary_search(s).is_ok());
+                any.then(|| id.to_owned())
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kx_protocol::author::{LogWriter, genesis};
+    use kx_protocol::record::approve;
+    use kx_protocol::{Kind, Registry, SecretKey, Timestamp};
+    use serde_json::{Value, json};
+
+    fn key(n: u8) -> SecretKey {
+        SecretKey::from_seed([n; 32]).expect("key")
+    }
+
+    fn ts(unix: i64) -> Timestamp {
+        Timestamp::from_unix(unix).expect("time")
+    }
+
+    const T0: i64 = 1_768_467_600;
+    const CATS: [&str; 6] = [
+        "einwohnerwesen",
+        "e-akte",
+        "kfz-zulassung",
+        "geodaten-gis",
+        "service-desk",
+        "soc-siem",
+    ];
+    const REGIONS: [&str; 6] = ["05", "05158", "05774", "05315000", "057", "05774032"];
+    const WORDS: [&str; 6] = [
+        "Rechenzentrum",
+        "Schulungen",
+        "Fachverfahren",
+        "Müllabfuhr",
+        "xöv",
+        "DataClearing",
+    ];
+
+    fn offer(i: usize, version: u64) -> Value {
+        let mut b = json!({
+            "offer_id": format!("o{i}"), "version": version,
+            "title": format!("Angebot {i} {}", WORDS[i % 6]),
+            "summary": format!("Betrieb mit {} und {}", WORDS[(i / 2) % 6], WORDS[(i / 3) % 6]),
+            "description": format!("Beschreibung {}", i * 7),
+            "category": CATS[i % 6],
+            "ozg_ids": [if i.is_multiple_of(2) { "10124" } else { "10200" }],
+            "leika_keys": ["99115005104000"],
+            "regions": [REGIONS[i % 6], REGIONS[(i + 2) % 6]],
+            "delivery": "saas",
+            "sla": {"availability_bp": 9950, "support_hours": "Mo-Fr", "response_minutes": 60, "resolution_hours": 8},
+            "pricing": {"model": "per_user_per_month", "amount_cents": 100, "currency": "EUR", "notes": ""},
+            "capacity": 10,
+            "certifications": if i.is_multiple_of(3) { json!(["iso27001-grundschutz"]) } else { json!([]) },
+            "standards": [],
+            "contacts": [{"customer_group": "kommunen", "name": "Vertrieb"}],
+            "valid_from": if i % 7 == 3 { "2030-01-01T00:00:00Z" } else { "2026-01-01T00:00:00Z" },
+        });
+        if i % 5 == 4 && i % 7 != 3 {
+            b["valid_until"] = json!("2026-06-01T00:00:00Z");
+        }
+        match i % 4 {
+            1 => b["legal_basis"] = json!({"kind": "inter_municipal", "text": "§ 108 (6) GWB"}),
+            2 => b["legal_basis"] = json!({"kind": "framework_agreement", "text": "Rahmenvertrag"}),
+            _ => {}
+        }
+        b
+    }
+
+    fn body(kind: Kind, v: Value) -> Body {
+        Body::from_json(kind, v).expect("body")
+    }
+
+    /// A federation of four providers with varied offers, a withdrawal, a
+    /// suspension and an accepted merger.
+    fn registry() -> Registry {
+        let s = key(1);
+        let g = genesis(
+            "Test".parse().expect("name"),
+            vec![s.did().clone()],
+            1,
+            &s,
+            &[&s],
+            ts(T0),
+        )
+        .expect("genesis");
+        let fed = g.record().federation;
+        let mut reg = Registry::new(g.clone()).expect("registry");
+        let mut sw = LogWriter::new(key(1), fed, Some((1, g.id())));
+        let mut head = fed;
+        let mut govern = |reg: &mut Registry, kind: Kind, v: Value| {
+            let mut v = v;
+            v["prev_action"] = json!(head.to_hex());
+            v["approvals"] = json!([]);
+            let mut b = Body::from_json_draft(kind, v).expect("draft");
+            approve(&mut b, &s);
+            let rec = sw.write(b, ts(T0)).expect("write");
+            head = rec.action().expect("action");
+            reg.add(rec).expect("add");
+        };
+        let providers: Vec<SecretKey> = (10..14).map(key).collect();
+        for (n, p) in providers.iter().enumerate() {
+            govern(
+                &mut reg,
+                Kind::MemberAdmit,
+                json!({"provider": p.did().as_str(), "name": format!("Anbieter {n}")}),
+            );
+        }
+        let mut writers: Vec<LogWriter> = providers
+            .iter()
+            .map(|p| LogWriter::new(SecretKey::from_seed(p.seed()).expect("key"), fed, None))
+            .collect();
+        let profile = json!({
+            "name": "Anbieter Null", "short_name": "A0", "description": "Profil",
+            "regions": ["05"], "members": ["05774"], "certifications": [], "nodes": [], "contacts": [],
+        });
+        let rec = writers[0]
+            .write(body(Kind::ProviderProfile, profile), ts(T0))
+            .expect("w");
+        reg.add(rec).expect("add");
+        for i in 0..120 {
+            let rec = writers[i % 4]
+                .write(body(Kind::Offer, offer(i, 1)), ts(T0))
+                .expect("w");
+            reg.add(rec).expect("add");
+        }
+        // A second version of one offer, and a withdrawal of another.
+        let rec = writers[0]
+            .write(body(Kind::Offer, offer(0, 2)), ts(T0))
+            .expect("w");
+        reg.add(rec).expect("add");
+        let w = json!({"offer_id": "o4", "version": 1, "reason": "eingestellt"});
+        let rec = writers[0]
+            .write(body(Kind::OfferWithdraw, w), ts(T0))
+            .expect("w");
+        reg.add(rec).expect("add");
+        // Provider 1 hands its portfolio to provider 2, which accepts.
+        let succession = json!({"successor": providers[2].did().as_str(), "effective_at": "2026-02-01T00:00:00Z", "offer_ids": []});
+        let rec = writers[1]
+            .write(body(Kind::Succession, succession), ts(T0))
+            .expect("w");
+        let accept = json!({"succession": rec.id().to_hex()});
+        reg.add(rec).expect("add");
+        let rec = writers[2]
+            .write(body(Kind::SuccessionAccept, accept), ts(T0))
+            .expect("w");
+        reg.add(rec).expect("add");
+        // Provider 3 is suspended.
+        govern(
+            &mut reg,
+            Kind::MemberSuspend,
+            json!({"provider": providers[3].did().as_str(), "key": providers[3].did().as_str(), "from_seq": 1, "reason": "Prüfung"}),
+        );
+        reg
+    }
+
+    /// What `Filters::matches` passes, scanning every offer: the reference.
+    fn scan(state: &State, f: &Filters) -> Vec<(Did, OfferId)> {
+        state
+            .offers
+            .iter()
+            .filter(|((p, _), e)| f.matches(state, p, e))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    #[test]
+    fn the_index_finds_exactly_what_a_full_scan_finds() {
+        let reg = registry();
+        let state = reg.state();
+        let index = SearchIndex::build(state);
+        assert_eq!(index.len(), state.offers.len());
+        let at = ts(T0 + 200 * 86_400);
+        let providers: Vec<Did> = state.providers.keys().cloned().collect();
+        let mut filters = vec![Filters::active_at(at)];
+        let every = |f: &mut Filters| {
+            f.include = vec![
+                OfferStatus::Active,
+                OfferStatus::Withdrawn,
+                OfferStatus::Expired,
+                OfferStatus::NotYetValid,
+            ]
+        };
+        for m in ["Paderborn", "Erkrath", "Köln", "Bielefeld"] {
+            for proc in [None, Some("tender_free"), Some("in_house"), Some("tender")] {
+                let mut f = Filters::active_at(at);
+                f.municipality = Some(geo::resolve(m).expect("municipality"));
+                f.procurement = proc.map(str::to_owned);
+                filters.push(f);
+            }
+        }
+        for r in [
+            "05", "057", "05774", "05774032", "05158004", "05315000", "06",
+        ] {
+            let mut f = Filters::active_at(at);
+            f.region = Some(r.into());
+            filters.push(f);
+        }
+        let mut cats: Vec<String> = CATS.iter().map(|c| c.to_string()).collect();
+        cats.extend(
+            CATS.iter()
+                .filter_map(|c| taxonomy::category(c)?.parent.clone()),
+        );
+        cats.push("unbekannt".into());
+        for c in cats {
+            let mut f = Filters::active_at(at);
+            f.category = Some(c);
+            filters.push(f);
+        }
+        for (ozg, cert) in [
+            ("10124", None),
+            ("10200", Some("iso27001-grundschutz")),
+            ("1", None),
+        ] {
+            let mut f = Filters::active_at(at);
+            f.ozg = Some(ozg.into());
+            f.cert = cert.map(str::to_owned);
+            filters.push(f);
+        }
+        for p in &providers {
+            let mut f = Filters::active_at(at);
+            f.provider = Some(p.clone());
+            filters.push(f);
+        }
+        for q in [
+            "rechenzentrum",
+            "zentrum schul",
+            "xö",
+            "ü",
+            "müll 7",
+            "angebot 1",
+            "nichts",
+            "a",
+        ] {
+            let mut f = Filters::active_at(at);
+            f.words = Filters::words_of(q);
+            filters.push(f);
+        }
+        let n = filters.len();
+        for i in 0..n {
+            let mut f = Filters::active_at(at);
+            let base = &filters[i];
+            f.municipality = base.municipality;
+            f.procurement = base.procurement.clone();
+            f.region = base.region.clone();
+            f.category = base.category.clone();
+            f.ozg = base.ozg.clone();
+            f.cert = base.cert.clone();
+            f.provider = base.provider.clone();
+            f.words = base.words.clone();
+            every(&mut f);
+            filters.push(f);
+        }
+        let mut nonempty = 0;
+        for f in &filters {
+            let want = scan(state, f);
+            let got = index.search(state, f, None, usize::MAX);
+            assert_eq!(got.keys, want, "{f:?}");
+            assert_eq!(got.total, want.len());
+            nonempty += usize::from(!want.is_empty());
+            // Paging through gives the same sequence.
+            let mut paged = Vec::new();
+            let mut after: Option<(Did, OfferId)> = None;
+            loop {
+                let page = index.search(state, f, after.as_ref(), 7);
+                paged.extend(page.keys.iter().cloned());
+                if !page.more {
+                    break;
+                }
+                after = page.keys.last().cloned();
+            }
+            assert_eq!(paged, want, "paged {f:?}");
+        }
+        assert!(
+            nonempty > filters.len() / 2,
+            "the fixture exercises matches"
+        );
+    }
+
+    #[test]
+    fn the_index_follows_changes() {
+        let mut reg = Registry::new(registry().genesis().clone()).expect("registry");
+        let full = registry();
+        reg.track_changes();
+        let mut index = SearchIndex::build(reg.state());
+        // Feed the records in reverse id order: held records count later.
+        let mut recs: Vec<VerifiedRecord> = full.records().cloned().collect();
+        recs.reverse();
+        for rec in recs {
+            reg.add(rec).expect("add");
+            let changes = reg.take_changes();
+            index.apply(reg.state(), &changes);
+        }
+        let fresh = SearchIndex::build(reg.state());
+        let f = Filters {
+            include: vec![OfferStatus::Active, OfferStatus::Withdrawn],
+            ..Filters::active_at(ts(T0 + 86_400))
+        };
+        let got = index.search(reg.state(), &f, None, usize::MAX);
+        assert_eq!(
+            got.keys,
+            fresh.search(reg.state(), &f, None, usize::MAX).keys
+        );
+        assert_eq!(got.keys, scan(reg.state(), &f));
+        assert_eq!(index.len(), reg.state().offers.len());
+    }
+}
