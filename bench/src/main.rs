@@ -389,9 +389,12 @@ fn agent() -> ureq::Agent {
 }
 
 fn post(agent: &ureq::Agent, http: &str, rec: &VerifiedRecord) -> Result<u16> {
-    let r = agent
+    let mut r = agent
         .post(&format!("{http}/v1/records"))
         .send(rec.canonical_json())?;
+    // Reading the answer to the end gives the connection back to the agent's
+    // pool; dropping it unread would close it and open a new one per submit.
+    r.body_mut().read_to_string()?;
     Ok(r.status().as_u16())
 }
 
@@ -615,7 +618,7 @@ fn propagation(nodes: usize) -> Result<Value> {
 }
 
 fn submit() -> Result<Value> {
-    let data = federation(16, 400)?;
+    let data = federation(16, 1500)?;
     let node = start_node(&tmp("submit"), &data.genesis, None)?;
     let a = agent();
     for g in &data.governance {

@@ -244,12 +244,23 @@ pub async fn start(
                 )?;
                 // Peer scoring: every rejected (invalid) message lowers the sender's
                 // score, so gossipsub itself stops meshing with a peer that keeps
-                // sending garbage.
-                let mut params = gossipsub::PeerScoreParams::default();
+                // sending garbage. Two default penalties are off: the mesh
+                // delivery quota (20 messages per window once a peer is 5 s in
+                // the mesh) would graylist every honest peer of a federation that
+                // publishes a few offers a day, and the IP colocation penalty would
+                // do the same to providers whose nodes share an address (one data
+                // centre, NAT, loopback). Membership is decided by the stewards, not
+                // by addresses; reconciliation repairs whatever gossip misses.
+                let mut params = gossipsub::PeerScoreParams {
+                    ip_colocation_factor_weight: 0.0,
+                    ..gossipsub::PeerScoreParams::default()
+                };
                 params.topics.insert(
                     topic(&federation).hash(),
                     gossipsub::TopicScoreParams {
                         topic_weight: 1.0,
+                        mesh_message_deliveries_weight: 0.0,
+                        mesh_failure_penalty_weight: 0.0,
                         invalid_message_deliveries_weight: -100.0,
                         invalid_message_deliveries_decay: 0.5,
                         ..gossipsub::TopicScoreParams::default()
@@ -506,6 +517,8 @@ impl Task {
                 s.banned = self.banned.len();
                 let _ = reply.send(s);
             }
+            // Alone, there is nobody to tell: skip building and signing a message.
+            Command::Publish(_) if self.peers.is_empty() => {}
             Command::Publish(data) => {
                 let t = topic(&self.federation);
                 if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(t, data) {

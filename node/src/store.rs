@@ -73,6 +73,7 @@ impl SledStore {
             // The registry lives in memory anyway; sled's page cache (1 GiB by
             // default) only needs to hold the working set of writes and reads.
             .cache_capacity(64 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
             // Durability comes from our explicit flush after each group commit.
             .flush_every_ms(None)
             .open()?;

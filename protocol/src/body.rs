@@ -478,7 +478,7 @@ impl Body {
     /// Deserialises the body of a record of `kind` from its JSON value.
     pub(crate) fn from_value(
         kind: Kind,
-        v: serde_json::Value,
+        v: &serde_json::Value,
     ) -> Result<Body, serde_path_to_error::Error<serde_json::Error>> {
         use serde_path_to_error::deserialize as de;
         Ok(match kind {

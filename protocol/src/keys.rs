@@ -7,8 +7,47 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
 use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
+
+/// A bounded memo of a pure, costly function (parsing a did, decompressing a
+/// key), shared by all threads: records of one author repeat, so each key is
+/// decoded once instead of once per record. Only successful results are kept;
+/// when full it starts over.
+struct Memo<K, V>(OnceLock<Mutex<HashMap<K, V>>>);
+
+impl<K: Eq + Hash, V: Clone> Memo<K, V> {
+    const LIMIT: usize = 4096;
+
+    const fn new() -> Memo<K, V> {
+        Memo(OnceLock::new())
+    }
+
+    fn get_or_try<Q, E>(&self, key: &Q, f: impl FnOnce() -> Result<(K, V), E>) -> Result<V, E>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        let map = self.0.get_or_init(|| Mutex::new(HashMap::new()));
+        if let Some(v) = map.lock().ok().and_then(|m| m.get(key).cloned()) {
+            return Ok(v);
+        }
+        let (k, v) = f()?;
+        if let Ok(mut m) = map.lock() {
+            if m.len() >= Self::LIMIT {
+                m.clear();
+            }
+            m.insert(k, v.clone());
+        }
+        Ok(v)
+    }
+}
+
+static PARSED_DIDS: Memo<String, Did> = Memo::new();
+static VERIFYING_KEYS: Memo<[u8; 32], VerifyingKey> = Memo::new();
 
 /// Multicodec prefix of an ed25519 public key (`ed25519-pub`, 0xed, as varint).
 const ED25519_MULTICODEC: [u8; 2] = [0xed, 0x01];
@@ -80,9 +119,13 @@ impl Did {
     /// `verify_strict`). This is the only acceptance rule: batch verification uses the
     /// cofactored equation and may accept what this rejects.
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), KeyError> {
-        let vk = VerifyingKey::from_bytes(&self.key).map_err(|_| KeyError::MalformedDid {
-            did: self.text.clone(),
-            reason: "not a point on the curve",
+        let vk = VERIFYING_KEYS.get_or_try(&self.key, || {
+            VerifyingKey::from_bytes(&self.key)
+                .map(|vk| (self.key, vk))
+                .map_err(|_| KeyError::MalformedDid {
+                    did: self.text.clone(),
+                    reason: "not a point on the curve",
+                })
         })?;
         let s = ed25519_dalek::Signature::from_bytes(&sig.0);
         vk.verify_strict(msg, &s)
@@ -134,6 +177,12 @@ fn check_point(key: &[u8; 32], text: &str) -> Result<(), KeyError> {
 impl FromStr for Did {
     type Err = KeyError;
     fn from_str(s: &str) -> Result<Did, KeyError> {
+        PARSED_DIDS.get_or_try(s, || Did::parse(s).map(|d| (s.to_owned(), d)))
+    }
+}
+
+impl Did {
+    fn parse(s: &str) -> Result<Did, KeyError> {
         let bad = |reason| KeyError::MalformedDid {
             did: s.chars().take(120).collect(),
             reason,

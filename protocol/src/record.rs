@@ -197,6 +197,18 @@ impl Record {
         Value::Object(m)
     }
 
+    /// The envelope without `body` and `sig`.
+    fn envelope_map(&self) -> Map<String, Value> {
+        envelope_map(
+            &self.federation,
+            self.kind(),
+            &self.author,
+            self.seq,
+            self.prev.as_ref(),
+            &self.issued_at,
+        )
+    }
+
     fn unsigned_map(&self) -> Map<String, Value> {
         unsigned_map(
             &self.federation,
@@ -219,6 +231,19 @@ fn unsigned_map(
     issued_at: &Timestamp,
     body: &Body,
 ) -> Map<String, Value> {
+    let mut m = envelope_map(federation, kind, author, seq, prev, issued_at);
+    m.insert("body".into(), body.to_value());
+    m
+}
+
+fn envelope_map(
+    federation: &Hash32,
+    kind: Kind,
+    author: &Did,
+    seq: u64,
+    prev: Option<&Hash32>,
+    issued_at: &Timestamp,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("v".into(), Value::from(VERSION));
     m.insert("federation".into(), Value::String(federation.to_hex()));
@@ -230,7 +255,6 @@ fn unsigned_map(
         prev.map_or(Value::Null, |p| Value::String(p.to_hex())),
     );
     m.insert("issued_at".into(), Value::String(issued_at.to_string()));
-    m.insert("body".into(), body.to_value());
     m
 }
 
@@ -368,7 +392,7 @@ impl UnverifiedRecord {
         let sig: Signature = string(take("sig"), "sig")?
             .parse()
             .map_err(RecordError::Key)?;
-        let body = Body::from_json(kind, take("body"))?;
+        let (body, body_json) = Body::from_json_keep(kind, take("body"))?;
         let record = Record {
             federation,
             author,
@@ -379,7 +403,11 @@ impl UnverifiedRecord {
             sig,
         };
         let mut signed_bytes = RECORD_TAG.to_vec();
-        let canonical = json::canonical(&Value::Object(record.unsigned_map()))
+        // The body's JSON is its typed form already (checked above): no need to
+        // serialise the body again.
+        let mut unsigned = record.envelope_map();
+        unsigned.insert("body".into(), body_json);
+        let canonical = json::canonical(&Value::Object(unsigned))
             .map_err(|e| RecordError::plain("invalid_value", "", e.to_string()))?;
         signed_bytes.extend(canonical);
         Ok(UnverifiedRecord {
@@ -426,9 +454,7 @@ impl UnverifiedRecord {
             });
         }
         let id = sha256(&self.signed_bytes);
-        let mut full = self.record.unsigned_map();
-        full.insert("sig".into(), Value::String(r.sig.to_text()));
-        let canonical = json::canonical(&Value::Object(full)).unwrap_or_default();
+        let canonical = with_sig(&self.signed_bytes[RECORD_TAG.len()..], &r.sig);
         Ok(VerifiedRecord(Arc::new(Inner {
             record: self.record,
             id,
@@ -436,6 +462,25 @@ impl UnverifiedRecord {
             canonical,
         })))
     }
+}
+
+/// The canonical JSON of a whole record from the canonical JSON of the record
+/// without `sig`: JCS orders the envelope keys `author, body, federation,
+/// issued_at, kind, prev, seq, sig, v`, so `sig` goes right before the final
+/// `"v"` member (checked against a full canonicalisation in the tests).
+fn with_sig(unsigned: &[u8], sig: &Signature) -> Vec<u8> {
+    let tail = format!(",\"v\":{VERSION}}}");
+    let Some(head) = unsigned.strip_suffix(tail.as_bytes()) else {
+        return Vec::new();
+    };
+    let sig = sig.to_text();
+    let mut out = Vec::with_capacity(unsigned.len() + sig.len() + 9);
+    out.extend_from_slice(head);
+    out.extend_from_slice(b",\"sig\":\"");
+    out.extend_from_slice(sig.as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(tail.as_bytes());
+    out
 }
 
 fn string(v: Value, field: &str) -> Result<String, RecordError> {
@@ -569,6 +614,12 @@ impl Body {
     /// Reads a body of `kind` from JSON, with the same checks as a received record
     /// (typed fields, canonical form, body rules). Paths in errors start at `body`.
     pub fn from_json(kind: Kind, v: Value) -> Result<Body, RecordError> {
+        Body::from_json_keep(kind, v).map(|(body, _)| body)
+    }
+
+    /// [`Body::from_json`], also giving back the JSON, which is then known to be
+    /// exactly `body.to_value()`.
+    fn from_json_keep(kind: Kind, v: Value) -> Result<(Body, Value), RecordError> {
         if !v.is_object() {
             return Err(RecordError::plain(
                 "invalid_type",
@@ -576,14 +627,14 @@ impl Body {
                 "must be an object",
             ));
         }
-        let body = Body::from_value(kind, v.clone()).map_err(from_serde)?;
+        let body = Body::from_value(kind, &v).map_err(from_serde)?;
         if body.to_value() != v {
             return Err(RecordError::NonCanonical {
                 reason: "optional fields must be absent rather than null".into(),
             });
         }
         body.check().map_err(|e| RecordError::field("body", &e))?;
-        Ok(body)
+        Ok((body, v))
     }
 
     /// Like [`Body::from_json`], for a governance action still collecting

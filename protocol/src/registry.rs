@@ -1494,15 +1494,15 @@ impl State {
             } else {
                 "{\"author\":"
             });
-            w.string(author.as_str());
+            w.plain(author.as_str());
             w.push(&format!(",\"seq\":{seq}}}"));
         }
         w.push("],\"federation\":");
-        w.string(&self.federation.to_hex());
+        w.hex(&self.federation);
         w.push(",\"governance\":{\"head\":");
-        w.string(&self.head.to_hex());
+        w.hex(&self.head);
         w.push(",\"stewards\":");
-        w.strings(self.stewards.iter().map(Did::as_str));
+        w.plains(self.stewards.iter().map(Did::as_str));
         w.push(&format!(",\"threshold\":{}}},\"offers\":[", self.threshold));
         let mut first = true;
         for ((provider, offer_id), e) in &self.offers {
@@ -1515,11 +1515,11 @@ impl State {
                 ",{\"offer_id\":"
             });
             first = false;
-            w.string(offer_id.as_str());
+            w.plain(offer_id.as_str());
             w.push(",\"provider\":");
-            w.string(provider.as_str());
+            w.plain(provider.as_str());
             w.push(",\"record\":");
-            w.string(&cur.id().to_hex());
+            w.hex(&cur.id());
             w.push(if e.withdrawn() {
                 ",\"withdrawn\":true}"
             } else {
@@ -1529,15 +1529,15 @@ impl State {
         w.push("],\"providers\":[");
         for (i, p) in self.providers.values().enumerate() {
             w.push(if i > 0 { ",{\"did\":" } else { "{\"did\":" });
-            w.string(p.identity.as_str());
+            w.plain(p.identity.as_str());
             w.push(",\"keys\":");
-            w.strings(p.keys.iter().map(Did::as_str));
+            w.plains(p.keys.iter().map(Did::as_str));
             w.push(",\"name\":");
             w.string(&p.name);
             w.push(",\"profile\":");
             w.optional(p.profile.as_ref());
             w.push(",\"standing\":");
-            w.string(p.standing.as_str());
+            w.plain(p.standing.as_str());
             w.push(",\"successor\":");
             w.optional(p.successor.as_ref());
             w.push("}");
@@ -1580,21 +1580,41 @@ impl DigestWriter {
         self.drain();
     }
 
-    fn strings<'a>(&mut self, items: impl Iterator<Item = &'a str>) {
+    /// A string that needs no escaping (dids, offer ids, codes).
+    fn plain(&mut self, s: &str) {
+        debug_assert!(!s.contains(['"', '\\']) && !s.contains(|c: char| c < ' '));
+        self.buf.push('"');
+        self.buf.push_str(s);
+        self.buf.push('"');
+        self.drain();
+    }
+
+    fn plains<'a>(&mut self, items: impl Iterator<Item = &'a str>) {
         self.buf.push('[');
         for (i, s) in items.enumerate() {
             if i > 0 {
                 self.buf.push(',');
             }
-            self.string(s);
+            self.plain(s);
         }
         self.buf.push(']');
+    }
+
+    fn hex(&mut self, h: &Hash32) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        self.buf.push('"');
+        for b in h.0 {
+            self.buf.push(char::from(DIGITS[usize::from(b >> 4)]));
+            self.buf.push(char::from(DIGITS[usize::from(b & 15)]));
+        }
+        self.buf.push('"');
+        self.drain();
     }
 
     /// A record id in hex, or null.
     fn optional(&mut self, rec: Option<&VerifiedRecord>) {
         match rec {
-            Some(r) => self.string(&r.id().to_hex()),
+            Some(r) => self.hex(&r.id()),
             None => self.push("null"),
         }
     }

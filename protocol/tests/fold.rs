@@ -315,6 +315,9 @@ proptest! {
         for r in records {
             let again = VerifiedRecord::from_bytes(r.canonical_json()).expect("re-parse");
             prop_assert_eq!(again.canonical_json(), r.canonical_json());
+            // The spliced canonical form is the canonicalisation of the whole record.
+            let whole = kx_protocol::json::canonical(&again.record().to_value()).expect("jcs");
+            prop_assert_eq!(again.canonical_json(), whole.as_slice());
             prop_assert_eq!(again.id(), r.id());
             prop_assert_eq!(&again.record().body, &r.record().body);
             let body_again = kx_protocol::Body::from_json(r.record().kind(), r.record().body.to_value())
