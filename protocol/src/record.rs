@@ -210,15 +210,9 @@ impl Record {
     }
 
     fn unsigned_map(&self) -> Map<String, Value> {
-        unsigned_map(
-            &self.federation,
-            self.kind(),
-            &self.author,
-            self.seq,
-            self.prev.as_ref(),
-            &self.issued_at,
-            &self.body,
-        )
+        let mut m = self.envelope_map();
+        m.insert("body".into(), self.body.to_value());
+        m
     }
 }
 
