@@ -247,32 +247,38 @@ fn sync_bytes(n: usize) -> Result<Value> {
             rounds += 1;
             let n = open.len().min(kx_protocol::sync::MAX_RANGES);
             let ranges: Vec<_> = open.drain(..n).collect();
-            bytes += serde_json::to_vec(&SyncRequest::Reconcile {
+            bytes += SyncRequest::Reconcile {
                 federation: fed,
                 ranges: ranges.clone(),
-            })?
+            }
+            .encode()
             .len();
-            let answer = b.respond(&ranges);
-            bytes += serde_json::to_vec(&SyncResponse::Reconcile {
-                ranges: answer.clone(),
-            })?
+            let answers = b.respond(&ranges);
+            bytes += SyncResponse::Reconcile {
+                answers: answers.clone(),
+            }
+            .encode()
             .len();
-            let (f, next) = a.process(&answer);
+            let (f, next) = a.process(&answers);
             fetch.extend(f);
             open.extend(next);
         }
-        for ids in fetch.chunks(256) {
-            bytes += serde_json::to_vec(&SyncRequest::Fetch {
+        for ids in fetch.chunks(kx_protocol::sync::MAX_FETCH) {
+            bytes += SyncRequest::Fetch {
                 federation: fed,
                 ids: ids.to_vec(),
-            })?
+            }
+            .encode()
             .len();
-            let records: Vec<String> = ids
+            let records: Vec<Vec<u8>> = ids
                 .iter()
                 .filter_map(|id| missing.iter().find(|r| r.id() == *id))
-                .map(|r| String::from_utf8_lossy(r.canonical_json()).into_owned())
+                .map(|r| r.canonical_json().to_vec())
                 .collect();
-            bytes += serde_json::to_vec(&SyncResponse::Records { records })?.len();
+            bytes += SyncResponse::Records { records }.encode().len();
+        }
+        if fetch.len() != d {
+            bail!("reconciliation found {} of {d} differences", fetch.len());
         }
         let ratio = if d == 0 {
             Value::Null

@@ -6,7 +6,7 @@
 //!   are disconnected and kept away) and ping;
 //! - gossipsub on the federation's topic, with manual validation: a message is
 //!   forwarded only after its record was verified and stored;
-//! - request-response `/kx/sync/1` for anti-entropy (range reconciliation, fetch)
+//! - request-response `/kx/sync/2` for anti-entropy (range reconciliation, fetch)
 //!   and peer exchange (discovery beyond the bootstrap peers);
 //! - a block list for misbehaving peers.
 //!
@@ -16,7 +16,10 @@ use crate::node::{IngestError, Node, Source};
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use kx_protocol::registry::Admitted;
-use kx_protocol::sync::{MAX_FETCH, MAX_RANGES, MAX_ROUNDS, PeerAddr, SyncRequest, SyncResponse};
+use kx_protocol::sync::{
+    MAX_FETCH, MAX_RANGES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_ROUNDS, PeerAddr,
+    SyncRequest, SyncResponse,
+};
 use kx_protocol::{Did, Hash32, VerifiedRecord};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
@@ -33,7 +36,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Stream protocol of anti-entropy and peer exchange.
-pub const SYNC_PROTOCOL: &str = "/kx/sync/1";
+pub const SYNC_PROTOCOL: &str = "/kx/sync/2";
 /// Fetch requests a reconciliation keeps in flight.
 pub const FETCHES_IN_FLIGHT: usize = 4;
 /// Fetched batches a reconciliation verifies and commits at once; more are not
@@ -41,6 +44,76 @@ pub const FETCHES_IN_FLIGHT: usize = 4;
 pub const BATCHES_INGESTING: usize = 4;
 /// Largest gossip message and record answer element: one record.
 pub const MAX_GOSSIP_BYTES: usize = 70 * 1024;
+
+/// The `/kx/sync/2` wire: one binary message per stream each way
+/// (`kx_protocol::sync` encodes and decodes; `specs/sync.md` 3.2). A message
+/// that does not decode fails the stream, which the peer sees as an error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncCodec;
+
+async fn read_message<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> std::io::Result<Vec<u8>> {
+    use futures::AsyncReadExt as _;
+    let mut buf = Vec::new();
+    io.take(max as u64 + 1).read_to_end(&mut buf).await?;
+    if buf.len() > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "sync message too large",
+        ));
+    }
+    Ok(buf)
+}
+
+fn invalid(e: kx_protocol::sync::WireError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+}
+
+impl request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+
+    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<SyncRequest> {
+        let bytes = read_message(io, MAX_REQUEST_BYTES).await?;
+        SyncRequest::decode(&bytes).map_err(invalid)
+    }
+
+    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<SyncResponse> {
+        let bytes = read_message(io, MAX_RESPONSE_BYTES).await?;
+        SyncResponse::decode(&bytes).map_err(invalid)
+    }
+
+    async fn write_request<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: SyncRequest,
+    ) -> std::io::Result<()> {
+        use futures::AsyncWriteExt as _;
+        io.write_all(&req.encode()).await
+    }
+
+    async fn write_response<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        resp: SyncResponse,
+    ) -> std::io::Result<()> {
+        use futures::AsyncWriteExt as _;
+        io.write_all(&resp.encode()).await
+    }
+}
 
 /// Orders records for the gate: governance first (admissions before the offers
 /// of the admitted), then each author's log in seq order.
@@ -82,7 +155,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     gossipsub: gossipsub::Behaviour,
-    sync: request_response::json::Behaviour<SyncRequest, SyncResponse>,
+    sync: request_response::Behaviour<SyncCodec>,
     blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
 }
 
@@ -267,9 +340,7 @@ pub async fn start(
                     },
                 );
                 gossipsub.with_peer_score(params, gossipsub::PeerScoreThresholds::default())?;
-                let codec = request_response::json::codec::Codec::default()
-                    .set_request_size_maximum(1024 * 1024)
-                    .set_response_size_maximum(24 * 1024 * 1024);
+                let codec = SyncCodec;
                 let sync = request_response::Behaviour::with_codec(
                     codec,
                     [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
@@ -358,7 +429,7 @@ struct Session {
     to_fetch: VecDeque<Hash32>,
     ranges_open: bool,
     /// Ranges still to ask about (sent at most MAX_RANGES per request).
-    open: VecDeque<kx_protocol::sync::RangeMsg>,
+    open: VecDeque<kx_protocol::sync::Summary>,
     /// Fetch requests sent and not answered yet.
     fetch_in_flight: usize,
     received: usize,
@@ -729,7 +800,7 @@ impl Task {
         tokio::task::spawn_blocking(move || {
             let resp = match req {
                 SyncRequest::Reconcile { ranges, .. } => SyncResponse::Reconcile {
-                    ranges: node.with_registry(|r| r.id_set().respond(&ranges)),
+                    answers: node.with_registry(|r| r.id_set().respond(&ranges)),
                 },
                 SyncRequest::Fetch { ids, .. } => {
                     if ids.len() > MAX_FETCH {
@@ -741,7 +812,6 @@ impl Task {
                         let records = ids
                             .iter()
                             .filter_map(|id| node.store().get(id).ok().flatten())
-                            .filter_map(|b| String::from_utf8(b).ok())
                             .collect();
                         SyncResponse::Records { records }
                     }
@@ -809,8 +879,8 @@ impl Task {
         }
         match (kind, resp) {
             (Outbound::Peers, SyncResponse::Peers { peers }) => self.discovered(peers),
-            (Outbound::Reconcile, SyncResponse::Reconcile { ranges }) => {
-                let (fetch, next) = self.node.with_registry(|r| r.id_set().process(&ranges));
+            (Outbound::Reconcile, SyncResponse::Reconcile { answers }) => {
+                let (fetch, next) = self.node.with_registry(|r| r.id_set().process(&answers));
                 let Some(s) = self.sessions.get_mut(&peer) else {
                     return;
                 };
@@ -851,7 +921,7 @@ impl Task {
 
     /// Verifies records on all cores, orders them so that governance and earlier
     /// log positions come first, and hands them to the writer.
-    fn ingest_batch(&self, peer: PeerId, records: Vec<String>, retry: Vec<VerifiedRecord>) {
+    fn ingest_batch(&self, peer: PeerId, records: Vec<Vec<u8>>, retry: Vec<VerifiedRecord>) {
         let node = self.node.clone();
         let tx = self.cmds_tx.clone();
         let p2p = P2p {

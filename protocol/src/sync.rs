@@ -1,29 +1,29 @@
-//! Anti-entropy: range-based set reconciliation over record ids, and the sync
-//! messages nodes exchange (`specs/sync.md`). Pure functions over sorted id sets;
-//! the node does the transport.
+//! Anti-entropy: set reconciliation over record ids by id prefix, and the binary
+//! messages of `/kx/sync/2` (`specs/sync.md`). Pure functions over sorted id
+//! sets; the node does the transport.
 //!
-//! The initiator describes a range of the id space by (count, fingerprint); the
-//! responder compares with its own items there and answers equal ranges with
-//! nothing, small ranges with its ids, and large ones with 16 sub-ranges and their
-//! fingerprints. The initiator fetches the ids it lacks and asks again about the
-//! sub-ranges that still differ. Traffic grows with the number of differing
-//! ranges, not with the size of the registry; in-sync peers exchange one message
-//! each way.
+//! A range is an id prefix of 0 to 64 hex digits (nibbles), so its bounds never
+//! travel. The initiator describes a range by (count, fingerprint); the responder
+//! compares with its own ids there and answers an equal range with nothing, a
+//! range where it holds few ids with those ids, and a larger one with the count
+//! and fingerprint of each of its 16 sub-prefixes. The initiator fetches the ids
+//! it lacks and asks again about the sub-prefixes that still differ. Traffic
+//! grows with the number of differences, not with the size of the registry; in-sync
+//! peers exchange one short message each way.
 
 use crate::fields::Hash32;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 /// Domain tag of range fingerprints.
-pub const SYNC_TAG: &[u8] = b"kx-sync-v1\0";
-/// A responder lists its ids for a differing range with at most this many items.
-pub const MAX_IDS_INLINE: usize = 32;
-/// A responder splits a larger differing range into this many sub-ranges.
-pub const SPLIT: usize = 16;
-/// Most ranges in one reconcile message.
+pub const SYNC_TAG: &[u8] = b"kx-sync-v2\0";
+/// A responder lists its ids for a differing range with at most this many ids.
+pub const MAX_IDS_INLINE: usize = 4;
+/// Sub-ranges of a range: one per next hex digit.
+pub const FANOUT: usize = 16;
+/// Most ranges in one reconcile request.
 pub const MAX_RANGES: usize = 512;
 /// Most ids in one fetch request (and records in one answer).
 pub const MAX_FETCH: usize = 256;
@@ -31,92 +31,174 @@ pub const MAX_FETCH: usize = 256;
 /// ranges at most `MAX_RANGES` per request, so one level of the search may take
 /// several requests.
 pub const MAX_ROUNDS: usize = 1024;
+/// Largest request, in bytes.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// Largest answer, in bytes (a full fetch answer of large records).
+pub const MAX_RESPONSE_BYTES: usize = 24 * 1024 * 1024;
 
-/// 16-byte range fingerprint, as 32 lowercase hex characters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fingerprint(pub [u8; 16]);
+/// Message type bytes.
+const REQ_RECONCILE: u8 = 0x01;
+const REQ_FETCH: u8 = 0x02;
+const REQ_PEERS: u8 = 0x03;
+const RESP_RECONCILE: u8 = 0x81;
+const RESP_RECORDS: u8 = 0x82;
+const RESP_PEERS: u8 = 0x83;
+const RESP_ERROR: u8 = 0x84;
+/// Answer item kinds.
+const ITEM_IDS: u8 = 0x01;
+const ITEM_CHILDREN: u8 = 0x02;
 
-impl Serialize for Fingerprint {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
-        s.serialize_str(&hex)
-    }
+/// 8-byte range fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fingerprint(pub [u8; 8]);
+
+/// Running count and 256-bit sum of ids.
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    count: u64,
+    sum: [u8; 32],
 }
 
-impl<'de> Deserialize<'de> for Fingerprint {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fingerprint, D::Error> {
-        let s = String::deserialize(d)?;
-        let b = s.as_bytes();
-        if b.len() != 32 || !b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(serde::de::Error::custom(
-                "fingerprint: 32 lowercase hex characters",
-            ));
-        }
-        let mut out = [0u8; 16];
-        for (i, pair) in b.chunks(2).enumerate() {
-            let hi = (pair[0] as char).to_digit(16).unwrap_or(0);
-            let lo = (pair[1] as char).to_digit(16).unwrap_or(0);
-            out[i] = (hi * 16 + lo) as u8;
-        }
-        Ok(Fingerprint(out))
-    }
-}
-
-/// A range summary: number of ids and their fingerprint.
-///
-/// `fingerprint = SHA-256(SYNC_TAG || count as u64 big-endian || sum)[..16]`, where
-/// `sum` is the sum of the ids read as 256-bit big-endian integers, modulo 2^256.
-/// The sum makes it independent of order and cheap to update.
-pub fn fingerprint<'a>(ids: impl IntoIterator<Item = &'a Hash32>) -> (u64, Fingerprint) {
-    let mut sum = [0u8; 32];
-    let mut count = 0u64;
-    for id in ids {
-        count += 1;
+impl Acc {
+    fn add(&mut self, id: &Hash32) {
+        self.count += 1;
         let mut carry = 0u16;
         for i in (0..32).rev() {
-            let v = u16::from(sum[i]) + u16::from(id.0[i]) + carry;
-            sum[i] = v as u8;
+            let v = u16::from(self.sum[i]) + u16::from(id.0[i]) + carry;
+            self.sum[i] = v as u8;
             carry = v >> 8;
         }
     }
-    let mut h = Sha256::new();
-    h.update(SYNC_TAG);
-    h.update(count.to_be_bytes());
-    h.update(sum);
-    let d = h.finalize();
-    let mut fp = [0u8; 16];
-    fp.copy_from_slice(&d[..16]);
-    (count, Fingerprint(fp))
+
+    fn finish(&self) -> (u64, Fingerprint) {
+        let mut h = Sha256::new();
+        h.update(SYNC_TAG);
+        h.update(self.count.to_be_bytes());
+        h.update(self.sum);
+        let d = h.finalize();
+        let mut fp = [0u8; 8];
+        fp.copy_from_slice(&d[..8]);
+        (self.count, Fingerprint(fp))
+    }
 }
 
-/// One range of the id space: `[lower, upper)`; `None` is the start (lower) or
-/// the end (upper) of the space.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
-pub enum RangeMsg {
-    /// The sender's count and fingerprint of the range.
-    Fingerprint {
-        lower: Option<Hash32>,
-        upper: Option<Hash32>,
-        count: u64,
-        fingerprint: Fingerprint,
-    },
-    /// All of the sender's ids in the range.
-    Ids {
-        lower: Option<Hash32>,
-        upper: Option<Hash32>,
-        ids: Vec<Hash32>,
+/// A set summary: number of ids and their fingerprint.
+///
+/// `fingerprint = SHA-256(SYNC_TAG || count as u64 big-endian || sum)[..8]`, where
+/// `sum` is the sum of the ids read as 256-bit big-endian integers, modulo 2^256.
+/// The sum makes it independent of order.
+pub fn fingerprint<'a>(ids: impl IntoIterator<Item = &'a Hash32>) -> (u64, Fingerprint) {
+    let mut acc = Acc::default();
+    for id in ids {
+        acc.add(id);
+    }
+    acc.finish()
+}
+
+/// The ids that start with the first `nibbles` hex digits of `bytes` (the digits
+/// after them are zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Prefix {
+    nibbles: u8,
+    bytes: [u8; 32],
+}
+
+impl Prefix {
+    /// The whole id space.
+    pub const ROOT: Prefix = Prefix {
+        nibbles: 0,
+        bytes: [0; 32],
+    };
+
+    /// Number of hex digits.
+    pub fn len(&self) -> usize {
+        usize::from(self.nibbles)
+    }
+
+    /// True for the whole id space.
+    pub fn is_empty(&self) -> bool {
+        self.nibbles == 0
+    }
+
+    /// The sub-prefix with next digit `digit` (none below a full id).
+    pub fn child(&self, digit: u8) -> Option<Prefix> {
+        if self.nibbles >= 64 || digit >= 16 {
+            return None;
+        }
+        let mut p = *self;
+        let i = usize::from(self.nibbles / 2);
+        if self.nibbles.is_multiple_of(2) {
+            p.bytes[i] |= digit << 4;
+        } else {
+            p.bytes[i] |= digit;
+        }
+        p.nibbles += 1;
+        Some(p)
+    }
+
+    /// The digit of `id` right after this prefix.
+    fn digit_of(&self, id: &Hash32) -> usize {
+        let b = id.0[usize::from(self.nibbles / 2)];
+        usize::from(if self.nibbles.is_multiple_of(2) {
+            b >> 4
+        } else {
+            b & 15
+        })
+    }
+
+    /// `[lower, upper)` in id order; `None`: to the end of the space.
+    fn bounds(&self) -> (Hash32, Option<Hash32>) {
+        let lower = Hash32(self.bytes);
+        if self.nibbles == 0 {
+            return (lower, None);
+        }
+        // Add one at the last digit, carrying to the left.
+        let mut upper = self.bytes;
+        let last = usize::from(self.nibbles - 1);
+        let mut i = last / 2;
+        let mut add: u16 = if last % 2 == 0 { 16 } else { 1 };
+        loop {
+            let v = u16::from(upper[i]) + add;
+            upper[i] = v as u8;
+            if v < 256 {
+                return (lower, Some(Hash32(upper)));
+            }
+            if i == 0 {
+                return (lower, None);
+            }
+            i -= 1;
+            add = 1;
+        }
+    }
+}
+
+/// A range and the sender's count and fingerprint of its ids there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub prefix: Prefix,
+    pub count: u64,
+    pub fingerprint: Fingerprint,
+}
+
+/// The responder's answer about one range that differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// All of the responder's ids in the range.
+    Ids { prefix: Prefix, ids: Vec<Hash32> },
+    /// The responder's count and fingerprint of each sub-prefix, by digit.
+    Children {
+        prefix: Prefix,
+        children: Box<[(u64, Fingerprint); FANOUT]>,
     },
 }
 
 /// A request on the sync protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncRequest {
     /// Compare these ranges (the initiator's summaries).
     Reconcile {
         federation: Hash32,
-        ranges: Vec<RangeMsg>,
+        ranges: Vec<Summary>,
     },
     /// Send these records.
     Fetch {
@@ -128,53 +210,336 @@ pub enum SyncRequest {
 }
 
 /// A peer and where to reach it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerAddr {
     pub peer_id: String,
     pub addrs: Vec<String>,
 }
 
 /// An answer on the sync protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncResponse {
-    /// Ranges that differ, described by the responder.
-    Reconcile { ranges: Vec<RangeMsg> },
-    /// The records asked for that the responder holds, each as its canonical JSON
-    /// text (the receiver parses them strictly).
-    Records { records: Vec<String> },
+    /// The ranges that differ, described by the responder.
+    Reconcile { answers: Vec<Answer> },
+    /// The records asked for that the responder holds, each as its canonical
+    /// JSON bytes (the receiver parses them strictly).
+    Records { records: Vec<Vec<u8>> },
     /// Peers the responder is connected to.
     Peers { peers: Vec<PeerAddr> },
     /// The request was refused (`wrong_federation`, `too_many`).
     Error { code: String, message: String },
 }
 
-fn range<'a, V>(
-    set: &'a BTreeMap<Hash32, V>,
-    lower: &Option<Hash32>,
-    upper: &Option<Hash32>,
-) -> impl Iterator<Item = &'a Hash32> + 'a {
-    let lo = match lower {
-        Some(l) => Bound::Included(*l),
-        None => Bound::Unbounded,
-    };
-    let hi = match upper {
-        Some(u) => Bound::Excluded(*u),
-        None => Bound::Unbounded,
-    };
-    // An inverted range (lower > upper) would panic in BTreeMap::range.
-    let valid = match (lower, upper) {
-        (Some(l), Some(u)) => l < u,
-        _ => true,
-    };
-    let iter = if valid {
-        Some(set.range((lo, hi)).map(|(k, _)| k))
-    } else {
-        None
-    };
-    iter.into_iter().flatten()
+/// A sync message that does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed sync message: {0}")]
+pub struct WireError(pub &'static str);
+
+// ---- encoding ------------------------------------------------------------------
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
 }
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn put_prefix(out: &mut Vec<u8>, p: &Prefix) {
+    out.push(p.nibbles);
+    out.extend_from_slice(&p.bytes[..p.len().div_ceil(2)]);
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if n > self.buf.len() {
+            return Err(WireError("truncated"));
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    fn byte(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn varint(&mut self) -> Result<u64, WireError> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let b = self.byte()?;
+            let part = u64::from(b & 0x7f);
+            if i == 9 && b > 1 {
+                return Err(WireError("varint overflows 64 bits"));
+            }
+            v |= part << (7 * i);
+            if b & 0x80 == 0 {
+                if i > 0 && b == 0 {
+                    return Err(WireError("varint not minimal"));
+                }
+                return Ok(v);
+            }
+        }
+        Err(WireError("varint too long"))
+    }
+
+    /// A list length, bounded by the bytes left (each element takes at least
+    /// `min` bytes), so a length cannot make the reader allocate beyond the input.
+    fn len(&mut self, min: usize) -> Result<usize, WireError> {
+        let n = self.varint()?;
+        if n > (self.buf.len() / min.max(1)) as u64 {
+            return Err(WireError("list longer than the message"));
+        }
+        Ok(n as usize)
+    }
+
+    fn id(&mut self) -> Result<Hash32, WireError> {
+        let mut h = [0u8; 32];
+        h.copy_from_slice(self.take(32)?);
+        Ok(Hash32(h))
+    }
+
+    fn fingerprint(&mut self) -> Result<Fingerprint, WireError> {
+        let mut f = [0u8; 8];
+        f.copy_from_slice(self.take(8)?);
+        Ok(Fingerprint(f))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let n = self.len(1)?;
+        self.take(n)
+    }
+
+    fn text(&mut self) -> Result<String, WireError> {
+        std::str::from_utf8(self.bytes()?)
+            .map(str::to_owned)
+            .map_err(|_| WireError("text is not UTF-8"))
+    }
+
+    fn prefix(&mut self) -> Result<Prefix, WireError> {
+        let nibbles = self.byte()?;
+        if nibbles > 64 {
+            return Err(WireError("prefix longer than an id"));
+        }
+        let mut p = Prefix {
+            nibbles,
+            bytes: [0; 32],
+        };
+        let n = p.len().div_ceil(2);
+        p.bytes[..n].copy_from_slice(self.take(n)?);
+        if nibbles % 2 == 1 && p.bytes[n - 1] & 0x0f != 0 {
+            return Err(WireError("prefix has digits after its length"));
+        }
+        Ok(p)
+    }
+
+    fn end(&self) -> Result<(), WireError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(WireError("bytes after the message"))
+        }
+    }
+}
+
+impl SyncRequest {
+    /// The request's bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            SyncRequest::Reconcile { federation, ranges } => {
+                out.push(REQ_RECONCILE);
+                out.extend_from_slice(&federation.0);
+                put_varint(&mut out, ranges.len() as u64);
+                for r in ranges {
+                    put_prefix(&mut out, &r.prefix);
+                    put_varint(&mut out, r.count);
+                    out.extend_from_slice(&r.fingerprint.0);
+                }
+            }
+            SyncRequest::Fetch { federation, ids } => {
+                out.push(REQ_FETCH);
+                out.extend_from_slice(&federation.0);
+                put_varint(&mut out, ids.len() as u64);
+                for id in ids {
+                    out.extend_from_slice(&id.0);
+                }
+            }
+            SyncRequest::Peers { federation } => {
+                out.push(REQ_PEERS);
+                out.extend_from_slice(&federation.0);
+            }
+        }
+        out
+    }
+
+    /// Reads a request; anything but exactly one well-formed request is an error.
+    pub fn decode(bytes: &[u8]) -> Result<SyncRequest, WireError> {
+        let mut r = Reader { buf: bytes };
+        let kind = r.byte()?;
+        let federation = r.id()?;
+        let req = match kind {
+            REQ_RECONCILE => {
+                let n = r.len(10)?;
+                let mut ranges = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ranges.push(Summary {
+                        prefix: r.prefix()?,
+                        count: r.varint()?,
+                        fingerprint: r.fingerprint()?,
+                    });
+                }
+                SyncRequest::Reconcile { federation, ranges }
+            }
+            REQ_FETCH => {
+                let n = r.len(32)?;
+                let ids = (0..n).map(|_| r.id()).collect::<Result<_, _>>()?;
+                SyncRequest::Fetch { federation, ids }
+            }
+            REQ_PEERS => SyncRequest::Peers { federation },
+            _ => return Err(WireError("unknown request type")),
+        };
+        r.end()?;
+        Ok(req)
+    }
+}
+
+impl SyncResponse {
+    /// The answer's bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            SyncResponse::Reconcile { answers } => {
+                out.push(RESP_RECONCILE);
+                put_varint(&mut out, answers.len() as u64);
+                for a in answers {
+                    match a {
+                        Answer::Ids { prefix, ids } => {
+                            put_prefix(&mut out, prefix);
+                            out.push(ITEM_IDS);
+                            put_varint(&mut out, ids.len() as u64);
+                            for id in ids {
+                                out.extend_from_slice(&id.0);
+                            }
+                        }
+                        Answer::Children { prefix, children } => {
+                            put_prefix(&mut out, prefix);
+                            out.push(ITEM_CHILDREN);
+                            for (count, fp) in children.iter() {
+                                put_varint(&mut out, *count);
+                                if *count > 0 {
+                                    out.extend_from_slice(&fp.0);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            SyncResponse::Records { records } => {
+                out.push(RESP_RECORDS);
+                put_varint(&mut out, records.len() as u64);
+                for rec in records {
+                    put_bytes(&mut out, rec);
+                }
+            }
+            SyncResponse::Peers { peers } => {
+                out.push(RESP_PEERS);
+                put_varint(&mut out, peers.len() as u64);
+                for p in peers {
+                    put_bytes(&mut out, p.peer_id.as_bytes());
+                    put_varint(&mut out, p.addrs.len() as u64);
+                    for a in &p.addrs {
+                        put_bytes(&mut out, a.as_bytes());
+                    }
+                }
+            }
+            SyncResponse::Error { code, message } => {
+                out.push(RESP_ERROR);
+                put_bytes(&mut out, code.as_bytes());
+                put_bytes(&mut out, message.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads an answer; anything but exactly one well-formed answer is an error.
+    pub fn decode(bytes: &[u8]) -> Result<SyncResponse, WireError> {
+        let mut r = Reader { buf: bytes };
+        let resp = match r.byte()? {
+            RESP_RECONCILE => {
+                let n = r.len(2)?;
+                let mut answers = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let prefix = r.prefix()?;
+                    answers.push(match r.byte()? {
+                        ITEM_IDS => {
+                            let k = r.len(32)?;
+                            let ids = (0..k).map(|_| r.id()).collect::<Result<_, _>>()?;
+                            Answer::Ids { prefix, ids }
+                        }
+                        ITEM_CHILDREN => {
+                            // An empty sub-range's fingerprint is not sent.
+                            let empty = Acc::default().finish();
+                            let mut children = [empty; FANOUT];
+                            for c in &mut children {
+                                let count = r.varint()?;
+                                if count > 0 {
+                                    *c = (count, r.fingerprint()?);
+                                }
+                            }
+                            Answer::Children {
+                                prefix,
+                                children: Box::new(children),
+                            }
+                        }
+                        _ => return Err(WireError("unknown answer kind")),
+                    });
+                }
+                SyncResponse::Reconcile { answers }
+            }
+            RESP_RECORDS => {
+                let n = r.len(1)?;
+                let records = (0..n)
+                    .map(|_| r.bytes().map(<[u8]>::to_vec))
+                    .collect::<Result<_, _>>()?;
+                SyncResponse::Records { records }
+            }
+            RESP_PEERS => {
+                let n = r.len(2)?;
+                let mut peers = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let peer_id = r.text()?;
+                    let k = r.len(1)?;
+                    let addrs = (0..k).map(|_| r.text()).collect::<Result<_, _>>()?;
+                    peers.push(PeerAddr { peer_id, addrs });
+                }
+                SyncResponse::Peers { peers }
+            }
+            RESP_ERROR => SyncResponse::Error {
+                code: r.text()?,
+                message: r.text()?,
+            },
+            _ => return Err(WireError("unknown answer type")),
+        };
+        r.end()?;
+        Ok(resp)
+    }
+}
+
+// ---- reconciliation --------------------------------------------------------------
 
 /// A sorted set of ids to reconcile: either its own, or the keys of a map it
 /// borrows (a registry's records), so a node need not copy its ids per round.
@@ -215,84 +580,91 @@ impl<'a, V: Clone> IdSet<'a, V> {
         self.ids.contains_key(id)
     }
 
-    fn summary(&self, lower: Option<Hash32>, upper: Option<Hash32>) -> RangeMsg {
-        let (count, fp) = fingerprint(range(&*self.ids, &lower, &upper));
-        RangeMsg::Fingerprint {
-            lower,
-            upper,
+    fn within(&self, p: &Prefix) -> impl Iterator<Item = &Hash32> + '_ {
+        let (lower, upper) = p.bounds();
+        let hi = match upper {
+            Some(u) => Bound::Excluded(u),
+            None => Bound::Unbounded,
+        };
+        self.ids.range((Bound::Included(lower), hi)).map(|(k, _)| k)
+    }
+
+    /// This set's summary of the range `p`.
+    pub fn summary(&self, p: Prefix) -> Summary {
+        let (count, fingerprint) = fingerprint(self.within(&p));
+        Summary {
+            prefix: p,
             count,
-            fingerprint: fp,
+            fingerprint,
         }
     }
 
-    /// The first request of a reconciliation: the whole id space.
-    pub fn initial(&self) -> Vec<RangeMsg> {
-        vec![self.summary(None, None)]
+    /// Count and fingerprint of each sub-prefix of `p`, in one pass.
+    fn children(&self, p: &Prefix) -> [(u64, Fingerprint); FANOUT] {
+        let mut acc = [Acc::default(); FANOUT];
+        if p.len() < 64 {
+            for id in self.within(p) {
+                acc[p.digit_of(id)].add(id);
+            }
+        }
+        acc.map(|a| a.finish())
     }
 
-    /// The responder's answer to the initiator's ranges.
-    pub fn respond(&self, ranges: &[RangeMsg]) -> Vec<RangeMsg> {
+    /// The first request of a reconciliation: the whole id space.
+    pub fn initial(&self) -> Vec<Summary> {
+        vec![self.summary(Prefix::ROOT)]
+    }
+
+    /// The responder's answer to the initiator's ranges: nothing for an equal
+    /// range, its ids where it holds at most `MAX_IDS_INLINE`, otherwise the
+    /// summaries of the 16 sub-prefixes.
+    pub fn respond(&self, ranges: &[Summary]) -> Vec<Answer> {
         let mut out = Vec::new();
         for r in ranges.iter().take(MAX_RANGES) {
-            let RangeMsg::Fingerprint {
-                lower,
-                upper,
-                count,
-                fingerprint: fp,
-            } = r
-            else {
-                continue;
-            };
-            let own: Vec<&Hash32> = range(&*self.ids, lower, upper).collect();
-            let (c, f) = fingerprint(own.iter().copied());
-            if c == *count && f == *fp {
+            let own = self.summary(r.prefix);
+            if own.count == r.count && own.fingerprint == r.fingerprint {
                 continue;
             }
-            if own.len() <= MAX_IDS_INLINE {
-                out.push(RangeMsg::Ids {
-                    lower: *lower,
-                    upper: *upper,
-                    ids: own.into_iter().copied().collect(),
+            if own.count as usize <= MAX_IDS_INLINE || r.prefix.len() == 64 {
+                out.push(Answer::Ids {
+                    prefix: r.prefix,
+                    ids: self.within(&r.prefix).copied().collect(),
                 });
-                continue;
-            }
-            let chunk = own.len().div_ceil(SPLIT);
-            let starts: Vec<Hash32> = own.iter().step_by(chunk).map(|h| **h).collect();
-            for (i, start) in starts.iter().enumerate() {
-                let lo = if i == 0 { *lower } else { Some(*start) };
-                let hi = starts.get(i + 1).copied().or(*upper);
-                out.push(self.summary(lo, hi));
+            } else {
+                out.push(Answer::Children {
+                    prefix: r.prefix,
+                    children: Box::new(self.children(&r.prefix)),
+                });
             }
         }
         out
     }
 
     /// The initiator's step: ids to fetch, and the ranges to ask about next.
-    pub fn process(&self, answer: &[RangeMsg]) -> (Vec<Hash32>, Vec<RangeMsg>) {
+    pub fn process(&self, answers: &[Answer]) -> (Vec<Hash32>, Vec<Summary>) {
         let mut fetch = Vec::new();
         let mut next = Vec::new();
-        // Every range of the answer is handled; the caller sends the next ranges
-        // at most MAX_RANGES per request.
-        for r in answer.iter().take(MAX_RANGES * SPLIT) {
-            match r {
-                RangeMsg::Ids { ids, .. } => {
+        // Every answer is handled; the caller sends the next ranges at most
+        // MAX_RANGES per request.
+        for a in answers.iter().take(MAX_RANGES) {
+            match a {
+                Answer::Ids { ids, .. } => {
                     fetch.extend(ids.iter().filter(|i| !self.contains(i)).copied());
                 }
-                RangeMsg::Fingerprint {
-                    lower,
-                    upper,
-                    count,
-                    fingerprint: fp,
-                } => {
-                    let own = self.summary(*lower, *upper);
-                    if let RangeMsg::Fingerprint {
-                        count: c,
-                        fingerprint: f,
-                        ..
-                    } = &own
-                        && (c != count || f != fp)
-                    {
-                        next.push(own);
+                Answer::Children { prefix, children } => {
+                    let own = self.children(prefix);
+                    for (digit, (theirs, mine)) in children.iter().zip(own).enumerate() {
+                        // Nothing there on their side: nothing to fetch.
+                        if theirs.0 == 0 || *theirs == mine {
+                            continue;
+                        }
+                        if let Some(child) = prefix.child(digit as u8) {
+                            next.push(Summary {
+                                prefix: child,
+                                count: mine.0,
+                                fingerprint: mine.1,
+                            });
+                        }
                     }
                 }
             }
@@ -313,7 +685,8 @@ mod tests {
             .collect()
     }
 
-    /// Runs a reconciliation; returns the ids fetched, rounds and bytes both ways.
+    /// Runs a reconciliation through the wire encoding; returns the ids fetched,
+    /// rounds and reconcile bytes both ways.
     fn reconcile(a: &IdSet, b: &IdSet) -> (Vec<Hash32>, usize, usize) {
         let fed = Hash32([0; 32]);
         let mut fetched = Vec::new();
@@ -323,18 +696,26 @@ mod tests {
         while !open.is_empty() && rounds < MAX_ROUNDS {
             rounds += 1;
             let n = open.len().min(MAX_RANGES);
-            let ranges: Vec<RangeMsg> = open.drain(..n).collect();
             let req = SyncRequest::Reconcile {
                 federation: fed,
-                ranges: ranges.clone(),
+                ranges: open.drain(..n).collect(),
+            }
+            .encode();
+            bytes += req.len();
+            let SyncRequest::Reconcile { ranges, .. } = SyncRequest::decode(&req).expect("req")
+            else {
+                panic!("not a reconcile request");
             };
-            bytes += serde_json::to_vec(&req).map_or(0, |v| v.len());
-            let answer = b.respond(&ranges);
             let resp = SyncResponse::Reconcile {
-                ranges: answer.clone(),
+                answers: b.respond(&ranges),
+            }
+            .encode();
+            bytes += resp.len();
+            let SyncResponse::Reconcile { answers } = SyncResponse::decode(&resp).expect("resp")
+            else {
+                panic!("not a reconcile answer");
             };
-            bytes += serde_json::to_vec(&resp).map_or(0, |v| v.len());
-            let (f, next) = a.process(&answer);
+            let (f, next) = a.process(&answers);
             fetched.extend(f);
             open.extend(next);
         }
@@ -355,8 +736,10 @@ mod tests {
             assert_eq!(fetched, want, "missing {missing}");
             if missing == 0 {
                 assert_eq!(rounds, 1);
-                assert!(bytes < 400, "{bytes} bytes when in sync");
+                assert!(bytes < 64, "{bytes} bytes when in sync");
             }
+            // Locating a difference costs well under a record's size.
+            assert!(bytes <= 64 + missing * 700, "{bytes} bytes for {missing}");
             assert!(rounds <= 5, "{rounds} rounds");
         }
     }
@@ -386,18 +769,127 @@ mod tests {
     }
 
     #[test]
-    fn hostile_ranges_do_not_panic() {
-        let a = IdSet::new(ids(4, 50));
-        let inverted = RangeMsg::Fingerprint {
-            lower: Some(Hash32([9; 32])),
-            upper: Some(Hash32([1; 32])),
-            count: 5,
-            fingerprint: Fingerprint([0; 16]),
+    fn prefixes_bound_exactly_their_ids() {
+        let set = IdSet::new(ids(7, 2000));
+        for digits in [[0u8, 0], [15, 15], [7, 3], [0, 15]] {
+            let p = Prefix::ROOT
+                .child(digits[0])
+                .and_then(|c| c.child(digits[1]))
+                .expect("prefix");
+            let hex = format!("{:x}{:x}", digits[0], digits[1]);
+            let want: Vec<&Hash32> = set
+                .ids
+                .keys()
+                .filter(|i| i.to_hex().starts_with(&hex))
+                .collect();
+            assert_eq!(set.within(&p).collect::<Vec<_>>(), want, "{hex}");
+        }
+        let mut deep = Prefix::ROOT;
+        for _ in 0..64 {
+            deep = deep.child(15).expect("child");
+        }
+        assert_eq!(deep.bounds(), (Hash32([0xff; 32]), None));
+        assert!(deep.child(0).is_none());
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let fed = Hash32([7; 32]);
+        let set = IdSet::new(ids(8, 300));
+        let reqs = [
+            SyncRequest::Reconcile {
+                federation: fed,
+                ranges: set.initial(),
+            },
+            SyncRequest::Fetch {
+                federation: fed,
+                ids: ids(9, 3),
+            },
+            SyncRequest::Peers { federation: fed },
+        ];
+        for r in reqs {
+            assert_eq!(SyncRequest::decode(&r.encode()), Ok(r));
+        }
+        let empty: IdSet = IdSet::default();
+        let resps = [
+            SyncResponse::Reconcile {
+                answers: set.respond(&empty.initial()),
+            },
+            SyncResponse::Records {
+                records: vec![b"{}".to_vec(), Vec::new()],
+            },
+            SyncResponse::Peers {
+                peers: vec![PeerAddr {
+                    peer_id: "12D3Koo".into(),
+                    addrs: vec!["/ip4/127.0.0.1/tcp/1".into()],
+                }],
+            },
+            SyncResponse::Error {
+                code: "too_many".into(),
+                message: "at most 256".into(),
+            },
+        ];
+        for r in resps {
+            assert_eq!(SyncResponse::decode(&r.encode()), Ok(r));
+        }
+    }
+
+    #[test]
+    fn hostile_messages_are_refused_without_panics() {
+        let fed = [3u8; 32];
+        let with = |kind: u8, rest: &[u8]| {
+            let mut m = vec![kind];
+            m.extend_from_slice(&fed);
+            m.extend_from_slice(rest);
+            m
         };
-        let out = a.respond(&[inverted]);
-        assert_eq!(out.len(), 1);
-        let msg: Result<SyncRequest, _> =
-            serde_json::from_str(r#"{"type":"reconcile","federation":"00","ranges":[]}"#);
-        assert!(msg.is_err());
+        let bad_requests: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            vec![REQ_PEERS],
+            with(0x7f, &[]),
+            with(REQ_PEERS, &[0]),
+            // A count far beyond the message.
+            with(REQ_FETCH, &[0xff, 0xff, 0xff, 0xff, 0x0f]),
+            // Overlong and non-minimal varints.
+            with(REQ_FETCH, &[0x80; 11]),
+            with(REQ_FETCH, &[0x80, 0x00]),
+            // A prefix longer than an id, and one with a digit past its length.
+            with(REQ_RECONCILE, &[1, 65]),
+            with(REQ_RECONCILE, &[1, 1, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        ];
+        for m in bad_requests {
+            assert!(SyncRequest::decode(&m).is_err(), "{m:?}");
+        }
+        let bad_answers: Vec<Vec<u8>> = vec![
+            vec![RESP_RECONCILE, 1, 0, 9],
+            vec![RESP_RECORDS, 1, 5, b'a'],
+            vec![RESP_ERROR, 2, 0xff, 0xfe, 0],
+            vec![RESP_PEERS, 0, 0],
+        ];
+        for m in bad_answers {
+            assert!(SyncResponse::decode(&m).is_err(), "{m:?}");
+        }
+        // A full-length prefix is answered with its (single) id.
+        let set = IdSet::new(ids(4, 50));
+        let id = set.ids.keys().next().copied().expect("id");
+        let mut p = Prefix::ROOT;
+        for i in 0..64 {
+            let b = id.0[i / 2];
+            p = p
+                .child(if i % 2 == 0 { b >> 4 } else { b & 15 })
+                .expect("child");
+        }
+        let answer = set.respond(&[Summary {
+            prefix: p,
+            count: 0,
+            fingerprint: Fingerprint::default(),
+        }]);
+        assert_eq!(
+            answer,
+            vec![Answer::Ids {
+                prefix: p,
+                ids: vec![id]
+            }]
+        );
     }
 }
