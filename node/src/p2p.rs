@@ -46,7 +46,7 @@ pub const BATCHES_INGESTING: usize = 4;
 pub const MAX_GOSSIP_BYTES: usize = 70 * 1024;
 
 /// The `/kx/sync/2` wire: one binary message per stream each way
-/// (`kx_protocol::sync` encodes and decodes; `specs/sync.md` 3.2). A message
+/// (`kx_protocol::sync` encodes and decodes; `specs/sync.md` 3.1). A message
 /// that does not decode fails the stream, which the peer sees as an error.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SyncCodec;
