@@ -259,7 +259,7 @@ fn sync_bytes(n: usize) -> Result<Value> {
             }
             .encode()
             .len();
-            let (f, next) = a.process(&answers);
+            let (f, next) = a.process(&ranges, &answers);
             fetch.extend(f);
             open.extend(next);
         }

@@ -858,7 +858,6 @@ async fn get_author(AxState(ctx): AxState<Ctx>, PathArgs(did): PathArgs<String>)
 // ---- status and metrics ------------------------------------------------------
 
 async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
-    let digest = ctx.node.digest();
     let peers = ctx.p2p.peers().await;
     // In sync: every connected peer was reconciled to the end and had nothing new.
     let in_sync = peers.iter().all(|p| {
@@ -866,7 +865,8 @@ async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
             .as_ref()
             .is_some_and(|s| s.complete && s.received == 0)
     });
-    let v = ctx.node.with_registry(|r| {
+    // Digest, counts and head from one read of the registry.
+    let v = ctx.node.with_digest(|r, digest| {
         let state = r.state();
         json!({
             "federation": ctx.node.federation().to_hex(),

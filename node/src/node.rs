@@ -205,15 +205,19 @@ impl Node {
         self.core.read(|db| f(db.registry.state(), &db.index))
     }
 
-    /// The state digest (computed once per change, on demand).
-    pub fn digest(&self) -> Hash32 {
+    /// Runs `f` with the registry and its state digest, under one read lock (the
+    /// digest is computed once per change, on demand).
+    pub fn with_digest<T>(&self, f: impl FnOnce(&Registry, Hash32) -> T) -> T {
         self.core.read(|db| {
-            let mut cache = match self.core.digest.lock() {
-                Ok(c) => c,
-                Err(p) => p.into_inner(),
+            let digest = {
+                let mut cache = match self.core.digest.lock() {
+                    Ok(c) => c,
+                    Err(p) => p.into_inner(),
+                };
+                // Filled under the read lock, so no write can slip in between.
+                *cache.get_or_insert_with(|| db.registry.state().digest())
             };
-            // Filled under the read lock, so no write can slip in between.
-            *cache.get_or_insert_with(|| db.registry.state().digest())
+            f(&db.registry, digest)
         })
     }
 
@@ -393,8 +397,9 @@ impl Core {
             if !new.is_empty() {
                 let changes = registry.take_changes();
                 index.apply(registry.state(), &changes);
-                if let Ok(mut cache) = self.digest.lock() {
-                    *cache = None;
+                match self.digest.lock() {
+                    Ok(mut cache) => *cache = None,
+                    Err(p) => *p.into_inner() = None,
                 }
             }
         }

@@ -17,8 +17,8 @@ use anyhow::{Context, Result};
 use futures::StreamExt;
 use kx_protocol::registry::Admitted;
 use kx_protocol::sync::{
-    MAX_FETCH, MAX_RANGES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_ROUNDS, PeerAddr,
-    SyncRequest, SyncResponse,
+    MAX_ADDRS, MAX_FETCH, MAX_PEERS, MAX_RANGES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_ROUNDS,
+    PeerAddr, SyncRequest, SyncResponse,
 };
 use kx_protocol::{Did, Hash32, VerifiedRecord};
 use libp2p::identity::Keypair;
@@ -430,6 +430,9 @@ struct Session {
     ranges_open: bool,
     /// Ranges still to ask about (sent at most MAX_RANGES per request).
     open: VecDeque<kx_protocol::sync::Summary>,
+    /// The ranges of the reconcile request in flight: only answers about these
+    /// are taken.
+    asked: Vec<kx_protocol::sync::Summary>,
     /// Fetch requests sent and not answered yet.
     fetch_in_flight: usize,
     received: usize,
@@ -784,9 +787,14 @@ impl Task {
                 .filter(|(id, p)| **id != peer && !p.listen.is_empty())
                 .map(|(id, p)| PeerAddr {
                     peer_id: id.to_string(),
-                    addrs: p.listen.iter().map(ToString::to_string).collect(),
+                    addrs: p
+                        .listen
+                        .iter()
+                        .take(MAX_ADDRS)
+                        .map(ToString::to_string)
+                        .collect(),
                 })
-                .take(64)
+                .take(MAX_PEERS)
                 .collect();
             let _ = self
                 .swarm
@@ -847,6 +855,7 @@ impl Task {
                 to_fetch: VecDeque::new(),
                 ranges_open: true,
                 open: VecDeque::new(),
+                asked: ranges.clone(),
                 fetch_in_flight: 0,
                 received: 0,
                 retry: Vec::new(),
@@ -880,7 +889,13 @@ impl Task {
         match (kind, resp) {
             (Outbound::Peers, SyncResponse::Peers { peers }) => self.discovered(peers),
             (Outbound::Reconcile, SyncResponse::Reconcile { answers }) => {
-                let (fetch, next) = self.node.with_registry(|r| r.id_set().process(&answers));
+                let Some(s) = self.sessions.get_mut(&peer) else {
+                    return;
+                };
+                let asked = std::mem::take(&mut s.asked);
+                let (fetch, next) = self
+                    .node
+                    .with_registry(|r| r.id_set().process(&asked, &answers));
                 let Some(s) = self.sessions.get_mut(&peer) else {
                     return;
                 };
@@ -893,6 +908,7 @@ impl Task {
                     s.rounds += 1;
                     let n = s.open.len().min(MAX_RANGES);
                     let ranges: Vec<_> = s.open.drain(..n).collect();
+                    s.asked = ranges.clone();
                     let id = self.swarm.behaviour_mut().sync.send_request(
                         &peer,
                         SyncRequest::Reconcile {
@@ -1074,7 +1090,7 @@ impl Task {
     fn discovered(&mut self, peers: Vec<PeerAddr>) {
         let me = *self.swarm.local_peer_id();
         let known: BTreeSet<PeerId> = self.peers.keys().copied().collect();
-        for p in peers.into_iter().take(64) {
+        for p in peers.into_iter().take(MAX_PEERS) {
             if self.peers.len() >= self.cfg.max_peers {
                 break;
             }
@@ -1084,7 +1100,7 @@ impl Task {
             if id == me || known.contains(&id) || self.banned.contains_key(&id) {
                 continue;
             }
-            for a in p.addrs.iter().take(8) {
+            for a in p.addrs.iter().take(MAX_ADDRS) {
                 let Ok(addr) = a.parse::<Multiaddr>() else {
                     continue;
                 };

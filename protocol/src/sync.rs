@@ -27,6 +27,9 @@ pub const FANOUT: usize = 16;
 pub const MAX_RANGES: usize = 512;
 /// Most ids in one fetch request (and records in one answer).
 pub const MAX_FETCH: usize = 256;
+/// Most peers in a `peers` answer, and addresses per peer.
+pub const MAX_PEERS: usize = 64;
+pub const MAX_ADDRS: usize = 8;
 /// Most reconcile requests in one reconciliation. The initiator sends its open
 /// ranges at most `MAX_RANGES` per request, so one level of the search may take
 /// several requests.
@@ -296,10 +299,15 @@ impl<'a> Reader<'a> {
         Err(WireError("varint too long"))
     }
 
-    /// A list length, bounded by the bytes left (each element takes at least
-    /// `min` bytes), so a length cannot make the reader allocate beyond the input.
-    fn len(&mut self, min: usize) -> Result<usize, WireError> {
+    /// A list length: at most `max` (the protocol's limit for that list) and
+    /// no more than the bytes left allow (each element takes at least `min`
+    /// bytes), so a declared length cannot make the reader reserve much more
+    /// memory than the limits allow.
+    fn len(&mut self, min: usize, max: usize) -> Result<usize, WireError> {
         let n = self.varint()?;
+        if n > max as u64 {
+            return Err(WireError("list longer than the protocol allows"));
+        }
         if n > (self.buf.len() / min.max(1)) as u64 {
             return Err(WireError("list longer than the message"));
         }
@@ -319,7 +327,7 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes(&mut self) -> Result<&'a [u8], WireError> {
-        let n = self.len(1)?;
+        let n = self.len(1, usize::MAX)?;
         self.take(n)
     }
 
@@ -393,7 +401,7 @@ impl SyncRequest {
         let federation = r.id()?;
         let req = match kind {
             REQ_RECONCILE => {
-                let n = r.len(10)?;
+                let n = r.len(10, MAX_RANGES)?;
                 let mut ranges = Vec::with_capacity(n);
                 for _ in 0..n {
                     ranges.push(Summary {
@@ -405,7 +413,8 @@ impl SyncRequest {
                 SyncRequest::Reconcile { federation, ranges }
             }
             REQ_FETCH => {
-                let n = r.len(32)?;
+                // More than MAX_FETCH is answered with `too_many`, not refused here.
+                let n = r.len(32, usize::MAX)?;
                 let ids = (0..n).map(|_| r.id()).collect::<Result<_, _>>()?;
                 SyncRequest::Fetch { federation, ids }
             }
@@ -480,13 +489,13 @@ impl SyncResponse {
         let mut r = Reader { buf: bytes };
         let resp = match r.byte()? {
             RESP_RECONCILE => {
-                let n = r.len(2)?;
+                let n = r.len(3, MAX_RANGES)?;
                 let mut answers = Vec::with_capacity(n);
                 for _ in 0..n {
                     let prefix = r.prefix()?;
                     answers.push(match r.byte()? {
                         ITEM_IDS => {
-                            let k = r.len(32)?;
+                            let k = r.len(32, usize::MAX)?;
                             let ids = (0..k).map(|_| r.id()).collect::<Result<_, _>>()?;
                             Answer::Ids { prefix, ids }
                         }
@@ -511,18 +520,18 @@ impl SyncResponse {
                 SyncResponse::Reconcile { answers }
             }
             RESP_RECORDS => {
-                let n = r.len(1)?;
+                let n = r.len(1, MAX_FETCH)?;
                 let records = (0..n)
                     .map(|_| r.bytes().map(<[u8]>::to_vec))
                     .collect::<Result<_, _>>()?;
                 SyncResponse::Records { records }
             }
             RESP_PEERS => {
-                let n = r.len(2)?;
+                let n = r.len(2, MAX_PEERS)?;
                 let mut peers = Vec::with_capacity(n);
                 for _ in 0..n {
                     let peer_id = r.text()?;
-                    let k = r.len(1)?;
+                    let k = r.len(1, MAX_ADDRS)?;
                     let addrs = (0..k).map(|_| r.text()).collect::<Result<_, _>>()?;
                     peers.push(PeerAddr { peer_id, addrs });
                 }
@@ -618,9 +627,14 @@ impl<'a, V: Clone> IdSet<'a, V> {
     /// The responder's answer to the initiator's ranges: nothing for an equal
     /// range, its ids where it holds at most `MAX_IDS_INLINE`, otherwise the
     /// summaries of the 16 sub-prefixes.
+    /// A prefix asked about twice is answered once.
     pub fn respond(&self, ranges: &[Summary]) -> Vec<Answer> {
         let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for r in ranges.iter().take(MAX_RANGES) {
+            if !seen.insert(r.prefix) {
+                continue;
+            }
             let own = self.summary(r.prefix);
             if own.count == r.count && own.fingerprint == r.fingerprint {
                 continue;
@@ -640,13 +654,20 @@ impl<'a, V: Clone> IdSet<'a, V> {
         out
     }
 
-    /// The initiator's step: ids to fetch, and the ranges to ask about next.
-    pub fn process(&self, answers: &[Answer]) -> (Vec<Hash32>, Vec<Summary>) {
+    /// The initiator's step, given the ranges it `asked` about and the
+    /// `answers`: ids to fetch, and the ranges to ask about next. Only answers
+    /// about a range that was asked are taken, each once, so a responder cannot
+    /// make the initiator rescan its ids or grow its queue at will.
+    pub fn process(&self, asked: &[Summary], answers: &[Answer]) -> (Vec<Hash32>, Vec<Summary>) {
         let mut fetch = Vec::new();
         let mut next = Vec::new();
-        // Every answer is handled; the caller sends the next ranges at most
-        // MAX_RANGES per request.
-        for a in answers.iter().take(MAX_RANGES) {
+        let mut open: std::collections::BTreeSet<Prefix> = asked.iter().map(|s| s.prefix).collect();
+        // The caller sends the next ranges at most MAX_RANGES per request.
+        for a in answers {
+            let (Answer::Ids { prefix, .. } | Answer::Children { prefix, .. }) = a;
+            if !open.remove(prefix) {
+                continue;
+            }
             match a {
                 Answer::Ids { ids, .. } => {
                     fetch.extend(ids.iter().filter(|i| !self.contains(i)).copied());
@@ -715,7 +736,7 @@ mod tests {
             else {
                 panic!("not a reconcile answer");
             };
-            let (f, next) = a.process(&answers);
+            let (f, next) = a.process(&ranges, &answers);
             fetched.extend(f);
             open.extend(next);
         }
@@ -869,6 +890,28 @@ mod tests {
         for m in bad_answers {
             assert!(SyncResponse::decode(&m).is_err(), "{m:?}");
         }
+        // Lists beyond the protocol's limits are refused before anything is
+        // reserved: 257 empty records fit in a few hundred bytes.
+        let mut many = vec![RESP_RECORDS];
+        put_varint(&mut many, (MAX_FETCH + 1) as u64);
+        many.extend(std::iter::repeat_n(0u8, MAX_FETCH + 1));
+        assert!(SyncResponse::decode(&many).is_err());
+        let too_many_ranges = SyncRequest::Reconcile {
+            federation: Hash32(fed),
+            ranges: vec![IdSet::<()>::default().summary(Prefix::ROOT); MAX_RANGES + 1],
+        };
+        assert!(SyncRequest::decode(&too_many_ranges.encode()).is_err());
+        // Answers about ranges that were not asked, or asked once but answered
+        // many times, are not taken.
+        let mine = IdSet::new(ids(10, 300));
+        let theirs: IdSet = IdSet::new(ids(11, 300));
+        let asked = mine.initial();
+        let honest = theirs.respond(&asked);
+        let (fetch, next) = mine.process(&asked, &honest);
+        let repeated: Vec<Answer> = std::iter::repeat_n(honest[0].clone(), 50).collect();
+        assert_eq!(mine.process(&asked, &repeated), (fetch, next));
+        let unasked = mine.process(&[], &honest);
+        assert!(unasked.0.is_empty() && unasked.1.is_empty());
         // A full-length prefix is answered with its (single) id.
         let set = IdSet::new(ids(4, 50));
         let id = set.ids.keys().next().copied().expect("id");

@@ -237,7 +237,7 @@ fn check_sync(name: &str, v: &Value) {
             resp,
             "{name}: response"
         );
-        let (f, next) = a.process(&answers);
+        let (f, next) = a.process(&ranges, &answers);
         fetch.extend(f);
         open = next;
     }

@@ -888,7 +888,7 @@ fn sync_case() -> Case {
         let SyncResponse::Reconcile { answers } = &response else {
             unreachable!()
         };
-        let (f, next) = a.process(answers);
+        let (f, next) = a.process(ranges, answers);
         fetch.extend(f);
         open.extend(next);
         rounds.push(json!({
