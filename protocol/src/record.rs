@@ -216,20 +216,6 @@ impl Record {
     }
 }
 
-fn unsigned_map(
-    federation: &Hash32,
-    kind: Kind,
-    author: &Did,
-    seq: u64,
-    prev: Option<&Hash32>,
-    issued_at: &Timestamp,
-    body: &Body,
-) -> Map<String, Value> {
-    let mut m = envelope_map(federation, kind, author, seq, prev, issued_at);
-    m.insert("body".into(), body.to_value());
-    m
-}
-
 fn envelope_map(
     federation: &Hash32,
     kind: Kind,
@@ -561,16 +547,15 @@ pub struct Draft {
 /// any received record, so nothing this returns could be rejected elsewhere for its
 /// form.
 pub fn sign(key: &SecretKey, draft: Draft) -> Result<VerifiedRecord, RecordError> {
-    let kind = draft.body.kind();
-    let unsigned = unsigned_map(
+    let mut unsigned = envelope_map(
         &draft.federation,
-        kind,
+        draft.body.kind(),
         key.did(),
         draft.seq,
         draft.prev.as_ref(),
         &draft.issued_at,
-        &draft.body,
     );
+    unsigned.insert("body".into(), draft.body.to_value());
     let mut bytes = RECORD_TAG.to_vec();
     bytes.extend(
         json::canonical(&Value::Object(unsigned.clone()))

@@ -233,8 +233,6 @@ pub struct Registry {
 /// for callers that keep their own indexes over the state (a node's search index).
 #[derive(Debug, Default, Clone)]
 pub struct Changes {
-    /// Providers (standing, keys, profile, successions) may have changed.
-    pub providers: bool,
     /// Offers whose current version or withdrawal changed, or that appeared or
     /// disappeared.
     pub offers: BTreeSet<(Did, OfferId)>,
@@ -549,7 +547,6 @@ impl Registry {
                 let new = self.recomputed_state();
                 let old_state = std::mem::replace(&mut self.state, new);
                 if let Some(c) = self.changes.as_mut() {
-                    c.providers = true;
                     c.offers.extend(old_state.offers.into_keys());
                     c.offers.extend(self.state.offers.keys().cloned());
                 }
@@ -648,9 +645,6 @@ impl Registry {
 
     fn refresh_providers(&mut self) {
         self.state.providers = self.providers();
-        if let Some(c) = self.changes.as_mut() {
-            c.providers = true;
-        }
     }
 
     /// Starts recording what changes in the state, for [`Registry::take_changes`].
