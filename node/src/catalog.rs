@@ -3,7 +3,10 @@
 //! certification, provider, free text, tender-free), offer, provider and compare
 //! pages. Everything is read from the node's verified state.
 
-use crate::http::{Ctx, Filters, now, procurement_of, provider_name};
+use crate::http::{
+    Ctx, Filters, current_record, now, offer_body, procurement_by_basis, procurement_of,
+    provider_name,
+};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -11,9 +14,9 @@ use axum::response::Response;
 use axum::routing::get;
 use kx_protocol::body::{OfferBody, PriceModel};
 use kx_protocol::fields::{OfferId, Timestamp};
-use kx_protocol::geo::{self, Municipality};
+use kx_protocol::geo::{self, Municipality, Procurement};
 use kx_protocol::registry::{OfferEntry, OfferStatus};
-use kx_protocol::{Body, Did, Registry, State, taxonomy};
+use kx_protocol::{Body, Did, Hash32, Registry, State, VerifiedRecord, taxonomy};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -233,6 +236,7 @@ fn select(name: &str, label: &str, options: &[(String, String)], chosen: Option<
 
 async fn search(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Response {
     let p = params(q);
+    let load = |id: &Hash32| ctx.node.record(id);
     ctx.node.with_index(|state, index| {
         let at = now();
         let mut notice     = String::new();
@@ -284,26 +288,22 @@ async fn search(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Response {
         // A provider that is not a did matches nothing.
         let unknown_provider = provider.is_some() && filters.provider.is_none();
         let ozg_present: BTreeSet<String> = index.active_ozg_ids(state, at).into_iter().collect();
-        let mut hits: Vec<(&Did, &OfferEntry, &OfferBody)> = Vec::new();
+        // Offers a municipality may take without a tender first, then by title
+        // (both kept by the index, so only the page's bodies are read).
+        let mut hits: Vec<(Option<Procurement>, &str, &Did, &OfferEntry)> = Vec::new();
         if !unknown_provider {
             for key in index.search(state, &filters, None, usize::MAX).keys {
-                if let Some(((prov, _), entry)) = state.offers.get_key_value(&key)
-                    && let Some(b) = entry.body()
+                if let Some(((prov, offer_id), entry)) = state.offers.get_key_value(&key)
+                    && let Some((title, basis)) = index.title_and_basis(&key)
                 {
-                    hits.push((prov, entry, b));
+                    // The municipality filter means the offer is delivered there.
+                    let rank = municipality
+                        .map(|m| procurement_by_basis(state, prov, offer_id, true, basis, m));
+                    hits.push((rank, title, prov, entry));
                 }
             }
         }
-
-        // Offers a municipality may take without a tender first, then by title.
-        hits.sort_by(|a, b| {
-            let rank = |(p, _, o): &(&Did, &OfferEntry, &OfferBody)| {
-                municipality.map(|m| procurement_of(state, p, o, m))
-            };
-            rank(a)
-                .cmp(&rank(b))
-                .then_with(|| a.2.title.as_str().cmp(b.2.title.as_str()))
-        });
+        hits.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         let cats: Vec<(String, String)> = taxonomy::categories()
             .iter()
             .map(|c| {
@@ -407,7 +407,13 @@ async fn search(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Response {
             );
         }
         let start = (page - 1) * PAGE;
-        for (prov, entry, b) in hits.iter().skip(start).take(PAGE) {
+        for (_, _, prov, entry) in hits.iter().skip(start).take(PAGE) {
+            let Some(rec) = current_record(entry, &load) else {
+                continue;
+            };
+            let Some(b) = offer_body(&rec) else {
+                continue;
+            };
             let shown = state.shown_under(prov, &b.offer_id, at);
             let who = if shown != **prov {
                 format!(
@@ -419,13 +425,7 @@ async fn search(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Response {
                 esc(&provider_name(state, prov))
             };
             let value = format!("{}/{}", prov, b.offer_id);
-            let id = format!(
-                "v-{}",
-                entry
-                    .current
-                    .as_ref()
-                    .map_or(String::new(), |r| r.id().short())
-            );
+            let id = format!("v-{}", rec.id().short());
             let _ = write!(
                 body,
                 "<article class=\"card\"><h2><a href=\"{}\">{}</a></h2><p class=\"meta\">{who} · {} · {} · Verfügbarkeit {}</p><p>{}</p>{}<p><input type=\"checkbox\" name=\"o\" value=\"{}\" id=\"{id}\" style=\"width:auto\"> <label for=\"{id}\" style=\"display:inline;font-weight:400\">zum Vergleich auswählen</label></p></article>",
@@ -489,7 +489,7 @@ fn find_offer<'a>(
         .map_err(|_| (StatusCode::BAD_REQUEST, "Ungültige Angebotskennung."))?;
     let identity = r.identity_of(&did).cloned().unwrap_or(did);
     match r.state().offers.get(&(identity.clone(), id)) {
-        Some(e) if e.current.is_some() => Ok((identity, e)),
+        Some(e) if e.current().is_some() => Ok((identity, e)),
         _ => Err((StatusCode::NOT_FOUND, "Dieses Angebot gibt es hier nicht.")),
     }
 }
@@ -508,20 +508,20 @@ async fn offer_page(
     };
     let p = params(q);
     let m = gemeinde(&p);
+    let load = |id: &Hash32| ctx.node.record(id);
     ctx.node.with_registry(|r| {
         let state = r.state();
-        let (prov, entry) = match find_offer(r,     &provider, &offer_id) {
+        let (prov, entry) = match find_offer(r, &provider, &offer_id) {
             Ok(x) => x,
             Err((code, msg)) => return error_page(code, msg),
         };
-        let Some(b) = entry.body() else {
+        let Some(current) = current_record(entry, &load) else {
             return error_page(StatusCode::NOT_FOUND, "Dieses Angebot gibt es hier nicht.");
         };
-        let rec = entry
-            .current
-            .as_ref()
-            .map(|r| r.id().to_hex())
-            .unwrap_or_default();
+        let Some(b) = offer_body(&current) else {
+            return error_page(StatusCode::NOT_FOUND, "Dieses Angebot gibt es hier nicht.");
+        };
+        let rec = current.id().to_hex();
         let at = now();
         let shown = state.shown_under(&prov, &b.offer_id, at);
         let mut body = format!("<h1>{}</h1>", esc(b.title.as_str()));
@@ -657,7 +657,7 @@ async fn offer_page(
         );
         body.push_str("</dl>");
         body.push_str("<h2>Versionen</h2><ul>");
-        let mut versions: Vec<_> = entry.history.iter().collect();
+        let mut versions: Vec<_> = entry.history.iter().filter_map(|v| load(&v.record)).collect();
         versions.sort_by_key(|r| match &r.record().body {
             Body::Offer(o) => o.version,
             _ => 0,
@@ -692,9 +692,10 @@ async fn provider_page(
     let Ok(did) = did.parse::<Did>() else {
         return error_page(StatusCode::BAD_REQUEST, "Unbekannte Anbieterkennung.");
     };
-    ctx.node.with_registry(|r| {
-        let state = r.state();
-        let identity = r.identity_of(&did).cloned().unwrap_or(did);
+    let identity = ctx
+        .node
+        .with_registry(|r| r.identity_of(&did).cloned().unwrap_or(did));
+    ctx.node.with_index(|state, index| {
         let Some(p) = state.providers.get(&identity) else {
             return error_page(StatusCode::NOT_FOUND, "Diesen Anbieter gibt es hier nicht.");
         };
@@ -758,20 +759,20 @@ async fn provider_page(
             let _ = write!(body, "<dt>Vorgänger</dt><dd>{}</dd>", list.join(", "));
         }
         body.push_str("</dl><h2>Angebote</h2><ul>");
-        let mut shown: Vec<(Did, &OfferEntry)> = state
+        let mut shown: Vec<(Did, &OfferId, &OfferEntry)> = state
             .offers_of(&identity)
-            .map(|(_, e)| (identity.clone(), e))
+            .map(|(o, e)| (identity.clone(), o, e))
             .collect();
         for pred in &p.predecessors {
-            shown.extend(state.offers_of(pred).map(|(_, e)| (pred.clone(), e)));
+            shown.extend(state.offers_of(pred).map(|(o, e)| (pred.clone(), o, e)));
         }
-        for (owner, e) in shown {
-            if let Some(b) = e.body() {
+        for (owner, offer_id, e) in shown {
+            if let Some((title, _)) = index.title_and_basis(&(owner.clone(), offer_id.clone())) {
                 let _ = write!(
                     body,
                     "<li><a href=\"{}\">{}</a> – {}{}</li>",
-                    offer_link(&owner, &b.offer_id, None),
-                    esc(b.title.as_str()),
+                    offer_link(&owner, offer_id, None),
+                    esc(title),
                     status_de(state.offer_status(&owner, e, at)),
                     if owner != identity {
                         format!(" (vormals {})", esc(&provider_name(state, &owner)))
@@ -800,6 +801,7 @@ async fn compare_page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Resp
         );
     }
     let m = gemeinde(&p);
+    let load = |id: &Hash32| ctx.node.record(id);
     ctx.node.with_registry(|reg| {
         let state = reg.state();
         let at: Timestamp = now();
@@ -813,9 +815,13 @@ async fn compare_page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Resp
                 Err((code, msg)) => return error_page(code, msg),
             }
         }
-        let bodies: Vec<(&Did, &OfferBody, &OfferEntry)> = cols
+        let recs: Vec<(&Did, VerifiedRecord, &OfferEntry)> = cols
             .iter()
-            .filter_map(|(d, e)| e.body().map(|b| (d, b, *e)))
+            .filter_map(|(d, e)| Some((d, current_record(e, &load)?, *e)))
+            .collect();
+        let bodies: Vec<(&Did, &OfferBody, &OfferEntry)> = recs
+            .iter()
+            .filter_map(|(d, r, e)| Some((*d, offer_body(r)?, *e)))
             .collect();
         type Cell<'a> = Box<dyn Fn(&Did, &OfferBody, &OfferEntry) -> String + 'a>;
         let rows: Vec<(&str, Cell)> = vec![

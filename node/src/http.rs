@@ -7,13 +7,14 @@
 
 use crate::node::{IngestError, Node, Source};
 use crate::p2p::P2p;
+use crate::search::Load;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use kx_protocol::body::OfferBody;
+use kx_protocol::body::{LegalBasisKind, OfferBody};
 use kx_protocol::fields::{OfferId, Timestamp};
 use kx_protocol::geo::{self, Municipality, Procurement};
 use kx_protocol::registry::{Admitted, OfferEntry, OfferStatus, ProviderState};
@@ -408,20 +409,59 @@ pub fn procurement_of(
     body: &OfferBody,
     m: &Municipality,
 ) -> Procurement {
-    let shown = state.shown_under(provider, &body.offer_id, now());
-    let profile = state.providers.get(&shown).and_then(|p| p.profile_body());
-    geo::procurement(profile, body, &m.ags)
+    procurement_by_basis(
+        state,
+        provider,
+        &body.offer_id,
+        body.regions.iter().any(|r| r.covers(&m.ags)),
+        body.legal_basis.as_ref().map(|l| l.kind),
+        m,
+    )
+}
+
+/// [`procurement_of`] from what the search index keeps of an offer: whether it
+/// is delivered in `m` and its stated legal basis (the rule is `geo::procurement`).
+pub(crate) fn procurement_by_basis(
+    state: &State,
+    provider: &Did,
+    offer_id: &OfferId,
+    delivered: bool,
+    basis: Option<LegalBasisKind>,
+    m: &Municipality,
+) -> Procurement {
+    let shown = state.shown_under(provider, offer_id, now());
+    let in_house = state
+        .providers
+        .get(&shown)
+        .and_then(|p| p.profile_body())
+        .is_some_and(|p| p.members.iter().any(|x| x.covers(&m.ags)));
+    geo::procurement_by(in_house, delivered, basis)
+}
+
+/// The current version of an offer, read back through `load`, with its body.
+pub(crate) fn current_record(entry: &OfferEntry, load: Load<'_>) -> Option<VerifiedRecord> {
+    let rec = load(&entry.current()?.record)?;
+    matches!(rec.record().body, RecordBody::Offer(_)).then_some(rec)
+}
+
+/// The offer body of a record (None for other kinds).
+pub(crate) fn offer_body(rec: &VerifiedRecord) -> Option<&OfferBody> {
+    match &rec.record().body {
+        RecordBody::Offer(b) => Some(b),
+        _ => None,
+    }
 }
 
 fn offer_json(
     state: &State,
     provider: &Did,
     entry: &OfferEntry,
+    load: Load<'_>,
     at: Timestamp,
     m: Option<&Municipality>,
 ) -> Option<Value> {
-    let rec = entry.current.as_ref()?;
-    let body = entry.body()?;
+    let rec = current_record(entry, load)?;
+    let body = offer_body(&rec)?;
     let status = state.offer_status(provider, entry, at);
     let shown = state.shown_under(provider, &body.offer_id, at);
     let mut v = json!({
@@ -557,8 +597,13 @@ impl Filters {
     /// True if the current version of `entry` passes every filter: the
     /// definition that the search index (`search.rs`) is tested against.
     #[cfg(test)]
-    pub(crate) fn matches(&self, state: &State, provider: &Did, entry: &OfferEntry) -> bool {
-        let Some(b) = entry.body() else { return false };
+    pub(crate) fn matches(
+        &self,
+        state: &State,
+        provider: &Did,
+        entry: &OfferEntry,
+        b: &OfferBody,
+    ) -> bool {
         if !self
             .include
             .contains(&state.offer_status(provider, entry, self.at))
@@ -688,6 +733,7 @@ async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Api
         limit,
         cursor,
     } = parse_search(q)?;
+    let load = |id: &Hash32| ctx.node.record(id);
     let body = ctx.node.with_index(|state, index| {
         let found = index.search(state, &filters, cursor.as_ref(), limit);
         let page: Vec<Value> = found
@@ -695,7 +741,14 @@ async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Api
             .iter()
             .filter_map(|(provider, offer_id)| {
                 let entry = state.offers.get(&(provider.clone(), offer_id.clone()))?;
-                offer_json(state, provider, entry, filters.at, filters.municipality)
+                offer_json(
+                    state,
+                    provider,
+                    entry,
+                    &load,
+                    filters.at,
+                    filters.municipality,
+                )
             })
             .collect();
         let next = found
@@ -723,6 +776,7 @@ async fn get_offer(
         .map_err(|e: kx_protocol::fields::FieldError| {
             ApiError::new(StatusCode::BAD_REQUEST, "malformed_offer_id", e.to_string())
         })?;
+    let load = |id: &Hash32| ctx.node.record(id);
     ctx.node.with_registry(|r| {
         let state = r.state();
         let identity = r.identity_of(&did).cloned().unwrap_or(did);
@@ -730,7 +784,7 @@ async fn get_offer(
             .offers
             .get(&(identity.clone(), id.clone()))
             .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))?;
-        offer_page(state, &identity, entry, at, m, history)
+        offer_page(state, &identity, entry, &load, at, m, history)
             .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))
     })
 }
@@ -740,13 +794,18 @@ fn offer_page(
     state: &State,
     identity: &Did,
     entry: &OfferEntry,
+    load: Load<'_>,
     at: Timestamp,
     m: Option<&Municipality>,
     history: bool,
 ) -> Option<Response> {
-    let mut v = offer_json(state, identity, entry, at, m)?;
+    let mut v = offer_json(state, identity, entry, load, at, m)?;
     if history {
-        let mut versions: Vec<&VerifiedRecord> = entry.history.iter().collect();
+        let mut versions: Vec<VerifiedRecord> = entry
+            .history
+            .iter()
+            .filter_map(|h| load(&h.record))
+            .collect();
         versions.sort_by_key(|r| match &r.record().body {
             RecordBody::Offer(b) => (b.version, r.id()),
             _ => (0, r.id()),
@@ -765,6 +824,7 @@ fn offer_page(
         v["withdrawals"] = entry
             .withdrawals
             .iter()
+            .filter_map(load)
             .map(|r| json!({"record": r.id().to_hex(), "body": r.record().body.to_value()}))
             .collect();
     }
@@ -773,7 +833,8 @@ fn offer_page(
 
 // ---- providers ---------------------------------------------------------------
 
-fn provider_json(state: &State, p: &ProviderState, at: Timestamp, with_offers: bool) -> Value {
+/// A provider; with `load`, also its offers (read back through it).
+fn provider_json(state: &State, p: &ProviderState, at: Timestamp, load: Option<Load<'_>>) -> Value {
     let offers: Vec<(&OfferId, &OfferEntry)> = state.offers_of(&p.identity).collect();
     let successor = p.successor.as_ref().and_then(|s| {
         let b = kx_protocol::registry::succession_of(s)?;
@@ -795,10 +856,10 @@ fn provider_json(state: &State, p: &ProviderState, at: Timestamp, with_offers: b
         "successor": successor,
         "predecessors": p.predecessors.iter().map(|d| json!({"did": d.as_str(), "name": provider_name(state, d)})).collect::<Vec<_>>(),
     });
-    if with_offers {
+    if let Some(load) = load {
         v["offers"] = offers
             .into_iter()
-            .filter_map(|(_, e)| offer_json(state, &p.identity, e, at, None))
+            .filter_map(|(_, e)| offer_json(state, &p.identity, e, load, at, None))
             .collect();
     }
     v
@@ -811,7 +872,7 @@ async fn list_providers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Ap
         state
             .providers
             .values()
-            .map(|p| provider_json(state, p, at, false))
+            .map(|p| provider_json(state, p, at, None))
             .collect()
     });
     Ok(json_response(StatusCode::OK, &json!({"providers": list})))
@@ -825,6 +886,7 @@ async fn get_provider(
     let q = Query::parse(q, &["at"])?;
     let at = q.at()?;
     let did = parse_did(&did)?;
+    let load = |id: &Hash32| ctx.node.record(id);
     ctx.node.with_registry(|r| {
         let identity = r.identity_of(&did).cloned().unwrap_or(did);
         let p = r.state().providers.get(&identity).ok_or_else(|| {
@@ -832,7 +894,7 @@ async fn get_provider(
         })?;
         Ok(json_response(
             StatusCode::OK,
-            &provider_json(r.state(), p, at, true),
+            &provider_json(r.state(), p, at, Some(&load)),
         ))
     })
 }

@@ -2,14 +2,15 @@
 //! with group commit, and counters.
 //!
 //! Ingest path: parse → verify (callers, see `ingest_bytes`) → `Registry::admit`
-//! (the trust gate) → sled transaction → flush → reply. One writer thread owns all
+//! (the trust gate) → sled batch (under the registry lock, so a reader that sees
+//! a record in the state can read it from the store) → flush → reply. One writer thread owns all
 //! writes; it takes every submit that queued up while the previous flush ran and
 //! commits them with one flush (group commit), so concurrent submitters share the
 //! cost of durability. A submit is answered only after its flush.
 
 use crate::search::SearchIndex;
 use crate::store::{Store, StoreError};
-use kx_protocol::registry::{Admitted, Rejection};
+use kx_protocol::registry::{Admitted, Changes, Rejection};
 use kx_protocol::{Hash32, Registry, State, VerifiedRecord};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -43,6 +44,41 @@ impl IngestError {
             IngestError::ShuttingDown => "shutting_down",
             IngestError::FutureDated { .. } => "future_dated",
         }
+    }
+}
+
+/// Records read from the store per round at start: bounds the memory a start
+/// takes beyond what the registry keeps.
+const START_CHUNK: usize = 8192;
+
+/// Records read back from the store that are kept parsed (about 2-4 KB each):
+/// the offers of popular searches and pages are served without a store read.
+const RECENT_RECORDS: usize = 2048;
+
+/// A bounded cache of parsed records by id, in two generations: a hit moves to
+/// the young one; when the young one is full the old one is dropped. Records
+/// never change under an id, so nothing here is ever stale.
+#[derive(Default)]
+struct Recent {
+    young: std::collections::HashMap<Hash32, VerifiedRecord>,
+    old: std::collections::HashMap<Hash32, VerifiedRecord>,
+}
+
+impl Recent {
+    fn get(&mut self, id: &Hash32) -> Option<VerifiedRecord> {
+        if let Some(r) = self.young.get(id) {
+            return Some(r.clone());
+        }
+        let r = self.old.remove(id)?;
+        self.put(r.clone());
+        Some(r)
+    }
+
+    fn put(&mut self, rec: VerifiedRecord) {
+        if self.young.len() >= RECENT_RECORDS / 2 {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(rec.id(), rec);
     }
 }
 
@@ -100,6 +136,8 @@ struct Core {
     /// The state digest, computed on demand and kept until the next change.
     digest: Mutex<Option<Hash32>>,
     store: Arc<dyn Store>,
+    /// Offers read back from the store lately.
+    recent: Mutex<Recent>,
     failed: AtomicBool,
     metrics: Metrics,
 }
@@ -132,8 +170,8 @@ impl Drop for Node {
 
 impl Node {
     /// Loads every stored record into a registry founded on `genesis` and starts
-    /// the writer thread. Stored records are verified again (in parallel): the
-    /// disk is not trusted more than the network.
+    /// the writer thread. Stored records are verified again (in parallel, a chunk
+    /// at a time): the disk is not trusted more than the network.
     pub fn start(
         genesis: VerifiedRecord,
         store: Arc<dyn Store>,
@@ -142,12 +180,20 @@ impl Node {
         let mut registry = Registry::new(genesis.clone())
             .map_err(|e| anyhow::anyhow!("genesis: {}: {e}", e.code()))?;
         let federation = registry.federation();
-        let stored = store.all()?;
         let mut bad = 0usize;
-        for rec in verify_parallel(&stored) {
-            if let Err(e) = rec.and_then(|r| registry.add(r)) {
-                bad += 1;
-                tracing::error!(error = %e, "stored record does not verify; skipped");
+        let mut after: Option<Hash32> = None;
+        loop {
+            let chunk = store.page(after.as_ref(), START_CHUNK)?;
+            let Some((last, _)) = chunk.last() else {
+                break;
+            };
+            after = Some(*last);
+            let bytes: Vec<Vec<u8>> = chunk.into_iter().map(|(_, b)| b).collect();
+            for rec in verify_parallel(&bytes) {
+                if let Err(e) = rec.and_then(|r| registry.add(r)) {
+                    bad += 1;
+                    tracing::error!(error = %e, "stored record does not verify; skipped");
+                }
             }
         }
         if bad > 0 {
@@ -158,7 +204,7 @@ impl Node {
             store.flush()?;
         }
         tracing::info!(records = registry.len(), federation = %federation.short(), "registry loaded");
-        let index = SearchIndex::build(registry.state());
+        let index = index_of(registry.state(), store.as_ref());
         registry.track_changes();
         let (tx, rx) = mpsc::channel(4096);
         let core = Arc::new(Core {
@@ -166,6 +212,7 @@ impl Node {
             db: RwLock::new(Db { registry, index }),
             digest: Mutex::new(None),
             store,
+            recent: Mutex::new(Recent::default()),
             failed: AtomicBool::new(false),
             metrics: Metrics::default(),
         });
@@ -224,6 +271,12 @@ impl Node {
     /// The store (read access for the API).
     pub fn store(&self) -> &dyn Store {
         self.core.store.as_ref()
+    }
+
+    /// A record the registry holds, read back from the store (offers are not
+    /// kept in memory). None if it is not stored, or if the store fails (logged).
+    pub fn record(&self, id: &Hash32) -> Option<VerifiedRecord> {
+        self.core.load(id)
     }
 
     /// Queues a verified record and returns at once; [`Pending::wait`] gives the
@@ -355,6 +408,22 @@ impl Core {
         self.read(|db| f(&db.registry))
     }
 
+    fn load(&self, id: &Hash32) -> Option<VerifiedRecord> {
+        let recent = || match self.recent.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(rec) = recent().get(id) {
+            return Some(rec);
+        }
+        let rec = crate::store::load(self.store.as_ref(), id).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading a record back from the store failed");
+            None
+        })?;
+        recent().put(rec.clone());
+        Some(rec)
+    }
+
     fn write_loop(&self, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
         while let Some(first) = rx.blocking_recv() {
             let mut n = first.recs.len();
@@ -377,7 +446,7 @@ impl Core {
         let mut outcomes: Vec<Vec<Result<Admitted, kx_protocol::registry::Rejection>>> =
             Vec::with_capacity(jobs.len());
         let mut new = Vec::new();
-        {
+        let persisted: Result<(), StoreError> = {
             let mut db = match self.db.write() {
                 Ok(r) => r,
                 Err(p) => p.into_inner(),
@@ -394,17 +463,28 @@ impl Core {
                 }
                 outcomes.push(outs);
             }
+            // Written (not yet durable) before readers can see the new state:
+            // pages read offer bodies from the store.
+            let written = self.store.put(&new);
             if !new.is_empty() {
                 let changes = registry.take_changes();
-                index.apply(registry.state(), &changes);
+                let fresh: std::collections::HashMap<Hash32, &VerifiedRecord> =
+                    new.iter().map(|r| (r.id(), r)).collect();
+                let load = |id: &Hash32| {
+                    fresh
+                        .get(id)
+                        .map(|r| (*r).clone())
+                        .or_else(|| self.load(id))
+                };
+                index.apply(registry.state(), &changes, &load);
                 match self.digest.lock() {
                     Ok(mut cache) => *cache = None,
                     Err(p) => *p.into_inner() = None,
                 }
             }
-        }
-        let persisted: Result<(), StoreError> =
-            self.store.put(&new).and_then(|_| self.store.flush());
+            written
+        };
+        let persisted = persisted.and_then(|_| self.store.flush());
         if let Err(e) = &persisted {
             tracing::error!(error = %e, "storage failed; refusing further writes");
             self.failed.store(true, Ordering::Relaxed);
@@ -444,22 +524,48 @@ impl Core {
 pub fn verify_parallel<T: AsRef<[u8]> + Sync>(
     items: &[T],
 ) -> Vec<Result<VerifiedRecord, kx_protocol::RecordError>> {
+    parallel_map(items, |b| VerifiedRecord::from_bytes(b.as_ref()))
+}
+
+/// `f` over `items` on all cores, results in order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
     std::thread::scope(|s| {
         let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|b| VerifiedRecord::from_bytes(b.as_ref()))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     })
+}
+
+/// The search index over `state` at start: the current offers are read back from
+/// the store a chunk at a time, parsed on all cores.
+fn index_of(state: &State, store: &dyn Store) -> SearchIndex {
+    let mut index = SearchIndex::default();
+    let offers: Vec<(&(kx_protocol::Did, kx_protocol::fields::OfferId), Hash32)> = state
+        .offers
+        .iter()
+        .filter_map(|(k, e)| Some((k, e.current()?.record)))
+        .collect();
+    for chunk in offers.chunks(START_CHUNK) {
+        let recs = parallel_map(chunk, |(_, id)| {
+            crate::store::load(store, id).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading a record back from the store failed");
+                None
+            })
+        });
+        let loaded: std::collections::HashMap<Hash32, VerifiedRecord> =
+            recs.into_iter().flatten().map(|r| (r.id(), r)).collect();
+        let changes = Changes {
+            offers: chunk.iter().map(|(k, _)| (*k).clone()).collect(),
+        };
+        index.apply(state, &changes, &|id| loaded.get(id).cloned());
+    }
+    index
 }

@@ -19,13 +19,18 @@
 //!
 //! What depends on the clock or on provider state (status, succession, the
 //! procurement route) is checked on the candidates with per-search tables.
+//!
+//! Offer bodies are not kept in memory (they stay in the node's store): an offer
+//! is filed from its record, and taken out again by reading that record back.
+//! If it cannot be read, its slot is retired instead of reused, so the postings
+//! left behind point at nothing and never match.
 
 use crate::http::Filters;
 use kx_protocol::body::{LegalBasisKind, OfferBody};
 use kx_protocol::fields::OfferId;
 use kx_protocol::geo;
-use kx_protocol::registry::{Changes, OfferEntry, OfferStatus};
-use kx_protocol::{Body, Did, Standing, State, VerifiedRecord, taxonomy};
+use kx_protocol::registry::{Changes, OfferStatus};
+use kx_protocol::{Body, Did, Hash32, Standing, State, VerifiedRecord, taxonomy};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -33,26 +38,32 @@ use std::sync::Arc;
 /// sorting the matches (low in tests, so that they take both ways).
 const SORT_LIMIT: usize = if cfg!(test) { 16 } else { 4096 };
 
-/// What a search needs of one offer without following pointers.
-#[derive(Debug)]
-struct Doc {
-    /// The current version.
-    rec: VerifiedRecord,
-    provider: u32,
+/// What the checks of a search read for every candidate: small and apart from
+/// the rest, so that a scan over many candidates stays in cache.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hot {
     valid_from: i64,
-    valid_until: Option<i64>,
+    /// `i64::MAX`: open-ended.
+    valid_until: i64,
+    provider: u32,
+    /// False for a free or retired slot.
+    live: bool,
     withdrawn: bool,
     legal_basis: Option<LegalBasisKind>,
 }
 
-impl Doc {
-    fn body(&self) -> Option<&OfferBody> {
-        match &self.rec.record().body {
-            Body::Offer(b) => Some(b),
-            _ => None,
-        }
-    }
+/// The rest of what the index keeps of an offer.
+#[derive(Debug)]
+struct Doc {
+    /// The record filed (the current version).
+    record: Hash32,
+    offer_id: OfferId,
+    /// For the catalog, which lists by title.
+    title: Box<str>,
 }
+
+/// Reads an offer's current record by id (from the node's store).
+pub(crate) type Load<'a> = &'a dyn Fn(&Hash32) -> Option<VerifiedRecord>;
 
 /// The distinct lowercase whitespace tokens of all offer texts.
 #[derive(Debug, Default)]
@@ -128,11 +139,15 @@ pub struct SearchIndex {
     provider_no: HashMap<Did, u32>,
     /// slot -> offer (None: free slot)
     docs: Vec<Option<Doc>>,
+    /// slot -> what its checks read
+    hot: Vec<Hot>,
     free: Vec<u32>,
     /// (provider, offer id) -> slot, for pages in key order
     order: BTreeMap<(Arc<Did>, OfferId), u32>,
-    /// field term (`c:`, `r:`, `o:`, `l:`, `z:`, `p:` + value) -> slots, sorted
-    terms: HashMap<String, Vec<u32>>,
+    /// field term (`c:`, `r:`, `o:`, `l:`, `z:`, `p:` + value) -> its number
+    term_no: HashMap<String, u32>,
+    /// term number -> slots, sorted
+    terms: Vec<Vec<u32>>,
     words: Words,
 }
 
@@ -232,11 +247,11 @@ fn tokens_of(b: &OfferBody) -> Vec<String> {
 }
 
 impl SearchIndex {
-    /// An index over every current offer of `state`.
-    pub fn build(state: &State) -> SearchIndex {
+    /// An index over every current offer of `state`, whose records `load` reads.
+    pub fn build(state: &State, load: Load<'_>) -> SearchIndex {
         let mut index = SearchIndex::default();
-        for (key, entry) in &state.offers {
-            index.insert(key, entry);
+        for key in state.offers.keys() {
+            index.insert(state, key, load);
         }
         index
     }
@@ -252,12 +267,10 @@ impl SearchIndex {
     }
 
     /// Brings the index up to date with `state` after `changes`.
-    pub fn apply(&mut self, state: &State, changes: &Changes) {
+    pub fn apply(&mut self, state: &State, changes: &Changes, load: Load<'_>) {
         for key in &changes.offers {
-            self.remove(key);
-            if let Some(entry) = state.offers.get(key) {
-                self.insert(key, entry);
-            }
+            self.remove(key, load);
+            self.insert(state, key, load);
         }
     }
 
@@ -271,8 +284,31 @@ impl SearchIndex {
         n
     }
 
-    fn insert(&mut self, key: &(Did, OfferId), entry: &OfferEntry) {
-        let (Some(rec), Some(b)) = (entry.current.as_ref(), entry.body()) else {
+    fn term(&mut self, term: String) -> u32 {
+        if let Some(n) = self.term_no.get(&term) {
+            return *n;
+        }
+        let n = self.terms.len() as u32;
+        self.term_no.insert(term, n);
+        self.terms.push(Vec::new());
+        n
+    }
+
+    /// Files the current version of the offer `key` of `state`, if it has one.
+    fn insert(&mut self, state: &State, key: &(Did, OfferId), load: Load<'_>) {
+        let Some(entry) = state.offers.get(key) else {
+            return;
+        };
+        let Some(current) = entry.current() else {
+            return;
+        };
+        let Some(rec) = load(&current.record) else {
+            // The store lost a record the registry holds: say so, and leave the
+            // offer out rather than file it wrongly.
+            tracing::error!(record = %current.record.short(), "offer record missing from the store; not searchable");
+            return;
+        };
+        let Body::Offer(b) = &rec.record().body else {
             return;
         };
         let provider = self.provider(&key.0);
@@ -280,31 +316,38 @@ impl SearchIndex {
             Some(s) => s,
             None => {
                 self.docs.push(None);
+                self.hot.push(Hot::default());
                 (self.docs.len() - 1) as u32
             }
         };
         for t in terms_of(b, provider) {
-            insert_sorted(self.terms.entry(t).or_default(), slot);
+            let n = self.term(t);
+            insert_sorted(&mut self.terms[n as usize], slot);
         }
         for token in tokens_of(b) {
             let id = self.words.id(&token);
             insert_sorted(&mut self.words.postings[id as usize], slot);
         }
         self.docs[slot as usize] = Some(Doc {
-            rec: rec.clone(),
-            provider,
+            record: current.record,
+            offer_id: b.offer_id.clone(),
+            title: b.title.as_str().into(),
+        });
+        self.hot[slot as usize] = Hot {
             valid_from: b.valid_from.unix(),
-            valid_until: b.valid_until.map(|t| t.unix()),
+            valid_until: b.valid_until.map_or(i64::MAX, |t| t.unix()),
+            provider,
+            live: true,
             withdrawn: entry.withdrawn(),
             legal_basis: b.legal_basis.as_ref().map(|l| l.kind),
-        });
+        };
         self.order.insert(
             (self.providers[provider as usize].clone(), key.1.clone()),
             slot,
         );
     }
 
-    fn remove(&mut self, key: &(Did, OfferId)) {
+    fn remove(&mut self, key: &(Did, OfferId), load: Load<'_>) {
         let Some(&provider) = self.provider_no.get(&key.0) else {
             return;
         };
@@ -315,23 +358,29 @@ impl SearchIndex {
         let Some(doc) = self.docs[slot as usize].take() else {
             return;
         };
-        if let Some(b) = doc.body() {
-            for t in terms_of(b, provider) {
-                if let Some(list) = self.terms.get_mut(&t) {
-                    remove_sorted(list, slot);
-                }
+        self.hot[slot as usize].live = false;
+        let rec = load(&doc.record);
+        let Some(Body::Offer(b)) = rec.as_ref().map(|r| &r.record().body) else {
+            tracing::error!(record = %doc.record.short(), "indexed offer missing from the store; its slot is retired");
+            return;
+        };
+        for t in terms_of(b, provider) {
+            if let Some(n) = self.term_no.get(&t) {
+                remove_sorted(&mut self.terms[*n as usize], slot);
             }
-            for token in tokens_of(b) {
-                if let Some(id) = self.words.ids.get(token.as_str()) {
-                    remove_sorted(&mut self.words.postings[*id as usize], slot);
-                }
+        }
+        for token in tokens_of(b) {
+            if let Some(id) = self.words.ids.get(token.as_str()) {
+                remove_sorted(&mut self.words.postings[*id as usize], slot);
             }
         }
         self.free.push(slot);
     }
 
-    fn term(&self, t: &str) -> &[u32] {
-        self.terms.get(t).map_or(&[], Vec::as_slice)
+    fn slots(&self, t: &str) -> &[u32] {
+        self.term_no
+            .get(t)
+            .map_or(&[], |n| self.terms[*n as usize].as_slice())
     }
 
     /// Offers in a region covering `ags`: filed under one of its prefixes.
@@ -340,7 +389,7 @@ impl SearchIndex {
             [2, 3, 5, 8]
                 .into_iter()
                 .filter(|n| *n <= ags.len())
-                .map(|n| self.term(&format!("r:{}", &ags[..n]))),
+                .map(|n| self.slots(&format!("r:{}", &ags[..n]))),
         )
     }
 
@@ -361,7 +410,7 @@ impl SearchIndex {
         union(
             seen.iter()
                 .filter_map(|d| self.provider_no.get(d))
-                .map(|n| self.term(&format!("p:{n}"))),
+                .map(|n| self.slots(&format!("p:{n}"))),
         )
     }
 
@@ -381,7 +430,7 @@ impl SearchIndex {
             ("z", &f.cert),
         ] {
             if let Some(v) = value {
-                lists.push(self.term(&format!("{prefix}:{v}")).to_vec());
+                lists.push(self.slots(&format!("{prefix}:{v}")).to_vec());
             }
         }
         if let Some(p) = &f.provider {
@@ -428,16 +477,17 @@ impl SearchIndex {
         let listed: Vec<bool> = self.providers.iter().map(|d| lists(d)).collect();
         let mut out = Vec::with_capacity(candidates.len());
         for slot in candidates {
-            let Some(doc) = &self.docs[slot as usize] else {
+            let doc = &self.hot[slot as usize];
+            if !doc.live {
                 continue;
-            };
+            }
             let status = match standing[doc.provider as usize] {
                 Some(Standing::Active) => {
                     if doc.withdrawn {
                         OfferStatus::Withdrawn
                     } else if f.at.unix() < doc.valid_from {
                         OfferStatus::NotYetValid
-                    } else if doc.valid_until.is_some_and(|u| f.at.unix() >= u) {
+                    } else if f.at.unix() >= doc.valid_until {
                         OfferStatus::Expired
                     } else {
                         OfferStatus::Active
@@ -450,9 +500,9 @@ impl SearchIndex {
                 continue;
             }
             let provider = self.providers[doc.provider as usize].as_ref();
-            let shown = |at| match doc.body() {
-                Some(b) if merged[doc.provider as usize] => {
-                    state.shown_under(provider, &b.offer_id, at)
+            let shown = |at| match &self.docs[slot as usize] {
+                Some(d) if merged[doc.provider as usize] => {
+                    state.shown_under(provider, &d.offer_id, at)
                 }
                 _ => provider.clone(),
             };
@@ -487,10 +537,8 @@ impl SearchIndex {
 
     fn key_of(&self, slot: u32) -> Option<(&Arc<Did>, &OfferId)> {
         let doc = self.docs[slot as usize].as_ref()?;
-        Some((
-            &self.providers[doc.provider as usize],
-            &doc.body()?.offer_id,
-        ))
+        let provider = self.hot[slot as usize].provider;
+        Some((&self.providers[provider as usize], &doc.offer_id))
     }
 
     /// The offers matching `f`, in (provider, offer id) order: `limit` of them
@@ -541,15 +589,28 @@ impl SearchIndex {
         Page { total, keys, more }
     }
 
+    /// Title and stated legal basis of an indexed offer, for the catalog's order.
+    pub(crate) fn title_and_basis(
+        &self,
+        key: &(Did, OfferId),
+    ) -> Option<(&str, Option<LegalBasisKind>)> {
+        let n = self.provider_no.get(&key.0)?;
+        let k = (self.providers[*n as usize].clone(), key.1.clone());
+        let slot = *self.order.get(&k)? as usize;
+        let doc = self.docs[slot].as_ref()?;
+        Some((&doc.title, self.hot[slot].legal_basis))
+    }
+
     /// OZG ids of the active offers (for the catalog's choice list).
     pub(crate) fn active_ozg_ids(&self, state: &State, at: kx_protocol::Timestamp) -> Vec<String> {
         let f = Filters::active_at(at);
         let active = self.matching(state, &f);
         let mut ids: Vec<String> = self
-            .terms
+            .term_no
             .iter()
-            .filter_map(|(t, slots)| {
+            .filter_map(|(t, n)| {
                 let id = t.strip_prefix("o:")?;
+                let slots = &self.terms[*n as usize];
                 let any = slots.iter().any(|s| active.binary_search(s).is_ok());
                 any.then(|| id.to_owned())
             })
@@ -628,9 +689,16 @@ mod tests {
         Body::from_json(kind, v).expect("body")
     }
 
+    /// Records by id: what a node's store gives the index.
+    type Records = BTreeMap<Hash32, VerifiedRecord>;
+
+    fn loader(recs: &Records) -> impl Fn(&Hash32) -> Option<VerifiedRecord> + '_ {
+        |id| recs.get(id).cloned()
+    }
+
     /// A federation of four providers with varied offers, a withdrawal, a
-    /// suspension and an accepted merger.
-    fn registry() -> Registry {
+    /// suspension and an accepted merger, and all its records.
+    fn registry() -> (Registry, Records) {
         let s = key(1);
         let g = genesis(
             "Test".parse().expect("name"),
@@ -643,9 +711,11 @@ mod tests {
         .expect("genesis");
         let fed = g.record().federation;
         let mut reg = Registry::new(g.clone()).expect("registry");
+        let mut all = Records::new();
+        all.insert(g.id(), g.clone());
         let mut sw = LogWriter::new(key(1), fed, Some((1, g.id())));
         let mut head = fed;
-        let mut govern = |reg: &mut Registry, kind: Kind, v: Value| {
+        let mut govern = |(reg, all): (&mut Registry, &mut Records), kind: Kind, v: Value| {
             let mut v = v;
             v["prev_action"] = json!(head.to_hex());
             v["approvals"] = json!([]);
@@ -653,12 +723,13 @@ mod tests {
             approve(&mut b, &s);
             let rec = sw.write(b, ts(T0)).expect("write");
             head = rec.action().expect("action");
+            all.insert(rec.id(), rec.clone());
             reg.add(rec).expect("add");
         };
         let providers: Vec<SecretKey> = (10..14).map(key).collect();
         for (n, p) in providers.iter().enumerate() {
             govern(
-                &mut reg,
+                (&mut reg, &mut all),
                 Kind::MemberAdmit,
                 json!({"provider": p.did().as_str(), "name": format!("Anbieter {n}")}),
             );
@@ -674,22 +745,26 @@ mod tests {
         let rec = writers[0]
             .write(body(Kind::ProviderProfile, profile), ts(T0))
             .expect("w");
+        all.insert(rec.id(), rec.clone());
         reg.add(rec).expect("add");
         for i in 0..120 {
             let rec = writers[i % 4]
                 .write(body(Kind::Offer, offer(i, 1)), ts(T0))
                 .expect("w");
+            all.insert(rec.id(), rec.clone());
             reg.add(rec).expect("add");
         }
         // A second version of one offer, and a withdrawal of another.
         let rec = writers[0]
             .write(body(Kind::Offer, offer(0, 2)), ts(T0))
             .expect("w");
+        all.insert(rec.id(), rec.clone());
         reg.add(rec).expect("add");
         let w = json!({"offer_id": "o4", "version": 1, "reason": "eingestellt"});
         let rec = writers[0]
             .write(body(Kind::OfferWithdraw, w), ts(T0))
             .expect("w");
+        all.insert(rec.id(), rec.clone());
         reg.add(rec).expect("add");
         // Provider 1 hands its portfolio to provider 2, which accepts.
         let succession = json!({"successor": providers[2].did().as_str(), "effective_at": "2026-02-01T00:00:00Z", "offer_ids": []});
@@ -697,35 +772,45 @@ mod tests {
             .write(body(Kind::Succession, succession), ts(T0))
             .expect("w");
         let accept = json!({"succession": rec.id().to_hex()});
+        all.insert(rec.id(), rec.clone());
         reg.add(rec).expect("add");
         let rec = writers[2]
             .write(body(Kind::SuccessionAccept, accept), ts(T0))
             .expect("w");
+        all.insert(rec.id(), rec.clone());
         reg.add(rec).expect("add");
         // Provider 3 is suspended.
         govern(
-            &mut reg,
+            (&mut reg, &mut all),
             Kind::MemberSuspend,
             json!({"provider": providers[3].did().as_str(), "key": providers[3].did().as_str(), "from_seq": 1, "reason": "Prüfung"}),
         );
-        reg
+        (reg, all)
     }
 
     /// What `Filters::matches` passes, scanning every offer: the reference.
-    fn scan(state: &State, f: &Filters) -> Vec<(Did, OfferId)> {
+    fn scan(state: &State, recs: &Records, f: &Filters) -> Vec<(Did, OfferId)> {
         state
             .offers
             .iter()
-            .filter(|((p, _), e)| f.matches(state, p, e))
+            .filter(|((p, _), e)| {
+                let Some(rec) = e.current().and_then(|c| recs.get(&c.record)) else {
+                    return false;
+                };
+                let Body::Offer(b) = &rec.record().body else {
+                    return false;
+                };
+                f.matches(state, p, e, b)
+            })
             .map(|(k, _)| k.clone())
             .collect()
     }
 
     #[test]
     fn the_index_finds_exactly_what_a_full_scan_finds() {
-        let reg = registry();
+        let (reg, recs) = registry();
         let state = reg.state();
-        let index = SearchIndex::build(state);
+        let index = SearchIndex::build(state, &loader(&recs));
         assert_eq!(index.len(), state.offers.len());
         let at = ts(T0 + 200 * 86_400);
         let providers: Vec<Did> = state.providers.keys().cloned().collect();
@@ -810,7 +895,7 @@ mod tests {
         }
         let mut nonempty = 0;
         for f in &filters {
-            let want = scan(state, f);
+            let want = scan(state, &recs, f);
             let got = index.search(state, f, None, usize::MAX);
             assert_eq!(got.keys, want, "{f:?}");
             assert_eq!(got.total, want.len());
@@ -836,19 +921,18 @@ mod tests {
 
     #[test]
     fn the_index_follows_changes() {
-        let mut reg = Registry::new(registry().genesis().clone()).expect("registry");
-        let full = registry();
+        let (full, all) = registry();
+        let mut reg = Registry::new(full.genesis().clone()).expect("registry");
         reg.track_changes();
-        let mut index = SearchIndex::build(reg.state());
+        let load = loader(&all);
+        let mut index = SearchIndex::build(reg.state(), &load);
         // Feed the records in reverse id order: held records count later.
-        let mut recs: Vec<VerifiedRecord> = full.records().cloned().collect();
-        recs.reverse();
-        for rec in recs {
-            reg.add(rec).expect("add");
+        for rec in all.values().rev() {
+            reg.add(rec.clone()).expect("add");
             let changes = reg.take_changes();
-            index.apply(reg.state(), &changes);
+            index.apply(reg.state(), &changes, &load);
         }
-        let fresh = SearchIndex::build(reg.state());
+        let fresh = SearchIndex::build(reg.state(), &load);
         let f = Filters {
             include: vec![OfferStatus::Active, OfferStatus::Withdrawn],
             ..Filters::active_at(ts(T0 + 86_400))
@@ -858,7 +942,7 @@ mod tests {
             got.keys,
             fresh.search(reg.state(), &f, None, usize::MAX).keys
         );
-        assert_eq!(got.keys, scan(reg.state(), &f));
+        assert_eq!(got.keys, scan(reg.state(), &all, &f));
         assert_eq!(index.len(), reg.state().offers.len());
     }
 }

@@ -16,7 +16,7 @@
 //! process crash (SIGKILL); surviving power loss additionally depends on the disk
 //! honouring the flush. Values carry a format byte so a later layout can migrate.
 
-use kx_protocol::{Hash32, VerifiedRecord};
+use kx_protocol::{Hash32, UnverifiedRecord, VerifiedRecord};
 use std::path::Path;
 
 /// Format byte in front of every stored record value.
@@ -32,6 +32,8 @@ pub enum StoreError {
     UnknownFormat { key: String, format: u8 },
     #[error("the store belongs to federation {found}, the genesis is {expected}")]
     OtherFederation { found: String, expected: String },
+    #[error("stored record {id} is damaged: {reason}")]
+    Damaged { id: String, reason: String },
 }
 
 /// What the node needs from storage.
@@ -48,14 +50,31 @@ pub trait Store: Send + Sync {
         after: Option<&Hash32>,
         limit: usize,
     ) -> Result<Vec<(Hash32, Vec<u8>)>, StoreError>;
-    /// Every stored record, for rebuilding the registry at start.
-    fn all(&self) -> Result<Vec<Vec<u8>>, StoreError>;
     /// Number of stored records.
     fn len(&self) -> usize;
     /// True if nothing is stored.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Reads back a record the registry holds under `id`, to show or index it (the
+/// registry keeps offers as a few fields, their bodies stay here). Signatures are
+/// not checked again: the record was verified when it was taken, or at start, and
+/// the id binds these bytes to the verified ones.
+pub fn load(store: &dyn Store, id: &Hash32) -> Result<Option<VerifiedRecord>, StoreError> {
+    let Some(bytes) = store.get(id)? else {
+        return Ok(None);
+    };
+    let damaged = |reason: String| StoreError::Damaged {
+        id: id.to_hex(),
+        reason,
+    };
+    let rec = UnverifiedRecord::parse(&bytes).map_err(|e| damaged(e.to_string()))?;
+    if rec.id() != *id {
+        return Err(damaged(format!("its content has id {}", rec.id().to_hex())));
+    }
+    Ok(Some(rec.assume_verified()))
 }
 
 /// sled-backed store.
@@ -70,9 +89,10 @@ impl SledStore {
     pub fn open(dir: &Path, federation: &Hash32) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
             .path(dir)
-            // The registry lives in memory anyway; sled's page cache (1 GiB by
-            // default) only needs to hold the working set of writes and reads.
-            .cache_capacity(64 * 1024 * 1024)
+            // sled's page cache (1 GiB by default) only needs to hold the working
+            // set of writes; the node keeps the offers it reads back lately
+            // itself (`node.rs`), and everything else is read rarely.
+            .cache_capacity(16 * 1024 * 1024)
             .mode(sled::Mode::HighThroughput)
             // Durability comes from our explicit flush after each group commit.
             .flush_every_ms(None)
@@ -169,15 +189,6 @@ impl Store for SledStore {
                 id.copy_from_slice(&k);
             }
             out.push((Hash32(id), SledStore::value(&k, &v)?));
-        }
-        Ok(out)
-    }
-
-    fn all(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut out = Vec::with_capacity(self.records.len());
-        for item in self.records.iter() {
-            let (k, v) = item?;
-            out.push(SledStore::value(&k, &v)?);
         }
         Ok(out)
     }

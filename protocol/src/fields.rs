@@ -370,14 +370,14 @@ impl FromStr for Slug {
 /// A provider-chosen offer identifier, stable across versions: 1 to 64 characters of
 /// `[a-z0-9._-]`, starting with a letter or digit.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OfferId(String);
+pub struct OfferId(std::sync::Arc<str>);
 
 string_field!(OfferId);
 
 impl OfferId {
     /// Sorts before every valid offer id (for range bounds only; never valid).
     pub(crate) fn min_bound() -> OfferId {
-        OfferId(String::new())
+        OfferId("".into())
     }
 }
 
@@ -399,7 +399,7 @@ impl FromStr for OfferId {
                 ),
             ));
         }
-        Ok(OfferId(s.to_owned()))
+        Ok(OfferId(s.into()))
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
 use std::str::FromStr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A bounded memo of a pure, costly function (parsing a did, decompressing a
 /// key), shared by all threads: records of one author repeat, so each key is
@@ -84,7 +84,11 @@ impl KeyError {
 
 /// A provider's or steward's public key as a W3C `did:key` (ed25519, base58btc).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Did {
+pub struct Did(Arc<DidInner>);
+
+/// Shared: a registry holds the same did in many places.
+#[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct DidInner {
     text: String,
     key: [u8; 32],
 }
@@ -97,40 +101,40 @@ impl Did {
         raw.extend_from_slice(&key);
         let text = format!("{DID_PREFIX}{}", bs58::encode(raw).into_string());
         check_point(&key, &text)?;
-        Ok(Did { text, key })
+        Ok(Did(Arc::new(DidInner { text, key })))
     }
 
     /// The did string, e.g. `did:key:z6Mk...`.
     pub fn as_str(&self) -> &str {
-        &self.text
+        &self.0.text
     }
 
     /// The raw 32-byte ed25519 public key.
     pub fn public_key(&self) -> &[u8; 32] {
-        &self.key
+        &self.0.key
     }
 
     /// Short form for logs: the last 8 characters.
     pub fn short(&self) -> &str {
-        &self.text[self.text.len() - 8..]
+        &self.0.text[self.0.text.len() - 8..]
     }
 
     /// Strict ed25519 verification (RFC 8032 with canonical S, no small-order R or A;
     /// `verify_strict`). This is the only acceptance rule: batch verification uses the
     /// cofactored equation and may accept what this rejects.
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), KeyError> {
-        let vk = VERIFYING_KEYS.get_or_try(&self.key, || {
-            VerifyingKey::from_bytes(&self.key)
-                .map(|vk| (self.key, vk))
+        let vk = VERIFYING_KEYS.get_or_try(&self.0.key, || {
+            VerifyingKey::from_bytes(&self.0.key)
+                .map(|vk| (self.0.key, vk))
                 .map_err(|_| KeyError::MalformedDid {
-                    did: self.text.clone(),
+                    did: self.0.text.to_string(),
                     reason: "not a point on the curve",
                 })
         })?;
         let s = ed25519_dalek::Signature::from_bytes(&sig.0);
         vk.verify_strict(msg, &s)
             .map_err(|_| KeyError::BadSignature {
-                did: self.text.clone(),
+                did: self.0.text.to_string(),
             })
     }
 }
@@ -202,7 +206,7 @@ impl Did {
         let mut key = [0u8; 32];
         key.copy_from_slice(&raw[2..]);
         let did = Did::from_public_key(key)?;
-        if did.text != s {
+        if *did.0.text != *s {
             return Err(bad("non-canonical base58 encoding"));
         }
         Ok(did)
@@ -211,19 +215,19 @@ impl Did {
 
 impl fmt::Display for Did {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(&self.0.text)
     }
 }
 
 impl fmt::Debug for Did {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Did({})", self.text)
+        write!(f, "Did({})", self.0.text)
     }
 }
 
 impl serde::Serialize for Did {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
+        s.serialize_str(&self.0.text)
     }
 }
 

@@ -433,14 +433,36 @@ impl UnverifiedRecord {
                 expected: digest.to_hex(),
             });
         }
-        let id = sha256(&self.signed_bytes);
-        let canonical = with_sig(&self.signed_bytes[RECORD_TAG.len()..], &r.sig);
-        Ok(VerifiedRecord(Arc::new(Inner {
+        Ok(self.verified(action))
+    }
+
+    /// The id the record has: SHA-256 of its signed bytes.
+    pub fn id(&self) -> Hash32 {
+        sha256(&self.signed_bytes)
+    }
+
+    /// Takes the record as verified without checking signatures again. Only for
+    /// a record this process verified before and kept under its id: the caller
+    /// compares that id with [`UnverifiedRecord::id`], which binds these bytes to
+    /// the ones verified (a node reading an offer back from its store).
+    pub fn assume_verified(self) -> VerifiedRecord {
+        let r = &self.record;
+        let action = r
+            .body
+            .approvals()
+            .map(|_| sha256(&action_bytes(r.kind(), &r.body)));
+        self.verified(action)
+    }
+
+    fn verified(self, action: Option<Hash32>) -> VerifiedRecord {
+        let id = self.id();
+        let canonical = with_sig(&self.signed_bytes[RECORD_TAG.len()..], &self.record.sig);
+        VerifiedRecord(Arc::new(Inner {
             record: self.record,
             id,
             action,
             canonical,
-        })))
+        }))
     }
 }
 

@@ -15,7 +15,7 @@
 //! [`Registry::admit`] is the ingest gate used by nodes: it rejects a record that
 //! cannot count given what is already known, with a stable reason code.
 
-use crate::body::{Body, Kind, OfferBody, ProfileBody};
+use crate::body::{Body, Kind, ProfileBody};
 use crate::fields::{Hash32, OfferId, Timestamp};
 use crate::json;
 use crate::keys::Did;
@@ -131,24 +131,47 @@ pub enum Admitted {
     Equivocation,
 }
 
-/// A small sorted set of record ids; most hold a single id, so a vector is far
-/// smaller than a B-tree node.
+/// A small sorted set of record ids. Nearly all hold a single id, which is kept
+/// inline (no allocation); more go to a vector.
 #[derive(Debug, Default, Clone)]
-struct IdList(Vec<Hash32>);
+enum IdList {
+    #[default]
+    Empty,
+    One(Hash32),
+    Many(Vec<Hash32>),
+}
 
 impl IdList {
     fn insert(&mut self, id: Hash32) {
-        if let Err(i) = self.0.binary_search(&id) {
-            self.0.insert(i, id);
+        match self {
+            IdList::Empty => *self = IdList::One(id),
+            IdList::One(x) if *x == id => {}
+            IdList::One(x) => {
+                let x = *x;
+                *self = IdList::Many(if x < id { vec![x, id] } else { vec![id, x] });
+            }
+            IdList::Many(v) => {
+                if let Err(i) = v.binary_search(&id) {
+                    v.insert(i, id);
+                }
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[Hash32] {
+        match self {
+            IdList::Empty => &[],
+            IdList::One(x) => std::slice::from_ref(x),
+            IdList::Many(v) => v,
         }
     }
 
     fn iter(&self) -> std::slice::Iter<'_, Hash32> {
-        self.0.iter()
+        self.as_slice().iter()
     }
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 }
 
@@ -157,6 +180,63 @@ struct Log {
     by_seq: BTreeMap<u64, IdList>,
     /// `canonical[i]` is the counted record at seq i + 1.
     canonical: Vec<Hash32>,
+}
+
+/// What the registry keeps of a record. Offers and withdrawals, nearly all of a
+/// registry, are kept as the few fields the fold needs (their bodies stay in the
+/// node's store); every other kind is kept whole.
+#[derive(Debug, Clone)]
+pub struct Held {
+    seq: u64,
+    prev: Option<Hash32>,
+    what: What,
+}
+
+#[derive(Debug, Clone)]
+enum What {
+    Offer(OfferId, OfferVersion),
+    /// A withdrawal and the version it withdraws up to.
+    Withdraw(OfferId, u64),
+    Whole(VerifiedRecord),
+}
+
+impl Held {
+    fn of(rec: &VerifiedRecord) -> Held {
+        let r = rec.record();
+        let what = match &r.body {
+            Body::Offer(b) => What::Offer(
+                b.offer_id.clone(),
+                OfferVersion {
+                    record: rec.id(),
+                    version: b.version,
+                    valid_from: b.valid_from,
+                    valid_until: b.valid_until,
+                },
+            ),
+            Body::OfferWithdraw(w) => What::Withdraw(w.offer_id.clone(), w.version),
+            _ => What::Whole(rec.clone()),
+        };
+        Held {
+            seq: r.seq,
+            prev: r.prev,
+            what,
+        }
+    }
+
+    fn whole(&self) -> Option<&VerifiedRecord> {
+        match &self.what {
+            What::Whole(rec) => Some(rec),
+            _ => None,
+        }
+    }
+
+    fn kind_is(&self, kind: Kind) -> bool {
+        match &self.what {
+            What::Offer(..) => kind == Kind::Offer,
+            What::Withdraw(..) => kind == Kind::OfferWithdraw,
+            What::Whole(rec) => rec.record().kind() == kind,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -213,7 +293,7 @@ struct Derived {
 pub struct Registry {
     genesis: VerifiedRecord,
     federation: Hash32,
-    records: BTreeMap<Hash32, VerifiedRecord>,
+    records: BTreeMap<Hash32, Held>,
     logs: BTreeMap<Did, Log>,
     actions: BTreeMap<Hash32, GovAction>,
     /// author key -> offer id -> offer and withdraw records
@@ -324,18 +404,24 @@ impl Registry {
         self.records.is_empty()
     }
 
-    /// A held record by id.
-    pub fn get(&self, id: &Hash32) -> Option<&VerifiedRecord> {
-        self.records.get(id)
+    /// True if the record is held.
+    pub fn contains(&self, id: &Hash32) -> bool {
+        self.records.contains_key(id)
     }
 
-    /// All held records, by id.
-    pub fn records(&self) -> impl Iterator<Item = &VerifiedRecord> {
-        self.records.values()
+    /// A held record of a kind kept whole (every kind but offers and offer
+    /// withdrawals, whose bodies are read from storage).
+    pub fn get_whole(&self, id: &Hash32) -> Option<&VerifiedRecord> {
+        self.records.get(id).and_then(Held::whole)
+    }
+
+    /// The ids of all held records, in order.
+    pub fn ids(&self) -> impl Iterator<Item = &Hash32> {
+        self.records.keys()
     }
 
     /// The ids of all held records, for set reconciliation, without a copy.
-    pub fn id_set(&self) -> IdSet<'_, VerifiedRecord> {
+    pub fn id_set(&self) -> IdSet<'_, Held> {
         IdSet::of(&self.records)
     }
 
@@ -409,9 +495,14 @@ impl Registry {
 
     fn check(&self, rec: &VerifiedRecord) -> Result<(), Rejection> {
         let r = rec.record();
+        // A held `prev` must be this author's record one position before.
         if let Some(prev) = &r.prev
-            && let Some(p) = self.records.get(prev)
-            && (p.record().author != r.author || p.record().seq + 1 != r.seq)
+            && self.records.contains_key(prev)
+            && !self
+                .logs
+                .get(&r.author)
+                .and_then(|l| l.by_seq.get(&(r.seq - 1)))
+                .is_some_and(|at| at.as_slice().contains(prev))
         {
             return Err(Rejection::BadPrev {
                 prev: prev.to_hex(),
@@ -465,7 +556,7 @@ impl Registry {
     fn file(&mut self, rec: VerifiedRecord) -> Filed {
         let id = rec.id();
         let r = rec.record();
-        self.records.insert(id, rec.clone());
+        self.records.insert(id, Held::of(&rec));
         let mut filed = Filed {
             derive: r.kind().is_governance() && r.kind() != Kind::Genesis,
             ..Filed::default()
@@ -533,7 +624,7 @@ impl Registry {
             filed.derive |= filed
                 .counted
                 .iter()
-                .any(|i| records[i].record().kind() == Kind::KeyRotate);
+                .any(|i| records[i].kind_is(Kind::KeyRotate));
         }
         filed
     }
@@ -560,7 +651,7 @@ impl Registry {
             }
         }
         for id in &filed.counted {
-            self.refresh_record(*id);
+            self.refresh_record(&rec.record().author, *id);
         }
     }
 
@@ -603,29 +694,33 @@ impl Registry {
         self.state.equivocations = self.equivocations();
     }
 
-    /// After `id` newly counts in its author's log.
-    fn refresh_record(&mut self, id: Hash32) {
-        let rec = self.records[&id].clone();
-        let r = rec.record();
-        let Some(identity) = self.identity_of(&r.author).cloned() else {
+    /// After `id` newly counts in `author`'s log.
+    fn refresh_record(&mut self, author: &Did, id: Hash32) {
+        let Some(identity) = self.identity_of(author).cloned() else {
             return;
         };
-        match &r.body {
-            Body::Offer(b) => self.refresh_offer(&identity, &b.offer_id),
-            Body::OfferWithdraw(b) => self.refresh_offer(&identity, &b.offer_id),
-            Body::ProviderProfile(_) | Body::Succession(_) | Body::SuccessionAccept(_) => {
-                self.refresh_providers()
-            }
-            _ => {}
+        let held = &self.records[&id];
+        if let What::Offer(offer_id, _) | What::Withdraw(offer_id, _) = &held.what {
+            let offer_id = offer_id.clone();
+            self.refresh_offer(&identity, &offer_id);
+        } else if [
+            Kind::ProviderProfile,
+            Kind::Succession,
+            Kind::SuccessionAccept,
+        ]
+        .iter()
+        .any(|k| held.kind_is(*k))
+        {
+            self.refresh_providers();
         }
     }
 
     fn refresh_offer(&mut self, identity: &Did, offer_id: &OfferId) {
         let entry = self.offer_entry(identity, offer_id);
         let key = (identity.clone(), offer_id.clone());
-        let seen = |e: &OfferEntry| (e.current.as_ref().map(VerifiedRecord::id), e.withdrawn_to);
+        let seen = |e: &OfferEntry| (e.current().map(|c| c.record), e.withdrawn_to);
         let before = self.state.offers.get(&key).map(seen);
-        let after = entry.current.as_ref().map(|_| seen(&entry));
+        let after = entry.current().map(|_| seen(&entry));
         if before == after {
             if let Some(e) = self.state.offers.get_mut(&key) {
                 // The history may still have grown.
@@ -749,9 +844,11 @@ impl Registry {
                         .records
                         .iter()
                         .find(|rid| {
-                            let r = self.records[*rid].record();
-                            check_approvals(r, &d.stewards, d.threshold).is_ok()
-                                && check_action(r, &d.chain_standing).is_ok()
+                            self.records[*rid].whole().is_some_and(|rec| {
+                                let r = rec.record();
+                                check_approvals(r, &d.stewards, d.threshold).is_ok()
+                                    && check_action(r, &d.chain_standing).is_ok()
+                            })
                         })
                         .map(|rid| (*digest, *rid))
                 })
@@ -783,14 +880,14 @@ impl Registry {
 
     /// Applies one governance action to the derived state.
     fn apply(&self, d: &mut Derived, digest: Hash32, rid: Hash32) {
-        let rec = &self.records[&rid];
-        match &rec.record().body {
-            Body::MemberAdmit(b) => {
+        let body = self.records[&rid].whole().map(|rec| &rec.record().body);
+        match body {
+            Some(Body::MemberAdmit(b)) => {
                 d.chain_standing
                     .insert(b.provider.clone(), Standing::Active);
                 d.members.insert(b.provider.clone(), b.name.to_string());
             }
-            Body::MemberSuspend(b) => {
+            Some(Body::MemberSuspend(b)) => {
                 d.chain_standing
                     .insert(b.provider.clone(), Standing::Suspended);
                 d.suspensions.insert(
@@ -801,12 +898,12 @@ impl Registry {
                     },
                 );
             }
-            Body::MemberReinstate(b) => {
+            Some(Body::MemberReinstate(b)) => {
                 d.chain_standing
                     .insert(b.provider.clone(), Standing::Active);
                 d.suspensions.remove(&b.provider);
             }
-            Body::MemberRevoke(b) => {
+            Some(Body::MemberRevoke(b)) => {
                 d.chain_standing
                     .insert(b.provider.clone(), Standing::Revoked);
                 d.suspensions.remove(&b.provider);
@@ -818,11 +915,11 @@ impl Registry {
                     },
                 );
             }
-            Body::FederationStewards(b) => {
+            Some(Body::FederationStewards(b)) => {
                 d.stewards = b.stewards.iter().cloned().collect();
                 d.threshold = b.threshold;
             }
-            Body::MemberRekey(b) => {
+            Some(Body::MemberRekey(b)) => {
                 d.rekeys.push((
                     b.provider.clone(),
                     b.key.clone(),
@@ -830,7 +927,7 @@ impl Registry {
                     b.new_key.clone(),
                 ));
             }
-            Body::MemberSuccession(_) => d.steward_successions.push(rid),
+            Some(Body::MemberSuccession(_)) => d.steward_successions.push(rid),
             _ => {}
         }
         d.chain.push(digest);
@@ -861,7 +958,9 @@ impl Registry {
         let log = self.logs.get(key)?;
         let mut best: Option<(u64, Did)> = None;
         for id in ids.iter() {
-            let r = self.records[id].record();
+            let Some(r) = self.records[id].whole().map(VerifiedRecord::record) else {
+                continue;
+            };
             let Body::KeyRotate(b) = &r.body else {
                 continue;
             };
@@ -907,18 +1006,29 @@ impl Registry {
         if r.kind().is_governance() {
             return self.derived.chain_records.contains(&rec.id());
         }
-        let canonical = self
-            .logs
-            .get(&r.author)
-            .and_then(|l| l.canonical.get(r.seq as usize - 1))
-            == Some(&rec.id());
-        canonical && self.standing(&r.author, r.seq) == Standing::Active
+        self.counts_in_log(&r.author, r.seq, &rec.id())
     }
 
-    fn counted<'a>(&'a self, ids: &'a IdList) -> impl Iterator<Item = &'a VerifiedRecord> {
+    /// True if `id`, at `seq` of `author`'s log, is the counted record there and
+    /// the author is in good standing at that position.
+    fn counts_in_log(&self, author: &Did, seq: u64, id: &Hash32) -> bool {
+        let canonical = self
+            .logs
+            .get(author)
+            .and_then(|l| l.canonical.get(seq as usize - 1))
+            == Some(id);
+        canonical && self.standing(author, seq) == Standing::Active
+    }
+
+    /// The records of `author` among `ids` that count.
+    fn counted<'a>(
+        &'a self,
+        author: &'a Did,
+        ids: &'a IdList,
+    ) -> impl Iterator<Item = (&'a Hash32, &'a Held)> {
         ids.iter()
-            .map(|id| &self.records[id])
-            .filter(|r| self.counts(r))
+            .map(|id| (id, &self.records[id]))
+            .filter(|(id, h)| self.counts_in_log(author, h.seq, id))
     }
 
     /// The visible state. Independent of arrival order and of the clock; kept up
@@ -943,7 +1053,7 @@ impl Registry {
                 .collect();
             for offer_id in offer_ids {
                 let entry = self.offer_entry(identity, offer_id);
-                if entry.current.is_some() {
+                if entry.current().is_some() {
                     offers.insert((identity.clone(), offer_id.clone()), entry);
                 }
             }
@@ -968,23 +1078,22 @@ impl Registry {
             let Some(ids) = self.offers.get(key).and_then(|m| m.get(offer_id)) else {
                 continue;
             };
-            for rec in self.counted(ids) {
-                match &rec.record().body {
-                    Body::Offer(b) => {
-                        entry.history.push(rec.clone());
+            for (id, held) in self.counted(key, ids) {
+                match &held.what {
+                    What::Offer(_, v) => {
                         let better = entry
-                            .current
-                            .as_ref()
-                            .is_none_or(|c| (b.version, rec.id()) > (offer_version(c), c.id()));
+                            .current()
+                            .is_none_or(|c| (v.version, v.record) > (c.version, c.record));
                         if better {
-                            entry.current = Some(rec.clone());
+                            entry.current = Some(entry.history.len() as u32);
                         }
+                        entry.history.push(v.clone());
                     }
-                    Body::OfferWithdraw(w) => {
-                        entry.withdrawn_to = entry.withdrawn_to.max(w.version);
-                        entry.withdrawals.push(rec.clone());
+                    What::Withdraw(_, version) => {
+                        entry.withdrawn_to = entry.withdrawn_to.max(*version);
+                        entry.withdrawals.push(*id);
                     }
-                    _ => {}
+                    What::Whole(_) => {}
                 }
             }
         }
@@ -1014,7 +1123,7 @@ impl Registry {
                 let Some(ids) = self.misc.get(key) else {
                     continue;
                 };
-                for rec in self.counted(ids) {
+                for rec in self.counted(key, ids).filter_map(|(_, h)| h.whole()) {
                     match &rec.record().body {
                         // Keys are in rotation order and a key's records in seq
                         // order, so the last counted profile is the newest.
@@ -1050,7 +1159,9 @@ impl Registry {
         }
         // Successions the stewards signed for providers that lost their key.
         for rid in &d.steward_successions {
-            let rec = &self.records[rid];
+            let Some(rec) = self.records[rid].whole() else {
+                continue;
+            };
             if let Body::MemberSuccession(b) = &rec.record().body
                 && let Some(p) = providers.get_mut(&b.provider)
             {
@@ -1142,13 +1253,6 @@ pub fn succession_of(rec: &VerifiedRecord) -> Option<SuccessionTerms<'_>> {
             offer_ids: &b.offer_ids,
         }),
         _ => None,
-    }
-}
-
-fn offer_version(rec: &VerifiedRecord) -> u64 {
-    match &rec.record().body {
-        Body::Offer(b) => b.version,
-        _ => 0,
     }
 }
 
@@ -1257,7 +1361,7 @@ fn check_action(
 
 /// Extends a log's counted chain from its current end: at each next seq, the lowest
 /// id among the records whose `prev` is the counted record before it.
-fn extend_canonical(log: &mut Log, records: &BTreeMap<Hash32, VerifiedRecord>) {
+fn extend_canonical(log: &mut Log, records: &BTreeMap<Hash32, Held>) {
     loop {
         let next_seq = log.canonical.len() as u64 + 1;
         let Some(ids) = log.by_seq.get(&next_seq) else {
@@ -1266,7 +1370,7 @@ fn extend_canonical(log: &mut Log, records: &BTreeMap<Hash32, VerifiedRecord>) {
         let want = log.canonical.last();
         let next = ids
             .iter()
-            .find(|id| records[*id].record().prev.as_ref() == want)
+            .find(|id| records[*id].prev.as_ref() == want)
             .copied();
         match next {
             Some(id) => log.canonical.push(id),
@@ -1275,30 +1379,39 @@ fn extend_canonical(log: &mut Log, records: &BTreeMap<Hash32, VerifiedRecord>) {
     }
 }
 
+/// One version of an offer as the state needs it: what decides its status. The
+/// body itself is the record's (`record`), read from storage when shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferVersion {
+    pub record: Hash32,
+    pub version: u64,
+    pub valid_from: Timestamp,
+    pub valid_until: Option<Timestamp>,
+}
+
 /// One offer of one provider: the counted versions and withdrawals.
 #[derive(Debug, Clone, Default)]
 pub struct OfferEntry {
-    /// The winning version: highest `version`, then highest record id.
-    pub current: Option<VerifiedRecord>,
-    /// Every counted version, in record id order.
-    pub history: Vec<VerifiedRecord>,
+    /// Every counted version, by key in rotation order, then record id.
+    pub history: Vec<OfferVersion>,
+    /// Position of the winning version in `history`.
+    current: Option<u32>,
     /// Highest version named by a counted withdrawal (0: none).
     pub withdrawn_to: u64,
-    pub withdrawals: Vec<VerifiedRecord>,
+    /// The counted withdrawal records, in id order.
+    pub withdrawals: Vec<Hash32>,
 }
 
 impl OfferEntry {
-    /// The current version's body.
-    pub fn body(&self) -> Option<&OfferBody> {
-        match self.current.as_ref().map(|r| &r.record().body) {
-            Some(Body::Offer(b)) => Some(b),
-            _ => None,
-        }
+    /// The winning version: highest `version`, then highest record id.
+    pub fn current(&self) -> Option<&OfferVersion> {
+        self.history.get(self.current? as usize)
     }
 
     /// True if a withdrawal covers the current version.
     pub fn withdrawn(&self) -> bool {
-        self.body().is_some_and(|b| b.version <= self.withdrawn_to)
+        self.current()
+            .is_some_and(|c| c.version <= self.withdrawn_to)
     }
 }
 
@@ -1395,7 +1508,7 @@ impl State {
         if entry.withdrawn() {
             return OfferStatus::Withdrawn;
         }
-        let Some(b) = entry.body() else {
+        let Some(b) = entry.current() else {
             return OfferStatus::Withdrawn;
         };
         if now < b.valid_from {
@@ -1448,11 +1561,11 @@ impl State {
             .offers
             .iter()
             .filter_map(|((provider, offer_id), e)| {
-                let cur = e.current.as_ref()?;
+                let cur = e.current()?;
                 Some(json!({
                     "provider": provider.as_str(),
                     "offer_id": offer_id.as_str(),
-                    "record": cur.id().to_hex(),
+                    "record": cur.record.to_hex(),
                     "withdrawn": e.withdrawn(),
                 }))
             })
@@ -1500,7 +1613,7 @@ impl State {
         w.push(&format!(",\"threshold\":{}}},\"offers\":[", self.threshold));
         let mut first = true;
         for ((provider, offer_id), e) in &self.offers {
-            let Some(cur) = e.current.as_ref() else {
+            let Some(cur) = e.current() else {
                 continue;
             };
             w.push(if first {
@@ -1513,7 +1626,7 @@ impl State {
             w.push(",\"provider\":");
             w.plain(provider.as_str());
             w.push(",\"record\":");
-            w.hex(&cur.id());
+            w.hex(&cur.record);
             w.push(if e.withdrawn() {
                 ",\"withdrawn\":true}"
             } else {

@@ -233,13 +233,15 @@ fn gate_to_fixpoint(g: &VerifiedRecord, records: &[VerifiedRecord]) -> Registry 
 type View = (serde_json::Value, Vec<(Vec<Hash32>, Vec<Hash32>)>);
 
 fn view_of(state: &kx_protocol::State) -> View {
-    let ids = |rs: &[VerifiedRecord]| rs.iter().map(VerifiedRecord::id).collect::<Vec<_>>();
     (
         state.summary(),
         state
             .offers
             .values()
-            .map(|e| (ids(&e.history), ids(&e.withdrawals)))
+            .map(|e| {
+                let versions = e.history.iter().map(|v| v.record).collect::<Vec<_>>();
+                (versions, e.withdrawals.clone())
+            })
             .collect(),
     )
 }

@@ -227,7 +227,7 @@ fn key_rotation_keeps_identity_and_offers() {
     assert_eq!(f.reg.admit(old).map_err(|e| e.code()), Err("key_rotated"));
     let state = f.reg.state();
     let entry = &state.offers[&(p.did().clone(), "gis".parse().expect("id"))];
-    assert_eq!(entry.body().map(|b| b.version), Some(2));
+    assert_eq!(entry.current().map(|c| c.version), Some(2));
     assert_eq!(state.providers[p.did()].keys.len(), 2);
 }
 
