@@ -657,7 +657,12 @@ async fn offer_page(
         );
         body.push_str("</dl>");
         body.push_str("<h2>Versionen</h2><ul>");
-        let mut versions: Vec<_> = entry.history.iter().filter_map(|v| load(&v.record)).collect();
+        let history = r.offer_history(&prov, &b.offer_id);
+        let mut versions: Vec<_> = history
+            .versions
+            .iter()
+            .filter_map(|v| load(&v.record))
+            .collect();
         versions.sort_by_key(|r| match &r.record().body {
             Body::Offer(o) => o.version,
             _ => 0,

@@ -17,7 +17,7 @@ use axum::routing::get;
 use kx_protocol::body::{LegalBasisKind, OfferBody};
 use kx_protocol::fields::{OfferId, Timestamp};
 use kx_protocol::geo::{self, Municipality, Procurement};
-use kx_protocol::registry::{Admitted, OfferEntry, OfferStatus, ProviderState};
+use kx_protocol::registry::{Admitted, OfferEntry, OfferHistory, OfferStatus, ProviderState};
 use kx_protocol::{Body as RecordBody, Did, Hash32, State, VerifiedRecord};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -784,6 +784,7 @@ async fn get_offer(
             .offers
             .get(&(identity.clone(), id.clone()))
             .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))?;
+        let history = history.then(|| r.offer_history(&identity, &id));
         offer_page(state, &identity, entry, &load, at, m, history)
             .ok_or_else(|| ApiError::not_found(format!("no offer {id} of {identity}")))
     })
@@ -797,12 +798,12 @@ fn offer_page(
     load: Load<'_>,
     at: Timestamp,
     m: Option<&Municipality>,
-    history: bool,
+    history: Option<OfferHistory>,
 ) -> Option<Response> {
     let mut v = offer_json(state, identity, entry, load, at, m)?;
-    if history {
-        let mut versions: Vec<VerifiedRecord> = entry
-            .history
+    if let Some(history) = history {
+        let mut versions: Vec<VerifiedRecord> = history
+            .versions
             .iter()
             .filter_map(|h| load(&h.record))
             .collect();
@@ -821,7 +822,7 @@ fn offer_page(
                 })
             })
             .collect();
-        v["withdrawals"] = entry
+        v["withdrawals"] = history
             .withdrawals
             .iter()
             .filter_map(load)

@@ -49,7 +49,7 @@ impl IngestError {
 
 /// Records read from the store per round at start: bounds the memory a start
 /// takes beyond what the registry keeps.
-const START_CHUNK: usize = 8192;
+const START_CHUNK: usize = 4096;
 
 /// Records read back from the store that are kept parsed (about 2-4 KB each):
 /// the offers of popular searches and pages are served without a store read.
@@ -446,6 +446,8 @@ impl Core {
         let mut outcomes: Vec<Vec<Result<Admitted, kx_protocol::registry::Rejection>>> =
             Vec::with_capacity(jobs.len());
         let mut new = Vec::new();
+        let started = std::time::Instant::now();
+        let mut timings = [std::time::Duration::ZERO; 3];
         let persisted: Result<(), StoreError> = {
             let mut db = match self.db.write() {
                 Ok(r) => r,
@@ -463,9 +465,11 @@ impl Core {
                 }
                 outcomes.push(outs);
             }
+            timings[0] = started.elapsed();
             // Written (not yet durable) before readers can see the new state:
             // pages read offer bodies from the store.
             let written = self.store.put(&new);
+            timings[1] = started.elapsed();
             if !new.is_empty() {
                 let changes = registry.take_changes();
                 let fresh: std::collections::HashMap<Hash32, &VerifiedRecord> =
@@ -482,9 +486,19 @@ impl Core {
                     Err(p) => *p.into_inner() = None,
                 }
             }
+            timings[2] = started.elapsed();
             written
         };
         let persisted = persisted.and_then(|_| self.store.flush());
+        tracing::debug!(
+            records = jobs.iter().map(|j| j.recs.len()).sum::<usize>(),
+            new = new.len(),
+            admit_ms = timings[0].as_millis(),
+            write_ms = (timings[1] - timings[0]).as_millis(),
+            index_ms = (timings[2] - timings[1]).as_millis(),
+            flush_ms = (started.elapsed() - timings[2]).as_millis(),
+            "committed"
+        );
         if let Err(e) = &persisted {
             tracing::error!(error = %e, "storage failed; refusing further writes");
             self.failed.store(true, Ordering::Relaxed);
@@ -548,11 +562,13 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
 /// the store a chunk at a time, parsed on all cores.
 fn index_of(state: &State, store: &dyn Store) -> SearchIndex {
     let mut index = SearchIndex::default();
-    let offers: Vec<(&(kx_protocol::Did, kx_protocol::fields::OfferId), Hash32)> = state
+    let mut offers: Vec<(&(kx_protocol::Did, kx_protocol::fields::OfferId), Hash32)> = state
         .offers
         .iter()
         .filter_map(|(k, e)| Some((k, e.current()?.record)))
         .collect();
+    // In id order, as the store keeps them: each chunk reads neighbouring pages.
+    offers.sort_unstable_by_key(|(_, id)| *id);
     for chunk in offers.chunks(START_CHUNK) {
         let recs = parallel_map(chunk, |(_, id)| {
             crate::store::load(store, id).unwrap_or_else(|e| {

@@ -42,6 +42,9 @@ pub const FETCHES_IN_FLIGHT: usize = 4;
 /// Fetched batches a reconciliation verifies and commits at once; more are not
 /// asked for until one is done, so a slow disk holds the peer back.
 pub const BATCHES_INGESTING: usize = 4;
+
+/// Records per writer job when refused records are offered again.
+const RETRY_JOB: usize = 2048;
 /// Largest gossip message and record answer element: one record.
 pub const MAX_GOSSIP_BYTES: usize = 70 * 1024;
 
@@ -1050,16 +1053,27 @@ impl Task {
         let tx = self.cmds_tx.clone();
         tokio::spawn(async move {
             ingest_order(&mut retry);
-            let outcomes = node.ingest_many(retry, Source::Sync).await.wait().await;
-            let stored = outcomes
-                .iter()
-                .filter(|o| {
-                    matches!(
-                        o,
-                        Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation)
-                    )
-                })
-                .count();
+            // Queued in order as jobs of bounded size, so that no single commit
+            // holds the registry lock for long (a catch-up may retry nearly
+            // every record it fetched).
+            let mut pending = Vec::new();
+            for part in retry.chunks(RETRY_JOB) {
+                pending.push(node.ingest_many(part.to_vec(), Source::Sync).await);
+            }
+            let mut stored = 0;
+            for p in pending {
+                stored += p
+                    .wait()
+                    .await
+                    .iter()
+                    .filter(|o| {
+                        matches!(
+                            o,
+                            Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation)
+                        )
+                    })
+                    .count();
+            }
             let _ = tx
                 .send(Command::Ingested {
                     peer,

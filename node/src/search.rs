@@ -330,7 +330,7 @@ impl SearchIndex {
         }
         self.docs[slot as usize] = Some(Doc {
             record: current.record,
-            offer_id: b.offer_id.clone(),
+            offer_id: key.1.clone(),
             title: b.title.as_str().into(),
         });
         self.hot[slot as usize] = Hot {

@@ -10,7 +10,7 @@
 //! cannot be derived. (Earlier versions also wrote `by_author`, `by_offer`,
 //! `by_category` and `by_region` trees that nothing read; they are dropped on open.)
 //!
-//! A batch of records is written as one sled batch (all or nothing), then
+//! A batch of records is written as sled batches of at most 512 records, then
 //! `flush` makes it durable: sled writes its log
 //! and calls `sync_file_range`/`fsync` on it, so an acknowledged record survives a
 //! process crash (SIGKILL); surviving power loss additionally depends on the disk
@@ -21,6 +21,9 @@ use std::path::Path;
 
 /// Format byte in front of every stored record value.
 pub const FORMAT_V1: u8 = 1;
+
+/// Records per sled batch.
+const SLED_BATCH: usize = 512;
 
 /// A storage failure. The node stops accepting writes after one.
 #[derive(Debug, thiserror::Error)]
@@ -89,10 +92,12 @@ impl SledStore {
     pub fn open(dir: &Path, federation: &Hash32) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
             .path(dir)
-            // sled's page cache (1 GiB by default) only needs to hold the working
-            // set of writes; the node keeps the offers it reads back lately
-            // itself (`node.rs`), and everything else is read rarely.
-            .cache_capacity(16 * 1024 * 1024)
+            // sled's page cache (1 GiB by default) only needs the working set
+            // of writes: with 16 MiB a catch-up re-read evicted pages and took
+            // 25 % longer. It evicts lazily (each of its 256 shards looks at its
+            // accesses once 64 have queued up), so after a pass over the store
+            // it holds more than this until it is used further.
+            .cache_capacity(64 * 1024 * 1024)
             .mode(sled::Mode::HighThroughput)
             // Durability comes from our explicit flush after each group commit.
             .flush_every_ms(None)
@@ -143,17 +148,20 @@ impl SledStore {
 
 impl Store for SledStore {
     fn put(&self, batch: &[VerifiedRecord]) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
+        // In sled batches of bounded size: sled applies a batch under one
+        // epoch guard, so the page versions a huge batch replaces are freed
+        // only at its end (a catch-up's 100,000 records in one batch took
+        // 7.7 s, and the node 2 GB). Durability comes from `flush` after all.
+        for part in batch.chunks(SLED_BATCH) {
+            let mut writes = sled::Batch::default();
+            for rec in part {
+                let mut value = Vec::with_capacity(rec.canonical_json().len() + 1);
+                value.push(FORMAT_V1);
+                value.extend_from_slice(rec.canonical_json());
+                writes.insert(&rec.id().0[..], value);
+            }
+            self.records.apply_batch(writes)?;
         }
-        let mut writes = sled::Batch::default();
-        for rec in batch {
-            let mut value = Vec::with_capacity(rec.canonical_json().len() + 1);
-            value.push(FORMAT_V1);
-            value.extend_from_slice(rec.canonical_json());
-            writes.insert(&rec.id().0[..], value);
-        }
-        self.records.apply_batch(writes)?;
         Ok(())
     }
 

@@ -375,6 +375,12 @@ pub struct OfferId(std::sync::Arc<str>);
 string_field!(OfferId);
 
 impl OfferId {
+    /// The same id in an allocation of its own (clones share one). For ids kept
+    /// long, so that they do not pin memory allocated next to them.
+    pub fn detached(&self) -> OfferId {
+        OfferId(std::sync::Arc::from(&*self.0))
+    }
+
     /// Sorts before every valid offer id (for range bounds only; never valid).
     pub(crate) fn min_bound() -> OfferId {
         OfferId("".into())

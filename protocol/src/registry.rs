@@ -194,10 +194,29 @@ pub struct Held {
 
 #[derive(Debug, Clone)]
 enum What {
-    Offer(OfferId, OfferVersion),
+    Offer(OfferId, OfferFacts),
     /// A withdrawal and the version it withdraws up to.
     Withdraw(OfferId, u64),
     Whole(VerifiedRecord),
+}
+
+/// What the state needs of an offer record besides its id.
+#[derive(Debug, Clone)]
+struct OfferFacts {
+    version: u64,
+    valid_from: Timestamp,
+    valid_until: Option<Timestamp>,
+}
+
+impl OfferFacts {
+    fn of(&self, record: Hash32) -> OfferVersion {
+        OfferVersion {
+            record,
+            version: self.version,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+        }
+    }
 }
 
 impl Held {
@@ -206,8 +225,7 @@ impl Held {
         let what = match &r.body {
             Body::Offer(b) => What::Offer(
                 b.offer_id.clone(),
-                OfferVersion {
-                    record: rec.id(),
+                OfferFacts {
                     version: b.version,
                     valid_from: b.valid_from,
                     valid_until: b.valid_until,
@@ -556,7 +574,20 @@ impl Registry {
     fn file(&mut self, rec: VerifiedRecord) -> Filed {
         let id = rec.id();
         let r = rec.record();
-        self.records.insert(id, Held::of(&rec));
+        let mut held = Held::of(&rec);
+        if let What::Offer(offer_id, _) | What::Withdraw(offer_id, _) = &mut held.what {
+            // The registry keeps the offer id for long: one copy per offer, in
+            // an allocation of its own rather than amid the parse's garbage
+            // (which it would keep from being returned to the system).
+            let offers = self.offers.entry(r.author.clone()).or_default();
+            let kept = match offers.get_key_value(&*offer_id) {
+                Some((k, _)) => k.clone(),
+                None => offer_id.detached(),
+            };
+            *offer_id = kept.clone();
+            offers.entry(kept).or_default().insert(id);
+        }
+        self.records.insert(id, held);
         let mut filed = Filed {
             derive: r.kind().is_governance() && r.kind() != Kind::Genesis,
             ..Filed::default()
@@ -569,19 +600,6 @@ impl Registry {
                     records: BTreeSet::new(),
                 })
                 .records
-                .insert(id);
-        }
-        let offer_id = match &r.body {
-            Body::Offer(b) => Some(&b.offer_id),
-            Body::OfferWithdraw(b) => Some(&b.offer_id),
-            _ => None,
-        };
-        if let Some(offer_id) = offer_id {
-            self.offers
-                .entry(r.author.clone())
-                .or_default()
-                .entry(offer_id.clone())
-                .or_default()
                 .insert(id);
         }
         if matches!(
@@ -718,14 +736,9 @@ impl Registry {
     fn refresh_offer(&mut self, identity: &Did, offer_id: &OfferId) {
         let entry = self.offer_entry(identity, offer_id);
         let key = (identity.clone(), offer_id.clone());
-        let seen = |e: &OfferEntry| (e.current().map(|c| c.record), e.withdrawn_to);
-        let before = self.state.offers.get(&key).map(seen);
-        let after = entry.current().map(|_| seen(&entry));
+        let before = self.state.offers.get(&key);
+        let after = entry.current().is_some().then_some(&entry);
         if before == after {
-            if let Some(e) = self.state.offers.get_mut(&key) {
-                // The history may still have grown.
-                *e = entry;
-            }
             return;
         }
         if after.is_some() {
@@ -1069,35 +1082,50 @@ impl Registry {
         }
     }
 
-    /// The counted versions and withdrawals of one offer of a provider identity,
-    /// across its keys in rotation order.
+    /// The counted offer and withdrawal records of one offer of a provider
+    /// identity, across its keys in rotation order.
+    fn offer_records<'a>(
+        &'a self,
+        identity: &Did,
+        offer_id: &'a OfferId,
+    ) -> impl Iterator<Item = (&'a Hash32, &'a Held)> {
+        let keys = self.derived.identities.get(identity).into_iter().flatten();
+        keys.filter_map(move |key| Some((key, self.offers.get(key)?.get(offer_id)?)))
+            .flat_map(|(key, ids)| self.counted(key, ids))
+    }
+
+    /// What the state shows of one offer of a provider identity.
     fn offer_entry(&self, identity: &Did, offer_id: &OfferId) -> OfferEntry {
         let mut entry = OfferEntry::default();
-        let keys = self.derived.identities.get(identity).into_iter().flatten();
-        for key in keys {
-            let Some(ids) = self.offers.get(key).and_then(|m| m.get(offer_id)) else {
-                continue;
-            };
-            for (id, held) in self.counted(key, ids) {
-                match &held.what {
-                    What::Offer(_, v) => {
-                        let better = entry
-                            .current()
-                            .is_none_or(|c| (v.version, v.record) > (c.version, c.record));
-                        if better {
-                            entry.current = Some(entry.history.len() as u32);
-                        }
-                        entry.history.push(v.clone());
+        for (id, held) in self.offer_records(identity, offer_id) {
+            match &held.what {
+                What::Offer(_, v) => {
+                    let better = entry
+                        .current()
+                        .is_none_or(|c| (v.version, *id) > (c.version, c.record));
+                    if better {
+                        entry.current = Some(v.of(*id));
                     }
-                    What::Withdraw(_, version) => {
-                        entry.withdrawn_to = entry.withdrawn_to.max(*version);
-                        entry.withdrawals.push(*id);
-                    }
-                    What::Whole(_) => {}
                 }
+                What::Withdraw(_, version) => entry.withdrawn_to = entry.withdrawn_to.max(*version),
+                What::Whole(_) => {}
             }
         }
         entry
+    }
+
+    /// Every counted version and withdrawal of one offer of a provider identity
+    /// (the state keeps only the current version).
+    pub fn offer_history(&self, identity: &Did, offer_id: &OfferId) -> OfferHistory {
+        let mut history = OfferHistory::default();
+        for (id, held) in self.offer_records(identity, offer_id) {
+            match &held.what {
+                What::Offer(_, v) => history.versions.push(v.of(*id)),
+                What::Withdraw(..) => history.withdrawals.push(*id),
+                What::Whole(_) => {}
+            }
+        }
+        history
     }
 
     /// (author, seq) positions with more than one record, where the author is
@@ -1389,23 +1417,28 @@ pub struct OfferVersion {
     pub valid_until: Option<Timestamp>,
 }
 
-/// One offer of one provider: the counted versions and withdrawals.
-#[derive(Debug, Clone, Default)]
+/// One offer of one provider as the state shows it: the winning version and how
+/// far withdrawals reach. [`Registry::offer_history`] gives every version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OfferEntry {
-    /// Every counted version, by key in rotation order, then record id.
-    pub history: Vec<OfferVersion>,
-    /// Position of the winning version in `history`.
-    current: Option<u32>,
+    current: Option<OfferVersion>,
     /// Highest version named by a counted withdrawal (0: none).
     pub withdrawn_to: u64,
-    /// The counted withdrawal records, in id order.
+}
+
+/// Every counted version and withdrawal of one offer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfferHistory {
+    /// By key in rotation order, then record id.
+    pub versions: Vec<OfferVersion>,
+    /// The withdrawal records, in the same order.
     pub withdrawals: Vec<Hash32>,
 }
 
 impl OfferEntry {
     /// The winning version: highest `version`, then highest record id.
     pub fn current(&self) -> Option<&OfferVersion> {
-        self.history.get(self.current? as usize)
+        self.current.as_ref()
     }
 
     /// True if a withdrawal covers the current version.

@@ -232,26 +232,27 @@ fn gate_to_fixpoint(g: &VerifiedRecord, records: &[VerifiedRecord]) -> Registry 
 /// What a state shows, including every offer's history and withdrawals.
 type View = (serde_json::Value, Vec<(Vec<Hash32>, Vec<Hash32>)>);
 
-fn view_of(state: &kx_protocol::State) -> View {
+fn view_of(reg: &Registry, state: &kx_protocol::State) -> View {
     (
         state.summary(),
         state
             .offers
-            .values()
-            .map(|e| {
-                let versions = e.history.iter().map(|v| v.record).collect::<Vec<_>>();
-                (versions, e.withdrawals.clone())
+            .keys()
+            .map(|(provider, offer_id)| {
+                let h = reg.offer_history(provider, offer_id);
+                let versions = h.versions.iter().map(|v| v.record).collect::<Vec<_>>();
+                (versions, h.withdrawals)
             })
             .collect(),
     )
 }
 
 fn incremental_view(reg: &Registry) -> View {
-    view_of(reg.state())
+    view_of(reg, reg.state())
 }
 
 fn full_view(reg: &Registry) -> View {
-    view_of(&reg.recomputed_state())
+    view_of(reg, &reg.recomputed_state())
 }
 
 fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8)>> {

@@ -106,8 +106,15 @@ fn suspension_hides_offers_until_reinstatement_and_revocation_keeps_history() {
     );
     // History before the cut stays.
     let state = f.reg.state();
-    let entry = &state.offers[&(p.did().clone(), "meldewesen".parse().expect("id"))];
-    assert_eq!(entry.history.len(), 2);
+    let history = f
+        .reg
+        .offer_history(p.did(), &"meldewesen".parse().expect("id"));
+    assert_eq!(history.versions.len(), 2);
+    assert!(
+        state.offers[&(p.did().clone(), "meldewesen".parse().expect("id"))]
+            .current()
+            .is_some()
+    );
     assert!(f.reg.counts(&o));
 }
 
