@@ -438,6 +438,24 @@ pub(crate) fn procurement_by_basis(
     geo::procurement_by(in_house, delivered, basis)
 }
 
+/// The record ids of the current versions of `keys` in `state`.
+fn current_ids<'a>(state: &State, keys: impl Iterator<Item = &'a (Did, OfferId)>) -> Vec<Hash32> {
+    keys.filter_map(|k| Some(state.offers.get(k)?.current()?.record))
+        .collect()
+}
+
+/// Reads records with no registry lock held. A record never changes under its
+/// id, so a handler learns the ids it needs under the lock, reads them here, and
+/// renders under the lock again: store reads never hold up the writer.
+fn read_records(
+    node: &Node,
+    ids: Vec<Hash32>,
+) -> std::collections::HashMap<Hash32, VerifiedRecord> {
+    ids.into_iter()
+        .filter_map(|id| Some((id, node.record(&id)?)))
+        .collect()
+}
+
 /// The current version of an offer, read back through `load`, with its body.
 pub(crate) fn current_record(entry: &OfferEntry, load: Load<'_>) -> Option<VerifiedRecord> {
     let rec = load(&entry.current()?.record)?;
@@ -733,9 +751,14 @@ async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Api
         limit,
         cursor,
     } = parse_search(q)?;
-    let load = |id: &Hash32| ctx.node.record(id);
-    let body = ctx.node.with_index(|state, index| {
+    let (found, ids) = ctx.node.with_index(|state, index| {
         let found = index.search(state, &filters, cursor.as_ref(), limit);
+        let ids = current_ids(state, found.keys.iter());
+        (found, ids)
+    });
+    let recs = read_records(&ctx.node, ids);
+    let load = |id: &Hash32| recs.get(id).cloned().or_else(|| ctx.node.record(id));
+    let body = ctx.node.with_state(|state| {
         let page: Vec<Value> = found
             .keys
             .iter()
@@ -776,7 +799,19 @@ async fn get_offer(
         .map_err(|e: kx_protocol::fields::FieldError| {
             ApiError::new(StatusCode::BAD_REQUEST, "malformed_offer_id", e.to_string())
         })?;
-    let load = |id: &Hash32| ctx.node.record(id);
+    // The records this page shows, read with no lock held.
+    let ids = ctx.node.with_registry(|r| {
+        let identity = r.identity_of(&did).unwrap_or(&did);
+        let mut ids = current_ids(r.state(), [(identity.clone(), id.clone())].iter());
+        if history {
+            let h = r.offer_history(identity, &id);
+            ids.extend(h.versions.iter().map(|v| v.record));
+            ids.extend(h.withdrawals);
+        }
+        ids
+    });
+    let recs = read_records(&ctx.node, ids);
+    let load = |id: &Hash32| recs.get(id).cloned().or_else(|| ctx.node.record(id));
     ctx.node.with_registry(|r| {
         let state = r.state();
         let identity = r.identity_of(&did).cloned().unwrap_or(did);
@@ -887,7 +922,17 @@ async fn get_provider(
     let q = Query::parse(q, &["at"])?;
     let at = q.at()?;
     let did = parse_did(&did)?;
-    let load = |id: &Hash32| ctx.node.record(id);
+    let ids = ctx.node.with_registry(|r| {
+        let identity = r.identity_of(&did).unwrap_or(&did);
+        let state = r.state();
+        let keys: Vec<(Did, OfferId)> = state
+            .offers_of(identity)
+            .map(|(o, _)| (identity.clone(), o.clone()))
+            .collect();
+        current_ids(state, keys.iter())
+    });
+    let recs = read_records(&ctx.node, ids);
+    let load = |id: &Hash32| recs.get(id).cloned().or_else(|| ctx.node.record(id));
     ctx.node.with_registry(|r| {
         let identity = r.identity_of(&did).cloned().unwrap_or(did);
         let p = r.state().providers.get(&identity).ok_or_else(|| {

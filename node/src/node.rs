@@ -275,7 +275,8 @@ impl Node {
 
     /// A record the registry holds, read back from the store (offers are not
     /// kept in memory). None if it is not stored, or if the store fails (logged).
-    pub fn record(&self, id: &Hash32) -> Option<VerifiedRecord> {
+    /// Only for ids taken from the registry: see `store::load`.
+    pub(crate) fn record(&self, id: &Hash32) -> Option<VerifiedRecord> {
         self.core.load(id)
     }
 
@@ -416,10 +417,7 @@ impl Core {
         if let Some(rec) = recent().get(id) {
             return Some(rec);
         }
-        let rec = crate::store::load(self.store.as_ref(), id).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "reading a record back from the store failed");
-            None
-        })?;
+        let rec = read_back(self.store.as_ref(), id)?;
         recent().put(rec.clone());
         Some(rec)
     }
@@ -467,18 +465,21 @@ impl Core {
             }
             timings[0] = started.elapsed();
             // Written (not yet durable) before readers can see the new state:
-            // pages read offer bodies from the store.
+            // pages read offer bodies from the store. (If the write fails the
+            // state still moves on; the node then takes no more writes.)
             let written = self.store.put(&new);
             timings[1] = started.elapsed();
             if !new.is_empty() {
                 let changes = registry.take_changes();
                 let fresh: std::collections::HashMap<Hash32, &VerifiedRecord> =
                     new.iter().map(|r| (r.id(), r)).collect();
+                // Old versions the index takes out are read past the cache,
+                // which keeps what pages show.
                 let load = |id: &Hash32| {
                     fresh
                         .get(id)
                         .map(|r| (*r).clone())
-                        .or_else(|| self.load(id))
+                        .or_else(|| read_back(self.store.as_ref(), id))
                 };
                 index.apply(registry.state(), &changes, &load);
                 match self.digest.lock() {
@@ -558,6 +559,14 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
     })
 }
 
+/// `store::load`, with a failure logged: the caller goes on without the record.
+fn read_back(store: &dyn Store, id: &Hash32) -> Option<VerifiedRecord> {
+    crate::store::load(store, id).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "reading a record back from the store failed");
+        None
+    })
+}
+
 /// The search index over `state` at start: the current offers are read back from
 /// the store a chunk at a time, parsed on all cores.
 fn index_of(state: &State, store: &dyn Store) -> SearchIndex {
@@ -570,12 +579,7 @@ fn index_of(state: &State, store: &dyn Store) -> SearchIndex {
     // In id order, as the store keeps them: each chunk reads neighbouring pages.
     offers.sort_unstable_by_key(|(_, id)| *id);
     for chunk in offers.chunks(START_CHUNK) {
-        let recs = parallel_map(chunk, |(_, id)| {
-            crate::store::load(store, id).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "reading a record back from the store failed");
-                None
-            })
-        });
+        let recs = parallel_map(chunk, |(_, id)| read_back(store, id));
         let loaded: std::collections::HashMap<Hash32, VerifiedRecord> =
             recs.into_iter().flatten().map(|r| (r.id(), r)).collect();
         let changes = Changes {

@@ -945,4 +945,59 @@ mod tests {
         assert_eq!(got.keys, scan(reg.state(), &all, &f));
         assert_eq!(index.len(), reg.state().offers.len());
     }
+
+    #[test]
+    fn a_slot_whose_old_record_cannot_be_read_is_retired() {
+        let (full, all) = registry();
+        let key = full
+            .state()
+            .offers
+            .keys()
+            .find(|(_, o)| o.as_str() == "o0")
+            .cloned()
+            .expect("o0");
+        let history = full.offer_history(&key.0, &key.1);
+        let version = |n: u64| {
+            history
+                .versions
+                .iter()
+                .find(|v| v.version == n)
+                .map(|v| v.record)
+                .expect("version")
+        };
+        let (v1, v2) = (version(1), version(2));
+        let mut reg = Registry::new(full.genesis().clone()).expect("registry");
+        reg.track_changes();
+        let mut index = SearchIndex::default();
+        // Everything but o0's second version: its first version is indexed.
+        let load = loader(&all);
+        for rec in all.values().filter(|r| r.id() != v2) {
+            reg.add(rec.clone()).expect("add");
+            let changes = reg.take_changes();
+            index.apply(reg.state(), &changes, &load);
+        }
+        let slot = index.order[&(Arc::new(key.0.clone()), key.1.clone())];
+        // Then the second version, with the first one unreadable.
+        let refusing = |id: &Hash32| (*id != v1).then(|| all.get(id).cloned()).flatten();
+        reg.add(all[&v2].clone()).expect("add");
+        let changes = reg.take_changes();
+        index.apply(reg.state(), &changes, &refusing);
+        assert!(!index.hot[slot as usize].live && index.docs[slot as usize].is_none());
+        assert!(
+            !index.free.contains(&slot),
+            "a retired slot is never reused"
+        );
+        assert_ne!(index.order[&(Arc::new(key.0.clone()), key.1.clone())], slot);
+        // Its postings are left behind and match nothing.
+        for words in ["angebot 0", "rechenzentrum", ""] {
+            let f = Filters {
+                include: vec![OfferStatus::Active, OfferStatus::Withdrawn],
+                words: Filters::words_of(words),
+                ..Filters::active_at(ts(T0 + 86_400))
+            };
+            let got = index.search(reg.state(), &f, None, usize::MAX);
+            assert_eq!(got.keys, scan(reg.state(), &all, &f), "{words:?}");
+        }
+        assert_eq!(index.len(), reg.state().offers.len());
+    }
 }

@@ -41,7 +41,8 @@ pub enum StoreError {
 
 /// What the node needs from storage.
 pub trait Store: Send + Sync {
-    /// Writes records atomically (not yet durable).
+    /// Writes records (not yet durable). If it fails, some of them may be
+    /// written: the node then takes no more writes.
     fn put(&self, batch: &[VerifiedRecord]) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
@@ -64,7 +65,9 @@ pub trait Store: Send + Sync {
 /// Reads back a record the registry holds under `id`, to show or index it (the
 /// registry keeps offers as a few fields, their bodies stay here). Signatures are
 /// not checked again: the record was verified when it was taken, or at start, and
-/// the id binds these bytes to the verified ones.
+/// the id binds all of it but `sig` to the verified one. Pages never show `sig`,
+/// and nothing read this way is passed on (peers get the stored bytes, which
+/// they verify).
 pub fn load(store: &dyn Store, id: &Hash32) -> Result<Option<VerifiedRecord>, StoreError> {
     let Some(bytes) = store.get(id)? else {
         return Ok(None);
@@ -192,10 +195,10 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for item in iter.take(limit) {
             let (k, v) = item?;
-            let mut id = [0u8; 32];
-            if k.len() == 32 {
-                id.copy_from_slice(&k);
-            }
+            let id: [u8; 32] = k.as_ref().try_into().map_err(|_| StoreError::Damaged {
+                id: k.iter().map(|b| format!("{b:02x}")).collect(),
+                reason: "a key that is not a record id".into(),
+            })?;
             out.push((Hash32(id), SledStore::value(&k, &v)?));
         }
         Ok(out)

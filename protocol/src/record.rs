@@ -443,8 +443,11 @@ impl UnverifiedRecord {
 
     /// Takes the record as verified without checking signatures again. Only for
     /// a record this process verified before and kept under its id: the caller
-    /// compares that id with [`UnverifiedRecord::id`], which binds these bytes to
-    /// the ones verified (a node reading an offer back from its store).
+    /// compares that id with [`UnverifiedRecord::id`], which binds everything but
+    /// `sig` (the id hashes the signed bytes) to the record verified. So the
+    /// signature of the result is only as good as the storage it came from; a
+    /// node reads offers back this way to show and index them, never to pass
+    /// them on.
     pub fn assume_verified(self) -> VerifiedRecord {
         let r = &self.record;
         let action = r
