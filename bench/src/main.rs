@@ -587,8 +587,8 @@ fn query(n: usize) -> Result<(Value, NodeProc, Data)> {
     }
     times.sort_by(f64::total_cmp);
     let rss = rss_kib(node.child.id());
-    // The same node restarted on its store: memory without what ingesting
-    // 100,000 submits left behind in the allocator, and how long a start takes.
+    // The same node restarted on its store: its memory after a start (which
+    // reads and verifies the whole store) and how long the start takes.
     let dir = node.dir.clone();
     drop(node);
     let started = Instant::now();
