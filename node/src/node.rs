@@ -3,10 +3,11 @@
 //!
 //! Ingest path: parse → verify (callers, see `ingest_bytes`) → `Registry::admit`
 //! (the trust gate) → sled batch (under the registry lock, so a reader that sees
-//! a record in the state can read it from the store) → flush → reply. One writer thread owns all
-//! writes; it takes every submit that queued up while the previous flush ran and
-//! commits them with one flush (group commit), so concurrent submitters share the
-//! cost of durability. A submit is answered only after its flush.
+//! a record in the state can read it from the store) → flush → reply. One writer
+//! thread owns all writes; it takes every submit that queued up while the
+//! previous flush ran and commits them with one flush (group commit), so
+//! concurrent submitters share the cost of durability. A submit is answered only
+//! after its flush.
 
 use crate::search::SearchIndex;
 use crate::store::{Store, StoreError};
