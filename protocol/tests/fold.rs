@@ -293,6 +293,38 @@ proptest! {
         }
         prop_assert_eq!(other.len(), reference.len());
         prop_assert_eq!(other.state().digest(), reference.state().digest());
+        // An offer's history is its counted versions and withdrawals, in any order.
+        for (provider, offer_id) in other.state().offers.keys() {
+            let of = |reg: &Registry| {
+                let h = reg.offer_history(provider, offer_id);
+                let mut versions: Vec<Hash32> = h.versions.iter().map(|v| v.record).collect();
+                let mut withdrawals = h.withdrawals;
+                versions.sort();
+                withdrawals.sort();
+                (versions, withdrawals)
+            };
+            let counted = |kind: Kind| {
+                let mut ids: Vec<Hash32> = records
+                    .iter()
+                    .filter(|r| {
+                        let id = match &r.record().body {
+                            kx_protocol::Body::Offer(b) => &b.offer_id,
+                            kx_protocol::Body::OfferWithdraw(w) => &w.offer_id,
+                            _ => return false,
+                        };
+                        r.record().kind() == kind
+                            && id == offer_id
+                            && other.identity_of(&r.record().author) == Some(provider)
+                            && other.counts(r)
+                    })
+                    .map(VerifiedRecord::id)
+                    .collect();
+                ids.sort();
+                ids
+            };
+            prop_assert_eq!(of(&other), of(&reference));
+            prop_assert_eq!(of(&other), (counted(Kind::Offer), counted(Kind::OfferWithdraw)));
+        }
         // The streamed digest hashes exactly the canonical summary.
         let mut bytes = kx_protocol::registry::STATE_TAG.to_vec();
         bytes.extend(kx_protocol::json::canonical(&other.state().summary()).expect("jcs"));
