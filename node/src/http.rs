@@ -446,14 +446,15 @@ fn current_ids<'a>(state: &State, keys: impl Iterator<Item = &'a (Did, OfferId)>
 
 /// Reads records with no registry lock held. A record never changes under its
 /// id, so a handler learns the ids it needs under the lock, reads them here, and
-/// renders under the lock again: store reads never hold up the writer.
-fn read_records(
-    node: &Node,
-    ids: Vec<Hash32>,
-) -> std::collections::HashMap<Hash32, VerifiedRecord> {
-    ids.into_iter()
+/// renders under the lock again with the loader this returns (which reads any
+/// other id, e.g. of a version that came meanwhile, from the node): store reads
+/// never hold up the writer.
+fn read_records(node: &Node, ids: Vec<Hash32>) -> impl Fn(&Hash32) -> Option<VerifiedRecord> {
+    let recs: std::collections::HashMap<Hash32, VerifiedRecord> = ids
+        .into_iter()
         .filter_map(|id| Some((id, node.record(&id)?)))
-        .collect()
+        .collect();
+    move |id| recs.get(id).cloned().or_else(|| node.record(id))
 }
 
 /// The current version of an offer, read back through `load`, with its body.
@@ -756,8 +757,7 @@ async fn search_offers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Api
         let ids = current_ids(state, found.keys.iter());
         (found, ids)
     });
-    let recs = read_records(&ctx.node, ids);
-    let load = |id: &Hash32| recs.get(id).cloned().or_else(|| ctx.node.record(id));
+    let load = read_records(&ctx.node, ids);
     let body = ctx.node.with_state(|state| {
         let page: Vec<Value> = found
             .keys
@@ -810,8 +810,7 @@ async fn get_offer(
         }
         ids
     });
-    let recs = read_records(&ctx.node, ids);
-    let load = |id: &Hash32| recs.get(id).cloned().or_else(|| ctx.node.record(id));
+    let load = read_records(&ctx.node, ids);
     ctx.node.with_registry(|r| {
         let state = r.state();
         let identity = r.identity_of(&did).cloned().unwrap_or(did);
@@ -931,8 +930,7 @@ async fn get_provider(
             .collect();
         current_ids(state, keys.iter())
     });
-    let recs = read_records(&ctx.node, ids);
-    let load = |id: &Hash32| recs.get(id).cloned().or_else(|| ctx.node.record(id));
+    let load = read_records(&ctx.node, ids);
     ctx.node.with_registry(|r| {
         let identity = r.identity_of(&did).cloned().unwrap_or(did);
         let p = r.state().providers.get(&identity).ok_or_else(|| {

@@ -247,8 +247,10 @@ fn tokens_of(b: &OfferBody) -> Vec<String> {
 }
 
 impl SearchIndex {
-    /// An index over every current offer of `state`, whose records `load` reads.
-    pub fn build(state: &State, load: Load<'_>) -> SearchIndex {
+    /// An index over every current offer of `state`, whose records `load` reads
+    /// (for tests; a node builds its index in chunks, `node::index_of`).
+    #[cfg(test)]
+    fn build(state: &State, load: Load<'_>) -> SearchIndex {
         let mut index = SearchIndex::default();
         for key in state.offers.keys() {
             index.insert(state, key, load);

@@ -76,11 +76,13 @@ pub fn load(store: &dyn Store, id: &Hash32) -> Result<Option<VerifiedRecord>, St
         id: id.to_hex(),
         reason,
     };
-    let rec = UnverifiedRecord::parse(&bytes).map_err(|e| damaged(e.to_string()))?;
+    let rec = UnverifiedRecord::parse(&bytes)
+        .map_err(|e| damaged(e.to_string()))?
+        .assume_verified();
     if rec.id() != *id {
         return Err(damaged(format!("its content has id {}", rec.id().to_hex())));
     }
-    Ok(Some(rec.assume_verified()))
+    Ok(Some(rec))
 }
 
 /// sled-backed store.

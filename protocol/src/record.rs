@@ -443,7 +443,7 @@ impl UnverifiedRecord {
 
     /// Takes the record as verified without checking signatures again. Only for
     /// a record this process verified before and kept under its id: the caller
-    /// compares that id with [`UnverifiedRecord::id`], which binds everything but
+    /// compares that id with the result's id, which binds everything but
     /// `sig` (the id hashes the signed bytes) to the record verified. So the
     /// signature of the result is only as good as the storage it came from; a
     /// node reads offers back this way to show and index them, never to pass

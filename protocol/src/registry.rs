@@ -422,22 +422,6 @@ impl Registry {
         self.records.is_empty()
     }
 
-    /// True if the record is held.
-    pub fn contains(&self, id: &Hash32) -> bool {
-        self.records.contains_key(id)
-    }
-
-    /// A held record of a kind kept whole (every kind but offers and offer
-    /// withdrawals, whose bodies are read from storage).
-    pub fn get_whole(&self, id: &Hash32) -> Option<&VerifiedRecord> {
-        self.records.get(id).and_then(Held::whole)
-    }
-
-    /// The ids of all held records, in order.
-    pub fn ids(&self) -> impl Iterator<Item = &Hash32> {
-        self.records.keys()
-    }
-
     /// The ids of all held records, for set reconciliation, without a copy.
     pub fn id_set(&self) -> IdSet<'_, Held> {
         IdSet::of(&self.records)
