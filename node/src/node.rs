@@ -182,9 +182,9 @@ impl Node {
             .map_err(|e| anyhow::anyhow!("genesis: {}: {e}", e.code()))?;
         let federation = registry.federation();
         let mut bad = 0usize;
-        let mut after: Option<Hash32> = None;
+        let mut after: Option<u64> = None;
         loop {
-            let chunk = store.page(after.as_ref(), START_CHUNK)?;
+            let chunk = store.scan(after, START_CHUNK)?;
             let Some((last, _)) = chunk.last() else {
                 break;
             };
@@ -572,13 +572,17 @@ fn read_back(store: &dyn Store, id: &Hash32) -> Option<VerifiedRecord> {
 /// the store a chunk at a time, parsed on all cores.
 fn index_of(state: &State, store: &dyn Store) -> SearchIndex {
     let mut index = SearchIndex::default();
-    let mut offers: Vec<(&(kx_protocol::Did, kx_protocol::fields::OfferId), Hash32)> = state
+    let offers: Vec<(&(kx_protocol::Did, kx_protocol::fields::OfferId), Hash32)> = state
         .offers
         .iter()
         .filter_map(|(k, e)| Some((k, e.current()?.record)))
         .collect();
-    // In id order, as the store keeps them: each chunk reads neighbouring pages.
-    offers.sort_unstable_by_key(|(_, id)| *id);
+    // In the order the store keeps them, so each chunk reads neighbouring pages
+    // (and sled's cache stays small: `store` module doc).
+    let at = parallel_map(&offers, |(_, id)| store.position(id).ok().flatten());
+    let mut offers: Vec<_> = offers.into_iter().zip(at).collect();
+    offers.sort_unstable_by_key(|(_, at)| *at);
+    let offers: Vec<_> = offers.into_iter().map(|(o, _)| o).collect();
     for chunk in offers.chunks(START_CHUNK) {
         let recs = parallel_map(chunk, |(_, id)| read_back(store, id));
         let loaded: std::collections::HashMap<Hash32, VerifiedRecord> =
