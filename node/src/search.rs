@@ -400,12 +400,16 @@ fn terms_of(b: &OfferBody, provider: u32) -> Vec<String> {
     t
 }
 
-/// The distinct tokens of the text a free-text search looks in (the same text
-/// as `Filters::matches`).
-fn tokens_of(b: &OfferBody) -> Vec<String> {
-    let text = format!("{} {} {}", b.title, b.summary, b.description).to_lowercase();
-    let mut tokens: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
-    tokens.sort();
+/// The text a free-text search looks in, lowercase (the same text as
+/// `Filters::matches`).
+fn text_of(b: &OfferBody) -> String {
+    format!("{} {} {}", b.title, b.summary, b.description).to_lowercase()
+}
+
+/// The distinct whitespace tokens of `text`.
+fn tokens(text: &str) -> Vec<&str> {
+    let mut tokens: Vec<&str> = text.split_whitespace().collect();
+    tokens.sort_unstable();
     tokens.dedup();
     tokens
 }
@@ -490,8 +494,9 @@ impl SearchIndex {
             let n = self.term(t);
             self.terms[n as usize].insert(slot);
         }
-        for token in tokens_of(b) {
-            let id = self.words.id(&token);
+        let text = text_of(b);
+        for token in tokens(&text) {
+            let id = self.words.id(token);
             self.words.postings[id as usize].insert(slot);
         }
         self.docs[slot as usize] = Some(Doc {
@@ -535,8 +540,9 @@ impl SearchIndex {
                 self.terms[*n as usize].remove(slot);
             }
         }
-        for token in tokens_of(b) {
-            if let Some(id) = self.words.ids.get(token.as_str()) {
+        let text = text_of(b);
+        for token in tokens(&text) {
+            if let Some(id) = self.words.ids.get(token) {
                 self.words.postings[*id as usize].remove(slot);
             }
         }
