@@ -20,7 +20,7 @@
 //! A term's postings are a sorted list of slots while sparse and a bitmap once
 //! the term is in more than one offer in 32 (common words, large regions). In
 //! the benchmark's 100,000 offers, whose texts share most words, that took the
-//! node from 145 to 127 MiB; intersecting bitmaps is also cheaper than merging
+//! node from 145 to 129 MiB; intersecting bitmaps is also cheaper than merging
 //! lists.
 //!
 //! What depends on the clock or on provider state (status, succession, the
