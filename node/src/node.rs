@@ -49,8 +49,11 @@ impl IngestError {
 }
 
 /// Records read from the store per round at start: bounds the memory a start
-/// takes beyond what the registry keeps.
-const START_CHUNK: usize = 4096;
+/// takes beyond what the registry keeps. What a round allocates and frees stays
+/// with the allocator: with 100,000 offers the node held 163 MiB after a start
+/// with rounds of 4,096, 148 MiB with 1,024 and 146 MiB with 512, in the same
+/// start time.
+const START_CHUNK: usize = 512;
 
 /// Records read back from the store that are kept parsed (about 2-4 KB each):
 /// the offers of popular searches and pages are served without a store read.
