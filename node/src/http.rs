@@ -923,12 +923,10 @@ async fn get_provider(
     let did = parse_did(&did)?;
     let ids = ctx.node.with_registry(|r| {
         let identity = r.identity_of(&did).unwrap_or(&did);
-        let state = r.state();
-        let keys: Vec<(Did, OfferId)> = state
+        r.state()
             .offers_of(identity)
-            .map(|(o, _)| (identity.clone(), o.clone()))
-            .collect();
-        current_ids(state, keys.iter())
+            .filter_map(|(_, e)| Some(e.current()?.record))
+            .collect()
     });
     let load = read_records(&ctx.node, ids);
     ctx.node.with_registry(|r| {

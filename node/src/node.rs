@@ -575,17 +575,14 @@ fn read_back(store: &dyn Store, id: &Hash32) -> Option<VerifiedRecord> {
 /// the store a chunk at a time, parsed on all cores.
 fn index_of(state: &State, store: &dyn Store) -> SearchIndex {
     let mut index = SearchIndex::default();
-    let offers: Vec<(&(kx_protocol::Did, kx_protocol::fields::OfferId), Hash32)> = state
+    let mut offers: Vec<(&(kx_protocol::Did, kx_protocol::fields::OfferId), Hash32)> = state
         .offers
         .iter()
         .filter_map(|(k, e)| Some((k, e.current()?.record)))
         .collect();
     // In the order the store keeps them, so each chunk reads neighbouring pages
     // (and sled's cache stays small: `store` module doc).
-    let at = parallel_map(&offers, |(_, id)| store.position(id).ok().flatten());
-    let mut offers: Vec<_> = offers.into_iter().zip(at).collect();
-    offers.sort_unstable_by_key(|(_, at)| *at);
-    let offers: Vec<_> = offers.into_iter().map(|(o, _)| o).collect();
+    offers.sort_by_cached_key(|(_, id)| store.position(id).ok().flatten());
     for chunk in offers.chunks(START_CHUNK) {
         let recs = parallel_map(chunk, |(_, id)| read_back(store, id));
         let loaded: std::collections::HashMap<Hash32, VerifiedRecord> =
