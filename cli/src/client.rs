@@ -1,8 +1,16 @@
-//! A small blocking HTTP client for the node's `/v1` API.
+//! A small blocking client for the node's `/v1` API. Requests are built from
+//! `kx_api`'s request types and answers read into its views, the same types the
+//! node serialises; an error answer becomes a [`Refused`] with its code.
 
-use crate::commands::Rejected;
+use crate::error::Refused;
 use anyhow::{Context, Result};
-use serde_json::Value;
+use kx_api::views::{
+    AuthorView, OfferView, OffersPage, ProviderDetail, ProvidersList, StatusView, SubmitResult,
+};
+use kx_api::{ErrorBody, OfferQuery, SearchQuery};
+use kx_protocol::Did;
+use kx_protocol::fields::{Hash32, OfferId};
+use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 /// The node API at a base URL.
@@ -10,6 +18,19 @@ use std::time::Duration;
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+}
+
+/// Percent-encodes a path segment.
+fn segment(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn with_query(path: String, query: &str) -> String {
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
 }
 
 impl Client {
@@ -26,67 +47,98 @@ impl Client {
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
+    /// The body of an answer; an error answer as a [`Refused`].
     fn finish(
         &self,
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<(u16, Value)> {
+    ) -> Result<Vec<u8>> {
         let mut resp = resp.with_context(|| format!("cannot reach the node at {}", self.base))?;
         let status = resp.status().as_u16();
-        let text = resp
+        let bytes = resp
             .body_mut()
-            .read_to_string()
+            .read_to_vec()
             .with_context(|| format!("read the answer of {}", self.base))?;
-        let v: Value = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "the node at {} answered {status} with something that is not JSON",
-                self.base
-            )
-        })?;
         if status >= 400 {
-            let code = v["error"]["code"].as_str().unwrap_or("error").to_owned();
-            let message = v["error"]["message"].as_str().unwrap_or("").to_owned();
-            return Err(Rejected { code, message }.into());
-        }
-        Ok((status, v))
-    }
-
-    /// GET a JSON document.
-    pub fn get(&self, path: &str) -> Result<Value> {
-        let resp = self.agent.get(&self.url(path)).call();
-        Ok(self.finish(resp)?.1)
-    }
-
-    /// GET the raw body (records are served exactly as signed).
-    pub fn get_raw(&self, path: &str) -> Result<Vec<u8>> {
-        let mut resp = self
-            .agent
-            .get(&self.url(path))
-            .call()
-            .with_context(|| format!("cannot reach the node at {}", self.base))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.body_mut().read_to_vec()?;
-        if status >= 400 {
-            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            return Err(Rejected {
-                code: v["error"]["code"].as_str().unwrap_or("error").to_owned(),
-                message: v["error"]["message"].as_str().unwrap_or("").to_owned(),
-            }
-            .into());
+            let body: ErrorBody = serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "the node at {} answered {status} without an error body: {}",
+                    self.base,
+                    String::from_utf8_lossy(&bytes)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                )
+            })?;
+            return Err(Refused::from(body.error).into());
         }
         Ok(bytes)
     }
 
-    /// POST a signed record; returns the node's answer (`id`, `status`).
-    pub fn submit(&self, record: &[u8]) -> Result<Value> {
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let bytes = self.get_raw(path)?;
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "the node at {} answered GET {path} with something this kx cannot read",
+                self.base
+            )
+        })
+    }
+
+    /// GET the raw body.
+    fn get_raw(&self, path: &str) -> Result<Vec<u8>> {
+        let resp = self.agent.get(&format!("{}{path}", self.base)).call();
+        self.finish(resp)
+    }
+
+    /// `GET /v1/status`.
+    pub fn status(&self) -> Result<StatusView> {
+        self.get("/v1/status")
+    }
+
+    /// `GET /v1/authors/{did}`.
+    pub fn author(&self, did: &Did) -> Result<AuthorView> {
+        self.get(&format!("/v1/authors/{}", segment(did.as_str())))
+    }
+
+    /// `GET /v1/offers`.
+    pub fn search(&self, q: &SearchQuery) -> Result<OffersPage> {
+        self.get(&with_query("/v1/offers".into(), &q.to_query_string()))
+    }
+
+    /// `GET /v1/offers/{provider}/{offer_id}`.
+    pub fn offer(&self, provider: &Did, offer_id: &OfferId, q: &OfferQuery) -> Result<OfferView> {
+        let path = format!(
+            "/v1/offers/{}/{}",
+            segment(provider.as_str()),
+            segment(offer_id.as_str())
+        );
+        self.get(&with_query(path, &q.to_query_string()))
+    }
+
+    /// `GET /v1/providers`.
+    pub fn providers(&self) -> Result<ProvidersList> {
+        self.get("/v1/providers")
+    }
+
+    /// `GET /v1/providers/{did}`.
+    pub fn provider(&self, did: &Did) -> Result<ProviderDetail> {
+        self.get(&format!("/v1/providers/{}", segment(did.as_str())))
+    }
+
+    /// `GET /v1/records/{id}`: the record exactly as signed.
+    pub fn record(&self, id: &Hash32) -> Result<Vec<u8>> {
+        self.get_raw(&format!("/v1/records/{id}"))
+    }
+
+    /// `POST /v1/records`: submits a signed record.
+    pub fn submit(&self, record: &[u8]) -> Result<SubmitResult> {
         let resp = self
             .agent
-            .post(&self.url("/v1/records"))
+            .post(&format!("{}/v1/records", self.base))
             .header("content-type", "application/json")
             .send(record);
-        Ok(self.finish(resp)?.1)
+        let bytes = self.finish(resp)?;
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("the node at {} answered a submit oddly", self.base))
     }
 }

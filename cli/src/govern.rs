@@ -7,145 +7,22 @@
 //! approval, and the steward whose approval completes the threshold signs the
 //! record and submits it. Key rotation and mergers are the providers' own records.
 
+use crate::args::{GovArgs, GovCommand, OutArgs};
 use crate::client::Client;
-use crate::commands::{OutArgs, Rejected};
+use crate::error::{CliCode, Refused};
 use crate::offline::{now, read_genesis, read_key, write_new};
 use crate::publish::{cut_over_timestamp, deliver, writer};
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
 use kx_protocol::body::Kind;
 use kx_protocol::{Body, Did, Hash32, SecretKey, record};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Options every governance command shares.
-#[derive(Debug, Args)]
-pub struct GovArgs {
-    /// Steward key file; repeat to add several approvals. The first steward signs
-    /// the record once the threshold is reached.
-    #[arg(long = "steward-key", required = true)]
-    pub steward_keys: Vec<PathBuf>,
-    /// Where to write the draft while approvals are missing
-    /// (default: <kind>-draft.json).
-    #[arg(long)]
-    pub draft: Option<PathBuf>,
-    #[command(flatten)]
-    pub out: OutArgs,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum GovCommand {
-    /// Suspend a provider: its offers are hidden and its records from the next one
-    /// on are refused until it is reinstated.
-    Suspend {
-        /// The provider's did.
-        #[arg(long)]
-        provider: String,
-        /// Why (for the record).
-        #[arg(long)]
-        reason: String,
-        /// Cut from this seq of the provider's current key (default: its next).
-        #[arg(long)]
-        from_seq: Option<u64>,
-        #[command(flatten)]
-        gov: GovArgs,
-    },
-    /// Lift a provider's suspension.
-    Reinstate {
-        /// The provider's did.
-        #[arg(long)]
-        provider: String,
-        /// Why (for the record).
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        gov: GovArgs,
-    },
-    /// Revoke a provider for good: its records from the cut on are refused; its
-    /// history stays and is marked.
-    Revoke {
-        /// The provider's did.
-        #[arg(long)]
-        provider: String,
-        /// Why (for the record).
-        #[arg(long)]
-        reason: String,
-        /// Cut from this seq of the provider's current key (default: its next).
-        #[arg(long)]
-        from_seq: Option<u64>,
-        #[command(flatten)]
-        gov: GovArgs,
-    },
-    /// Replace a provider's lost key: its records under the old key from the cut
-    /// on no longer count; it continues under the new key.
-    Rekey {
-        /// The provider's did.
-        #[arg(long)]
-        provider: String,
-        /// The provider's new key (did, from `kx key gen` on the provider's side).
-        #[arg(long)]
-        new_key: String,
-        /// Cut the lost key from this seq (default: its next).
-        #[arg(long)]
-        from_seq: Option<u64>,
-        /// Why (for the record).
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        gov: GovArgs,
-    },
-    /// Hand a provider's portfolio to a successor when the provider cannot sign
-    /// any more; takes effect once the successor accepts (`kx provider accept`).
-    Succession {
-        /// The predecessor's did.
-        #[arg(long)]
-        provider: String,
-        /// The successor's did.
-        #[arg(long)]
-        successor: String,
-        /// Cut-over date (2024-01-01) or UTC time.
-        #[arg(long)]
-        effective_at: String,
-        /// Only this offer (repeat); default: the whole portfolio.
-        #[arg(long = "offer")]
-        offers: Vec<String>,
-        /// Why (for the record).
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        gov: GovArgs,
-    },
-    /// Replace the steward set and threshold.
-    Stewards {
-        /// A steward of the new set (repeat).
-        #[arg(long = "set", required = true)]
-        set: Vec<String>,
-        /// Approvals needed from the new set.
-        #[arg(long)]
-        threshold: u64,
-        #[command(flatten)]
-        gov: GovArgs,
-    },
-    /// Add approvals to a draft; submits it once the threshold is reached.
-    Cosign {
-        /// The draft file.
-        draft: PathBuf,
-        /// Steward key file (repeat for several).
-        #[arg(long = "steward-key", required = true)]
-        steward_keys: Vec<PathBuf>,
-        #[command(flatten)]
-        out: OutArgs,
-    },
-}
-
 fn parse_did(s: &str, flag: &str) -> Result<Did> {
     s.parse().map_err(|e: kx_protocol::keys::KeyError| {
-        Rejected {
-            code: e.code().into(),
-            message: format!("{flag}: {e}"),
-        }
-        .into()
+        Refused::new(e.code(), format!("{flag}: {e}")).into()
     })
 }
 
@@ -153,43 +30,48 @@ fn parse_did(s: &str, flag: &str) -> Result<Did> {
 struct Gov {
     federation: Hash32,
     head: Hash32,
-    stewards: Vec<String>,
+    stewards: Vec<Did>,
     threshold: u64,
 }
 
 fn governance(client: &Client) -> Result<Gov> {
-    let st = client.get("/v1/status")?;
-    let hash = |k: &str| -> Result<Hash32> {
-        st[k]
-            .as_str()
-            .with_context(|| format!("node status without {k}"))?
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{k}: {e}"))
-    };
+    let st = client.status()?;
     Ok(Gov {
-        federation: hash("federation")?,
-        head: hash("governance_head")?,
-        stewards: st["stewards"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect(),
-        threshold: st["threshold"].as_u64().unwrap_or(1),
+        federation: st.federation,
+        head: st.governance_head,
+        stewards: st.stewards,
+        threshold: st.threshold,
     })
 }
 
 /// The position a cut names by default: the next seq of the provider's current key.
-fn next_position(client: &Client, provider: &Did) -> Result<(String, u64)> {
-    let a = client.get(&format!("/v1/authors/{provider}"))?;
-    let key = a["current_key"]
-        .as_str()
-        .with_context(|| format!("{provider} is not an admitted provider on this node"))?
-        .to_owned();
-    let k = client.get(&format!("/v1/authors/{key}"))?;
-    let next = k["head"]["seq"].as_u64().map_or(1, |s| s + 1);
+fn next_position(client: &Client, provider: &Did) -> Result<(Did, u64)> {
+    let key = client
+        .author(provider)?
+        .current_key
+        .with_context(|| format!("{provider} is not an admitted provider on this node"))?;
+    let next = client.author(&key)?.head.map_or(1, |h| h.seq + 1);
     Ok((key, next))
 }
+
+/// A governance action still collecting approvals, as written to a file for the
+/// next steward (`kx federation cosign`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Draft {
+    /// Always `kx-action-draft`.
+    #[serde(rename = "type")]
+    kind_of_file: String,
+    /// Format version of the draft file (1).
+    v: u64,
+    federation: Hash32,
+    kind: String,
+    body: Value,
+    stewards: Vec<Did>,
+    threshold: u64,
+}
+
+const DRAFT_TYPE: &str = "kx-action-draft";
 
 pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
     match cmd {
@@ -240,7 +122,7 @@ pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
             let p = parse_did(&provider, "--provider")?;
             let n = parse_did(&new_key, "--new-key")?;
             let (key, next) = next_position(client, &p)?;
-            let v = json!({"provider": p.as_str(), "key": key, "from_seq": from_seq.unwrap_or(next), "new_key": n.as_str(), "reason": reason});
+            let v = json!({"provider": p.as_str(), "key": key.as_str(), "from_seq": from_seq.unwrap_or(next), "new_key": n.as_str(), "reason": reason});
             act(client, Kind::MemberRekey, v, gov, json)
         }
         GovCommand::Succession {
@@ -288,7 +170,7 @@ fn cut(
 ) -> Result<()> {
     let p = parse_did(provider, "--provider")?;
     let (key, next) = next_position(client, &p)?;
-    let v = json!({"provider": p.as_str(), "key": key, "from_seq": from_seq.unwrap_or(next), "reason": reason});
+    let v = json!({"provider": p.as_str(), "key": key.as_str(), "from_seq": from_seq.unwrap_or(next), "reason": reason});
     act(client, kind, v, gov, json)
 }
 
@@ -325,7 +207,7 @@ pub fn admit(
 fn act(client: &Client, kind: Kind, mut v: Value, gov: GovArgs, json: bool) -> Result<()> {
     let node = governance(client)?;
     v["prev_action"] = json!(node.head.to_hex());
-    let mut body = Body::from_json_draft(kind, v).map_err(Rejected::from)?;
+    let mut body = Body::from_json_draft(kind, v).map_err(Refused::from)?;
     let keys: Vec<SecretKey> = gov
         .steward_keys
         .iter()
@@ -350,30 +232,30 @@ fn finish(
     out: &OutArgs,
     json: bool,
 ) -> Result<()> {
-    let approved: Vec<String> = body
+    let approved: Vec<&Did> = body
         .valid_approvals()
         .into_iter()
-        .map(|d| d.to_string())
         .filter(|d| node.stewards.contains(d))
         .collect();
     let mut stdout = std::io::stdout().lock();
     if (approved.len() as u64) < node.threshold {
-        let missing: Vec<&String> = node
+        let missing: Vec<&Did> = node
             .stewards
             .iter()
             .filter(|s| !approved.contains(s))
             .collect();
-        let text = json!({
-            "type": "kx-action-draft",
-            "v": 1,
-            "federation": node.federation.to_hex(),
-            "kind": body.kind().as_str(),
-            "body": body.to_value(),
-            "stewards": node.stewards,
-            "threshold": node.threshold,
-        });
+        let file = Draft {
+            kind_of_file: DRAFT_TYPE.into(),
+            v: 1,
+            federation: node.federation,
+            kind: body.kind().as_str().into(),
+            body: body.to_value(),
+            stewards: node.stewards.clone(),
+            threshold: node.threshold,
+        };
         let _ = std::fs::remove_file(draft);
-        write_new(draft, format!("{text:#}\n").as_bytes(), false)?;
+        let text = serde_json::to_string_pretty(&file)?;
+        write_new(draft, format!("{text}\n").as_bytes(), false)?;
         if json {
             writeln!(
                 stdout,
@@ -408,10 +290,10 @@ fn finish(
     drop(stdout);
     let author = keys
         .into_iter()
-        .find(|k| node.stewards.contains(&k.did().to_string()))
+        .find(|k| node.stewards.contains(k.did()))
         .context("none of the given keys is a current steward")?;
     let (mut w, _) = writer(client, author)?;
-    let rec = w.write(body, now()?).map_err(Rejected::from)?;
+    let rec = w.write(body, now()?).map_err(Refused::from)?;
     deliver(client, &rec, out, json)?;
     let _ = std::fs::remove_file(draft);
     Ok(())
@@ -426,29 +308,26 @@ fn cosign(
 ) -> Result<()> {
     let text =
         std::fs::read_to_string(draft).with_context(|| format!("read {}", draft.display()))?;
-    let v: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a draft", draft.display()))?;
-    if v["type"] != "kx-action-draft" {
+    let v: Draft = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a kx action draft", draft.display()))?;
+    if v.kind_of_file != DRAFT_TYPE {
         bail!("{} is not a kx action draft", draft.display());
     }
-    let kind = v["kind"]
-        .as_str()
-        .and_then(Kind::parse)
-        .context("draft without a known kind")?;
-    let mut body = Body::from_json_draft(kind, v["body"].clone()).map_err(Rejected::from)?;
+    let kind = Kind::parse(&v.kind).context("draft without a known kind")?;
+    let mut body = Body::from_json_draft(kind, v.body).map_err(Refused::from)?;
     let node = governance(client)?;
-    if v["federation"].as_str() != Some(node.federation.to_hex().as_str()) {
+    if v.federation != node.federation {
         bail!(
             "the draft is for federation {}, the node serves {}",
-            v["federation"],
+            v.federation,
             node.federation
         );
     }
     if body.prev_action() != Some(&node.head) {
-        bail!(Rejected {
-            code: "stale_action".into(),
-            message: "the federation's governance moved on since this draft was made; create the action again".into(),
-        });
+        bail!(Refused::cli(
+            CliCode::StaleAction,
+            "the federation's governance moved on since this draft was made; create the action again",
+        ));
     }
     let keys: Vec<SecretKey> = key_files
         .iter()

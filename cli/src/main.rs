@@ -8,21 +8,33 @@
 //! - 3: a record is invalid or was rejected; the message names the error code
 //!
 //! A closed stdout (e.g. `kx ... | head`) ends the command quietly with 0.
+//!
+//! Modules: `args` (the command line), `error` (refusals), `client` (the node
+//! API, typed by `kx_api`), and one module per group of commands: `offline`
+//! (keys, genesis, verification), `publish` (signing and submitting),
+//! `govern` (steward actions), `query` (reading), `demo`.
 
+mod args;
 mod client;
-mod commands;
 mod demo;
+mod error;
 mod govern;
 mod offline;
 mod publish;
 mod query;
 
+use anyhow::Result;
+use args::{
+    Cli, Command, FederationCommand, KeyCommand, NodeCommand, OfferCommand, ProfileCommand,
+    ProviderCommand, RecordCommand,
+};
 use clap::Parser;
+use client::Client;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = commands::Cli::parse();
-    match commands::run(cli) {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.chain().any(|c| {
@@ -33,12 +45,83 @@ fn main() -> ExitCode {
             }
             eprintln!("error: {e:#}");
             if e.chain()
-                .any(|c| c.downcast_ref::<commands::Rejected>().is_some())
+                .any(|c| c.downcast_ref::<error::Refused>().is_some())
             {
                 ExitCode::from(3)
             } else {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+/// Runs a parsed command line.
+fn run(cli: Cli) -> Result<()> {
+    let json = cli.json;
+    let client = || Client::new(&cli.node);
+    match cli.command {
+        Command::Key(KeyCommand::Gen { out }) => offline::key_gen(&out, json),
+        Command::Key(KeyCommand::Show { file }) => offline::key_show(&file, json),
+        Command::Key(KeyCommand::Rotate { key, new_key, out }) => {
+            publish::rotate(&client(), &key, &new_key, out, json)
+        }
+        Command::Federation(FederationCommand::Init(args)) => offline::federation_init(args, json),
+        Command::Federation(FederationCommand::Admit(args)) => govern::admit(
+            &client(),
+            &args.genesis,
+            &args.provider,
+            &args.name,
+            args.gov,
+            json,
+        ),
+        Command::Federation(FederationCommand::Gov(cmd)) => govern::run(&client(), cmd, json),
+        Command::Profile(ProfileCommand::Publish { key, file, out }) => {
+            publish::profile(&client(), &key, &file, out, json)
+        }
+        Command::Offer(OfferCommand::Publish { key, file, out }) => {
+            publish::offer(&client(), &key, &file, out, json)
+        }
+        Command::Offer(OfferCommand::Withdraw {
+            key,
+            offer_id,
+            reason,
+            out,
+        }) => publish::withdraw(&client(), &key, &offer_id, &reason, out, json),
+        Command::Offer(OfferCommand::Search(args)) => query::search(&client(), &args, json),
+        Command::Offer(OfferCommand::Compare {
+            references,
+            municipality,
+        }) => query::compare(&client(), &references, municipality.as_deref(), json),
+        Command::Offer(OfferCommand::Show { reference, history }) => {
+            query::show_offer(&client(), &reference, history, json)
+        }
+        Command::Provider(ProviderCommand::List) => query::providers(&client(), json),
+        Command::Provider(ProviderCommand::Show { did }) => query::provider(&client(), &did, json),
+        Command::Provider(ProviderCommand::Succession {
+            key,
+            successor,
+            effective_at,
+            offers,
+            out,
+        }) => publish::succession(
+            &client(),
+            &key,
+            &successor,
+            &effective_at,
+            &offers,
+            out,
+            json,
+        ),
+        Command::Provider(ProviderCommand::Accept {
+            key,
+            succession,
+            out,
+        }) => publish::accept(&client(), &key, &succession, out, json),
+        Command::Record(RecordCommand::Get { id }) => query::record_get(&client(), &id),
+        Command::Record(RecordCommand::Verify { file, genesis }) => {
+            offline::verify(&file, &genesis, json)
+        }
+        Command::Node(NodeCommand::Status) => query::status(&client(), json),
+        Command::Demo(args) => demo::run(args),
     }
 }

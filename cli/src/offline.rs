@@ -1,6 +1,7 @@
 //! Commands that need no node: keys, the federation genesis, offline verification.
 
-use crate::commands::{InitArgs, Rejected};
+use crate::args::InitArgs;
+use crate::error::Refused;
 use anyhow::{Context, Result, bail};
 use kx_protocol::fields::{Name, Timestamp};
 use kx_protocol::{Did, Registry, SecretKey, VerifiedRecord};
@@ -72,7 +73,7 @@ pub fn now() -> Result<Timestamp> {
 pub fn read_record(path: &Path) -> Result<VerifiedRecord> {
     let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
     VerifiedRecord::from_bytes(&bytes)
-        .map_err(Rejected::from)
+        .map_err(Refused::from)
         .with_context(|| format!("{} is not a valid record", path.display()))
 }
 
@@ -80,15 +81,12 @@ pub fn read_record(path: &Path) -> Result<VerifiedRecord> {
 pub fn read_genesis(path: &Path) -> Result<VerifiedRecord> {
     let genesis = read_record(path).context("genesis")?;
     if genesis.record().kind() != kx_protocol::Kind::Genesis {
-        bail!(Rejected {
-            code: "unexpected_genesis".into(),
-            message: format!("{} holds a record that is not a genesis", path.display()),
-        });
+        bail!(Refused::new(
+            kx_protocol::GateCode::UnexpectedGenesis,
+            format!("{} holds a record that is not a genesis", path.display()),
+        ));
     }
-    Registry::new(genesis.clone()).map_err(|e| Rejected {
-        code: e.code().into(),
-        message: e.to_string(),
-    })?;
+    Registry::new(genesis.clone()).map_err(Refused::from)?;
     Ok(genesis)
 }
 
@@ -107,7 +105,7 @@ pub fn federation_init(args: InitArgs, json: bool) -> Result<()> {
     let approvers: Vec<&SecretKey> = keys.iter().collect();
     let genesis =
         kx_protocol::author::genesis(name, stewards, threshold, &keys[0], &approvers, now()?)
-            .map_err(Rejected::from)
+            .map_err(Refused::from)
             .context("genesis")?;
     let mut text = genesis.canonical_json().to_vec();
     text.push(b'\n');
@@ -136,7 +134,7 @@ pub fn verify(file: &Path, genesis: &Path, json: bool) -> Result<()> {
     let genesis = read_genesis(genesis)?;
     let rec = read_record(file)?;
     rec.check_federation(&genesis.record().federation)
-        .map_err(Rejected::from)?;
+        .map_err(Refused::from)?;
     let r = rec.record();
     let mut out = std::io::stdout().lock();
     if json {

@@ -4,38 +4,27 @@
 //! The key never leaves this process. The node is asked only for public facts:
 //! the federation id, the author's last record (seq and id) and the governance head.
 
+use crate::args::OutArgs;
 use crate::client::Client;
-use crate::commands::{OutArgs, Rejected};
+use crate::error::Refused;
 use crate::offline::{now, read_key, write_new};
 use anyhow::{Context, Result, bail};
+use kx_api::OfferQuery;
+use kx_api::views::{AuthorView, SubmitStatus};
 use kx_protocol::author::LogWriter;
 use kx_protocol::body::Kind;
-use kx_protocol::{Body, Hash32, SecretKey, VerifiedRecord, taxonomy};
+use kx_protocol::fields::OfferId;
+use kx_protocol::{Body, Did, RecordCode, SecretKey, VerifiedRecord, taxonomy};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::Path;
 
 /// A writer positioned at the end of `key`'s log on the node.
-pub(crate) fn writer(client: &Client, key: SecretKey) -> Result<(LogWriter, Value)> {
-    let status = client.get("/v1/status")?;
-    let fed: Hash32 = status["federation"]
-        .as_str()
-        .context("node status without federation")?
-        .parse()
-        .map_err(|e| anyhow::anyhow!("node status: {e}"))?;
-    let author = client.get(&format!("/v1/authors/{}", key.did()))?;
-    let head = match &author["head"] {
-        Value::Null => None,
-        h => Some((
-            h["seq"].as_u64().context("author head without seq")?,
-            h["id"]
-                .as_str()
-                .context("author head without id")?
-                .parse()
-                .map_err(|e| anyhow::anyhow!("author head: {e}"))?,
-        )),
-    };
-    Ok((LogWriter::new(key, fed, head), author))
+pub(crate) fn writer(client: &Client, key: SecretKey) -> Result<(LogWriter, AuthorView)> {
+    let federation = client.status()?.federation;
+    let author = client.author(key.did())?;
+    let head = author.head.map(|h| (h.seq, h.id));
+    Ok((LogWriter::new(key, federation, head), author))
 }
 
 /// Submits the record, or writes it to `--out`.
@@ -69,11 +58,16 @@ pub(crate) fn deliver(
     }
     let answer = client.submit(rec.canonical_json())?;
     if json {
-        writeln!(stdout, "{answer}")?;
+        writeln!(stdout, "{}", serde_json::to_string(&answer)?)?;
     } else {
-        let status = answer["status"].as_str().unwrap_or("?");
-        writeln!(stdout, "{status} {} {}", rec.record().kind(), rec.id())?;
-        if status == "held" {
+        writeln!(
+            stdout,
+            "{} {} {}",
+            answer.status,
+            rec.record().kind(),
+            rec.id()
+        )?;
+        if answer.status == SubmitStatus::Held {
             writeln!(
                 stdout,
                 "note: the node holds it until the record before it arrives"
@@ -90,24 +84,24 @@ pub fn toml_to_json(v: toml::Value, path: &str) -> Result<Value> {
     Ok(match v {
         toml::Value::String(s) => Value::String(s),
         toml::Value::Integer(i) => Value::from(i),
-        toml::Value::Float(f) => bail!(Rejected {
-            code: "float_not_allowed".into(),
-            message: format!(
+        toml::Value::Float(f) => bail!(Refused::new(
+            RecordCode::FloatNotAllowed,
+            format!(
                 "{path} = {f}: records hold integers only (money in cents, percentages in basis points)"
             ),
-        }),
+        )),
         toml::Value::Boolean(b) => Value::Bool(b),
         toml::Value::Datetime(d) => {
             let s = d.to_string();
             match (d.date.is_some(), d.time.is_some(), d.offset.is_some()) {
                 (true, false, false) => Value::String(format!("{s}T00:00:00Z")),
                 (true, true, true) => Value::String(s),
-                _ => bail!(Rejected {
-                    code: "malformed_timestamp".into(),
-                    message: format!(
+                _ => bail!(Refused::new(
+                    RecordCode::MalformedTimestamp,
+                    format!(
                         "{path} = {s}: give a date (2026-01-31) or a UTC time (2026-01-31T12:00:00Z)"
                     ),
-                }),
+                )),
             }
         }
         toml::Value::Array(items) => Value::Array(
@@ -144,7 +138,7 @@ fn read_toml(path: &Path) -> Result<Map<String, Value>> {
 
 fn body(kind: Kind, v: Map<String, Value>, file: &Path) -> Result<Body> {
     Body::from_json(kind, Value::Object(v))
-        .map_err(Rejected::from)
+        .map_err(Refused::from)
         .with_context(|| format!("{} is not a valid {kind}", file.display()))
 }
 
@@ -176,26 +170,26 @@ pub fn profile(client: &Client, key: &Path, file: &Path, out: OutArgs, json: boo
         }
     }
     let (mut w, _) = writer(client, key)?;
-    let rec = w.write(b, now()?).map_err(Rejected::from)?;
+    let rec = w.write(b, now()?).map_err(Refused::from)?;
     deliver(client, &rec, &out, json)
 }
 
 /// The identity a key publishes for (itself, or the provider it was rotated into).
-fn identity(author: &Value, key: &SecretKey) -> String {
-    author["identity"]
-        .as_str()
-        .map_or_else(|| key.did().to_string(), str::to_owned)
+fn identity(author: &AuthorView, key: &SecretKey) -> Did {
+    author.identity.clone().unwrap_or_else(|| key.did().clone())
 }
 
 /// The current version of an offer on the node, if any.
-fn current_version(client: &Client, identity: &str, offer_id: &str) -> Result<Option<u64>> {
-    match client.get(&format!("/v1/offers/{identity}/{offer_id}?history=true")) {
-        Ok(v) => Ok(v["history"]
-            .as_array()
-            .and_then(|h| h.iter().filter_map(|x| x["version"].as_u64()).max())),
+fn current_version(client: &Client, identity: &Did, offer_id: &OfferId) -> Result<Option<u64>> {
+    let q = OfferQuery {
+        history: true,
+        ..OfferQuery::default()
+    };
+    match client.offer(identity, offer_id, &q) {
+        Ok(v) => Ok(v.history.iter().flatten().map(|h| h.version).max()),
         Err(e)
-            if e.downcast_ref::<Rejected>()
-                .is_some_and(|r| r.code == "not_found") =>
+            if e.downcast_ref::<Refused>()
+                .is_some_and(Refused::is_not_found) =>
         {
             Ok(None)
         }
@@ -206,11 +200,12 @@ fn current_version(client: &Client, identity: &str, offer_id: &str) -> Result<Op
 pub fn offer(client: &Client, key: &Path, file: &Path, out: OutArgs, json: bool) -> Result<()> {
     let key = read_key(key)?;
     let mut v = read_toml(file)?;
-    let offer_id = v
+    let offer_id: OfferId = v
         .get("offer_id")
         .and_then(Value::as_str)
         .with_context(|| format!("{} has no offer_id", file.display()))?
-        .to_owned();
+        .parse()
+        .map_err(|e| Refused::new(RecordCode::MalformedOfferId, format!("offer_id: {e}")))?;
     let (mut w, author) = writer(client, key)?;
     if !v.contains_key("version") {
         let id = identity(&author, w.key());
@@ -231,7 +226,7 @@ pub fn offer(client: &Client, key: &Path, file: &Path, out: OutArgs, json: bool)
             warn_unknown("certification/standard", c.as_str(), standard_slugs());
         }
     }
-    let rec = w.write(b, now()?).map_err(Rejected::from)?;
+    let rec = w.write(b, now()?).map_err(Refused::from)?;
     deliver(client, &rec, &out, json)
 }
 
@@ -244,20 +239,23 @@ pub fn withdraw(
     json: bool,
 ) -> Result<()> {
     let key = read_key(key)?;
+    let offer_id: OfferId = offer_id
+        .parse()
+        .map_err(|e| Refused::new(RecordCode::MalformedOfferId, format!("offer id: {e}")))?;
     let (mut w, author) = writer(client, key)?;
     let id = identity(&author, w.key());
-    let Some(version) = current_version(client, &id, offer_id)? else {
-        bail!(Rejected {
-            code: "not_found".into(),
-            message: format!("the node has no offer {offer_id} of {id}"),
-        });
+    let Some(version) = current_version(client, &id, &offer_id)? else {
+        bail!(Refused::new(
+            kx_api::ApiCode::NotFound,
+            format!("the node has no offer {offer_id} of {id}"),
+        ));
     };
     let b = Body::from_json(
         Kind::OfferWithdraw,
-        json!({"offer_id": offer_id, "version": version, "reason": reason}),
+        json!({"offer_id": offer_id.as_str(), "version": version, "reason": reason}),
     )
-    .map_err(Rejected::from)?;
-    let rec = w.write(b, now()?).map_err(Rejected::from)?;
+    .map_err(Refused::from)?;
+    let rec = w.write(b, now()?).map_err(Refused::from)?;
     deliver(client, &rec, &out, json)
 }
 
@@ -266,9 +264,9 @@ pub fn rotate(client: &Client, key: &Path, new_key: &Path, out: OutArgs, json: b
     let old = read_key(key)?;
     let new = read_key(new_key)?;
     let b = Body::from_json(Kind::KeyRotate, json!({"new_key": new.did().as_str()}))
-        .map_err(Rejected::from)?;
+        .map_err(Refused::from)?;
     let (mut w, _) = writer(client, old)?;
-    let rec = w.write(b, now()?).map_err(Rejected::from)?;
+    let rec = w.write(b, now()?).map_err(Refused::from)?;
     deliver(client, &rec, &out, json)
 }
 
@@ -289,9 +287,9 @@ pub fn succession(
         Kind::Succession,
         json!({"successor": successor, "effective_at": at, "offer_ids": offers}),
     )
-    .map_err(Rejected::from)?;
+    .map_err(Refused::from)?;
     let (mut w, _) = writer(client, k)?;
-    let rec = w.write(b, now()?).map_err(Rejected::from)?;
+    let rec = w.write(b, now()?).map_err(Refused::from)?;
     deliver(client, &rec, &out, json)?;
     if !json && out.out.is_none() {
         println!(
@@ -312,9 +310,9 @@ pub fn accept(
 ) -> Result<()> {
     let k = read_key(key)?;
     let b = Body::from_json(Kind::SuccessionAccept, json!({"succession": succession}))
-        .map_err(Rejected::from)?;
+        .map_err(Refused::from)?;
     let (mut w, _) = writer(client, k)?;
-    let rec = w.write(b, now()?).map_err(Rejected::from)?;
+    let rec = w.write(b, now()?).map_err(Refused::from)?;
     deliver(client, &rec, &out, json)
 }
 

@@ -1,19 +1,24 @@
 //! Read-only commands against a node: search, show, providers, records, status.
-//! Text output is for people (tables); `--json` prints the node's JSON.
+//! Text output is for people (tables); `--json` prints the node's answer as
+//! read into `kx_api`'s views.
 
+use crate::args::SearchArgs;
 use crate::client::Client;
-use crate::commands::{Rejected, SearchArgs};
-use anyhow::{Result, bail};
-use serde_json::Value;
+use crate::error::{CliCode, Refused};
+use anyhow::Result;
+use kx_api::query::{municipality, parse_did, parse_offer_id, parse_record_id};
+use kx_api::views::OfferView;
+use kx_api::{OfferQuery, SearchQuery};
+use kx_protocol::Did;
+use kx_protocol::body::{OfferBody, PriceModel};
+use kx_protocol::fields::OfferId;
+use serde::Serialize;
 use std::io::Write;
 
-fn print_json(v: &Value) -> Result<()> {
-    writeln!(std::io::stdout().lock(), "{v:#}")?;
+fn print_json<T: Serialize>(v: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(v)?;
+    writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(())
-}
-
-fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
-    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
 }
 
 fn cut(text: &str, n: usize) -> String {
@@ -26,32 +31,50 @@ fn cut(text: &str, n: usize) -> String {
 }
 
 /// Formats cents as euros: 4200 → "42,00 EUR".
-pub fn money(cents: u64, currency: &str) -> String {
+fn money(cents: u64, currency: &str) -> String {
     format!("{},{:02} {currency}", cents / 100, cents % 100)
 }
 
-fn price(body: &Value) -> String {
-    let p = &body["pricing"];
-    let model = match p["model"].as_str().unwrap_or("") {
-        "flat_per_year" => "/Jahr",
-        "per_inhabitant_per_year" => "/EW/Jahr",
-        "per_user_per_month" => "/Nutzer/Monat",
-        "per_case" => "/Fall",
-        "per_hour" => "/Std.",
-        "one_time" => " einmalig",
-        "on_request" => return "auf Anfrage".into(),
-        _ => "",
+fn price(b: &OfferBody) -> String {
+    let unit = match b.pricing.model {
+        PriceModel::FlatPerYear => "/Jahr",
+        PriceModel::PerInhabitantPerYear => "/EW/Jahr",
+        PriceModel::PerUserPerMonth => "/Nutzer/Monat",
+        PriceModel::PerCase => "/Fall",
+        PriceModel::PerHour => "/Std.",
+        PriceModel::OneTime => " einmalig",
+        PriceModel::OnRequest => return "auf Anfrage".into(),
     };
     format!(
-        "{}{model}",
-        money(
-            p["amount_cents"].as_u64().unwrap_or(0),
-            p["currency"].as_str().unwrap_or("")
-        )
+        "{}{unit}",
+        money(b.pricing.amount_cents, b.pricing.currency.as_str())
     )
 }
 
-pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
+fn format_bp(bp: u64) -> String {
+    format!("{},{:02}", bp / 100, bp % 100)
+}
+
+/// Items joined by `, `.
+fn joined<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The provider column: who offers it now, and who published it.
+fn provider_of(o: &OfferView) -> String {
+    match &o.shown_under {
+        Some(s) => format!("{} (vorm. {})", s.name, o.provider.name),
+        None => o.provider.name.clone(),
+    }
+}
+
+/// The search the flags describe, read by the API's own parser, so that `kx`
+/// refuses exactly what the node would.
+fn search_query(a: &SearchArgs) -> Result<SearchQuery, Refused> {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
         ("municipality", &a.municipality),
@@ -69,24 +92,31 @@ pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
             q.append_pair(k, v);
         }
     }
-    q.append_pair("limit", &a.limit.clamp(1, 500).to_string());
-    let v = client.get(&format!("/v1/offers?{}", q.finish()))?;
+    q.append_pair(
+        "limit",
+        &a.limit.clamp(1, SearchQuery::MAX_LIMIT).to_string(),
+    );
+    Ok(SearchQuery::parse(&q.finish())?)
+}
+
+pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
+    let page = client.search(&search_query(a)?)?;
     if json {
-        return print_json(&v);
+        return print_json(&page);
     }
     let mut out = std::io::stdout().lock();
-    let offers = v["offers"].as_array().cloned().unwrap_or_default();
-    let place = offers
+    let place = page
+        .offers
         .first()
-        .and_then(|o| o.pointer("/procurement/municipality/name"))
-        .and_then(Value::as_str);
+        .and_then(|o| o.procurement.as_ref())
+        .map(|p| p.municipality.name.as_str());
     match place {
-        Some(p) => writeln!(out, "{} offer(s) for {p}", v["total"].as_u64().unwrap_or(0))?,
-        None => writeln!(out, "{} offer(s)", v["total"].as_u64().unwrap_or(0))?,
+        Some(p) => writeln!(out, "{} offer(s) for {p}", page.total)?,
+        None => writeln!(out, "{} offer(s)", page.total)?,
     }
-    if offers.is_empty() {
+    let Some(first) = page.offers.first() else {
         return Ok(());
-    }
+    };
     let with_proc = place.is_some();
     writeln!(
         out,
@@ -103,157 +133,129 @@ pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
             ""
         }
     )?;
-    for o in &offers {
-        let provider = if o.get("shown_under").is_some() {
-            format!(
-                "{} (vorm. {})",
-                s(o, "/shown_under/name"),
-                s(o, "/provider/name")
-            )
-        } else {
-            s(o, "/provider/name").to_owned()
-        };
-        let proc_col = if with_proc {
-            format!("{:<30}", cut(s(o, "/procurement/label"), 30))
-        } else {
-            String::new()
+    for o in &page.offers {
+        let proc_col = match (&o.procurement, with_proc) {
+            (Some(p), true) => format!("{:<30}", cut(&p.label, 30)),
+            (None, true) => format!("{:<30}", ""),
+            (_, false) => String::new(),
         };
         writeln!(
             out,
             "{:<18} {:<28} {:>3} {:<10} {:<22} {:<20} {proc_col}{}",
-            cut(&provider, 18),
-            cut(s(o, "/offer_id"), 28),
-            o["version"].as_u64().unwrap_or(0),
-            cut(s(o, "/status"), 10),
-            cut(s(o, "/body/category"), 22),
-            cut(&price(&o["body"]), 20),
-            cut(s(o, "/body/title"), 60),
+            cut(&provider_of(o), 18),
+            cut(o.offer_id.as_str(), 28),
+            o.version,
+            cut(o.status.as_str(), 10),
+            cut(o.body.category.as_str(), 22),
+            cut(&price(&o.body), 20),
+            cut(o.body.title.as_str(), 60),
         )?;
     }
     writeln!(
         out,
         "show one with: kx offer show {}/{}",
-        s(&offers[0], "/provider/did"),
-        s(&offers[0], "/offer_id")
+        first.provider.did, first.offer_id
     )?;
     Ok(())
 }
 
-pub fn show_offer(client: &Client, reference: &str, history: bool, json: bool) -> Result<()> {
-    let Some((did, id)) = reference.rsplit_once('/') else {
-        bail!(Rejected {
-            code: "invalid_reference".into(),
-            message: format!("{reference:?}: expected PROVIDER_DID/OFFER_ID"),
-        });
+/// `PROVIDER_DID/OFFER_ID`, read.
+fn reference(text: &str) -> Result<(Did, OfferId), Refused> {
+    let Some((did, id)) = text.rsplit_once('/') else {
+        return Err(Refused::cli(
+            CliCode::InvalidReference,
+            format!("{text:?}: expected PROVIDER_DID/OFFER_ID"),
+        ));
     };
-    let v = client.get(&format!(
-        "/v1/offers/{did}/{id}{}",
-        if history { "?history=true" } else { "" }
-    ))?;
+    Ok((parse_did(did)?, parse_offer_id(id)?))
+}
+
+pub fn show_offer(client: &Client, text: &str, history: bool, json: bool) -> Result<()> {
+    let (did, id) = reference(text)?;
+    let q = OfferQuery {
+        history,
+        ..OfferQuery::default()
+    };
+    let v = client.offer(&did, &id, &q)?;
     if json {
         return print_json(&v);
     }
-    let b = &v["body"];
+    let b = &v.body;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", s(&v, "/body/title"))?;
+    writeln!(out, "{}", b.title)?;
     writeln!(
         out,
         "  offer       {} version {} ({})",
-        s(&v, "/offer_id"),
-        v["version"],
-        s(&v, "/status")
+        v.offer_id, v.version, v.status
     )?;
-    writeln!(
-        out,
-        "  provider    {} {}",
-        s(&v, "/provider/name"),
-        s(&v, "/provider/did")
-    )?;
-    if v.get("shown_under").is_some() {
-        writeln!(
-            out,
-            "  now under   {} {}",
-            s(&v, "/shown_under/name"),
-            s(&v, "/shown_under/did")
-        )?;
+    writeln!(out, "  provider    {} {}", v.provider.name, v.provider.did)?;
+    if let Some(s) = &v.shown_under {
+        writeln!(out, "  now under   {} {}", s.name, s.did)?;
     }
-    writeln!(out, "  category    {}", s(b, "/category"))?;
-    writeln!(out, "  summary     {}", s(b, "/summary"))?;
-    let list = |k: &str| joined(&b[k]);
-    writeln!(out, "  regions     {}", list("regions"))?;
-    writeln!(out, "  OZG         {}", list("ozg_ids"))?;
-    writeln!(out, "  LeiKa       {}", list("leika_keys"))?;
-    writeln!(out, "  delivery    {}", s(b, "/delivery"))?;
+    writeln!(out, "  category    {}", b.category)?;
+    writeln!(out, "  summary     {}", b.summary)?;
+    writeln!(out, "  regions     {}", joined(&b.regions))?;
+    writeln!(out, "  OZG         {}", joined(&b.ozg_ids))?;
+    writeln!(out, "  LeiKa       {}", joined(&b.leika_keys))?;
+    writeln!(out, "  delivery    {}", b.delivery.as_str())?;
     writeln!(
         out,
         "  SLA         {} % availability, {}, response {} min, resolution {} h",
-        format_bp(b["sla"]["availability_bp"].as_u64().unwrap_or(0)),
-        s(b, "/sla/support_hours"),
-        b["sla"]["response_minutes"],
-        b["sla"]["resolution_hours"]
+        format_bp(b.sla.availability_bp),
+        b.sla.support_hours,
+        b.sla.response_minutes,
+        b.sla.resolution_hours
     )?;
-    writeln!(
-        out,
-        "  price       {}  {}",
-        price(b),
-        s(b, "/pricing/notes")
-    )?;
-    writeln!(out, "  capacity    {} more municipalities", b["capacity"])?;
-    writeln!(out, "  certified   {}", list("certifications"))?;
-    writeln!(out, "  standards   {}", list("standards"))?;
+    writeln!(out, "  price       {}  {}", price(b), b.pricing.notes)?;
+    writeln!(out, "  capacity    {} more municipalities", b.capacity)?;
+    writeln!(out, "  certified   {}", joined(&b.certifications))?;
+    writeln!(out, "  standards   {}", joined(&b.standards))?;
     writeln!(
         out,
         "  valid       {} – {}",
-        s(b, "/valid_from"),
-        b["valid_until"].as_str().unwrap_or("open")
+        b.valid_from,
+        b.valid_until.map_or("open".to_owned(), |u| u.to_string())
     )?;
-    if let Some(l) = b.get("legal_basis") {
-        writeln!(out, "  legal basis {}: {}", s(l, "/kind"), s(l, "/text"))?;
+    if let Some(l) = &b.legal_basis {
+        writeln!(out, "  legal basis {}: {}", l.kind.as_str(), l.text)?;
     }
-    for c in b["contacts"].as_array().into_iter().flatten() {
+    for c in &b.contacts {
         writeln!(
             out,
             "  contact     {}: {} {} {}",
-            s(c, "/customer_group"),
-            s(c, "/name"),
-            s(c, "/email"),
-            s(c, "/phone")
+            c.customer_group,
+            c.name,
+            c.email.as_ref().map_or("", |e| e.as_str()),
+            c.phone.as_ref().map_or("", |p| p.as_str())
         )?;
     }
-    writeln!(out, "  record      {}", s(&v, "/record"))?;
-    for h in v["history"].as_array().into_iter().flatten() {
+    writeln!(out, "  record      {}", v.record)?;
+    for h in v.history.iter().flatten() {
         writeln!(
             out,
             "  version {:>3} {} issued {}",
-            h["version"],
-            s(h, "/record"),
-            s(h, "/issued_at")
+            h.version, h.record, h.issued_at
         )?;
     }
-    for w in v["withdrawals"].as_array().into_iter().flatten() {
+    for w in v.withdrawals.iter().flatten() {
         writeln!(
             out,
             "  withdrawal  up to version {} {}",
-            w["body"]["version"],
-            s(w, "/record")
+            w.body.version, w.record
         )?;
     }
     writeln!(
         out,
         "verify offline: kx record get {} > r.json && kx record verify r.json --genesis genesis.json",
-        s(&v, "/record")
+        v.record
     )?;
     Ok(())
 }
 
-fn format_bp(bp: u64) -> String {
-    format!("{},{:02}", bp / 100, bp % 100)
-}
-
 pub fn providers(client: &Client, json: bool) -> Result<()> {
-    let v = client.get("/v1/providers")?;
+    let list = client.providers()?;
     if json {
-        return print_json(&v);
+        return print_json(&list);
     }
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -261,67 +263,60 @@ pub fn providers(client: &Client, json: bool) -> Result<()> {
         "{:<34} {:<10} {:>6}  DID",
         "NAME", "STANDING", "OFFERS"
     )?;
-    for p in v["providers"].as_array().into_iter().flatten() {
-        let mut name = s(p, "/name").to_owned();
-        if p["successor"].is_object() {
-            name = format!("{name} → {}", s(p, "/successor/name"));
-        }
+    for p in &list.providers {
+        let name = match &p.successor {
+            Some(s) => format!("{} → {}", p.name, s.name),
+            None => p.name.clone(),
+        };
         writeln!(
             out,
             "{:<34} {:<10} {:>6}  {}",
             cut(&name, 34),
-            s(p, "/standing"),
-            p["offers"].as_u64().unwrap_or(0),
-            s(p, "/did")
+            p.standing,
+            p.offers,
+            p.did
         )?;
     }
     Ok(())
 }
 
 pub fn provider(client: &Client, did: &str, json: bool) -> Result<()> {
-    let v = client.get(&format!("/v1/providers/{did}"))?;
+    let did = parse_did(did).map_err(Refused::from)?;
+    let v = client.provider(&did)?;
     if json {
         return print_json(&v);
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}  ({})", s(&v, "/name"), s(&v, "/standing"))?;
-    writeln!(out, "  did         {}", s(&v, "/did"))?;
-    if let Some(p) = v["profile"].get("body") {
-        writeln!(out, "  name        {}", s(p, "/name"))?;
-        writeln!(out, "  description {}", s(p, "/description"))?;
-        let list = |k: &str| joined(&p[k]);
-        writeln!(out, "  regions     {}", list("regions"))?;
-        writeln!(out, "  members     {}", list("members"))?;
-        writeln!(out, "  certified   {}", list("certifications"))?;
+    writeln!(out, "{}  ({})", v.name, v.standing)?;
+    writeln!(out, "  did         {}", v.did)?;
+    if let Some(p) = &v.profile {
+        let b = &p.body;
+        writeln!(out, "  name        {}", b.name)?;
+        writeln!(out, "  description {}", b.description)?;
+        writeln!(out, "  regions     {}", joined(&b.regions))?;
+        writeln!(out, "  members     {}", joined(&b.members))?;
+        writeln!(out, "  certified   {}", joined(&b.certifications))?;
     }
-    if v["successor"].is_object() {
-        writeln!(
-            out,
-            "  merged into {} from {}",
-            s(&v, "/successor/name"),
-            s(&v, "/successor/effective_at")
-        )?;
+    if let Some(s) = &v.successor {
+        writeln!(out, "  merged into {} from {}", s.name, s.effective_at)?;
     }
-    for p in v["predecessors"].as_array().into_iter().flatten() {
-        writeln!(out, "  formerly    {}", s(p, "/name"))?;
+    for p in &v.predecessors {
+        writeln!(out, "  formerly    {}", p.name)?;
     }
-    let offers = v["offers"].as_array().cloned().unwrap_or_default();
-    writeln!(out, "  offers      {}", offers.len())?;
-    for o in &offers {
+    writeln!(out, "  offers      {}", v.offers.len())?;
+    for o in &v.offers {
         writeln!(
             out,
             "    {:<28} v{:<3} {:<10} {}",
-            s(o, "/offer_id"),
-            o["version"],
-            s(o, "/status"),
-            s(o, "/body/title")
+            o.offer_id, o.version, o.status, o.body.title
         )?;
     }
     Ok(())
 }
 
 pub fn record_get(client: &Client, id: &str) -> Result<()> {
-    let bytes = client.get_raw(&format!("/v1/records/{id}"))?;
+    let id = parse_record_id(id).map_err(Refused::from)?;
+    let bytes = client.record(&id)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&bytes)?;
     out.write_all(b"\n")?;
@@ -329,129 +324,109 @@ pub fn record_get(client: &Client, id: &str) -> Result<()> {
 }
 
 pub fn status(client: &Client, json: bool) -> Result<()> {
-    let v = client.get("/v1/status")?;
+    let v = client.status()?;
     if json {
         return print_json(&v);
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "federation   {}", s(&v, "/federation"))?;
-    writeln!(out, "peer id      {}", s(&v, "/peer_id"))?;
-    writeln!(out, "records      {}", v["records"])?;
-    writeln!(out, "providers    {}", v["providers"])?;
-    writeln!(out, "offers       {}", v["offers"])?;
-    writeln!(out, "state digest {}", s(&v, "/state_digest"))?;
+    writeln!(out, "federation   {}", v.federation)?;
+    writeln!(out, "peer id      {}", v.peer_id)?;
+    writeln!(out, "records      {}", v.records)?;
+    writeln!(out, "providers    {}", v.providers)?;
+    writeln!(out, "offers       {}", v.offers)?;
+    writeln!(out, "state digest {}", v.state_digest)?;
     writeln!(
         out,
         "in sync      {}",
-        if v["in_sync"] == true {
-            "yes"
-        } else {
-            "not yet"
-        }
+        if v.in_sync { "yes" } else { "not yet" }
     )?;
-    let peers = v["peers"].as_array().cloned().unwrap_or_default();
-    writeln!(out, "peers        {}", peers.len())?;
-    for p in &peers {
-        let last = match p.get("last_sync") {
-            Some(l) if l.is_object() => format!(
+    writeln!(out, "peers        {}", v.peers.len())?;
+    for p in &v.peers {
+        let last = match &p.last_sync {
+            Some(l) => format!(
                 "last sync {} ({} received{})",
-                s(l, "/at"),
-                l["received"],
-                if l["complete"] == true {
-                    ""
-                } else {
-                    ", incomplete"
-                }
+                l.at,
+                l.received,
+                if l.complete { "" } else { ", incomplete" }
             ),
-            _ => "not reconciled yet".to_owned(),
+            None => "not reconciled yet".to_owned(),
         };
-        writeln!(out, "  {} {} {last}", s(p, "/peer_id"), s(p, "/address"))?;
+        writeln!(out, "  {} {} {last}", p.peer_id, p.address)?;
     }
     Ok(())
 }
 
 /// The rows of a comparison: label and the value per offer.
-pub fn compare_rows(offers: &[Value]) -> Vec<(&'static str, Vec<String>)> {
-    let list = |b: &Value, k: &str| joined(&b[k]);
-    let row = |label: &'static str, f: &dyn Fn(&Value) -> String| {
-        (label, offers.iter().map(f).collect::<Vec<String>>())
-    };
-    vec![
-        row("Anbieter", &|o| match o.get("shown_under") {
-            Some(u) => format!("{} (vorm. {})", s(u, "/name"), s(o, "/provider/name")),
-            None => s(o, "/provider/name").to_owned(),
+fn compare_rows(offers: &[OfferView]) -> Vec<(&'static str, Vec<String>)> {
+    type Cell = fn(&OfferView) -> String;
+    let rows: [(&'static str, Cell); 19] = [
+        ("Anbieter", provider_of),
+        ("Titel", |o| o.body.title.to_string()),
+        ("Kategorie", |o| o.body.category.to_string()),
+        ("Status", |o| o.status.to_string()),
+        ("Bereitstellung", |o| o.body.delivery.as_str().to_owned()),
+        ("Preis", |o| price(&o.body)),
+        ("Verfügbarkeit", |o| {
+            format!("{} %", format_bp(o.body.sla.availability_bp))
         }),
-        row("Titel", &|o| s(o, "/body/title").to_owned()),
-        row("Kategorie", &|o| s(o, "/body/category").to_owned()),
-        row("Status", &|o| s(o, "/status").to_owned()),
-        row("Bereitstellung", &|o| s(o, "/body/delivery").to_owned()),
-        row("Preis", &|o| price(&o["body"])),
-        row("Verfügbarkeit", &|o| {
-            format!(
-                "{} %",
-                format_bp(o["body"]["sla"]["availability_bp"].as_u64().unwrap_or(0))
-            )
+        ("Supportzeiten", |o| o.body.sla.support_hours.to_string()),
+        ("Reaktionszeit", |o| {
+            format!("{} min", o.body.sla.response_minutes)
         }),
-        row("Supportzeiten", &|o| {
-            s(o, "/body/sla/support_hours").to_owned()
+        ("Lösungszeit", |o| {
+            format!("{} h", o.body.sla.resolution_hours)
         }),
-        row("Reaktionszeit", &|o| {
-            format!("{} min", o["body"]["sla"]["response_minutes"])
+        ("Kapazität", |o| format!("{} Kommunen", o.body.capacity)),
+        ("Regionen", |o| joined(&o.body.regions)),
+        ("OZG", |o| joined(&o.body.ozg_ids)),
+        ("Zertifikate", |o| joined(&o.body.certifications)),
+        ("Standards", |o| joined(&o.body.standards)),
+        ("Gültig ab", |o| o.body.valid_from.date()),
+        ("Gültig bis", |o| {
+            o.body.valid_until.map_or("offen".into(), |v| v.date())
         }),
-        row("Lösungszeit", &|o| {
-            format!("{} h", o["body"]["sla"]["resolution_hours"])
+        ("Rechtsgrundlage", |o| {
+            o.body
+                .legal_basis
+                .as_ref()
+                .map_or(String::new(), |l| l.kind.as_str().to_owned())
         }),
-        row("Kapazität", &|o| {
-            format!("{} Kommunen", o["body"]["capacity"])
+        ("Vergabe", |o| {
+            o.procurement
+                .as_ref()
+                .map_or(String::new(), |p| p.label.clone())
         }),
-        row("Regionen", &|o| list(&o["body"], "regions")),
-        row("OZG", &|o| list(&o["body"], "ozg_ids")),
-        row("Zertifikate", &|o| list(&o["body"], "certifications")),
-        row("Standards", &|o| list(&o["body"], "standards")),
-        row("Gültig ab", &|o| {
-            s(o, "/body/valid_from").chars().take(10).collect()
-        }),
-        row("Gültig bis", &|o| {
-            o["body"]["valid_until"]
-                .as_str()
-                .map_or("offen".into(), |v| v.chars().take(10).collect())
-        }),
-        row("Rechtsgrundlage", &|o| {
-            s(o, "/body/legal_basis/kind").to_owned()
-        }),
-        row("Vergabe", &|o| s(o, "/procurement/label").to_owned()),
-    ]
+    ];
+    rows.into_iter()
+        .map(|(label, cell)| (label, offers.iter().map(cell).collect()))
+        .collect()
 }
 
 pub fn compare(
     client: &Client,
     refs: &[String],
-    municipality: Option<&str>,
+    municipality_text: Option<&str>,
     json: bool,
 ) -> Result<()> {
+    let q = OfferQuery {
+        municipality: municipality_text
+            .map(municipality)
+            .transpose()
+            .map_err(Refused::from)?,
+        ..OfferQuery::default()
+    };
     let mut offers = Vec::new();
     for r in refs {
-        let Some((did, id)) = r.rsplit_once('/') else {
-            bail!(Rejected {
-                code: "invalid_reference".into(),
-                message: format!("{r:?}: expected PROVIDER_DID/OFFER_ID"),
-            });
-        };
-        let mut path = format!("/v1/offers/{did}/{id}");
-        if let Some(m) = municipality {
-            let mut q = form_urlencoded::Serializer::new(String::new());
-            q.append_pair("municipality", m);
-            path = format!("{path}?{}", q.finish());
-        }
-        offers.push(client.get(&path)?);
+        let (did, id) = reference(r)?;
+        offers.push(client.offer(&did, &id, &q)?);
     }
     if json {
-        return print_json(&Value::Array(offers));
+        return print_json(&offers);
     }
     let mut out = std::io::stdout().lock();
     let width = 30;
     for (label, values) in compare_rows(&offers) {
-        if label == "Vergabe" && municipality.is_none() {
+        if label == "Vergabe" && q.municipality.is_none() {
             continue;
         }
         let differs = values.iter().any(|v| *v != values[0]);
@@ -464,16 +439,4 @@ pub fn compare(
     }
     writeln!(out, "(* = the offers differ)")?;
     Ok(())
-}
-
-/// The strings of a JSON array, comma-separated; empty for anything else.
-fn joined(v: &Value) -> String {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
 }

@@ -2,10 +2,13 @@
 //! process. The binary (`main.rs`) parses flags and calls [`run::run`].
 
 pub mod catalog;
+pub mod clock;
 pub mod config;
+pub mod ctx;
 pub mod http;
+pub mod index;
 pub mod node;
 pub mod p2p;
 pub mod run;
-pub mod search;
 pub mod store;
+pub mod view;

@@ -9,8 +9,9 @@
 //! concurrent submitters share the cost of durability. A submit is answered only
 //! after its flush.
 
-use crate::search::SearchIndex;
+use crate::index::SearchIndex;
 use crate::store::{Store, StoreError};
+use kx_api::{ApiCode, ErrorCode};
 use kx_protocol::registry::{Admitted, Changes, Rejection};
 use kx_protocol::{Hash32, Registry, State, VerifiedRecord};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,12 +39,12 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 600;
 
 impl IngestError {
     /// Stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            IngestError::Rejected(r) => r.code(),
-            IngestError::Storage(_) => "storage_error",
-            IngestError::ShuttingDown => "shutting_down",
-            IngestError::FutureDated { .. } => "future_dated",
+            IngestError::Rejected(r) => r.code().into(),
+            IngestError::Storage(_) => ApiCode::StorageError.into(),
+            IngestError::ShuttingDown => ApiCode::ShuttingDown.into(),
+            IngestError::FutureDated { .. } => ApiCode::FutureDated.into(),
         }
     }
 }
@@ -114,14 +115,14 @@ pub struct Metrics {
     pub commits: AtomicU64,
     pub http_requests: AtomicU64,
     /// Rejections by code.
-    pub rejected: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    pub rejected: Mutex<std::collections::BTreeMap<ErrorCode, u64>>,
 }
 
 impl Metrics {
     /// Counts a rejection under its stable code.
-    pub fn reject(&self, code: &'static str) {
+    pub fn reject(&self, code: impl Into<ErrorCode>) {
         if let Ok(mut m) = self.rejected.lock() {
-            *m.entry(code).or_default() += 1;
+            *m.entry(code.into()).or_default() += 1;
         }
     }
 }
@@ -303,7 +304,7 @@ impl Node {
         let mut pre: Vec<Option<IngestError>> = Vec::with_capacity(recs.len());
         let mut queued = Vec::with_capacity(recs.len());
         let failed = self.core.failed.load(Ordering::Relaxed);
-        let now = crate::http::now();
+        let now = crate::clock::now();
         for rec in recs {
             if failed {
                 pre.push(Some(IngestError::Storage(
@@ -312,7 +313,7 @@ impl Node {
             } else if rec.record().issued_at.unix() > now.unix() + MAX_CLOCK_SKEW_SECS {
                 // A refusal by the clock is temporary: the record is taken when
                 // offered again later, so the state never depends on when it came.
-                m.reject("future_dated");
+                m.reject(ApiCode::FutureDated);
                 pre.push(Some(IngestError::FutureDated {
                     issued_at: rec.record().issued_at.to_string(),
                     now: now.to_string(),

@@ -2,7 +2,8 @@
 //! store, the registry, the swarm and the HTTP server, and stop them cleanly.
 
 use crate::config::Config;
-use crate::http::{Ctx, router};
+use crate::ctx::Ctx;
+use crate::http::router;
 use crate::node::Node;
 use crate::p2p;
 use crate::store::SledStore;

@@ -2,7 +2,7 @@
 //! (fold a record into the registry) and compute the state. Run with
 //! `cargo bench -p kx-protocol`.
 
-#[path = "../tests/support/vectors.rs"]
+#[path = "../tests/support/vectors/mod.rs"]
 mod support;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -3,7 +3,7 @@
 //! Run from the repository root: `cargo run -p kx-protocol --example gen_vectors`.
 //! `cargo test` fails if the committed files differ from what this writes.
 
-#[path = "../tests/support/vectors.rs"]
+#[path = "../tests/support/vectors/mod.rs"]
 mod vectors;
 
 use std::path::Path;

@@ -5,6 +5,7 @@
 //! than `null`, and every list is present (possibly empty). `specs/protocol.md`
 //! lists the same shapes field by field.
 
+use crate::code::RecordCode;
 use crate::fields::{
     AgsPrefix, Currency, Description, FieldError, Hash32, LeikaKey, Name, OfferId, OzgId, Short,
     Slug, Summary, Text, Timestamp,
@@ -228,20 +229,20 @@ pub struct ProfileBody {
     pub contacts: Vec<Contact>,
 }
 
-/// How a service is delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Delivery {
-    /// Software as a service run by the provider.
-    Saas,
-    /// The customer's system hosted in the provider's data centre.
-    Hosting,
-    /// Operated by the provider on the customer's premises.
-    OnPremise,
-    /// A managed service (operation, support) without a product of its own.
-    ManagedService,
-    /// Consulting, training or project work.
-    Consulting,
+crate::text_enum! {
+    /// How a service is delivered.
+    pub enum Delivery {
+        /// Software as a service run by the provider.
+        Saas = "saas",
+        /// The customer's system hosted in the provider's data centre.
+        Hosting = "hosting",
+        /// Operated by the provider on the customer's premises.
+        OnPremise = "on_premise",
+        /// A managed service (operation, support) without a product of its own.
+        ManagedService = "managed_service",
+        /// Consulting, training or project work.
+        Consulting = "consulting",
+    }
 }
 
 /// Service levels. Availability in basis points (9950 = 99.50 %).
@@ -254,17 +255,17 @@ pub struct Sla {
     pub resolution_hours: u64,
 }
 
-/// How the price is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PriceModel {
-    FlatPerYear,
-    PerInhabitantPerYear,
-    PerUserPerMonth,
-    PerCase,
-    PerHour,
-    OneTime,
-    OnRequest,
+crate::text_enum! {
+    /// How the price is counted.
+    pub enum PriceModel {
+        FlatPerYear = "flat_per_year",
+        PerInhabitantPerYear = "per_inhabitant_per_year",
+        PerUserPerMonth = "per_user_per_month",
+        PerCase = "per_case",
+        PerHour = "per_hour",
+        OneTime = "one_time",
+        OnRequest = "on_request",
+    }
 }
 
 /// Price in cents of `currency`, per `model`.
@@ -277,18 +278,18 @@ pub struct Pricing {
     pub notes: Summary,
 }
 
-/// Grounds on which a municipality may take the offer without a tender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LegalBasisKind {
-    /// In-house award (§ 108 (1)-(5) GWB): the buyer controls the provider.
-    InHouse,
-    /// Inter-municipal cooperation (§ 108 (6) GWB).
-    InterMunicipal,
-    /// A framework agreement already tendered.
-    FrameworkAgreement,
-    /// Anything else, explained in `text`.
-    Other,
+crate::text_enum! {
+    /// Grounds on which a municipality may take the offer without a tender.
+    pub enum LegalBasisKind {
+        /// In-house award (§ 108 (1)-(5) GWB): the buyer controls the provider.
+        InHouse = "in_house",
+        /// Inter-municipal cooperation (§ 108 (6) GWB).
+        InterMunicipal = "inter_municipal",
+        /// A framework agreement already tendered.
+        FrameworkAgreement = "framework_agreement",
+        /// Anything else, explained in `text`.
+        Other = "other",
+    }
 }
 
 /// A stated legal basis for tender-free use.
@@ -385,20 +386,20 @@ pub enum Body {
 /// A body-level rule that a well-typed body broke. `code()` is stable.
 pub type BodyError = FieldError;
 
-fn err(code: &'static str, msg: impl Into<String>) -> BodyError {
+fn err(code: RecordCode, msg: impl Into<String>) -> BodyError {
     FieldError::new(code, msg)
 }
 
 fn list_len<T>(field: &str, list: &[T], min: usize) -> Result<(), BodyError> {
     if list.len() < min {
         return Err(err(
-            "invalid_value",
+            RecordCode::InvalidValue,
             format!("{field} needs at least {min} entries"),
         ));
     }
     if list.len() > MAX_LIST {
         return Err(err(
-            "invalid_value",
+            RecordCode::InvalidValue,
             format!("{field} has {} entries; at most {MAX_LIST}", list.len()),
         ));
     }
@@ -410,7 +411,7 @@ fn unique<T: Ord>(field: &str, list: impl IntoIterator<Item = T>) -> Result<(), 
     for item in list {
         if !seen.insert(item) {
             return Err(err(
-                "duplicate_entry",
+                RecordCode::DuplicateEntry,
                 format!("{field} lists the same entry twice"),
             ));
         }
@@ -420,7 +421,10 @@ fn unique<T: Ord>(field: &str, list: impl IntoIterator<Item = T>) -> Result<(), 
 
 fn positive(field: &str, n: u64) -> Result<(), BodyError> {
     if n == 0 {
-        return Err(err("invalid_value", format!("{field} must be at least 1")));
+        return Err(err(
+            RecordCode::InvalidValue,
+            format!("{field} must be at least 1"),
+        ));
     }
     Ok(())
 }
@@ -428,14 +432,14 @@ fn positive(field: &str, n: u64) -> Result<(), BodyError> {
 fn steward_set(stewards: &[Did], threshold: u64) -> Result<(), BodyError> {
     if stewards.is_empty() || stewards.len() > MAX_STEWARDS {
         return Err(err(
-            "invalid_value",
+            RecordCode::InvalidValue,
             format!("stewards must list 1 to {MAX_STEWARDS} keys"),
         ));
     }
     unique("stewards", stewards)?;
     if threshold == 0 || threshold > stewards.len() as u64 {
         return Err(err(
-            "invalid_threshold",
+            RecordCode::InvalidThreshold,
             format!(
                 "threshold {threshold} must be between 1 and the number of stewards ({})",
                 stewards.len()
@@ -479,8 +483,8 @@ impl Body {
     pub(crate) fn from_value(
         kind: Kind,
         v: &serde_json::Value,
-    ) -> Result<Body, serde_path_to_error::Error<serde_json::Error>> {
-        use serde_path_to_error::deserialize as de;
+    ) -> Result<Body, serde_path_to_error::Error<crate::de::DeError>> {
+        use crate::de::from_value as de;
         Ok(match kind {
             Kind::Genesis => Body::Genesis(de(v)?),
             Kind::MemberAdmit => Body::MemberAdmit(de(v)?),
@@ -613,7 +617,7 @@ impl Body {
                 contacts(&b.contacts)?;
                 if b.sla.availability_bp > 10_000 {
                     return Err(err(
-                        "invalid_value",
+                        RecordCode::InvalidValue,
                         format!(
                             "sla.availability_bp is {}; basis points go up to 10000 (100 %)",
                             b.sla.availability_bp
@@ -624,7 +628,7 @@ impl Body {
                     && until <= b.valid_from
                 {
                     return Err(err(
-                        "invalid_validity",
+                        RecordCode::InvalidValidity,
                         format!(
                             "valid_until {until} is not after valid_from {}",
                             b.valid_from

@@ -2,45 +2,43 @@
 //! catalogue identifiers and bounded text.
 //!
 //! Each type can only be built through its parser, so a body that deserialised is
-//! already valid field by field. Parse errors carry a stable code through serde (see
-//! [`coded`]) so that the record layer can report `malformed_ags` rather than a
-//! generic "invalid value".
+//! already valid field by field. Parse errors carry a stable code through serde
+//! (see [`coded`] and `de.rs`), so that the record layer reports `malformed_ags`
+//! rather than a generic "invalid value".
 
+use crate::code::RecordCode;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
-/// Separates a stable code from its message inside a serde custom error; the record
-/// layer splits on it. U+001F cannot appear in a message we build.
-pub(crate) const CODE_SEP: char = '\u{1f}';
-
 /// An error with a stable, machine-readable code.
 pub trait Coded: fmt::Display {
     /// Stable error code, as listed in `specs/protocol.md`.
-    fn code(&self) -> &'static str;
+    fn code(&self) -> RecordCode;
 }
 
 impl Coded for crate::keys::KeyError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> RecordCode {
         crate::keys::KeyError::code(self)
     }
 }
 
-/// Wraps a coded error into a serde error without losing its code.
+/// Wraps a coded error into a deserializer's error without losing its code
+/// (see `de.rs`).
 pub(crate) fn coded<E: serde::de::Error, T: Coded>(e: T) -> E {
-    E::custom(format!("{}{CODE_SEP}{e}", e.code()))
+    crate::de::coded(e.code(), &e)
 }
 
 /// A field value that does not have the required form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct FieldError {
-    code: &'static str,
+    code: RecordCode,
     message: String,
 }
 
 impl FieldError {
-    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> FieldError {
+    pub(crate) fn new(code: RecordCode, message: impl Into<String>) -> FieldError {
         FieldError {
             code,
             message: message.into(),
@@ -49,7 +47,7 @@ impl FieldError {
 }
 
 impl Coded for FieldError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> RecordCode {
         self.code
     }
 }
@@ -124,7 +122,7 @@ impl FromStr for Hash32 {
         let b = s.as_bytes();
         if b.len() != 64 || !b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(FieldError::new(
-                "malformed_hash",
+                RecordCode::MalformedHash,
                 format!("{} is not 64 lowercase hex characters", show(s)),
             ));
         }
@@ -228,7 +226,7 @@ impl FromStr for Timestamp {
     fn from_str(s: &str) -> Result<Timestamp, FieldError> {
         let bad = || {
             FieldError::new(
-                "malformed_timestamp",
+                RecordCode::MalformedTimestamp,
                 format!(
                     "{} is not a UTC timestamp like 2026-01-31T23:59:59Z",
                     show(s)
@@ -325,7 +323,7 @@ impl FromStr for AgsPrefix {
     fn from_str(s: &str) -> Result<AgsPrefix, FieldError> {
         if !all_digits(s) || ![2, 3, 5, 8].contains(&s.len()) || s.starts_with("00") {
             return Err(FieldError::new(
-                "malformed_ags",
+                RecordCode::MalformedAgs,
                 format!(
                     "{} is not an AGS prefix of 2, 3, 5 or 8 digits (e.g. 05, 05158, 05158004)",
                     show(s)
@@ -356,7 +354,7 @@ impl FromStr for Slug {
             });
         if !ok {
             return Err(FieldError::new(
-                "malformed_slug",
+                RecordCode::MalformedSlug,
                 format!(
                     "{} is not a slug (lowercase letters and digits joined by single hyphens, at most 64)",
                     show(s)
@@ -398,7 +396,7 @@ impl FromStr for OfferId {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c));
         if !ok {
             return Err(FieldError::new(
-                "malformed_offer_id",
+                RecordCode::MalformedOfferId,
                 format!(
                     "{} is not an offer id (1-64 of a-z 0-9 . _ -, starting with a letter or digit)",
                     show(s)
@@ -420,7 +418,7 @@ impl FromStr for OzgId {
     fn from_str(s: &str) -> Result<OzgId, FieldError> {
         if !all_digits(s) || s.len() > 8 {
             return Err(FieldError::new(
-                "malformed_ozg_id",
+                RecordCode::MalformedOzgId,
                 format!("{} is not an OZG id (1-8 digits, e.g. 10124)", show(s)),
             ));
         }
@@ -439,7 +437,7 @@ impl FromStr for LeikaKey {
     fn from_str(s: &str) -> Result<LeikaKey, FieldError> {
         if !all_digits(s) || s.len() != 14 {
             return Err(FieldError::new(
-                "malformed_leika_key",
+                RecordCode::MalformedLeikaKey,
                 format!("{} is not a LeiKa key (14 digits)", show(s)),
             ));
         }
@@ -458,7 +456,7 @@ impl FromStr for Currency {
     fn from_str(s: &str) -> Result<Currency, FieldError> {
         if s.len() != 3 || !s.bytes().all(|c| c.is_ascii_uppercase()) {
             return Err(FieldError::new(
-                "malformed_currency",
+                RecordCode::MalformedCurrency,
                 format!("{} is not an ISO 4217 code like EUR", show(s)),
             ));
         }
@@ -485,19 +483,19 @@ impl<const MIN: usize, const MAX: usize> FromStr for Text<MIN, MAX> {
         let n = s.chars().count();
         if n < MIN || n > MAX {
             return Err(FieldError::new(
-                "invalid_length",
+                RecordCode::InvalidLength,
                 format!("text has {n} characters; allowed are {MIN} to {MAX}"),
             ));
         }
         if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
             return Err(FieldError::new(
-                "invalid_text",
+                RecordCode::InvalidText,
                 "text contains control characters",
             ));
         }
         if s.trim() != s {
             return Err(FieldError::new(
-                "invalid_text",
+                RecordCode::InvalidText,
                 "text has leading or trailing whitespace",
             ));
         }

@@ -2,7 +2,7 @@
 //! Gemeindeverzeichnis, compiled in from `protocol/data/`), name resolution, and
 //! whether a municipality may take an offer without a tender.
 
-use crate::body::{LegalBasisKind, OfferBody, ProfileBody};
+use crate::body::LegalBasisKind;
 use std::sync::OnceLock;
 
 /// A municipality (Gemeinde or kreisfreie Stadt).
@@ -113,30 +113,21 @@ pub fn resolve(query: &str) -> Result<&'static Municipality, Vec<&'static Munici
     }
 }
 
-/// How a municipality may take an offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Procurement {
-    /// It is a member or owner of the provider (in-house award, § 108 (1)-(5) GWB).
-    InHouse,
-    /// Inter-municipal cooperation stated by the provider (§ 108 (6) GWB).
-    InterMunicipal,
-    /// A framework agreement already tendered, as the provider states.
-    FrameworkAgreement,
-    /// A tender is needed.
-    Tender,
+crate::text_enum! {
+    /// How a municipality may take an offer.
+    pub enum Procurement {
+        /// It is a member or owner of the provider (in-house award, § 108 (1)-(5) GWB).
+        InHouse = "in_house",
+        /// Inter-municipal cooperation stated by the provider (§ 108 (6) GWB).
+        InterMunicipal = "inter_municipal",
+        /// A framework agreement already tendered, as the provider states.
+        FrameworkAgreement = "framework_agreement",
+        /// A tender is needed.
+        Tender = "tender",
+    }
 }
 
 impl Procurement {
-    /// Stable name for APIs and filters.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Procurement::InHouse => "in_house",
-            Procurement::InterMunicipal => "inter_municipal",
-            Procurement::FrameworkAgreement => "framework_agreement",
-            Procurement::Tender => "tender",
-        }
-    }
-
     /// German label.
     pub fn label_de(self) -> &'static str {
         match self {
@@ -153,20 +144,10 @@ impl Procurement {
     }
 }
 
-/// Whether the municipality with AGS `ags` may take `offer` without a tender:
-/// in-house if the provider's signed profile lists it (or its Kreis) among its
-/// members or owners; otherwise by the legal basis the offer states, if the offer
-/// may be delivered there; otherwise a tender is needed.
-pub fn procurement(profile: Option<&ProfileBody>, offer: &OfferBody, ags: &str) -> Procurement {
-    procurement_by(
-        profile.is_some_and(|p| p.members.iter().any(|m| m.covers(ags))),
-        offer.regions.iter().any(|r| r.covers(ags)),
-        offer.legal_basis.as_ref().map(|l| l.kind),
-    )
-}
-
-/// [`procurement`] from its three inputs: whether the profile lists the
-/// municipality, whether the offer is delivered there, and the stated legal basis.
+/// Whether a municipality may take an offer without a tender, from three facts:
+/// whether the provider's signed profile lists it (or its Kreis) among its
+/// members or owners (in-house), whether the offer may be delivered there, and
+/// the legal basis the offer states. `State::procurement` gathers the facts.
 pub fn procurement_by(
     in_house: bool,
     delivered: bool,

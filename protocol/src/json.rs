@@ -7,6 +7,7 @@
 //! with their own error codes. The output is a `serde_json::Value` that only ever
 //! holds integers within ±(2^53 - 1), strings, booleans, null, arrays and objects.
 
+use crate::code::RecordCode;
 use serde_json::{Map, Number, Value};
 use std::fmt::Write as _;
 
@@ -35,14 +36,14 @@ pub enum JsonError {
 
 impl JsonError {
     /// Stable error code, as listed in `specs/protocol.md`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RecordCode {
         match self {
-            JsonError::InvalidUtf8 { .. } => "invalid_utf8",
-            JsonError::Malformed { .. } => "malformed_json",
-            JsonError::DuplicateKey { .. } => "duplicate_key",
-            JsonError::Float { .. } => "float_not_allowed",
-            JsonError::IntegerOutOfRange { .. } => "integer_out_of_range",
-            JsonError::TooDeep { .. } => "too_deep",
+            JsonError::InvalidUtf8 { .. } => RecordCode::InvalidUtf8,
+            JsonError::Malformed { .. } => RecordCode::MalformedJson,
+            JsonError::DuplicateKey { .. } => RecordCode::DuplicateKey,
+            JsonError::Float { .. } => RecordCode::FloatNotAllowed,
+            JsonError::IntegerOutOfRange { .. } => RecordCode::IntegerOutOfRange,
+            JsonError::TooDeep { .. } => RecordCode::TooDeep,
         }
     }
 }
@@ -397,7 +398,7 @@ mod tests {
     fn code(input: &str) -> &'static str {
         match parse(input.as_bytes()) {
             Ok(_) => "ok",
-            Err(e) => e.code(),
+            Err(e) => e.code().as_str(),
         }
     }
 
@@ -427,7 +428,7 @@ mod tests {
         assert_eq!(code(&"[".repeat(40)), "too_deep");
         assert_eq!(
             parse(b"{\"a\":\"\xff\"}").map_err(|e| e.code()),
-            Err("invalid_utf8")
+            Err(RecordCode::InvalidUtf8)
         );
     }
 

@@ -4,6 +4,7 @@
 //! point, so code holding one never re-checks it. Signing takes a 32-byte seed that
 //! the caller supplies: this crate has no randomness of its own.
 
+use crate::code::RecordCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
@@ -71,13 +72,13 @@ pub enum KeyError {
 
 impl KeyError {
     /// Stable error code, as listed in `specs/protocol.md`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RecordCode {
         match self {
-            KeyError::MalformedDid { .. } => "malformed_did",
-            KeyError::WeakKey { .. } => "weak_key",
-            KeyError::MalformedSignature { .. } => "malformed_signature",
-            KeyError::BadSignature { .. } => "bad_signature",
-            KeyError::MalformedSecretKey { .. } => "malformed_secret_key",
+            KeyError::MalformedDid { .. } => RecordCode::MalformedDid,
+            KeyError::WeakKey { .. } => RecordCode::WeakKey,
+            KeyError::MalformedSignature { .. } => RecordCode::MalformedSignature,
+            KeyError::BadSignature { .. } => RecordCode::BadSignature,
+            KeyError::MalformedSecretKey { .. } => RecordCode::MalformedSecretKey,
         }
     }
 }
@@ -382,7 +383,7 @@ mod tests {
         for bad in ["did:key:", "did:web:x", "did:key:z0OIl", "did:key:zzzzzzzz"] {
             assert_eq!(
                 bad.parse::<Did>().map_err(|e| e.code()),
-                Err("malformed_did")
+                Err(RecordCode::MalformedDid)
             );
         }
     }
@@ -394,12 +395,12 @@ mod tests {
         id[0] = 1;
         assert_eq!(
             Did::from_public_key(id).map_err(|e| e.code()),
-            Err("weak_key")
+            Err(RecordCode::WeakKey)
         );
         id[31] = 0x80;
         assert_eq!(
             Did::from_public_key(id).map_err(|e| e.code()),
-            Err("malformed_did")
+            Err(RecordCode::MalformedDid)
         );
     }
 
@@ -419,7 +420,7 @@ mod tests {
         key.did().verify(b"hello", &sig).expect("valid");
         assert_eq!(
             key.did().verify(b"hellO", &sig).map_err(|e| e.code()),
-            Err("bad_signature")
+            Err(RecordCode::BadSignature)
         );
         let text = sig.to_text();
         assert_eq!(text.parse::<Signature>().expect("parse"), sig);

@@ -12,6 +12,8 @@
 
 pub mod author;
 pub mod body;
+pub mod code;
+mod de;
 pub mod fields;
 pub mod geo;
 pub mod json;
@@ -22,6 +24,7 @@ pub mod sync;
 pub mod taxonomy;
 
 pub use body::{Body, Kind};
+pub use code::{GateCode, RecordCode, RejectCode};
 pub use fields::{Hash32, Timestamp};
 pub use keys::{Did, SecretKey, Signature};
 pub use record::{Draft, Record, RecordError, UnverifiedRecord, VerifiedRecord};

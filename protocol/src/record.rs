@@ -7,7 +7,8 @@
 //! serde: they are the domain tag followed by the JCS form of the parsed JSON.
 
 use crate::body::{Approval, Body, Kind};
-use crate::fields::{CODE_SEP, Coded, FieldError, Hash32, Timestamp};
+use crate::code::RecordCode;
+use crate::fields::{Coded, FieldError, Hash32, Timestamp};
 use crate::json::{self, JsonError};
 use crate::keys::{Did, KeyError, SecretKey, Signature};
 use serde_json::{Map, Value};
@@ -51,7 +52,7 @@ pub enum RecordError {
     Json(#[from] JsonError),
     #[error("{path}: {message}")]
     Field {
-        code: &'static str,
+        code: RecordCode,
         path: String,
         message: String,
     },
@@ -73,18 +74,18 @@ pub enum RecordError {
 
 impl RecordError {
     /// Stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RecordCode {
         match self {
-            RecordError::TooLarge { .. } => "too_large",
+            RecordError::TooLarge { .. } => RecordCode::TooLarge,
             RecordError::Json(e) => e.code(),
-            RecordError::Field { code, .. } => code,
-            RecordError::UnsupportedVersion { .. } => "unsupported_version",
-            RecordError::UnknownKind { .. } => "unknown_kind",
-            RecordError::NonCanonical { .. } => "noncanonical_body",
+            RecordError::Field { code, .. } => *code,
+            RecordError::UnsupportedVersion { .. } => RecordCode::UnsupportedVersion,
+            RecordError::UnknownKind { .. } => RecordCode::UnknownKind,
+            RecordError::NonCanonical { .. } => RecordCode::NoncanonicalBody,
             RecordError::Key(e) => e.code(),
-            RecordError::BadApproval { .. } => "bad_approval",
-            RecordError::FederationMismatch { .. } => "federation_mismatch",
-            RecordError::WrongFederation { .. } => "wrong_federation",
+            RecordError::BadApproval { .. } => RecordCode::BadApproval,
+            RecordError::FederationMismatch { .. } => RecordCode::FederationMismatch,
+            RecordError::WrongFederation { .. } => RecordCode::WrongFederation,
         }
     }
 
@@ -96,7 +97,7 @@ impl RecordError {
         }
     }
 
-    fn plain(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+    fn plain(code: RecordCode, path: impl Into<String>, message: impl Into<String>) -> Self {
         RecordError::Field {
             code,
             path: path.into(),
@@ -105,72 +106,14 @@ impl RecordError {
     }
 }
 
-/// Turns a serde error from a body into a coded error. Field types put their code in
-/// front of the message (see `fields::coded`); serde's own errors map by kind.
-fn from_serde(e: serde_path_to_error::Error<serde_json::Error>) -> RecordError {
+/// Turns a body's deserialisation error into a record error: its code, and its
+/// path below `body`.
+fn from_serde(e: serde_path_to_error::Error<crate::de::DeError>) -> RecordError {
     let path = format!("body.{}", e.path());
     let path = path.trim_end_matches('.').to_owned();
-    let msg = e.into_inner().to_string();
-    if let Some((code, rest)) = msg.split_once(CODE_SEP) {
-        let code = CODES
-            .iter()
-            .find(|c| **c == code)
-            .copied()
-            .unwrap_or("invalid_value");
-        return RecordError::plain(code, path, rest);
-    }
-    let code = if msg.starts_with("unknown field") {
-        "unknown_field"
-    } else if msg.starts_with("missing field") {
-        "missing_field"
-    } else if msg.starts_with("invalid type") {
-        "invalid_type"
-    } else {
-        "invalid_value"
-    };
-    RecordError::plain(code, path, msg)
+    let e = e.into_inner();
+    RecordError::plain(e.code, path, e.message)
 }
-
-/// Every stable error code a record can be rejected with before state is consulted.
-pub const CODES: &[&str] = &[
-    "too_large",
-    "invalid_utf8",
-    "malformed_json",
-    "duplicate_key",
-    "float_not_allowed",
-    "integer_out_of_range",
-    "too_deep",
-    "not_an_object",
-    "unknown_field",
-    "missing_field",
-    "invalid_type",
-    "invalid_value",
-    "unsupported_version",
-    "unknown_kind",
-    "invalid_seq",
-    "invalid_prev",
-    "malformed_hash",
-    "malformed_did",
-    "weak_key",
-    "malformed_timestamp",
-    "malformed_ags",
-    "malformed_slug",
-    "malformed_offer_id",
-    "malformed_ozg_id",
-    "malformed_leika_key",
-    "malformed_currency",
-    "invalid_length",
-    "invalid_text",
-    "duplicate_entry",
-    "invalid_threshold",
-    "invalid_validity",
-    "noncanonical_body",
-    "malformed_signature",
-    "bad_signature",
-    "bad_approval",
-    "federation_mismatch",
-    "wrong_federation",
-];
 
 /// The envelope and typed body of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,7 +227,7 @@ impl UnverifiedRecord {
     pub fn from_value(v: Value) -> Result<UnverifiedRecord, RecordError> {
         let Value::Object(mut m) = v else {
             return Err(RecordError::plain(
-                "not_an_object",
+                RecordCode::NotAnObject,
                 "",
                 "a record is a JSON object",
             ));
@@ -292,7 +235,7 @@ impl UnverifiedRecord {
         for k in m.keys() {
             if !FIELDS.contains(&k.as_str()) {
                 return Err(RecordError::plain(
-                    "unknown_field",
+                    RecordCode::UnknownField,
                     k.chars().take(64).collect::<String>(),
                     "not an envelope field",
                 ));
@@ -300,7 +243,7 @@ impl UnverifiedRecord {
         }
         for f in FIELDS {
             if !m.contains_key(f) {
-                return Err(RecordError::plain("missing_field", f, "required"));
+                return Err(RecordError::plain(RecordCode::MissingField, f, "required"));
             }
         }
         let mut take = |f: &str| m.remove(f).unwrap_or(Value::Null);
@@ -308,7 +251,7 @@ impl UnverifiedRecord {
             Value::Number(n) => n.as_i64().unwrap_or(-1),
             _ => {
                 return Err(RecordError::plain(
-                    "invalid_type",
+                    RecordCode::InvalidType,
                     "v",
                     "must be an integer",
                 ));
@@ -331,7 +274,7 @@ impl UnverifiedRecord {
             Value::Number(n) => n.as_i64().unwrap_or(0),
             _ => {
                 return Err(RecordError::plain(
-                    "invalid_type",
+                    RecordCode::InvalidType,
                     "seq",
                     "must be an integer",
                 ));
@@ -339,7 +282,7 @@ impl UnverifiedRecord {
         };
         if seq < 1 {
             return Err(RecordError::plain(
-                "invalid_seq",
+                RecordCode::InvalidSeq,
                 "seq",
                 "must be 1 or more",
             ));
@@ -353,7 +296,7 @@ impl UnverifiedRecord {
             ),
             _ => {
                 return Err(RecordError::plain(
-                    "invalid_type",
+                    RecordCode::InvalidType,
                     "prev",
                     "must be a record id or null",
                 ));
@@ -361,7 +304,7 @@ impl UnverifiedRecord {
         };
         if (seq == 1) != prev.is_none() {
             return Err(RecordError::plain(
-                "invalid_prev",
+                RecordCode::InvalidPrev,
                 "prev",
                 "must be null at seq 1 and a record id after it",
             ));
@@ -388,7 +331,7 @@ impl UnverifiedRecord {
         let mut unsigned = record.envelope_map();
         unsigned.insert("body".into(), body_json);
         let canonical = json::canonical(&Value::Object(unsigned))
-            .map_err(|e| RecordError::plain("invalid_value", "", e.to_string()))?;
+            .map_err(|e| RecordError::plain(RecordCode::InvalidValue, "", e.to_string()))?;
         signed_bytes.extend(canonical);
         Ok(UnverifiedRecord {
             record,
@@ -492,7 +435,7 @@ fn string(v: Value, field: &str) -> Result<String, RecordError> {
     match v {
         Value::String(s) => Ok(s),
         _ => Err(RecordError::plain(
-            "invalid_type",
+            RecordCode::InvalidType,
             field,
             "must be a string",
         )),
@@ -584,13 +527,13 @@ pub fn sign(key: &SecretKey, draft: Draft) -> Result<VerifiedRecord, RecordError
     let mut bytes = RECORD_TAG.to_vec();
     bytes.extend(
         json::canonical(&Value::Object(unsigned.clone()))
-            .map_err(|e| RecordError::plain("invalid_value", "", e.to_string()))?,
+            .map_err(|e| RecordError::plain(RecordCode::InvalidValue, "", e.to_string()))?,
     );
     let sig = key.sign(&bytes);
     let mut full = unsigned;
     full.insert("sig".into(), Value::String(sig.to_text()));
     let text = json::canonical(&Value::Object(full))
-        .map_err(|e| RecordError::plain("invalid_value", "", e.to_string()))?;
+        .map_err(|e| RecordError::plain(RecordCode::InvalidValue, "", e.to_string()))?;
     VerifiedRecord::from_bytes(&text)
 }
 
@@ -626,7 +569,7 @@ impl Body {
     fn from_json_keep(kind: Kind, v: Value) -> Result<(Body, Value), RecordError> {
         if !v.is_object() {
             return Err(RecordError::plain(
-                "invalid_type",
+                RecordCode::InvalidType,
                 "body",
                 "must be an object",
             ));

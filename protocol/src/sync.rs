@@ -229,8 +229,38 @@ pub enum SyncResponse {
     Records { records: Vec<Vec<u8>> },
     /// Peers the responder is connected to.
     Peers { peers: Vec<PeerAddr> },
-    /// The request was refused (`wrong_federation`, `too_many`).
-    Error { code: String, message: String },
+    /// The request was refused.
+    Error { code: SyncCode, message: String },
+}
+
+/// Why a sync request was refused. A code this version does not know (from a
+/// newer peer) keeps its text, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncCode {
+    /// The request names another federation.
+    WrongFederation,
+    /// A fetch asked for more than [`MAX_FETCH`] ids.
+    TooMany,
+    Other(String),
+}
+
+impl SyncCode {
+    /// The text form on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SyncCode::WrongFederation => "wrong_federation",
+            SyncCode::TooMany => "too_many",
+            SyncCode::Other(text) => text,
+        }
+    }
+
+    fn from_wire(text: String) -> SyncCode {
+        match text.as_str() {
+            "wrong_federation" => SyncCode::WrongFederation,
+            "too_many" => SyncCode::TooMany,
+            _ => SyncCode::Other(text),
+        }
+    }
 }
 
 /// A sync message that does not decode.
@@ -477,7 +507,7 @@ impl SyncResponse {
             }
             SyncResponse::Error { code, message } => {
                 out.push(RESP_ERROR);
-                put_bytes(&mut out, code.as_bytes());
+                put_bytes(&mut out, code.as_str().as_bytes());
                 put_bytes(&mut out, message.as_bytes());
             }
         }
@@ -538,7 +568,7 @@ impl SyncResponse {
                 SyncResponse::Peers { peers }
             }
             RESP_ERROR => SyncResponse::Error {
-                code: r.text()?,
+                code: SyncCode::from_wire(r.text()?),
                 message: r.text()?,
             },
             _ => return Err(WireError("unknown answer type")),
@@ -846,8 +876,12 @@ mod tests {
                 }],
             },
             SyncResponse::Error {
-                code: "too_many".into(),
+                code: SyncCode::TooMany,
                 message: "at most 256".into(),
+            },
+            SyncResponse::Error {
+                code: SyncCode::Other("from_a_newer_peer".into()),
+                message: String::new(),
             },
         ];
         for r in resps {

@@ -7,7 +7,7 @@ use kx_protocol::author::LogWriter;
 use kx_protocol::body::Kind;
 use kx_protocol::fields::OfferId;
 use kx_protocol::registry::{Admitted, OfferStatus, Registry, Standing};
-use kx_protocol::{Did, SecretKey, VerifiedRecord};
+use kx_protocol::{Did, GateCode, SecretKey, VerifiedRecord};
 use serde_json::json;
 use support::vectors::{T0, action, body, genesis, key, offer, ts};
 
@@ -79,7 +79,7 @@ fn suspension_hides_offers_until_reinstatement_and_revocation_keeps_history() {
     let during = w.peek(offer("meldewesen", 2), ts(T0)).expect("sign");
     assert_eq!(
         f.reg.admit(during.clone()).map_err(|e| e.code()),
-        Err("member_suspended")
+        Err(GateCode::MemberSuspended.into())
     );
 
     f.govern(
@@ -102,7 +102,7 @@ fn suspension_hides_offers_until_reinstatement_and_revocation_keeps_history() {
     let late = w.write(offer("meldewesen", 3), ts(T0)).expect("sign");
     assert_eq!(
         f.reg.admit(late).map_err(|e| e.code()),
-        Err("member_revoked")
+        Err(GateCode::MemberRevoked.into())
     );
     // History before the cut stays.
     let state = f.reg.state();
@@ -231,7 +231,10 @@ fn key_rotation_keeps_identity_and_offers() {
         Admitted::Stored
     );
     let old = w1.write(offer("gis", 3), ts(T0)).expect("sign");
-    assert_eq!(f.reg.admit(old).map_err(|e| e.code()), Err("key_rotated"));
+    assert_eq!(
+        f.reg.admit(old).map_err(|e| e.code()),
+        Err(GateCode::KeyRotated.into())
+    );
     let state = f.reg.state();
     let entry = &state.offers[&(p.did().clone(), "gis".parse().expect("id"))];
     assert_eq!(entry.current().map(|c| c.version), Some(2));

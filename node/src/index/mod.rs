@@ -3,7 +3,8 @@
 //! match instead of every offer.
 //!
 //! Every indexed filter is exact, never approximate: an offer is in the candidate
-//! set of a filter if and only if [`Filters::matches`] would pass it on that field.
+//! set of a filter if and only if the full-scan definition of the filters
+//! (`scan.rs`, what the tests compare with) would pass it on that field.
 //! - `category`: an offer is filed under its category and every ancestor, so the
 //!   lookup equals `taxonomy::is_within`;
 //! - `region` and `municipality`: filed under each region it names; a query AGS
@@ -31,14 +32,21 @@
 //! If it cannot be read, its slot is retired instead of reused, so the postings
 //! left behind point at nothing and never match.
 
-use crate::http::Filters;
+mod postings;
+#[cfg(test)]
+mod scan;
+mod words;
+
+use kx_api::Filters;
 use kx_protocol::body::{LegalBasisKind, OfferBody};
 use kx_protocol::fields::OfferId;
 use kx_protocol::geo;
 use kx_protocol::registry::{Changes, OfferStatus};
-use kx_protocol::{Body, Did, Hash32, Standing, State, VerifiedRecord, taxonomy};
+use kx_protocol::{Body, Did, Hash32, Standing, State, Timestamp, VerifiedRecord, taxonomy};
+use postings::{NO_POSTINGS, Postings, union};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use words::{Words, text_of, tokens};
 
 /// Above this many matches a page is cut from the ordered key map instead of by
 /// sorting the matches (low in tests, so that they take both ways).
@@ -71,62 +79,6 @@ struct Doc {
 /// Reads an offer's current record by id (from the node's store).
 pub(crate) type Load<'a> = &'a dyn Fn(&Hash32) -> Option<VerifiedRecord>;
 
-/// The distinct lowercase whitespace tokens of all offer texts.
-#[derive(Debug, Default)]
-struct Words {
-    ids: HashMap<Box<str>, u32>,
-    text: Vec<Box<str>>,
-    /// token -> slots of the offers whose text has it, sorted
-    postings: Vec<Postings>,
-    /// three consecutive characters -> tokens that have them, sorted
-    trigrams: HashMap<[char; 3], Vec<u32>>,
-}
-
-impl Words {
-    fn id(&mut self, token: &str) -> u32 {
-        if let Some(id) = self.ids.get(token) {
-            return *id;
-        }
-        let id = self.text.len() as u32;
-        self.ids.insert(token.into(), id);
-        self.text.push(token.into());
-        self.postings.push(Postings::default());
-        let chars: Vec<char> = token.chars().collect();
-        for t in chars.windows(3) {
-            let list = self.trigrams.entry([t[0], t[1], t[2]]).or_default();
-            if list.last() != Some(&id) {
-                list.push(id);
-            }
-        }
-        id
-    }
-
-    /// Slots of the offers whose text contains `word`, sorted.
-    fn matching(&self, word: &str) -> Postings {
-        let chars: Vec<char> = word.chars().collect();
-        let tokens: Vec<u32> = if chars.len() >= 3 {
-            let mut best: Option<&Vec<u32>> = None;
-            for t in chars.windows(3) {
-                match self.trigrams.get(&[t[0], t[1], t[2]]) {
-                    None => return Postings::default(),
-                    Some(l) if best.is_none_or(|b| l.len() < b.len()) => best = Some(l),
-                    Some(_) => {}
-                }
-            }
-            best.into_iter()
-                .flatten()
-                .copied()
-                .filter(|id| self.text[*id as usize].contains(word))
-                .collect()
-        } else {
-            (0..self.text.len() as u32)
-                .filter(|id| self.text[*id as usize].contains(word))
-                .collect()
-        };
-        union(tokens.iter().map(|t| &self.postings[*t as usize]))
-    }
-}
-
 /// One page of a search.
 #[derive(Debug, Default)]
 pub struct Page {
@@ -157,230 +109,6 @@ pub struct SearchIndex {
     words: Words,
 }
 
-/// The slots filed under one term: a sorted list while sparse, a bitmap once
-/// the list would take more room than the bitmap (a term in more than one
-/// offer in 32, such as a common word or a large region). Back to a list when
-/// it thins out to a quarter of that.
-#[derive(Debug, Clone)]
-enum Postings {
-    List(Vec<u32>),
-    Bits { words: Vec<u64>, len: usize },
-}
-
-impl Default for Postings {
-    fn default() -> Postings {
-        Postings::List(Vec::new())
-    }
-}
-
-static NO_POSTINGS: Postings = Postings::List(Vec::new());
-
-impl Postings {
-    fn len(&self) -> usize {
-        match self {
-            Postings::List(l) => l.len(),
-            Postings::Bits { len, .. } => *len,
-        }
-    }
-
-    fn insert(&mut self, slot: u32) {
-        match self {
-            Postings::List(list) => {
-                if let Err(i) = list.binary_search(&slot) {
-                    list.insert(i, slot);
-                }
-                let top = list.last().map_or(0, |s| *s as usize + 1);
-                // 4 bytes a listed slot against one bit per slot up to the top.
-                if list.len() * 4 > top.div_ceil(64) * 8 && list.len() >= 64 {
-                    let mut words = vec![0u64; top.div_ceil(64)];
-                    for s in list.iter() {
-                        words[*s as usize / 64] |= 1 << (s % 64);
-                    }
-                    *self = Postings::Bits {
-                        words,
-                        len: list.len(),
-                    };
-                }
-            }
-            Postings::Bits { words, len } => {
-                let (w, bit) = (slot as usize / 64, 1u64 << (slot % 64));
-                if w >= words.len() {
-                    words.resize(w + 1, 0);
-                }
-                if words[w] & bit == 0 {
-                    words[w] |= bit;
-                    *len += 1;
-                }
-            }
-        }
-    }
-
-    fn remove(&mut self, slot: u32) {
-        match self {
-            Postings::List(list) => {
-                if let Ok(i) = list.binary_search(&slot) {
-                    list.remove(i);
-                }
-            }
-            Postings::Bits { words, len } => {
-                let (w, bit) = (slot as usize / 64, 1u64 << (slot % 64));
-                if words.get(w).is_some_and(|x| x & bit != 0) {
-                    words[w] &= !bit;
-                    *len -= 1;
-                }
-                if *len * 4 * 4 < words.len() * 8 {
-                    *self = Postings::List(self.iter().collect());
-                }
-            }
-        }
-    }
-
-    fn contains(&self, slot: u32) -> bool {
-        match self {
-            Postings::List(list) => list.binary_search(&slot).is_ok(),
-            Postings::Bits { words, .. } => words
-                .get(slot as usize / 64)
-                .is_some_and(|x| x & (1 << (slot % 64)) != 0),
-        }
-    }
-
-    /// The slots in order.
-    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        let (list, words) = match self {
-            Postings::List(l) => (l.as_slice(), &[][..]),
-            Postings::Bits { words, .. } => (&[][..], words.as_slice()),
-        };
-        list.iter()
-            .copied()
-            .chain(words.iter().enumerate().flat_map(|(i, w)| {
-                let mut w = *w;
-                std::iter::from_fn(move || {
-                    (w != 0).then(|| {
-                        let bit = w.trailing_zeros();
-                        w &= w - 1;
-                        i as u32 * 64 + bit
-                    })
-                })
-            }))
-    }
-
-    fn to_vec(&self) -> Vec<u32> {
-        match self {
-            Postings::List(list) => list.clone(),
-            Postings::Bits { words, len } => {
-                let mut out = Vec::with_capacity(*len);
-                for (i, w) in words.iter().enumerate() {
-                    let mut w = *w;
-                    while w != 0 {
-                        out.push(i as u32 * 64 + w.trailing_zeros());
-                        w &= w - 1;
-                    }
-                }
-                out
-            }
-        }
-    }
-
-    fn bits(words: Vec<u64>) -> Postings {
-        let len = words.iter().map(|w| w.count_ones() as usize).sum();
-        Postings::Bits { words, len }
-    }
-
-    /// The slots in both.
-    fn and(&self, other: &Postings) -> Postings {
-        match (self, other) {
-            (Postings::List(a), Postings::List(b)) => {
-                let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-                Postings::List(intersect(small, large))
-            }
-            (Postings::List(list), bits) | (bits, Postings::List(list)) => {
-                Postings::List(list.iter().copied().filter(|s| bits.contains(*s)).collect())
-            }
-            (Postings::Bits { words: a, .. }, Postings::Bits { words: b, .. }) => {
-                Postings::bits(a.iter().zip(b).map(|(x, y)| x & y).collect())
-            }
-        }
-    }
-}
-
-/// Union of postings: lists merged pairwise (they are few), and a bitmap if
-/// any of them is one.
-fn union<'a>(lists: impl Iterator<Item = &'a Postings>) -> Postings {
-    let mut bits: Vec<u64> = Vec::new();
-    let mut out: Vec<u32> = Vec::new();
-    for p in lists {
-        match p {
-            Postings::Bits { words, .. } => {
-                if bits.len() < words.len() {
-                    bits.resize(words.len(), 0);
-                }
-                for (b, w) in bits.iter_mut().zip(words) {
-                    *b |= w;
-                }
-            }
-            Postings::List(list) if out.is_empty() => out = list.clone(),
-            Postings::List(list) => out = merge(&out, list),
-        }
-    }
-    if bits.is_empty() {
-        return Postings::List(out);
-    }
-    for s in out {
-        let w = s as usize / 64;
-        if w >= bits.len() {
-            bits.resize(w + 1, 0);
-        }
-        bits[w] |= 1 << (s % 64);
-    }
-    Postings::bits(bits)
-}
-
-/// Sorted union of two sorted lists.
-fn merge(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut merged = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x < y => a.next(),
-            (Some(x), Some(y)) if x > y => b.next(),
-            (Some(_), Some(_)) => {
-                b.next();
-                a.next()
-            }
-            (Some(_), None) => a.next(),
-            (None, Some(_)) => b.next(),
-            (None, None) => break,
-        };
-        merged.extend(next.copied());
-    }
-    merged
-}
-
-/// Sorted intersection of two sorted lists.
-fn intersect(small: &[u32], large: &[u32]) -> Vec<u32> {
-    if small.len() * 16 < large.len() {
-        return small
-            .iter()
-            .copied()
-            .filter(|x| large.binary_search(x).is_ok())
-            .collect();
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::with_capacity(small.len());
-    while i < small.len() && j < large.len() {
-        match small[i].cmp(&large[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(small[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
-}
-
 /// The field terms an offer is filed under.
 fn terms_of(b: &OfferBody, provider: u32) -> Vec<String> {
     let mut t = vec![format!("p:{provider}")];
@@ -398,20 +126,6 @@ fn terms_of(b: &OfferBody, provider: u32) -> Vec<String> {
     t.sort();
     t.dedup();
     t
-}
-
-/// The text a free-text search looks in, lowercase (the same text as
-/// `Filters::matches`).
-fn text_of(b: &OfferBody) -> String {
-    format!("{} {} {}", b.title, b.summary, b.description).to_lowercase()
-}
-
-/// The distinct whitespace tokens of `text`.
-fn tokens(text: &str) -> Vec<&str> {
-    let mut tokens: Vec<&str> = text.split_whitespace().collect();
-    tokens.sort_unstable();
-    tokens.dedup();
-    tokens
 }
 
 impl SearchIndex {
@@ -587,19 +301,19 @@ impl SearchIndex {
     }
 
     /// Slots passing every filter, in slot order.
-    fn matching(&self, state: &State, f: &Filters) -> Vec<u32> {
+    fn matching(&self, state: &State, f: &Filters, at: Timestamp) -> Vec<u32> {
         let mut lists: Vec<Postings> = Vec::new();
         if let Some(m) = f.municipality {
             lists.push(self.covering(&m.ags));
         }
         if let Some(r) = &f.region {
-            lists.push(self.covering(r));
+            lists.push(self.covering(r.as_str()));
         }
         for (prefix, value) in [
-            ("c", &f.category),
-            ("o", &f.ozg),
-            ("l", &f.leika),
-            ("z", &f.cert),
+            ("c", f.category.as_ref().map(|c| c.as_str())),
+            ("o", f.ozg.as_ref().map(|o| o.as_str())),
+            ("l", f.leika.as_ref().map(|l| l.as_str())),
+            ("z", f.cert.as_ref().map(|c| c.as_str())),
         ] {
             if let Some(v) = value {
                 lists.push(self.slots(&format!("{prefix}:{v}")).clone());
@@ -657,9 +371,9 @@ impl SearchIndex {
                 Some(Standing::Active) => {
                     if doc.withdrawn {
                         OfferStatus::Withdrawn
-                    } else if f.at.unix() < doc.valid_from {
+                    } else if at.unix() < doc.valid_from {
                         OfferStatus::NotYetValid
-                    } else if f.at.unix() >= doc.valid_until {
+                    } else if at.unix() >= doc.valid_until {
                         OfferStatus::Expired
                     } else {
                         OfferStatus::Active
@@ -672,7 +386,7 @@ impl SearchIndex {
                 continue;
             }
             let provider = self.providers[doc.provider as usize].as_ref();
-            let shown = |at| match &self.docs[slot as usize] {
+            let shown = || match &self.docs[slot as usize] {
                 Some(d) if merged[doc.provider as usize] => {
                     state.shown_under(provider, &d.offer_id, at)
                 }
@@ -680,25 +394,21 @@ impl SearchIndex {
             };
             if let Some(p) = &f.provider
                 && p != provider
-                && *p != shown(f.at)
+                && *p != shown()
             {
                 continue;
             }
-            if let (Some(_), Some(want)) = (f.municipality, &f.procurement) {
-                // Judged against the provider that offers it now, as
-                // `http::procurement_of` does; the municipality filter above
+            if let (Some(_), Some(want)) = (f.municipality, f.procurement) {
+                // Judged against the provider that offers it at `at`, as
+                // `State::procurement` does; the municipality filter above
                 // already means the offer is delivered there.
                 let in_house = if merged[doc.provider as usize] {
-                    lists(&shown(crate::http::now()))
+                    lists(&shown())
                 } else {
                     listed[doc.provider as usize]
                 };
                 let got = geo::procurement_by(in_house, true, doc.legal_basis);
-                let ok = match want.as_str() {
-                    "tender_free" => got.tender_free(),
-                    w => got.as_str() == w,
-                };
-                if !ok {
+                if !want.accepts(got) {
                     continue;
                 }
             }
@@ -719,10 +429,11 @@ impl SearchIndex {
         &self,
         state: &State,
         f: &Filters,
+        at: Timestamp,
         after: Option<&(Did, OfferId)>,
         limit: usize,
     ) -> Page {
-        let matched = self.matching(state, f);
+        let matched = self.matching(state, f, at);
         let total = matched.len();
         let past = |d: &Did, o: &OfferId| after.is_none_or(|(ad, ao)| (d, o) > (ad, ao));
         let mut keys: Vec<(Did, OfferId)> = Vec::new();
@@ -774,9 +485,8 @@ impl SearchIndex {
     }
 
     /// OZG ids of the active offers (for the catalog's choice list).
-    pub(crate) fn active_ozg_ids(&self, state: &State, at: kx_protocol::Timestamp) -> Vec<String> {
-        let f = Filters::active_at(at);
-        let active = self.matching(state, &f);
+    pub(crate) fn active_ozg_ids(&self, state: &State, at: Timestamp) -> Vec<String> {
+        let active = self.matching(state, &Filters::default(), at);
         let mut ids: Vec<String> = self
             .term_no
             .iter()
@@ -798,59 +508,6 @@ mod tests {
     use kx_protocol::author::{LogWriter, genesis};
     use kx_protocol::record::approve;
     use kx_protocol::{Kind, Registry, SecretKey, Timestamp};
-
-    #[test]
-    fn postings_match_a_set_through_list_and_bitmap_forms() {
-        let mut p = Postings::default();
-        let mut set = std::collections::BTreeSet::new();
-        let mut x: u64 = 7;
-        let mut next = |m: u64| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) % m
-        };
-        let mut forms = (false, false);
-        for round in 0..6 {
-            // Dense rounds fill slots below 2,000; sparse rounds empty them.
-            for _ in 0..3000 {
-                let slot = next(2000) as u32;
-                if round % 2 == 0 {
-                    p.insert(slot);
-                    set.insert(slot);
-                } else {
-                    p.remove(slot);
-                    set.remove(&slot);
-                }
-                match &p {
-                    Postings::List(_) => forms.0 = true,
-                    Postings::Bits { .. } => forms.1 = true,
-                }
-            }
-            assert_eq!(p.len(), set.len());
-            assert_eq!(p.to_vec(), set.iter().copied().collect::<Vec<_>>());
-        }
-        assert_eq!(forms, (true, true), "both forms were used");
-        let other = Postings::List(vec![1, 5, 4000]);
-        let mut want: Vec<u32> = set.iter().copied().chain([1, 5, 4000]).collect();
-        want.sort();
-        want.dedup();
-        assert_eq!(union([&p, &other, &NO_POSTINGS].into_iter()).to_vec(), want);
-        assert_eq!(union([&other, &p].into_iter()).to_vec(), want);
-        // Intersections in every pairing of forms.
-        let dense = Postings::List((0..3000).step_by(3).collect());
-        let mut dense_bits = Postings::default();
-        for s in dense.to_vec() {
-            dense_bits.insert(s);
-        }
-        assert!(matches!(dense_bits, Postings::Bits { .. }));
-        for a in [&p, &other] {
-            let want: Vec<u32> = a.to_vec().into_iter().filter(|s| s % 3 == 0).collect();
-            assert_eq!(a.and(&dense).to_vec(), want);
-            assert_eq!(dense_bits.and(a).to_vec(), want);
-        }
-        assert_eq!(dense_bits.and(&dense_bits).to_vec(), dense.to_vec());
-    }
     use serde_json::{Value, json};
 
     fn key(n: u8) -> SecretKey {
@@ -1014,7 +671,7 @@ mod tests {
     }
 
     /// What `Filters::matches` passes, scanning every offer: the reference.
-    fn scan(state: &State, recs: &Records, f: &Filters) -> Vec<(Did, OfferId)> {
+    fn scan(state: &State, recs: &Records, f: &Filters, at: Timestamp) -> Vec<(Did, OfferId)> {
         state
             .offers
             .iter()
@@ -1025,7 +682,7 @@ mod tests {
                 let Body::Offer(b) = &rec.record().body else {
                     return false;
                 };
-                f.matches(state, p, e, b)
+                super::scan::matches(f, state, p, e, b, at)
             })
             .map(|(k, _)| k.clone())
             .collect()
@@ -1039,7 +696,7 @@ mod tests {
         assert_eq!(index.len(), state.offers.len());
         let at = ts(T0 + 200 * 86_400);
         let providers: Vec<Did> = state.providers.keys().cloned().collect();
-        let mut filters = vec![Filters::active_at(at)];
+        let mut filters = vec![Filters::default()];
         let every = |f: &mut Filters| {
             f.include = vec![
                 OfferStatus::Active,
@@ -1050,18 +707,20 @@ mod tests {
         };
         for m in ["Paderborn", "Erkrath", "Köln", "Bielefeld"] {
             for proc in [None, Some("tender_free"), Some("in_house"), Some("tender")] {
-                let mut f = Filters::active_at(at);
-                f.municipality = Some(geo::resolve(m).expect("municipality"));
-                f.procurement = proc.map(str::to_owned);
-                filters.push(f);
+                filters.push(Filters {
+                    municipality: Some(geo::resolve(m).expect("municipality")),
+                    procurement: proc.map(|p| p.parse().expect("procurement")),
+                    ..Filters::default()
+                });
             }
         }
         for r in [
             "05", "057", "05774", "05774032", "05158004", "05315000", "06",
         ] {
-            let mut f = Filters::active_at(at);
-            f.region = Some(r.into());
-            filters.push(f);
+            filters.push(Filters {
+                region: Some(r.parse().expect("region")),
+                ..Filters::default()
+            });
         }
         let mut cats: Vec<String> = CATS.iter().map(|c| c.to_string()).collect();
         cats.extend(
@@ -1070,24 +729,27 @@ mod tests {
         );
         cats.push("unbekannt".into());
         for c in cats {
-            let mut f = Filters::active_at(at);
-            f.category = Some(c);
-            filters.push(f);
+            filters.push(Filters {
+                category: Some(c.parse().expect("slug")),
+                ..Filters::default()
+            });
         }
         for (ozg, cert) in [
             ("10124", None),
             ("10200", Some("iso27001-grundschutz")),
             ("1", None),
         ] {
-            let mut f = Filters::active_at(at);
-            f.ozg = Some(ozg.into());
-            f.cert = cert.map(str::to_owned);
-            filters.push(f);
+            filters.push(Filters {
+                ozg: Some(ozg.parse().expect("ozg")),
+                cert: cert.map(|c| c.parse().expect("slug")),
+                ..Filters::default()
+            });
         }
         for p in &providers {
-            let mut f = Filters::active_at(at);
-            f.provider = Some(p.clone());
-            filters.push(f);
+            filters.push(Filters {
+                provider: Some(p.clone()),
+                ..Filters::default()
+            });
         }
         for q in [
             "rechenzentrum",
@@ -1099,29 +761,21 @@ mod tests {
             "nichts",
             "a",
         ] {
-            let mut f = Filters::active_at(at);
-            f.words = Filters::words_of(q);
-            filters.push(f);
+            filters.push(Filters {
+                words: Filters::words_of(q),
+                ..Filters::default()
+            });
         }
         let n = filters.len();
         for i in 0..n {
-            let mut f = Filters::active_at(at);
-            let base = &filters[i];
-            f.municipality = base.municipality;
-            f.procurement = base.procurement.clone();
-            f.region = base.region.clone();
-            f.category = base.category.clone();
-            f.ozg = base.ozg.clone();
-            f.cert = base.cert.clone();
-            f.provider = base.provider.clone();
-            f.words = base.words.clone();
+            let mut f = filters[i].clone();
             every(&mut f);
             filters.push(f);
         }
         let mut nonempty = 0;
         for f in &filters {
-            let want = scan(state, &recs, f);
-            let got = index.search(state, f, None, usize::MAX);
+            let want = scan(state, &recs, f, at);
+            let got = index.search(state, f, at, None, usize::MAX);
             assert_eq!(got.keys, want, "{f:?}");
             assert_eq!(got.total, want.len());
             nonempty += usize::from(!want.is_empty());
@@ -1129,7 +783,7 @@ mod tests {
             let mut paged = Vec::new();
             let mut after: Option<(Did, OfferId)> = None;
             loop {
-                let page = index.search(state, f, after.as_ref(), 7);
+                let page = index.search(state, f, at, after.as_ref(), 7);
                 paged.extend(page.keys.iter().cloned());
                 if !page.more {
                     break;
@@ -1160,14 +814,15 @@ mod tests {
         let fresh = SearchIndex::build(reg.state(), &load);
         let f = Filters {
             include: vec![OfferStatus::Active, OfferStatus::Withdrawn],
-            ..Filters::active_at(ts(T0 + 86_400))
+            ..Filters::default()
         };
-        let got = index.search(reg.state(), &f, None, usize::MAX);
+        let at = ts(T0 + 86_400);
+        let got = index.search(reg.state(), &f, at, None, usize::MAX);
         assert_eq!(
             got.keys,
-            fresh.search(reg.state(), &f, None, usize::MAX).keys
+            fresh.search(reg.state(), &f, at, None, usize::MAX).keys
         );
-        assert_eq!(got.keys, scan(reg.state(), &all, &f));
+        assert_eq!(got.keys, scan(reg.state(), &all, &f, at));
         assert_eq!(index.len(), reg.state().offers.len());
     }
 
@@ -1218,10 +873,11 @@ mod tests {
             let f = Filters {
                 include: vec![OfferStatus::Active, OfferStatus::Withdrawn],
                 words: Filters::words_of(words),
-                ..Filters::active_at(ts(T0 + 86_400))
+                ..Filters::default()
             };
-            let got = index.search(reg.state(), &f, None, usize::MAX);
-            assert_eq!(got.keys, scan(reg.state(), &all, &f), "{words:?}");
+            let at = ts(T0 + 86_400);
+            let got = index.search(reg.state(), &f, at, None, usize::MAX);
+            assert_eq!(got.keys, scan(reg.state(), &all, &f, at), "{words:?}");
         }
         assert_eq!(index.len(), reg.state().offers.len());
     }

@@ -1,10 +1,8 @@
-//! Command-line definitions (clap derive, noun-verb) and dispatch.
+//! The command line: clap definitions (noun-verb) with their help texts, and
+//! nothing else, so that every command module can take its arguments from
+//! here without depending on another.
 
-use crate::client::Client;
-use crate::{offline, publish, query};
-use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use kx_protocol::record::RecordError;
 use std::path::PathBuf;
 
 /// KX: the service-exchange registry of the municipal IT providers in NRW.
@@ -54,7 +52,7 @@ pub enum Command {
     #[command(subcommand)]
     Node(NodeCommand),
     /// Start a local demo federation of NRW providers with real data (Ctrl-C stops).
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,7 +90,7 @@ pub enum FederationCommand {
     /// the rest of the threshold).
     Admit(AdmitArgs),
     #[command(flatten)]
-    Gov(crate::govern::GovCommand),
+    Gov(GovCommand),
 }
 
 #[derive(Debug, Args)]
@@ -132,7 +130,7 @@ pub struct AdmitArgs {
     #[arg(long)]
     pub name: String,
     #[command(flatten)]
-    pub gov: crate::govern::GovArgs,
+    pub gov: GovArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -297,94 +295,139 @@ pub enum NodeCommand {
     Status,
 }
 
-/// A record failed validation or was rejected (exit code 3).
-#[derive(Debug, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct Rejected {
-    pub code: String,
-    pub message: String,
+/// Options every governance command shares.
+#[derive(Debug, Args)]
+pub struct GovArgs {
+    /// Steward key file; repeat to add several approvals. The first steward signs
+    /// the record once the threshold is reached.
+    #[arg(long = "steward-key", required = true)]
+    pub steward_keys: Vec<PathBuf>,
+    /// Where to write the draft while approvals are missing
+    /// (default: <kind>-draft.json).
+    #[arg(long)]
+    pub draft: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutArgs,
 }
 
-impl From<RecordError> for Rejected {
-    fn from(e: RecordError) -> Rejected {
-        Rejected {
-            code: e.code().to_owned(),
-            message: e.to_string(),
-        }
-    }
+#[derive(Debug, Subcommand)]
+pub enum GovCommand {
+    /// Suspend a provider: its offers are hidden and its records from the next one
+    /// on are refused until it is reinstated.
+    Suspend {
+        /// The provider's did.
+        #[arg(long)]
+        provider: String,
+        /// Why (for the record).
+        #[arg(long)]
+        reason: String,
+        /// Cut from this seq of the provider's current key (default: its next).
+        #[arg(long)]
+        from_seq: Option<u64>,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Lift a provider's suspension.
+    Reinstate {
+        /// The provider's did.
+        #[arg(long)]
+        provider: String,
+        /// Why (for the record).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Revoke a provider for good: its records from the cut on are refused; its
+    /// history stays and is marked.
+    Revoke {
+        /// The provider's did.
+        #[arg(long)]
+        provider: String,
+        /// Why (for the record).
+        #[arg(long)]
+        reason: String,
+        /// Cut from this seq of the provider's current key (default: its next).
+        #[arg(long)]
+        from_seq: Option<u64>,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Replace a provider's lost key: its records under the old key from the cut
+    /// on no longer count; it continues under the new key.
+    Rekey {
+        /// The provider's did.
+        #[arg(long)]
+        provider: String,
+        /// The provider's new key (did, from `kx key gen` on the provider's side).
+        #[arg(long)]
+        new_key: String,
+        /// Cut the lost key from this seq (default: its next).
+        #[arg(long)]
+        from_seq: Option<u64>,
+        /// Why (for the record).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Hand a provider's portfolio to a successor when the provider cannot sign
+    /// any more; takes effect once the successor accepts (`kx provider accept`).
+    Succession {
+        /// The predecessor's did.
+        #[arg(long)]
+        provider: String,
+        /// The successor's did.
+        #[arg(long)]
+        successor: String,
+        /// Cut-over date (2024-01-01) or UTC time.
+        #[arg(long)]
+        effective_at: String,
+        /// Only this offer (repeat); default: the whole portfolio.
+        #[arg(long = "offer")]
+        offers: Vec<String>,
+        /// Why (for the record).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Replace the steward set and threshold.
+    Stewards {
+        /// A steward of the new set (repeat).
+        #[arg(long = "set", required = true)]
+        set: Vec<String>,
+        /// Approvals needed from the new set.
+        #[arg(long)]
+        threshold: u64,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Add approvals to a draft; submits it once the threshold is reached.
+    Cosign {
+        /// The draft file.
+        draft: PathBuf,
+        /// Steward key file (repeat for several).
+        #[arg(long = "steward-key", required = true)]
+        steward_keys: Vec<PathBuf>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
-    let json = cli.json;
-    let client = || Client::new(&cli.node);
-    match cli.command {
-        Command::Key(KeyCommand::Gen { out }) => offline::key_gen(&out, json),
-        Command::Key(KeyCommand::Show { file }) => offline::key_show(&file, json),
-        Command::Federation(FederationCommand::Init(args)) => offline::federation_init(args, json),
-        Command::Federation(FederationCommand::Admit(args)) => crate::govern::admit(
-            &client(),
-            &args.genesis,
-            &args.provider,
-            &args.name,
-            args.gov,
-            json,
-        ),
-        Command::Federation(FederationCommand::Gov(cmd)) => {
-            crate::govern::run(&client(), cmd, json)
-        }
-        Command::Key(KeyCommand::Rotate { key, new_key, out }) => {
-            publish::rotate(&client(), &key, &new_key, out, json)
-        }
-        Command::Provider(ProviderCommand::Succession {
-            key,
-            successor,
-            effective_at,
-            offers,
-            out,
-        }) => publish::succession(
-            &client(),
-            &key,
-            &successor,
-            &effective_at,
-            &offers,
-            out,
-            json,
-        ),
-        Command::Provider(ProviderCommand::Accept {
-            key,
-            succession,
-            out,
-        }) => publish::accept(&client(), &key, &succession, out, json),
-        Command::Profile(ProfileCommand::Publish { key, file, out }) => {
-            publish::profile(&client(), &key, &file, out, json)
-        }
-        Command::Offer(OfferCommand::Publish { key, file, out }) => {
-            publish::offer(&client(), &key, &file, out, json)
-        }
-        Command::Offer(OfferCommand::Withdraw {
-            key,
-            offer_id,
-            reason,
-            out,
-        }) => publish::withdraw(&client(), &key, &offer_id, &reason, out, json),
-        Command::Offer(OfferCommand::Search(args)) => query::search(&client(), &args, json),
-        Command::Offer(OfferCommand::Compare {
-            references,
-            municipality,
-        }) => query::compare(&client(), &references, municipality.as_deref(), json),
-        Command::Demo(args) => crate::demo::run(args),
-        Command::Offer(OfferCommand::Show { reference, history }) => {
-            query::show_offer(&client(), &reference, history, json)
-        }
-        Command::Provider(ProviderCommand::List) => query::providers(&client(), json),
-        Command::Provider(ProviderCommand::Show { did }) => query::provider(&client(), &did, json),
-        Command::Record(RecordCommand::Get { id }) => query::record_get(&client(), &id),
-        Command::Record(RecordCommand::Verify { file, genesis }) => {
-            offline::verify(&file, &genesis, json)
-        }
-        Command::Node(NodeCommand::Status) => query::status(&client(), json),
-    }
+/// Options of `kx demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for keys, genesis and node data (default: a new temp directory,
+    /// removed on exit).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// HTTP port of the first node; the others follow (default 7300-7305).
+    #[arg(long, default_value_t = 7300)]
+    pub base_port: u16,
+    /// Set everything up, print where it runs, then stop (for scripts and tests).
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[cfg(test)]

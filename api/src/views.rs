@@ -1,0 +1,246 @@
+//! Responses: what the node answers, as the node serialises it and as clients
+//! read it. `specs/http-api.yaml` describes the same shapes; a test in `tests/`
+//! keeps the two in step.
+
+use crate::query::OfferCursor;
+use kx_protocol::Did;
+use kx_protocol::body::{OfferBody, ProfileBody, WithdrawBody};
+use kx_protocol::fields::{Hash32, OfferId, Timestamp};
+use kx_protocol::geo::Procurement;
+use kx_protocol::registry::{OfferStatus, Standing};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// A provider by did and the name it goes by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderRef {
+    pub did: Did,
+    pub name: String,
+}
+
+/// A municipality by AGS and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MunicipalityRef {
+    pub ags: String,
+    pub name: String,
+}
+
+/// Whether a municipality may take an offer without a tender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcurementView {
+    pub municipality: MunicipalityRef,
+    pub kind: Procurement,
+    pub tender_free: bool,
+    /// German label of `kind`.
+    pub label: String,
+}
+
+/// One version of an offer in its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionView {
+    pub record: Hash32,
+    pub version: u64,
+    pub issued_at: Timestamp,
+    pub body: OfferBody,
+}
+
+/// One withdrawal in an offer's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalView {
+    pub record: Hash32,
+    pub body: WithdrawBody,
+}
+
+/// The current version of an offer at an instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferView {
+    /// The provider identity that published it.
+    pub provider: ProviderRef,
+    /// The successor it is shown under once an accepted merger took effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown_under: Option<ProviderRef>,
+    pub offer_id: OfferId,
+    pub version: u64,
+    /// The record of this version.
+    pub record: Hash32,
+    /// The key that signed it.
+    pub author: Did,
+    pub issued_at: Timestamp,
+    pub status: OfferStatus,
+    /// The offer body as signed.
+    pub body: OfferBody,
+    /// With a municipality in the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub procurement: Option<ProcurementView>,
+    /// With `history=true`: every version, by version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<VersionView>>,
+    /// With `history=true`: every withdrawal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawals: Option<Vec<WithdrawalView>>,
+}
+
+impl OfferView {
+    /// The provider that offers it at the view's instant.
+    pub fn offered_by(&self) -> &ProviderRef {
+        self.shown_under.as_ref().unwrap_or(&self.provider)
+    }
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffersPage {
+    pub offers: Vec<OfferView>,
+    /// Matches across all pages.
+    pub total: usize,
+    /// The cursor of the next page; None on the last.
+    pub next_cursor: Option<OfferCursor>,
+}
+
+/// A provider's signed profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileView {
+    pub record: Hash32,
+    pub body: ProfileBody,
+}
+
+/// The accepted succession that hands a portfolio on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessorView {
+    pub did: Did,
+    pub name: String,
+    pub effective_at: Timestamp,
+    /// The offers handed on; empty: all.
+    pub offer_ids: Vec<OfferId>,
+    pub record: Hash32,
+}
+
+/// An admitted provider; `Offers` is their number in lists and the offers
+/// themselves in a provider's own answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderView<Offers> {
+    pub did: Did,
+    pub name: String,
+    pub standing: Standing,
+    /// Its keys, oldest first; the last signs now.
+    pub keys: Vec<Did>,
+    pub profile: Option<ProfileView>,
+    pub offers: Offers,
+    pub successor: Option<SuccessorView>,
+    pub predecessors: Vec<ProviderRef>,
+}
+
+/// A provider in `GET /v1/providers`: its number of offers.
+pub type ProviderSummary = ProviderView<usize>;
+/// `GET /v1/providers/{did}`: with its offers.
+pub type ProviderDetail = ProviderView<Vec<OfferView>>;
+
+/// `GET /v1/providers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidersList {
+    pub providers: Vec<ProviderSummary>,
+}
+
+/// The end of an author's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogHead {
+    pub seq: u64,
+    pub id: Hash32,
+}
+
+/// `GET /v1/authors/{did}`: what a signer needs for its next record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorView {
+    pub did: Did,
+    pub head: Option<LogHead>,
+    /// The provider identity this key belongs to.
+    pub identity: Option<Did>,
+    /// The key that identity signs with now.
+    pub current_key: Option<Did>,
+    /// Standing of the key at its next seq.
+    pub standing: Standing,
+    pub steward: bool,
+}
+
+/// The last reconciliation with a peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncView {
+    pub at: Timestamp,
+    /// Records fetched and stored.
+    pub received: usize,
+    /// It ran to the end.
+    pub complete: bool,
+}
+
+/// A connected peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerView {
+    pub peer_id: String,
+    pub address: String,
+    pub agent: Option<String>,
+    pub last_sync: Option<SyncView>,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusView {
+    pub federation: Hash32,
+    pub peer_id: String,
+    pub records: usize,
+    pub state_digest: Hash32,
+    pub governance_head: Hash32,
+    pub stewards: Vec<Did>,
+    pub threshold: u64,
+    pub providers: usize,
+    pub offers: usize,
+    /// Every connected peer was reconciled to the end and had nothing new.
+    pub in_sync: bool,
+    pub peers: Vec<PeerView>,
+}
+
+kx_protocol::text_enum! {
+    /// What a node did with a submitted record.
+    pub enum SubmitStatus {
+        /// New and counting.
+        Stored = "stored",
+        /// New, waiting for its predecessor.
+        Held = "held",
+        /// New, and a second record for a position already taken.
+        Equivocation = "equivocation",
+        /// Already held.
+        Known = "known",
+    }
+}
+
+/// `POST /v1/records`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitResult {
+    pub id: Hash32,
+    pub status: SubmitStatus,
+}
+
+/// `GET /v1/records`: records exactly as signed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsPage {
+    pub records: Vec<Box<RawValue>>,
+    /// The cursor of the next page; None on the last.
+    pub next_cursor: Option<Hash32>,
+}

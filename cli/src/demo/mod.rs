@@ -1,0 +1,429 @@
+//! `kx demo`: a local demo federation with real NRW data.
+//!
+//! Starts one `kx-node` process per provider on loopback (ITK Rheinland, KRZN,
+//! citeq, Südwestfalen-IT, OWL-IT, regio iT), with KDN as steward. Every record is
+//! signed here with keys generated for the run and submitted over HTTP, so it takes
+//! the normal ingest and replication paths: admissions, profiles with the regions
+//! and members each provider really has (`cli/demo/`, copied from the KDN reference
+//! data; `data.rs` reads them), about 180 offers across the taxonomy with real OZG ids and LeiKa keys, and
+//! the OWL-IT merger of 1 January 2024 (GKD Paderborn and krz hand their portfolios
+//! to Ostwestfalen-Lippe-IT). The CLI links no node internals: it runs the
+//! `kx-node` binary that sits next to it.
+
+mod data;
+
+use crate::args::DemoArgs;
+use crate::client::Client;
+use crate::offline::now;
+use anyhow::{Context, Result, bail};
+use data::{MERGED, NODES, Offers};
+use kx_protocol::author::{LogWriter, genesis};
+use kx_protocol::body::{AdmitBody, Kind};
+use kx_protocol::{Body, Hash32, SecretKey, VerifiedRecord, record};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A node process of the demo.
+struct DemoNode {
+    name: String,
+    child: Child,
+    http: String,
+}
+
+fn node_binary() -> PathBuf {
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|p| p.with_file_name(format!("kx-node{}", std::env::consts::EXE_SUFFIX)));
+    match beside {
+        Some(p) if p.exists() => p,
+        _ => PathBuf::from("kx-node"),
+    }
+}
+
+fn start_node(
+    bin: &Path,
+    dir: &Path,
+    http_port: u16,
+    name: &str,
+    bootstrap: Option<&str>,
+) -> Result<DemoNode> {
+    let mut init = Command::new(bin);
+    init.args(["init", "--data-dir"])
+        .arg(dir)
+        .arg("--genesis")
+        .arg(dir.with_extension("genesis.json"))
+        .args(["--http", &format!("127.0.0.1:{http_port}")])
+        .args(["--listen", "/ip4/127.0.0.1/tcp/0"]);
+    if let Some(b) = bootstrap {
+        init.args(["--bootstrap", b]);
+    }
+    let out = init.output().with_context(|| {
+        format!(
+            "cannot run {} (build it with `cargo build --release`)",
+            bin.display()
+        )
+    })?;
+    if !out.status.success() {
+        bail!(
+            "kx-node init for {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Quicker repair than in production, for a demo that starts all at once.
+    let cfg = dir.join("config.toml");
+    let text =
+        std::fs::read_to_string(&cfg)?.replace("sync_interval_secs = 30", "sync_interval_secs = 5");
+    std::fs::write(&cfg, text)?;
+    let log = std::fs::File::create(dir.join("node.log"))?;
+    let child = Command::new(bin)
+        .args(["run", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("start kx-node for {name}"))?;
+    let mut node = DemoNode {
+        name: name.to_owned(),
+        child,
+        http: String::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join("node.json"))
+            && let Ok(v) = serde_json::from_str::<NodeFile>(&text)
+        {
+            node.http = v.http;
+            return Ok(node);
+        }
+        if let Ok(Some(status)) = node.child.try_wait() {
+            let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+            bail!(
+                "kx-node for {name} stopped ({status}); is port {http_port} free? Try --base-port.\n{}",
+                log.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+            );
+        }
+        if Instant::now() > deadline {
+            bail!("kx-node for {name} did not start within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What `kx-node run` writes to `node.json` once it listens.
+#[derive(Debug, serde::Deserialize)]
+struct NodeFile {
+    http: String,
+    listen: Vec<String>,
+}
+
+fn listen_of(dir: &Path) -> Result<String> {
+    let v: NodeFile = serde_json::from_str(&std::fs::read_to_string(dir.join("node.json"))?)?;
+    v.listen
+        .into_iter()
+        .next()
+        .context("node.json lists no listen address")
+}
+
+/// Shows progress on one terminal line; without a terminal, only new steps.
+fn progress(step: &str) {
+    use std::io::IsTerminal;
+    static LAST: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+    let mut e = std::io::stderr().lock();
+    if e.is_terminal() {
+        let _ = write!(e, "\r\x1b[2K{step}");
+        let _ = e.flush();
+        return;
+    }
+    let head: String = step.split(" ... ").next().unwrap_or(step).to_owned();
+    if let Ok(mut last) = LAST.lock()
+        && *last != head
+        && !head.is_empty()
+    {
+        let _ = writeln!(e, "{head} ...");
+        *last = head;
+    }
+}
+
+/// Runs the demo until Ctrl-C.
+pub fn run(args: DemoArgs) -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("install the Ctrl-C handler")?;
+    }
+    let (dir, temp) = match &args.dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("kx-demo-{}", std::process::id())),
+            true,
+        ),
+    };
+    if dir.join("nodes").exists() {
+        bail!("{} already holds a demo; give another --dir", dir.display());
+    }
+    std::fs::create_dir_all(dir.join("keys"))?;
+    std::fs::create_dir_all(dir.join("nodes"))?;
+    let mut nodes: Vec<DemoNode> = Vec::new();
+    let result = setup(&args, &dir, &mut nodes, &stop);
+    let waited = match result {
+        Ok(()) if !args.no_wait => {
+            while !stop.load(Ordering::SeqCst) {
+                for n in &mut nodes {
+                    if let Ok(Some(status)) = n.child.try_wait() {
+                        eprintln!(
+                            "\nthe node of {} stopped ({status}); ending the demo",
+                            n.name
+                        );
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Ok(())
+        }
+        other => other,
+    };
+    eprintln!("\nstopping {} nodes ...", nodes.len());
+    for n in &mut nodes {
+        let _ = Command::new("kill")
+            .args(["-TERM", &n.child.id().to_string()])
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for n in &mut nodes {
+        while n.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = n.child.kill();
+        let _ = n.child.wait();
+    }
+    if temp {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    waited
+}
+
+fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBool) -> Result<()> {
+    let bin = node_binary();
+    progress("[1/5] keys and genesis ...");
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let kdn = SecretKey::from_seed(seed)?;
+    std::fs::write(dir.join("keys/kdn-steward.key"), kdn.to_file_text())?;
+    let g = genesis(
+        "KDN Dienstleistungsaustausch NRW (Demo)"
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        vec![kdn.did().clone()],
+        1,
+        &kdn,
+        &[&kdn],
+        now()?,
+    )?;
+    let fed = g.record().federation;
+    let mut genesis_text = g.canonical_json().to_vec();
+    genesis_text.push(b'\n');
+    std::fs::write(dir.join("genesis.json"), &genesis_text)?;
+    let providers = data::providers()?;
+    for p in &providers {
+        std::fs::write(dir.join(format!("keys/{}.key", p.id)), p.key.to_file_text())?;
+    }
+
+    progress("[2/5] starting nodes ...");
+    let mut first_listen = None;
+    for (i, id) in NODES.iter().enumerate() {
+        let p = providers
+            .iter()
+            .find(|p| p.id == *id)
+            .context("demo provider data")?;
+        let ndir = dir.join("nodes").join(id);
+        std::fs::write(ndir.with_extension("genesis.json"), &genesis_text)?;
+        let node = start_node(
+            &bin,
+            &ndir,
+            args.base_port + i as u16,
+            &p.short,
+            first_listen.as_deref(),
+        )?;
+        if first_listen.is_none() {
+            first_listen = Some(listen_of(&ndir)?);
+        }
+        progress(&format!(
+            "[2/5] starting nodes ... {}/{}",
+            i + 1,
+            NODES.len()
+        ));
+        nodes.push(node);
+        if stop.load(Ordering::SeqCst) {
+            bail!("interrupted");
+        }
+    }
+    let client_of = |id: &str| -> Client {
+        let i = NODES.iter().position(|n| *n == id).unwrap_or(4);
+        Client::new(&nodes[i].http)
+    };
+
+    progress("[3/5] admitting providers ...");
+    let kdn_node = client_of("itk-rheinland");
+    let mut steward = LogWriter::new(kdn, fed, Some((1, g.id())));
+    let mut head: Hash32 = fed;
+    for p in &providers {
+        let mut b = Body::MemberAdmit(AdmitBody {
+            prev_action: head,
+            provider: p.key.did().clone(),
+            name: p.short.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+            approvals: Vec::new(),
+        });
+        record::approve(&mut b, steward.key());
+        let rec = steward.write(b, now()?)?;
+        head = rec.action().context("admission is an action")?;
+        kdn_node.submit(rec.canonical_json())?;
+    }
+
+    let catalogue = Offers::load()?;
+    let total: usize = providers
+        .iter()
+        .map(|p| catalogue.of(p).map_or(0, |o| o.len()))
+        .sum();
+    let mut done = 0;
+    let mut writers: BTreeMap<String, LogWriter> = BTreeMap::new();
+    let mut offered: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in &providers {
+        let home = if MERGED.contains(&p.id.as_str()) {
+            "owl-it"
+        } else {
+            p.id.as_str()
+        };
+        let client = client_of(home);
+        let mut w = LogWriter::new(SecretKey::from_seed(p.key.seed())?, fed, None);
+        let submit = |w: &mut LogWriter, b: Body| -> Result<VerifiedRecord> {
+            let rec = w.write(b, now()?)?;
+            client.submit(rec.canonical_json())?;
+            Ok(rec)
+        };
+        submit(&mut w, data::profile(p)?)?;
+        for b in catalogue.of(p)? {
+            if let Body::Offer(o) = &b {
+                offered
+                    .entry(p.id.clone())
+                    .or_default()
+                    .push(o.offer_id.to_string());
+            }
+            submit(&mut w, b)?;
+            done += 1;
+            progress(&format!("[4/5] publishing offers ... {done}/{total}"));
+        }
+        writers.insert(p.id.clone(), w);
+        if stop.load(Ordering::SeqCst) {
+            bail!("interrupted");
+        }
+    }
+
+    // The OWL-IT merger: GKD Paderborn and krz hand their portfolios to OWL-IT.
+    let owl = providers
+        .iter()
+        .find(|p| p.id == "owl-it")
+        .context("OWL-IT")?;
+    let owl_client = client_of("owl-it");
+    for m in MERGED {
+        let w = writers.get_mut(m).context("merged provider")?;
+        let s = w.write(
+            Body::from_json(
+                Kind::Succession,
+                json!({"successor": owl.key.did().as_str(), "effective_at": "2024-01-01T00:00:00Z", "offer_ids": []}),
+            )?,
+            now()?,
+        )?;
+        owl_client.submit(s.canonical_json())?;
+        let ow = writers.get_mut("owl-it").context("OWL-IT writer")?;
+        let a = ow.write(
+            Body::from_json(
+                Kind::SuccessionAccept,
+                json!({"succession": s.id().to_hex()}),
+            )?,
+            now()?,
+        )?;
+        owl_client.submit(a.canonical_json())?;
+    }
+
+    progress("[5/5] waiting until every node holds every record ...");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let expected_records = 1 + providers.len() * 2 + total + 4;
+    loop {
+        let states: Vec<_> = nodes
+            .iter()
+            .filter_map(|n| Client::new(&n.http).status().ok())
+            .collect();
+        let ok = states.len() == nodes.len()
+            && states
+                .iter()
+                .all(|s| s.records == expected_records && s.state_digest == states[0].state_digest);
+        if ok {
+            break;
+        }
+        if Instant::now() > deadline || stop.load(Ordering::SeqCst) {
+            let records: Vec<usize> = states.iter().map(|s| s.records).collect();
+            bail!(
+                "the nodes did not converge: {expected_records} records expected, the nodes hold {records:?}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    progress("");
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "KX demo federation running: {} nodes, {} providers, {total} offers (federation {}).",
+        nodes.len(),
+        providers.len(),
+        fed.short()
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Web catalog of each node:")?;
+    for n in nodes.iter() {
+        writeln!(out, "  {:<14} {}/", n.name, n.http)?;
+    }
+    let first = &nodes[0].http;
+    let owl_did = owl.key.did();
+    writeln!(out)?;
+    writeln!(out, "Try:")?;
+    writeln!(out, "  export KX_NODE={first}")?;
+    writeln!(
+        out,
+        "  kx offer search --municipality Paderborn --category fachverfahren"
+    )?;
+    writeln!(out, "  kx provider show {owl_did}")?;
+    let krzn = providers.iter().find(|p| p.id == "krzn").context("KRZN")?;
+    let both = offered
+        .get("owl-it")
+        .into_iter()
+        .flatten()
+        .find(|o| offered.get("krzn").is_some_and(|k| k.contains(o)));
+    if let Some(o) = both {
+        writeln!(
+            out,
+            "  kx offer compare {owl_did}/{o} {}/{o}",
+            krzn.key.did()
+        )?;
+    }
+    writeln!(out, "  kx node status")?;
+    writeln!(
+        out,
+        "  kx record get <record id> > r.json && kx record verify r.json --genesis {}",
+        dir.join("genesis.json").display()
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Keys and genesis: {}", dir.display())?;
+    if !args.no_wait {
+        writeln!(out, "Press Ctrl-C to stop.")?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! The web catalog for municipalities: server-rendered HTML in German, usable
+//! without JavaScript. Search (by municipality, category tree, OZG service,
+//! certification, provider, free text, tender-free), offer, provider and compare
+//! pages.
+//!
+//! Each page is a route that reads the German form (`form.rs`), asks the read
+//! model (`view/`) and fills an askama template (`node/templates/`), which
+//! escapes every value it prints. `format.rs` writes values in German. Styles
+//! are one static asset; every page is sent with a Content-Security-Policy
+//! that allows nothing but this node's stylesheet and forms.
+
+mod compare;
+mod form;
+mod format;
+mod offer;
+mod provider;
+mod search;
+
+use crate::ctx::Ctx;
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// The pages' Content-Security-Policy: no scripts, no inline styles, no
+/// frames; styles, images and form targets from this node only.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                       form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The stylesheet, served at `/static/kx.css`.
+const STYLESHEET: &str = include_str!("../../static/kx.css");
+
+/// Routes of the catalog.
+pub fn routes() -> Router<Ctx> {
+    Router::new()
+        .route("/", get(search::page))
+        .route("/angebot/{provider}/{offer_id}", get(offer::page))
+        .route("/anbieter/{did}", get(provider::page))
+        .route("/vergleich", get(compare::page))
+        .route("/static/kx.css", get(stylesheet))
+}
+
+/// A rendered page with the catalog's headers.
+fn html(status: StatusCode, page: &impl Template) -> Response {
+    let body = match page.render() {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "a catalog page did not render");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    r
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    message: &'a str,
+}
+
+/// A page that says what went wrong, with a way back to the search.
+fn error_page(status: StatusCode, message: &str) -> Response {
+    html(status, &ErrorPage { message })
+}
+
+async fn stylesheet() -> Response {
+    let mut r = STYLESHEET.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// A link with its text.
+#[derive(Debug, Clone)]
+struct Link {
+    href: String,
+    name: String,
+}
+
+/// Whether a municipality may take an offer without a tender, as a badge.
+#[derive(Debug, Clone)]
+struct Badge {
+    municipality: String,
+    /// `free` or `tender` (the stylesheet's colours).
+    class: &'static str,
+    title: String,
+    label: String,
+}
+
+impl Badge {
+    fn of(p: &kx_api::views::ProcurementView) -> Badge {
+        Badge {
+            municipality: p.municipality.name.clone(),
+            class: if p.tender_free { "free" } else { "tender" },
+            title: format!("Vergabe für {}", p.municipality.name),
+            label: p.label.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_and_pages_carry_the_policy() {
+        let r = error_page(StatusCode::NOT_FOUND, "<script>alert(1)</script> & \"x\"");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            r.headers().get(header::CONTENT_SECURITY_POLICY),
+            Some(&HeaderValue::from_static(CSP))
+        );
+        let body = ErrorPage {
+            message: "<script>alert(1)</script> & \"x\"",
+        }
+        .render()
+        .unwrap_or_default();
+        assert!(!body.contains("<script>"), "{body}");
+        assert!(body.contains("&#60;script&#62;"), "{body}");
+        assert!(!body.contains("style="), "no inline styles: {body}");
+    }
+}

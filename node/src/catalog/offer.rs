@@ -1,0 +1,147 @@
+//! The offer page `/angebot/{provider}/{offer_id}`: terms, SLA, price,
+//! contacts, validity, legal basis, versions and how to verify the record.
+
+use super::form::Params;
+use super::{Badge, Link, error_page, format, html};
+use crate::clock;
+use crate::ctx::Ctx;
+use crate::view;
+use askama::Template;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State as AxState};
+use axum::http::StatusCode;
+use axum::response::Response;
+use kx_api::views::OfferView;
+use kx_protocol::fields::OfferId;
+use kx_protocol::{Did, taxonomy};
+
+#[derive(Template)]
+#[template(path = "offer.html")]
+struct OfferPage {
+    title: String,
+    /// For the municipality chosen in the search.
+    badge: Option<Badge>,
+    provider: Link,
+    shown_under: Option<Link>,
+    status: &'static str,
+    summary: String,
+    description: Vec<String>,
+    category: String,
+    ozg: String,
+    leika: String,
+    regions: String,
+    delivery: &'static str,
+    price: String,
+    sla: String,
+    capacity: String,
+    certifications: String,
+    standards: String,
+    validity: String,
+    legal_basis: String,
+    contacts: Vec<String>,
+    version: u64,
+    record: String,
+    versions: Vec<VersionLine>,
+}
+
+struct VersionLine {
+    version: u64,
+    date: String,
+    short: String,
+}
+
+fn link(r: &kx_api::views::ProviderRef) -> Link {
+    Link {
+        href: format::provider_href(&r.did),
+        name: r.name.clone(),
+    }
+}
+
+fn offer_page(v: &OfferView) -> OfferPage {
+    let b = &v.body;
+    OfferPage {
+        title: b.title.to_string(),
+        badge: v.procurement.as_ref().map(Badge::of),
+        provider: link(&v.provider),
+        shown_under: v.shown_under.as_ref().map(link),
+        status: format::status(v.status),
+        summary: b.summary.to_string(),
+        description: b.description.as_str().lines().map(str::to_owned).collect(),
+        category: format::category(b.category.as_str()),
+        ozg: b
+            .ozg_ids
+            .iter()
+            .map(|o| format!("{o} {}", taxonomy::ozg_name(o.as_str()).unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join("; "),
+        leika: format::joined(&b.leika_keys),
+        regions: format::regions(&b.regions),
+        delivery: format::delivery(b.delivery),
+        price: format!("{} {}", format::price(b), b.pricing.notes),
+        sla: format!(
+            "Verfügbarkeit {}, Support {}, Reaktion in {} Minuten, Lösung in {} Stunden",
+            format::percent(b.sla.availability_bp),
+            b.sla.support_hours,
+            b.sla.response_minutes,
+            b.sla.resolution_hours
+        ),
+        capacity: format!("noch {} Kommunen", b.capacity),
+        certifications: format::joined(&b.certifications),
+        standards: format::joined(&b.standards),
+        validity: format!(
+            "ab {}{}",
+            b.valid_from.date(),
+            b.valid_until
+                .map_or(String::new(), |u| format!(" bis {}", u.date()))
+        ),
+        legal_basis: b
+            .legal_basis
+            .as_ref()
+            .map_or("keine angegeben".into(), |l| l.text.to_string()),
+        contacts: b
+            .contacts
+            .iter()
+            .map(|c| {
+                let mut line = format!("{}: {}", c.customer_group, c.name);
+                for extra in [&c.email, &c.phone].into_iter().flatten() {
+                    line.push_str(&format!(", {extra}"));
+                }
+                line
+            })
+            .collect(),
+        version: b.version,
+        record: v.record.to_hex(),
+        versions: v
+            .history
+            .iter()
+            .flatten()
+            .map(|h| VersionLine {
+                version: h.version,
+                date: h.issued_at.date(),
+                short: h.record.short(),
+            })
+            .collect(),
+    }
+}
+
+/// `GET /angebot/{provider}/{offer_id}`.
+pub(super) async fn page(
+    AxState(ctx): AxState<Ctx>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let Ok(Path((provider, offer_id))) = path else {
+        return error_page(StatusCode::BAD_REQUEST, "Ungültige Adresse.");
+    };
+    let Ok(did) = provider.parse::<Did>() else {
+        return error_page(StatusCode::BAD_REQUEST, "Unbekannte Anbieterkennung.");
+    };
+    let Ok(offer_id) = offer_id.parse::<OfferId>() else {
+        return error_page(StatusCode::BAD_REQUEST, "Ungültige Angebotskennung.");
+    };
+    let m = Params::parse(q).municipality();
+    match view::offers::offer(&ctx.node, &did, &offer_id, clock::now(), m, true) {
+        Some(v) => html(StatusCode::OK, &offer_page(&v)),
+        None => error_page(StatusCode::NOT_FOUND, "Dieses Angebot gibt es hier nicht."),
+    }
+}

@@ -1,0 +1,227 @@
+//! The search page `/`: the form, the results for a municipality with whether
+//! it may take each offer without a tender, selection for comparison, pages.
+
+use super::form::{self, Params};
+use super::{Badge, format, html};
+use crate::clock;
+use crate::ctx::Ctx;
+use crate::view;
+use crate::view::offers::Ranked;
+use askama::Template;
+use axum::extract::{RawQuery, State as AxState};
+use axum::http::StatusCode;
+use axum::response::Response;
+use kx_api::views::OfferView;
+use kx_protocol::geo::{self, Municipality};
+use kx_protocol::taxonomy;
+
+/// Results per page.
+const PAGE: usize = 20;
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    /// What was typed into the municipality field.
+    gemeinde: String,
+    municipalities: Vec<&'static str>,
+    selects: Vec<Select>,
+    text: String,
+    notice: Option<String>,
+    heading: String,
+    /// The municipality's AGS, passed on to the compare page.
+    hidden_ags: Option<String>,
+    cards: Vec<Card>,
+    pager: Option<Pager>,
+}
+
+/// A choice list of the form.
+struct Select {
+    name: &'static str,
+    label: &'static str,
+    options: Vec<Choice>,
+}
+
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// One result.
+struct Card {
+    href: String,
+    title: String,
+    /// The provider that offers it now.
+    provider: String,
+    /// The provider that published it, if it passed to another in a merger.
+    formerly: Option<String>,
+    category: String,
+    price: String,
+    availability: String,
+    summary: String,
+    badge: Option<Badge>,
+    /// `did/offer_id`, for the compare page.
+    value: String,
+    /// The checkbox's element id.
+    id: String,
+}
+
+struct Pager {
+    page: usize,
+    pages: usize,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+fn select(
+    name: &'static str,
+    label: &'static str,
+    options: Vec<(String, String)>,
+    chosen: Option<&str>,
+) -> Select {
+    Select {
+        name,
+        label,
+        options: options
+            .into_iter()
+            .map(|(value, label)| Choice {
+                selected: Some(value.as_str()) == chosen,
+                value,
+                label,
+            })
+            .collect(),
+    }
+}
+
+/// The categories as a tree: each indented by its depth.
+fn categories() -> Vec<(String, String)> {
+    taxonomy::categories()
+        .iter()
+        .map(|c| {
+            let mut depth = 0;
+            let mut cur = c.parent.as_deref();
+            while let Some(p) = cur {
+                depth += 1;
+                cur = taxonomy::category(p).and_then(|x| x.parent.as_deref());
+                if depth > 8 {
+                    break;
+                }
+            }
+            (
+                c.slug.clone(),
+                format!("{}{}", "– ".repeat(depth), c.label_de),
+            )
+        })
+        .collect()
+}
+
+/// One result; links keep the municipality searched for.
+fn card(v: &OfferView, m: Option<&Municipality>) -> Card {
+    let shown = v.offered_by();
+    let b = &v.body;
+    Card {
+        href: format::offer_href(&v.provider.did, &v.offer_id, m),
+        title: b.title.to_string(),
+        provider: shown.name.clone(),
+        formerly: v.shown_under.is_some().then(|| v.provider.name.clone()),
+        category: format::category(b.category.as_str()),
+        price: format::price(b),
+        availability: format::percent(b.sla.availability_bp),
+        summary: b.summary.to_string(),
+        badge: v.procurement.as_ref().map(Badge::of),
+        value: format!("{}/{}", v.provider.did, v.offer_id),
+        id: format!("v-{}", v.record.short()),
+    }
+}
+
+/// `GET /`.
+pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Response {
+    let p = Params::parse(q);
+    let f = form::search(&p);
+    let at = clock::now();
+    let Ranked { total, offers } = if f.nothing {
+        Ranked {
+            total: 0,
+            offers: Vec::new(),
+        }
+    } else {
+        view::offers::ranked(&ctx.node, &f.filters, at, f.page, PAGE)
+    };
+    let ozg: Vec<(String, String)> = view::offers::ozg_in_use(&ctx.node, at)
+        .into_iter()
+        .map(|o| {
+            let label = format!("{o} {}", taxonomy::ozg_name(o.as_str()).unwrap_or(""));
+            (o.to_string(), label)
+        })
+        .collect();
+    let certs: Vec<(String, String)> = taxonomy::standards()
+        .iter()
+        .filter(|s| s.kind == "certification" || s.kind == "attestation")
+        .map(|s| (s.slug.clone(), s.name.clone()))
+        .collect();
+    let providers: Vec<(String, String)> = view::providers::names(&ctx.node)
+        .into_iter()
+        .map(|r| (r.did.to_string(), r.name))
+        .collect();
+    let procurement = [
+        ("frei", "ohne Ausschreibung möglich"),
+        ("in_house", "Inhouse-Vergabe"),
+        ("inter_municipal", "Interkommunale Zusammenarbeit"),
+        ("framework_agreement", "Rahmenvertrag"),
+        ("tender", "Ausschreibung nötig"),
+    ]
+    .map(|(v, l)| (v.to_owned(), l.to_owned()))
+    .to_vec();
+    let m = f.filters.municipality;
+    let heading = match m {
+        Some(m) => format!(
+            "{total} Angebote für {} ({}, {})",
+            m.name, m.ags, m.kreis_name
+        ),
+        None => format!("{total} Angebote"),
+    };
+    let pages = total.div_ceil(PAGE);
+    let pager = (pages > 1).then(|| {
+        let base = p.without("seite");
+        let link = |n: usize| {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &base {
+                q.append_pair(k, v);
+            }
+            q.append_pair("seite", &n.to_string());
+            format!("/?{}", q.finish())
+        };
+        Pager {
+            page: f.page,
+            pages,
+            prev: (f.page > 1).then(|| link(f.page - 1)),
+            next: (f.page < pages).then(|| link(f.page + 1)),
+        }
+    });
+    let page = SearchPage {
+        gemeinde: p.get("gemeinde").unwrap_or("").to_owned(),
+        municipalities: geo::municipalities()
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect(),
+        selects: vec![
+            select("kategorie", "Kategorie", categories(), p.get("kategorie")),
+            select("ozg", "OZG-Leistung", ozg, p.get("ozg")),
+            select("zertifikat", "Zertifizierung", certs, p.get("zertifikat")),
+            select("anbieter", "Anbieter", providers, p.get("anbieter")),
+            select(
+                "vergabe",
+                "Vergabe (mit Gemeinde)",
+                procurement,
+                p.get("vergabe"),
+            ),
+        ],
+        text: p.get("text").unwrap_or("").to_owned(),
+        notice: f.notice,
+        heading,
+        hidden_ags: m.map(|m| m.ags.clone()),
+        cards: offers.iter().map(|v| card(v, m)).collect(),
+        pager,
+    };
+    html(StatusCode::OK, &page)
+}

@@ -1,0 +1,14 @@
+//! What every HTTP handler, of the API and of the catalog, is given.
+
+use crate::node::Node;
+use crate::p2p::P2p;
+use std::sync::Arc;
+
+/// Shared by all handlers.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub node: Arc<Node>,
+    pub p2p: P2p,
+    /// Largest request body accepted (`max_body_bytes`).
+    pub max_body: usize,
+}

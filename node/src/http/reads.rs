@@ -1,0 +1,76 @@
+//! Reading the registry: offers, providers, authors and the node's status.
+//! Each handler parses its request, asks the read model and serialises the
+//! view.
+
+use super::{ApiResult, PathArgs, json};
+use crate::clock;
+use crate::ctx::Ctx;
+use crate::view;
+use axum::extract::{RawQuery, State as AxState};
+use axum::http::StatusCode;
+use kx_api::query::{AtQuery, parse_did, parse_offer_id};
+use kx_api::{ApiError, OfferQuery, SearchQuery};
+
+/// `GET /v1/offers`.
+pub(super) async fn search(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = SearchQuery::parse(&q.unwrap_or_default())?;
+    let at = q.at.unwrap_or_else(clock::now);
+    let page = view::offers::search(&ctx.node, &q.filters, at, q.cursor.as_ref(), q.limit);
+    Ok(json(StatusCode::OK, &page))
+}
+
+/// `GET /v1/offers/{provider}/{offer_id}`.
+pub(super) async fn offer(
+    AxState(ctx): AxState<Ctx>,
+    PathArgs((provider, offer_id)): PathArgs<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let q = OfferQuery::parse(&q.unwrap_or_default())?;
+    let did = parse_did(&provider)?;
+    let offer_id = parse_offer_id(&offer_id)?;
+    let at = q.at.unwrap_or_else(clock::now);
+    match view::offers::offer(&ctx.node, &did, &offer_id, at, q.municipality, q.history) {
+        Some(v) => Ok(json(StatusCode::OK, &v)),
+        None => Err(ApiError::not_found(format!("no offer {offer_id} of {did}")).into()),
+    }
+}
+
+/// `GET /v1/providers`.
+pub(super) async fn providers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    AtQuery::parse(&q.unwrap_or_default())?;
+    Ok(json(StatusCode::OK, &view::providers::list(&ctx.node)))
+}
+
+/// `GET /v1/providers/{did}`.
+pub(super) async fn provider(
+    AxState(ctx): AxState<Ctx>,
+    PathArgs(did): PathArgs<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let q = AtQuery::parse(&q.unwrap_or_default())?;
+    let did = parse_did(&did)?;
+    let at = q.at.unwrap_or_else(clock::now);
+    match view::providers::detail(&ctx.node, &did, at) {
+        Some(v) => Ok(json(StatusCode::OK, &v)),
+        None => Err(ApiError::not_found(format!("{did} is not an admitted provider")).into()),
+    }
+}
+
+/// `GET /v1/authors/{did}`.
+pub(super) async fn author(
+    AxState(ctx): AxState<Ctx>,
+    PathArgs(did): PathArgs<String>,
+) -> ApiResult {
+    let did = parse_did(&did)?;
+    Ok(json(
+        StatusCode::OK,
+        &view::providers::author(&ctx.node, &did),
+    ))
+}
+
+/// `GET /v1/status`.
+pub(super) async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
+    let peers = ctx.p2p.peers().await;
+    let v = view::status::status(&ctx.node, ctx.p2p.peer_id().to_string(), peers);
+    Ok(json(StatusCode::OK, &v))
+}

@@ -1,0 +1,99 @@
+//! Signed records: submit one, list all by id, get one exactly as signed.
+
+use super::{ApiResult, HttpError, json, raw_json};
+use crate::ctx::Ctx;
+use crate::http::PathArgs;
+use crate::node::{IngestError, Source};
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State as AxState};
+use axum::http::StatusCode;
+use kx_api::query::{RecordsQuery, parse_record_id};
+use kx_api::views::{RecordsPage, SubmitResult, SubmitStatus};
+use kx_api::{ApiCode, ApiError, RecordCode};
+use kx_protocol::VerifiedRecord;
+use kx_protocol::registry::{Admitted, Rejection};
+use serde_json::value::RawValue;
+
+fn storage(e: impl std::fmt::Display) -> HttpError {
+    ApiError::new(ApiCode::StorageError, e.to_string()).into()
+}
+
+/// `POST /v1/records`: parse, verify, gate, store durably, then gossip.
+pub(super) async fn submit(AxState(ctx): AxState<Ctx>, body: Body) -> ApiResult {
+    let bytes: Bytes = axum::body::to_bytes(body, ctx.max_body)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                RecordCode::TooLarge,
+                format!("request body over {} bytes", ctx.max_body),
+            )
+        })?;
+    let rec = VerifiedRecord::from_bytes(&bytes).map_err(|e| {
+        ctx.node.metrics().reject(e.code());
+        ApiError::from(e)
+    })?;
+    let id = rec.id();
+    let copy = rec.clone();
+    let status = match ctx.node.ingest(rec, Source::Http).await {
+        Ok(Admitted::Known) => {
+            let known = SubmitResult {
+                id,
+                status: SubmitStatus::Known,
+            };
+            return Ok(json(StatusCode::OK, &known));
+        }
+        Ok(Admitted::Held) => SubmitStatus::Held,
+        Ok(Admitted::Equivocation) => SubmitStatus::Equivocation,
+        Ok(Admitted::Stored) => SubmitStatus::Stored,
+        // A record of another federation is the request's fault; the gate's
+        // other refusals are judgements on a well-formed record.
+        Err(IngestError::Rejected(r @ Rejection::Record(_))) => {
+            return Err(ApiError::from(r).into());
+        }
+        Err(IngestError::Rejected(r)) => {
+            return Err(HttpError::with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                r.into(),
+            ));
+        }
+        Err(e) => return Err(ApiError::new(e.code(), e.to_string()).into()),
+    };
+    ctx.p2p.publish(&copy).await;
+    Ok(json(StatusCode::CREATED, &SubmitResult { id, status }))
+}
+
+/// `GET /v1/records`: a page of records by id, exactly as stored.
+pub(super) async fn list(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = RecordsQuery::parse(&q.unwrap_or_default())?;
+    let page = ctx
+        .node
+        .store()
+        .page(q.cursor.as_ref(), q.limit + 1)
+        .map_err(storage)?;
+    let more = page.len() > q.limit;
+    let mut records = Vec::with_capacity(q.limit.min(page.len()));
+    let mut last = None;
+    for (id, bytes) in page.into_iter().take(q.limit) {
+        let text = String::from_utf8(bytes).map_err(storage)?;
+        records.push(RawValue::from_string(text).map_err(storage)?);
+        last = Some(id);
+    }
+    let next_cursor = if more { last } else { None };
+    Ok(json(
+        StatusCode::OK,
+        &RecordsPage {
+            records,
+            next_cursor,
+        },
+    ))
+}
+
+/// `GET /v1/records/{id}`: one record exactly as signed.
+pub(super) async fn get(AxState(ctx): AxState<Ctx>, PathArgs(id): PathArgs<String>) -> ApiResult {
+    let id = parse_record_id(&id)?;
+    match ctx.node.store().get(&id) {
+        Ok(Some(bytes)) => Ok(raw_json(bytes)),
+        Ok(None) => Err(ApiError::not_found(format!("no record {id}")).into()),
+        Err(e) => Err(storage(e)),
+    }
+}

@@ -1,0 +1,71 @@
+//! The full-scan definition of the search filters: an offer matches if its
+//! current version passes every filter given. The index must find exactly
+//! these offers, in (provider, offer id) order; the tests compare the two.
+
+use kx_api::Filters;
+use kx_protocol::body::OfferBody;
+use kx_protocol::registry::OfferEntry;
+use kx_protocol::{Did, State, Timestamp, taxonomy};
+
+/// True if the current version `b` of `entry`, an offer of `provider`, passes
+/// every filter of `f` at `at`.
+pub(super) fn matches(
+    f: &Filters,
+    state: &State,
+    provider: &Did,
+    entry: &OfferEntry,
+    b: &OfferBody,
+    at: Timestamp,
+) -> bool {
+    if !f.include.contains(&state.offer_status(provider, entry, at)) {
+        return false;
+    }
+    if let Some(p) = &f.provider {
+        let shown = state.shown_under(provider, &b.offer_id, at);
+        if p != provider && *p != shown {
+            return false;
+        }
+    }
+    if let Some(m) = f.municipality {
+        if !b.regions.iter().any(|r| r.covers(&m.ags)) {
+            return false;
+        }
+        if let Some(want) = f.procurement
+            && !want.accepts(state.procurement(provider, b, &m.ags, at))
+        {
+            return false;
+        }
+    }
+    if let Some(r) = &f.region
+        && !b.regions.iter().any(|p| p.covers(r.as_str()))
+    {
+        return false;
+    }
+    if let Some(c) = &f.category
+        && !taxonomy::is_within(b.category.as_str(), c.as_str())
+    {
+        return false;
+    }
+    if let Some(o) = &f.ozg
+        && !b.ozg_ids.contains(o)
+    {
+        return false;
+    }
+    if let Some(l) = &f.leika
+        && !b.leika_keys.contains(l)
+    {
+        return false;
+    }
+    if let Some(c) = &f.cert
+        && !b.certifications.contains(c)
+    {
+        return false;
+    }
+    if !f.words.is_empty() {
+        let text = format!("{} {} {}", b.title, b.summary, b.description).to_lowercase();
+        if !f.words.iter().all(|w| text.contains(w.as_str())) {
+            return false;
+        }
+    }
+    true
+}

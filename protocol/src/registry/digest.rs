@@ -1,0 +1,205 @@
+//! The canonical summary of a state and its digest, equal on every node that
+//! holds the same records.
+
+use super::state::State;
+use crate::fields::Hash32;
+use crate::json;
+use crate::keys::Did;
+use crate::record::VerifiedRecord;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Domain tag in front of the canonical state summary hashed into the digest.
+pub const STATE_TAG: &[u8] = b"kx-state-v1\0";
+
+impl State {
+    /// The canonical summary that the digest hashes (see `specs/protocol.md`).
+    pub fn summary(&self) -> Value {
+        let providers: Vec<Value> = self
+            .providers
+            .values()
+            .map(|p| {
+                json!({
+                    "did": p.identity.as_str(),
+                    "name": p.name,
+                    "standing": p.standing.as_str(),
+                    "keys": p.keys.iter().map(Did::as_str).collect::<Vec<_>>(),
+                    "profile": p.profile.as_ref().map(|r| r.id().to_hex()),
+                    "successor": p.successor.as_ref().map(|r| r.id().to_hex()),
+                })
+            })
+            .collect();
+        let offers: Vec<Value> = self
+            .offers
+            .iter()
+            .filter_map(|((provider, offer_id), e)| {
+                let cur = e.current()?;
+                Some(json!({
+                    "provider": provider.as_str(),
+                    "offer_id": offer_id.as_str(),
+                    "record": cur.record.to_hex(),
+                    "withdrawn": e.withdrawn(),
+                }))
+            })
+            .collect();
+        let equivocations: Vec<Value> = self
+            .equivocations
+            .iter()
+            .map(|(a, s)| json!({"author": a.as_str(), "seq": s}))
+            .collect();
+        json!({
+            "federation": self.federation.to_hex(),
+            "governance": {
+                "head": self.head.to_hex(),
+                "stewards": self.stewards.iter().map(Did::as_str).collect::<Vec<_>>(),
+                "threshold": self.threshold,
+            },
+            "providers": providers,
+            "offers": offers,
+            "equivocations": equivocations,
+        })
+    }
+
+    /// SHA-256 of `STATE_TAG || JCS(summary)`: equal on every node that holds
+    /// the same records. The canonical summary is written straight into the hash,
+    /// in JCS key order, without building it as a JSON value (the same bytes as
+    /// `json::canonical(&self.summary())`, which a test checks).
+    pub fn digest(&self) -> Hash32 {
+        let mut w = DigestWriter::new();
+        w.push("{\"equivocations\":[");
+        for (i, (author, seq)) in self.equivocations.iter().enumerate() {
+            w.push(if i > 0 {
+                ",{\"author\":"
+            } else {
+                "{\"author\":"
+            });
+            w.plain(author.as_str());
+            w.push(&format!(",\"seq\":{seq}}}"));
+        }
+        w.push("],\"federation\":");
+        w.hex(&self.federation);
+        w.push(",\"governance\":{\"head\":");
+        w.hex(&self.head);
+        w.push(",\"stewards\":");
+        w.plains(self.stewards.iter().map(Did::as_str));
+        w.push(&format!(",\"threshold\":{}}},\"offers\":[", self.threshold));
+        let mut first = true;
+        for ((provider, offer_id), e) in &self.offers {
+            let Some(cur) = e.current() else {
+                continue;
+            };
+            w.push(if first {
+                "{\"offer_id\":"
+            } else {
+                ",{\"offer_id\":"
+            });
+            first = false;
+            w.plain(offer_id.as_str());
+            w.push(",\"provider\":");
+            w.plain(provider.as_str());
+            w.push(",\"record\":");
+            w.hex(&cur.record);
+            w.push(if e.withdrawn() {
+                ",\"withdrawn\":true}"
+            } else {
+                ",\"withdrawn\":false}"
+            });
+        }
+        w.push("],\"providers\":[");
+        for (i, p) in self.providers.values().enumerate() {
+            w.push(if i > 0 { ",{\"did\":" } else { "{\"did\":" });
+            w.plain(p.identity.as_str());
+            w.push(",\"keys\":");
+            w.plains(p.keys.iter().map(Did::as_str));
+            w.push(",\"name\":");
+            w.string(&p.name);
+            w.push(",\"profile\":");
+            w.optional(p.profile.as_ref());
+            w.push(",\"standing\":");
+            w.plain(p.standing.as_str());
+            w.push(",\"successor\":");
+            w.optional(p.successor.as_ref());
+            w.push("}");
+        }
+        w.push("]}");
+        w.finish()
+    }
+}
+
+/// Writes canonical JSON text into a SHA-256 in chunks.
+struct DigestWriter {
+    hasher: Sha256,
+    buf: String,
+}
+
+impl DigestWriter {
+    fn new() -> DigestWriter {
+        let mut hasher = Sha256::new();
+        hasher.update(STATE_TAG);
+        DigestWriter {
+            hasher,
+            buf: String::with_capacity(1 << 16),
+        }
+    }
+
+    fn drain(&mut self) {
+        if self.buf.len() >= 1 << 15 {
+            self.hasher.update(self.buf.as_bytes());
+            self.buf.clear();
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.buf.push_str(text);
+        self.drain();
+    }
+
+    fn string(&mut self, s: &str) {
+        json::write_string(s, &mut self.buf);
+        self.drain();
+    }
+
+    /// A string that needs no escaping (dids, offer ids, codes).
+    fn plain(&mut self, s: &str) {
+        debug_assert!(!s.contains(['"', '\\']) && !s.contains(|c: char| c < ' '));
+        self.buf.push('"');
+        self.buf.push_str(s);
+        self.buf.push('"');
+        self.drain();
+    }
+
+    fn plains<'a>(&mut self, items: impl Iterator<Item = &'a str>) {
+        self.buf.push('[');
+        for (i, s) in items.enumerate() {
+            if i > 0 {
+                self.buf.push(',');
+            }
+            self.plain(s);
+        }
+        self.buf.push(']');
+    }
+
+    fn hex(&mut self, h: &Hash32) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        self.buf.push('"');
+        for b in h.0 {
+            self.buf.push(char::from(DIGITS[usize::from(b >> 4)]));
+            self.buf.push(char::from(DIGITS[usize::from(b & 15)]));
+        }
+        self.buf.push('"');
+        self.drain();
+    }
+
+    /// A record id in hex, or null.
+    fn optional(&mut self, rec: Option<&VerifiedRecord>) {
+        match rec {
+            Some(r) => self.hex(&r.id()),
+            None => self.push("null"),
+        }
+    }
+
+    fn finish(mut self) -> Hash32 {
+        self.hasher.update(self.buf.as_bytes());
+        Hash32(self.hasher.finalize().into())
+    }
+}

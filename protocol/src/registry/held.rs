@@ -1,0 +1,154 @@
+//! What the registry keeps of each record, and each author's log with its
+//! counted chain.
+
+use super::state::OfferVersion;
+use crate::body::{Body, Kind};
+use crate::fields::{Hash32, OfferId, Timestamp};
+use crate::record::VerifiedRecord;
+use std::collections::BTreeMap;
+
+/// A small sorted set of record ids. Nearly all hold a single id, which is kept
+/// inline (no allocation); more go to a vector.
+#[derive(Debug, Default, Clone)]
+pub(super) enum IdList {
+    #[default]
+    Empty,
+    One(Hash32),
+    Many(Vec<Hash32>),
+}
+
+impl IdList {
+    pub(super) fn insert(&mut self, id: Hash32) {
+        match self {
+            IdList::Empty => *self = IdList::One(id),
+            IdList::One(x) if *x == id => {}
+            IdList::One(x) => {
+                let x = *x;
+                *self = IdList::Many(if x < id { vec![x, id] } else { vec![id, x] });
+            }
+            IdList::Many(v) => {
+                if let Err(i) = v.binary_search(&id) {
+                    v.insert(i, id);
+                }
+            }
+        }
+    }
+
+    pub(super) fn as_slice(&self) -> &[Hash32] {
+        match self {
+            IdList::Empty => &[],
+            IdList::One(x) => std::slice::from_ref(x),
+            IdList::Many(v) => v,
+        }
+    }
+
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, Hash32> {
+        self.as_slice().iter()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub(super) struct Log {
+    pub(super) by_seq: BTreeMap<u64, IdList>,
+    /// `canonical[i]` is the counted record at seq i + 1.
+    pub(super) canonical: Vec<Hash32>,
+}
+
+/// What the registry keeps of a record. Offers and withdrawals, nearly all of a
+/// registry, are kept as the few fields the fold needs (their bodies stay in the
+/// node's store); every other kind is kept whole.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub(super) seq: u64,
+    pub(super) prev: Option<Hash32>,
+    pub(super) what: What,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum What {
+    Offer(OfferId, OfferFacts),
+    /// A withdrawal and the version it withdraws up to.
+    Withdraw(OfferId, u64),
+    Whole(VerifiedRecord),
+}
+
+/// What the state needs of an offer record besides its id.
+#[derive(Debug, Clone)]
+pub(super) struct OfferFacts {
+    pub(super) version: u64,
+    pub(super) valid_from: Timestamp,
+    pub(super) valid_until: Option<Timestamp>,
+}
+
+impl OfferFacts {
+    pub(super) fn of(&self, record: Hash32) -> OfferVersion {
+        OfferVersion {
+            record,
+            version: self.version,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+        }
+    }
+}
+
+impl Held {
+    pub(super) fn of(rec: &VerifiedRecord) -> Held {
+        let r = rec.record();
+        let what = match &r.body {
+            Body::Offer(b) => What::Offer(
+                b.offer_id.clone(),
+                OfferFacts {
+                    version: b.version,
+                    valid_from: b.valid_from,
+                    valid_until: b.valid_until,
+                },
+            ),
+            Body::OfferWithdraw(w) => What::Withdraw(w.offer_id.clone(), w.version),
+            _ => What::Whole(rec.clone()),
+        };
+        Held {
+            seq: r.seq,
+            prev: r.prev,
+            what,
+        }
+    }
+
+    pub(super) fn whole(&self) -> Option<&VerifiedRecord> {
+        match &self.what {
+            What::Whole(rec) => Some(rec),
+            _ => None,
+        }
+    }
+
+    pub(super) fn kind_is(&self, kind: Kind) -> bool {
+        match &self.what {
+            What::Offer(..) => kind == Kind::Offer,
+            What::Withdraw(..) => kind == Kind::OfferWithdraw,
+            What::Whole(rec) => rec.record().kind() == kind,
+        }
+    }
+}
+
+/// Extends a log's counted chain from its current end: at each next seq, the lowest
+/// id among the records whose `prev` is the counted record before it.
+pub(super) fn extend_canonical(log: &mut Log, records: &BTreeMap<Hash32, Held>) {
+    loop {
+        let next_seq = log.canonical.len() as u64 + 1;
+        let Some(ids) = log.by_seq.get(&next_seq) else {
+            return;
+        };
+        let want = log.canonical.last();
+        let next = ids
+            .iter()
+            .find(|id| records[*id].prev.as_ref() == want)
+            .copied();
+        match next {
+            Some(id) => log.canonical.push(id),
+            None => return,
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The registry: a grow-only set of verified records and the visible state that is a
+//! deterministic function of that set.
+//!
+//! Nothing here depends on arrival order. Which records *count* (canonical in their
+//! author's log, author an admitted and unsuspended member at that position, action
+//! on the governance chain) is a function of the whole set. [`Registry::add`] files a
+//! record and brings the [`State`] up to date incrementally: a record that only
+//! extends its author's log changes the entry of its own offer (or the providers);
+//! a governance action or key rotation recomputes the derived trust data and then
+//! only the offers of the identities whose trust data changed. So two registries
+//! holding the same set have the same [`State`] and the same [`State::digest`],
+//! whatever order the records came in, and the same as a full recomputation
+//! (both property-tested in `tests/fold.rs`).
+//!
+//! [`Registry::admit`] is the ingest gate used by nodes: it rejects a record that
+//! cannot count given what is already known, with a stable reason code.
+//!
+//! The code follows the fold's parts: `held.rs` (what is kept of each record and
+//! each author's log), `trust.rs` (the governance chain walk, keys and
+//! standing), `gate.rs` (the ingest gate's refusals), `fold.rs` (filing a record
+//! and the incremental and from-scratch state), `state.rs` (the visible state
+//! and what it answers at an instant) and `digest.rs` (its canonical digest).
+
+mod digest;
+mod fold;
+mod gate;
+mod held;
+mod state;
+mod trust;
+
+pub use digest::STATE_TAG;
+pub use fold::Changes;
+pub use gate::Rejection;
+pub use held::Held;
+pub use state::{
+    OfferEntry, OfferHistory, OfferStatus, OfferVersion, ProviderState, State, SuccessionTerms,
+    succession_of,
+};
+pub use trust::Standing;
+
+use crate::body::{Body, Kind};
+use crate::code::GateCode;
+use crate::fields::{Hash32, OfferId};
+use crate::keys::Did;
+use crate::record::{RecordError, VerifiedRecord};
+use crate::sync::IdSet;
+use held::{IdList, Log};
+use std::collections::{BTreeMap, BTreeSet};
+use trust::{Derived, GovAction};
+
+/// What [`Registry::admit`] did with an acceptable record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// New and counting.
+    Stored,
+    /// Already held.
+    Known,
+    /// New, but waiting for its `prev` (or `prev_action`) to arrive.
+    Held,
+    /// New, and a second record for an (author, seq) already held, or a second
+    /// governance action on the same predecessor: kept as evidence; the fold
+    /// decides deterministically which one counts.
+    Equivocation,
+}
+
+/// The registry of one federation.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    genesis: VerifiedRecord,
+    federation: Hash32,
+    records: BTreeMap<Hash32, Held>,
+    logs: BTreeMap<Did, Log>,
+    actions: BTreeMap<Hash32, GovAction>,
+    /// author key -> offer id -> offer and withdraw records
+    offers: BTreeMap<Did, BTreeMap<OfferId, IdList>>,
+    /// author key -> profile, succession, accept and rotate records
+    misc: BTreeMap<Did, IdList>,
+    /// (author, seq) positions holding more than one record
+    multi: BTreeSet<(Did, u64)>,
+    derived: Derived,
+    /// The visible state, kept up to date by `add`.
+    state: State,
+    /// What changed in `state` since the last `take_changes` (when tracked).
+    changes: Option<Changes>,
+}
+
+impl Registry {
+    /// A registry founded on `genesis`, which must be a verified genesis record.
+    pub fn new(genesis: VerifiedRecord) -> Result<Registry, Rejection> {
+        let Body::Genesis(g) = &genesis.record().body else {
+            return Err(Rejection::invalid(
+                GateCode::UnexpectedGenesis,
+                "the genesis file holds a record that is not a genesis",
+            ));
+        };
+        let valid = g
+            .approvals
+            .iter()
+            .filter(|a| g.stewards.contains(&a.steward))
+            .count();
+        if (valid as u64) < g.threshold {
+            return Err(Rejection::BelowThreshold {
+                valid,
+                threshold: g.threshold,
+            });
+        }
+        if !g.stewards.contains(&genesis.record().author) {
+            return Err(Rejection::NotSteward {
+                author: genesis.record().author.to_string(),
+            });
+        }
+        let federation = genesis.record().federation;
+        let mut reg = Registry {
+            genesis: genesis.clone(),
+            federation,
+            records: BTreeMap::new(),
+            logs: BTreeMap::new(),
+            actions: BTreeMap::new(),
+            offers: BTreeMap::new(),
+            misc: BTreeMap::new(),
+            multi: BTreeSet::new(),
+            derived: Derived::default(),
+            state: State {
+                federation,
+                head: federation,
+                stewards: BTreeSet::new(),
+                threshold: 0,
+                providers: BTreeMap::new(),
+                offers: BTreeMap::new(),
+                equivocations: BTreeSet::new(),
+            },
+            changes: None,
+        };
+        reg.file(genesis);
+        reg.derive();
+        reg.state = reg.recomputed_state();
+        Ok(reg)
+    }
+
+    /// The federation id.
+    pub fn federation(&self) -> Hash32 {
+        self.federation
+    }
+
+    /// The genesis record.
+    pub fn genesis(&self) -> &VerifiedRecord {
+        &self.genesis
+    }
+
+    /// Number of records held (genesis included).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Always false: the genesis is held from the start.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The ids of all held records, for set reconciliation, without a copy.
+    pub fn id_set(&self) -> IdSet<'_, Held> {
+        IdSet::of(&self.records)
+    }
+
+    /// The id of the last counted record in `author`'s log, and its seq.
+    pub fn head(&self, author: &Did) -> Option<(u64, Hash32)> {
+        let log = self.logs.get(author)?;
+        log.canonical
+            .last()
+            .map(|id| (log.canonical.len() as u64, *id))
+    }
+
+    /// The current head of the governance chain (the genesis action at first).
+    pub fn governance_head(&self) -> Hash32 {
+        self.derived.head.unwrap_or(self.federation)
+    }
+
+    /// Current stewards and threshold.
+    pub fn stewards(&self) -> (&BTreeSet<Did>, u64) {
+        (&self.derived.stewards, self.derived.threshold)
+    }
+
+    /// The identity (first key) a key belongs to, if it is a provider key.
+    pub fn identity_of(&self, key: &Did) -> Option<&Did> {
+        self.derived.keys.get(key).map(|k| &k.identity)
+    }
+
+    /// The key a provider identity currently signs with.
+    pub fn current_key(&self, identity: &Did) -> Option<&Did> {
+        self.derived.identities.get(identity).and_then(|k| k.last())
+    }
+
+    /// Adds a verified record of this federation without the trust gate. The state
+    /// decides what counts; this is what a rebuild from storage uses.
+    pub fn add(&mut self, rec: VerifiedRecord) -> Result<Admitted, RecordError> {
+        rec.check_federation(&self.federation)?;
+        if self.records.contains_key(&rec.id()) {
+            return Ok(Admitted::Known);
+        }
+        let filed = self.file(rec.clone());
+        self.update_state(&rec, &filed);
+        if let Some(prev) = rec.record().body.prev_action() {
+            // A governance action: counted, competing for a filled chain position,
+            // or waiting for its predecessor.
+            return Ok(if self.counts(&rec) {
+                Admitted::Stored
+            } else if *prev == self.federation || self.derived.chain.contains(prev) {
+                Admitted::Equivocation
+            } else {
+                Admitted::Held
+            });
+        }
+        Ok(if filed.second {
+            Admitted::Equivocation
+        } else if self.counts(&rec) {
+            Admitted::Stored
+        } else {
+            Admitted::Held
+        })
+    }
+
+    /// The ingest gate: adds `rec` if it can count given what is known, or says
+    /// why not. Records waiting for an unknown predecessor are held, not refused.
+    pub fn admit(&mut self, rec: VerifiedRecord) -> Result<Admitted, Rejection> {
+        rec.check_federation(&self.federation)?;
+        if self.records.contains_key(&rec.id()) {
+            return Ok(Admitted::Known);
+        }
+        self.check(&rec)?;
+        Ok(self.add(rec)?)
+    }
+
+    /// True if the record counts for the state.
+    pub fn counts(&self, rec: &VerifiedRecord) -> bool {
+        let r = rec.record();
+        if r.kind() == Kind::Genesis {
+            return rec.id() == self.genesis.id();
+        }
+        if r.kind().is_governance() {
+            return self.derived.chain_records.contains(&rec.id());
+        }
+        self.counts_in_log(&r.author, r.seq, &rec.id())
+    }
+
+    /// True if `id`, at `seq` of `author`'s log, is the counted record there and
+    /// the author is in good standing at that position.
+    fn counts_in_log(&self, author: &Did, seq: u64, id: &Hash32) -> bool {
+        let canonical = self
+            .logs
+            .get(author)
+            .and_then(|l| l.canonical.get(seq as usize - 1))
+            == Some(id);
+        canonical && self.standing(author, seq) == Standing::Active
+    }
+
+    /// The records of `author` among `ids` that count.
+    fn counted<'a>(
+        &'a self,
+        author: &'a Did,
+        ids: &'a IdList,
+    ) -> impl Iterator<Item = (&'a Hash32, &'a Held)> {
+        ids.iter()
+            .map(|id| (id, &self.records[id]))
+            .filter(|(id, h)| self.counts_in_log(author, h.seq, id))
+    }
+}

@@ -1,0 +1,233 @@
+//! The visible state of a registry and what it answers at a given instant:
+//! offer status, who shows an offer after a merger.
+
+use super::trust::Standing;
+use crate::body::{Body, OfferBody, ProfileBody};
+use crate::fields::{Hash32, OfferId, Timestamp};
+use crate::geo::{self, Procurement};
+use crate::keys::Did;
+use crate::record::VerifiedRecord;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a succession record says, whether the predecessor (`succession`) or the
+/// stewards (`member.succession`) signed it.
+#[derive(Debug, Clone, Copy)]
+pub struct SuccessionTerms<'a> {
+    pub successor: &'a Did,
+    pub effective_at: Timestamp,
+    pub offer_ids: &'a [OfferId],
+}
+
+/// The terms of a succession record (None for other kinds).
+pub fn succession_of(rec: &VerifiedRecord) -> Option<SuccessionTerms<'_>> {
+    match &rec.record().body {
+        Body::Succession(b) => Some(SuccessionTerms {
+            successor: &b.successor,
+            effective_at: b.effective_at,
+            offer_ids: &b.offer_ids,
+        }),
+        Body::MemberSuccession(b) => Some(SuccessionTerms {
+            successor: &b.successor,
+            effective_at: b.effective_at,
+            offer_ids: &b.offer_ids,
+        }),
+        _ => None,
+    }
+}
+
+/// One version of an offer as the state needs it: what decides its status. The
+/// body itself is the record's (`record`), read from storage when shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferVersion {
+    pub record: Hash32,
+    pub version: u64,
+    pub valid_from: Timestamp,
+    pub valid_until: Option<Timestamp>,
+}
+
+/// One offer of one provider as the state shows it: the winning version and how
+/// far withdrawals reach. [`Registry::offer_history`] gives every version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfferEntry {
+    pub(super) current: Option<OfferVersion>,
+    /// Highest version named by a counted withdrawal (0: none).
+    pub withdrawn_to: u64,
+}
+
+/// Every counted version and withdrawal of one offer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfferHistory {
+    /// By key in rotation order, then record id.
+    pub versions: Vec<OfferVersion>,
+    /// The withdrawal records, in the same order.
+    pub withdrawals: Vec<Hash32>,
+}
+
+impl OfferEntry {
+    /// The winning version: highest `version`, then highest record id.
+    pub fn current(&self) -> Option<&OfferVersion> {
+        self.current.as_ref()
+    }
+
+    /// True if a withdrawal covers the current version.
+    pub fn withdrawn(&self) -> bool {
+        self.current()
+            .is_some_and(|c| c.version <= self.withdrawn_to)
+    }
+}
+
+/// One admitted provider.
+#[derive(Debug, Clone)]
+pub struct ProviderState {
+    pub identity: Did,
+    /// Name from its admission.
+    pub name: String,
+    pub standing: Standing,
+    /// Its keys, oldest first; the last signs now.
+    pub keys: Vec<Did>,
+    pub profile: Option<VerifiedRecord>,
+    pub(super) successions: Vec<VerifiedRecord>,
+    pub(super) accepts: Vec<VerifiedRecord>,
+    /// The accepted succession that hands this provider's portfolio on.
+    pub successor: Option<VerifiedRecord>,
+    /// Providers whose portfolio passed to this one.
+    pub predecessors: Vec<Did>,
+}
+
+impl ProviderState {
+    /// The profile body, if a profile was published.
+    pub fn profile_body(&self) -> Option<&ProfileBody> {
+        match self.profile.as_ref().map(|r| &r.record().body) {
+            Some(Body::ProviderProfile(b)) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+crate::text_enum! {
+    /// Why an offer is or is not shown at a given instant.
+    pub enum OfferStatus {
+        Active = "active",
+        NotYetValid = "not_yet_valid",
+        Expired = "expired",
+        Withdrawn = "withdrawn",
+        ProviderSuspended = "provider_suspended",
+        ProviderRevoked = "provider_revoked",
+    }
+}
+
+/// The visible state of a registry.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub federation: Hash32,
+    /// Head of the governance chain.
+    pub head: Hash32,
+    pub stewards: BTreeSet<Did>,
+    pub threshold: u64,
+    /// Admitted providers by identity.
+    pub providers: BTreeMap<Did, ProviderState>,
+    /// Offers by (provider identity, offer id).
+    pub offers: BTreeMap<(Did, OfferId), OfferEntry>,
+    /// (author, seq) positions with more than one record.
+    pub equivocations: BTreeSet<(Did, u64)>,
+}
+
+impl State {
+    /// The offers of one provider identity, by offer id.
+    pub fn offers_of<'a>(
+        &'a self,
+        provider: &Did,
+    ) -> impl Iterator<Item = (&'a OfferId, &'a OfferEntry)> + 'a {
+        let provider = provider.clone();
+        self.offers
+            .range((provider.clone(), OfferId::min_bound())..)
+            .take_while(move |((d, _), _)| *d == provider)
+            .map(|((_, id), e)| (id, e))
+    }
+
+    /// Status of an offer at instant `now`: provider standing, withdrawal, then
+    /// validity window. The clock enters here, never into the digest.
+    pub fn offer_status(&self, provider: &Did, entry: &OfferEntry, now: Timestamp) -> OfferStatus {
+        match self.providers.get(provider).map(|p| p.standing) {
+            Some(Standing::Active) => {}
+            Some(Standing::Suspended) => return OfferStatus::ProviderSuspended,
+            _ => return OfferStatus::ProviderRevoked,
+        }
+        if entry.withdrawn() {
+            return OfferStatus::Withdrawn;
+        }
+        let Some(b) = entry.current() else {
+            return OfferStatus::Withdrawn;
+        };
+        if now < b.valid_from {
+            return OfferStatus::NotYetValid;
+        }
+        if b.valid_until.is_some_and(|u| now >= u) {
+            return OfferStatus::Expired;
+        }
+        OfferStatus::Active
+    }
+
+    /// Who shows an offer at `now`: the successor once an accepted succession that
+    /// covers it is effective, else the provider itself.
+    pub fn shown_under(&self, provider: &Did, offer_id: &OfferId, now: Timestamp) -> Did {
+        let mut cur = provider.clone();
+        // Follow chains of mergers (bounded: each step moves to another provider).
+        for _ in 0..self.providers.len() {
+            let Some(s) = self.providers.get(&cur).and_then(|p| p.successor.as_ref()) else {
+                break;
+            };
+            let Some(b) = succession_of(s) else {
+                break;
+            };
+            let covers = b.offer_ids.is_empty() || b.offer_ids.contains(offer_id);
+            if !covers || now < b.effective_at {
+                break;
+            }
+            cur = b.successor.clone();
+        }
+        cur
+    }
+
+    /// The short name a provider goes by: its profile's short name, else the
+    /// name from its admission (empty for a did that is not a provider).
+    pub fn provider_name(&self, did: &Did) -> String {
+        self.providers
+            .get(did)
+            .map(|p| {
+                p.profile_body()
+                    .map(|b| b.short_name.to_string())
+                    .unwrap_or_else(|| p.name.clone())
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the profile of the provider that shows the offer `offer_id` of
+    /// `provider` at `at` (the successor, once a merger took effect) lists the
+    /// municipality or region `ags` among its members or owners.
+    pub fn in_house(&self, provider: &Did, offer_id: &OfferId, ags: &str, at: Timestamp) -> bool {
+        let shown = self.shown_under(provider, offer_id, at);
+        self.providers
+            .get(&shown)
+            .and_then(ProviderState::profile_body)
+            .is_some_and(|p| p.members.iter().any(|m| m.covers(ags)))
+    }
+
+    /// How the municipality `ags` may take an offer of `provider` at `at`
+    /// (`geo::procurement_by`): in-house if the provider that shows the offer
+    /// then lists it as a member or owner; otherwise by the legal basis the offer
+    /// states, if the offer is delivered there; otherwise a tender is needed.
+    pub fn procurement(
+        &self,
+        provider: &Did,
+        offer: &OfferBody,
+        ags: &str,
+        at: Timestamp,
+    ) -> Procurement {
+        geo::procurement_by(
+            self.in_house(provider, &offer.offer_id, ags, at),
+            offer.regions.iter().any(|r| r.covers(ags)),
+            offer.legal_basis.as_ref().map(|l| l.kind),
+        )
+    }
+}
