@@ -1,9 +1,11 @@
 //! Checks responses against `specs/http-api.yaml`: the operation must exist, the
 //! status must be documented, and a JSON body must match the documented schema
 //! (type, required, properties, additionalProperties, items, enum, const, oneOf,
-//! minimum, maximum, $ref; `pattern` is not checked).
+//! minimum, maximum, minLength, maxLength, pattern, $ref). Also lists what a
+//! schema declares, so that a test can check that a type fills every property.
 
 use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// The loaded API description.
@@ -161,6 +163,25 @@ impl OpenApi {
         {
             return Err(format!("{at}: {n} > maximum {max}"));
         }
+        if let (Some(text), Some(p)) = (v.as_str(), schema.get("pattern").and_then(Value::as_str)) {
+            let re = regex::Regex::new(p).unwrap_or_else(|e| panic!("pattern {p}: {e}"));
+            if !re.is_match(text) {
+                return Err(format!("{at}: {text:?} does not match {p}"));
+            }
+        }
+        if let Some(text) = v.as_str() {
+            let n = text.chars().count() as i64;
+            if let Some(min) = schema.get("minLength").and_then(Value::as_i64)
+                && n < min
+            {
+                return Err(format!("{at}: {n} characters < minLength {min}"));
+            }
+            if let Some(max) = schema.get("maxLength").and_then(Value::as_i64)
+                && n > max
+            {
+                return Err(format!("{at}: {n} characters > maxLength {max}"));
+            }
+        }
         if let Value::Object(obj) = v {
             let props = schema.get("properties").and_then(Value::as_object);
             for r in schema
@@ -190,5 +211,77 @@ impl OpenApi {
             }
         }
         Ok(())
+    }
+
+    /// The component schema `name` (`#/components/schemas/name`).
+    pub fn schema(&self, name: &str) -> &Value {
+        self.doc
+            .pointer(&format!("/components/schemas/{name}"))
+            .unwrap_or_else(|| panic!("no schema {name} in specs/http-api.yaml"))
+    }
+
+    /// The names of the query parameters of an operation.
+    pub fn query_parameters(&self, method: &str, path: &str) -> BTreeSet<String> {
+        let op = self
+            .operation(method, path)
+            .unwrap_or_else(|| panic!("{method} {path} is not in specs/http-api.yaml"));
+        op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Every property path `schema` declares (`$.a.b[].c`), following `$ref`,
+    /// `oneOf` and `items`.
+    pub fn declared(&self, schema: &Value, at: &str, out: &mut BTreeSet<String>) {
+        let schema = self.resolve(schema);
+        for alt in schema
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.declared(alt, at, out);
+        }
+        if let Some(items) = schema.get("items") {
+            self.declared(items, &format!("{at}[]"), out);
+        }
+        for (k, s) in schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let path = format!("{at}.{k}");
+            out.insert(path.clone());
+            self.declared(s, &path, out);
+        }
+    }
+
+    /// Every property path present in `v` (`$.a.b[].c`), for comparison with
+    /// [`OpenApi::declared`]; maps that are data (such as a record body of any
+    /// kind) are not listed below `opaque` paths.
+    pub fn present(v: &Value, at: &str, opaque: &[&str], out: &mut BTreeSet<String>) {
+        if opaque.contains(&at) {
+            return;
+        }
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let path = format!("{at}.{k}");
+                    out.insert(path.clone());
+                    OpenApi::present(x, &path, opaque, out);
+                }
+            }
+            Value::Array(items) => {
+                for x in items {
+                    OpenApi::present(x, &format!("{at}[]"), opaque, out);
+                }
+            }
+            _ => {}
+        }
     }
 }

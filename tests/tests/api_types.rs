@@ -1,0 +1,413 @@
+//! `kx-api`'s types against `specs/http-api.yaml`: every answer type, filled in
+//! full and left minimal, matches its schema, fills every property the schema
+//! declares and reads back as itself; every code, enum and query parameter the
+//! types know is the one the file lists, and no other.
+
+use kx_api::error::{ApiCode, ErrorBody};
+use kx_api::query::{AtQuery, RecordsQuery};
+use kx_api::views::{
+    AuthorView, LogHead, MunicipalityRef, OfferView, OffersPage, PeerView, ProcurementView,
+    ProfileView, ProviderDetail, ProviderRef, ProviderSummary, ProviderView, ProvidersList,
+    RecordsPage, StatusView, SubmitResult, SubmitStatus, SuccessorView, SyncView, VersionView,
+    WithdrawalView,
+};
+use kx_api::{ApiError, OfferCursor, OfferQuery, SearchQuery};
+use kx_protocol::body::{
+    Delivery, Kind, LegalBasisKind, OfferBody, PriceModel, ProfileBody, WithdrawBody,
+};
+use kx_protocol::geo::Procurement;
+use kx_protocol::registry::{OfferStatus, Standing};
+use kx_protocol::{Did, GateCode, Hash32, RecordCode, SecretKey, Timestamp};
+use kx_tests::openapi::OpenApi;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+fn did(n: u8) -> Did {
+    SecretKey::from_seed([n; 32]).expect("key").did().clone()
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("timestamp")
+}
+
+fn offer_body(full: bool) -> OfferBody {
+    let mut v = json!({
+        "offer_id": "meldewesen-hosting", "version": 2,
+        "title": "Einwohnermeldewesen", "summary": "Betrieb", "description": "Hosting",
+        "category": "einwohnerwesen", "ozg_ids": ["10124"], "leika_keys": ["99115005104000"],
+        "regions": ["05158"], "delivery": "hosting",
+        "sla": {"availability_bp": 9950, "support_hours": "Mo-Fr", "response_minutes": 60, "resolution_hours": 8},
+        "pricing": {"model": "per_inhabitant_per_year", "amount_cents": 42, "currency": "EUR", "notes": ""},
+        "capacity": 12, "certifications": ["iso27001-grundschutz"], "standards": ["xmeld"],
+        "contacts": [{"customer_group": "kommunen", "name": "Vertrieb"}],
+        "valid_from": "2026-01-01T00:00:00Z",
+    });
+    if full {
+        v["contacts"] = json!([{"customer_group": "kommunen", "name": "Vertrieb", "email": "vertrieb@example.org", "phone": "0211 1"}]);
+        v["valid_until"] = json!("2027-12-31T23:59:59Z");
+        v["legal_basis"] = json!({"kind": "inter_municipal", "text": "§ 108 Abs. 6 GWB"});
+    }
+    serde_json::from_value(v).expect("offer body")
+}
+
+fn profile_body() -> ProfileBody {
+    serde_json::from_value(json!({
+        "name": "ITK Rheinland", "short_name": "ITK", "description": "Kommunaler IT-Dienstleister",
+        "website": "https://example.org", "regions": ["05158"], "members": ["05158"],
+        "certifications": ["iso27001"], "nodes": ["12D3KooW"],
+        "contacts": [{"customer_group": "kommunen", "name": "Vertrieb", "email": "v@example.org", "phone": "1"}],
+    }))
+    .expect("profile body")
+}
+
+fn provider_ref(n: u8) -> ProviderRef {
+    ProviderRef {
+        did: did(n),
+        name: format!("Anbieter {n}"),
+    }
+}
+
+fn offer(full: bool) -> OfferView {
+    let body = offer_body(full);
+    OfferView {
+        provider: provider_ref(10),
+        shown_under: full.then(|| provider_ref(11)),
+        offer_id: body.offer_id.clone(),
+        version: body.version,
+        record: Hash32([1; 32]),
+        author: did(10),
+        issued_at: ts("2026-01-15T09:00:00Z"),
+        status: OfferStatus::Active,
+        procurement: full.then(|| ProcurementView {
+            municipality: MunicipalityRef {
+                ags: "05774032".into(),
+                name: "Paderborn".into(),
+            },
+            kind: Procurement::InterMunicipal,
+            tender_free: true,
+            label: Procurement::InterMunicipal.label_de().into(),
+        }),
+        history: full.then(|| {
+            vec![VersionView {
+                record: Hash32([1; 32]),
+                version: 2,
+                issued_at: ts("2026-01-15T09:00:00Z"),
+                body: body.clone(),
+            }]
+        }),
+        withdrawals: full.then(|| {
+            vec![WithdrawalView {
+                record: Hash32([2; 32]),
+                body: WithdrawBody {
+                    offer_id: body.offer_id.clone(),
+                    version: 1,
+                    reason: "ersetzt".parse().expect("reason"),
+                },
+            }]
+        }),
+        body,
+    }
+}
+
+fn provider<O>(full: bool, offers: O) -> ProviderView<O> {
+    ProviderView {
+        did: did(10),
+        name: "ITK Rheinland".into(),
+        standing: Standing::Active,
+        keys: vec![did(10), did(12)],
+        profile: full.then(|| ProfileView {
+            record: Hash32([3; 32]),
+            body: profile_body(),
+        }),
+        offers,
+        successor: full.then(|| SuccessorView {
+            did: did(11),
+            name: "OWL-IT".into(),
+            effective_at: ts("2024-01-01T00:00:00Z"),
+            offer_ids: vec!["meldewesen-hosting".parse().expect("id")],
+            record: Hash32([4; 32]),
+        }),
+        predecessors: if full {
+            vec![provider_ref(13)]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Checks instances of one type against the schema `name`: each matches, all
+/// together fill every declared property, and each reads back as itself.
+fn check<T: Serialize + DeserializeOwned + PartialEq + Debug>(
+    api: &OpenApi,
+    name: &str,
+    instances: &[T],
+    opaque: &[&str],
+) {
+    let schema = api.schema(name);
+    let mut present = BTreeSet::new();
+    for t in instances {
+        let v = serde_json::to_value(t).expect("serialise");
+        if let Err(e) = api.validate(schema, &v, "$") {
+            panic!("{name}: {e}\n{v:#}");
+        }
+        OpenApi::present(&v, "$", opaque, &mut present);
+        let back: T = serde_json::from_value(v).expect("read back");
+        assert_eq!(&back, t, "{name} reads back as itself");
+    }
+    let mut declared = BTreeSet::new();
+    api.declared(schema, "$", &mut declared);
+    let missing: Vec<&String> = declared
+        .iter()
+        .filter(|p| !present.contains(*p) && !opaque.iter().any(|o| p.starts_with(o)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{name}: the type never fills {missing:?}"
+    );
+}
+
+#[test]
+fn every_answer_type_fills_and_matches_its_schema() {
+    let api = OpenApi::load();
+    check(&api, "Offer", &[offer(true), offer(false)], &[]);
+    let cursor = OfferCursor {
+        provider: did(10),
+        offer_id: "meldewesen-hosting".parse().expect("id"),
+    };
+    check(
+        &api,
+        "OffersPage",
+        &[
+            OffersPage {
+                offers: vec![offer(true), offer(false)],
+                total: 7,
+                next_cursor: Some(cursor),
+            },
+            OffersPage {
+                offers: Vec::new(),
+                total: 0,
+                next_cursor: None,
+            },
+        ],
+        &[],
+    );
+    let summaries: Vec<ProviderSummary> = vec![provider(true, 3), provider(false, 0)];
+    check(&api, "Provider", &summaries, &[]);
+    check(
+        &api,
+        "ProvidersList",
+        &[ProvidersList {
+            providers: summaries,
+        }],
+        &[],
+    );
+    let details: Vec<ProviderDetail> = vec![
+        provider(true, vec![offer(true)]),
+        provider(false, Vec::new()),
+    ];
+    check(&api, "ProviderDetail", &details, &[]);
+    check(
+        &api,
+        "Author",
+        &[
+            AuthorView {
+                did: did(12),
+                head: Some(LogHead {
+                    seq: 3,
+                    id: Hash32([5; 32]),
+                }),
+                identity: Some(did(10)),
+                current_key: Some(did(12)),
+                standing: Standing::Active,
+                steward: false,
+            },
+            AuthorView {
+                did: did(20),
+                head: None,
+                identity: None,
+                current_key: None,
+                standing: Standing::NotMember,
+                steward: true,
+            },
+        ],
+        &[],
+    );
+    let peer = |synced: bool| PeerView {
+        peer_id: "12D3KooWxyz".into(),
+        address: "/ip4/127.0.0.1/tcp/4001".into(),
+        agent: synced.then(|| "kx-node/0.1.0".into()),
+        last_sync: synced.then(|| SyncView {
+            at: ts("2026-11-24T08:00:00Z"),
+            received: 4,
+            complete: true,
+        }),
+    };
+    check(
+        &api,
+        "Status",
+        &[StatusView {
+            federation: Hash32([6; 32]),
+            peer_id: "12D3KooWabc".into(),
+            records: 200,
+            state_digest: Hash32([7; 32]),
+            governance_head: Hash32([8; 32]),
+            stewards: vec![did(1)],
+            threshold: 1,
+            providers: 6,
+            offers: 180,
+            in_sync: true,
+            peers: vec![peer(true), peer(false)],
+        }],
+        &[],
+    );
+    check(
+        &api,
+        "SubmitResult",
+        &SubmitStatus::ALL
+            .iter()
+            .map(|status| SubmitResult {
+                id: Hash32([9; 32]),
+                status: *status,
+            })
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    let codes = every_code();
+    check(
+        &api,
+        "Error",
+        &codes
+            .iter()
+            .map(|c| ErrorBody {
+                error: ApiError::new(kx_api::ErrorCode::from_text(c), "why"),
+            })
+            .collect::<Vec<_>>(),
+        &[],
+    );
+}
+
+#[test]
+fn a_page_of_records_is_records_exactly_as_signed() {
+    let api = OpenApi::load();
+    let steward = SecretKey::from_seed([1; 32]).expect("key");
+    let genesis = kx_protocol::author::genesis(
+        "KDN Test".parse().expect("name"),
+        vec![steward.did().clone()],
+        1,
+        &steward,
+        &[&steward],
+        ts("2026-01-15T09:00:00Z"),
+    )
+    .expect("genesis");
+    let text = String::from_utf8(genesis.canonical_json().to_vec()).expect("utf8");
+    let page = RecordsPage {
+        records: vec![serde_json::value::RawValue::from_string(text.clone()).expect("raw")],
+        next_cursor: Some(genesis.id()),
+    };
+    let v = serde_json::to_value(&page).expect("serialise");
+    api.validate(api.schema("RecordsPage"), &v, "$")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bytes = serde_json::to_vec(&page).expect("serialise");
+    let back: RecordsPage = serde_json::from_slice(&bytes).expect("read back");
+    assert_eq!(
+        back.records[0].get(),
+        text,
+        "the record's bytes pass unchanged"
+    );
+    assert_eq!(back.next_cursor, Some(genesis.id()));
+}
+
+/// Every code the node may answer with, as text.
+fn every_code() -> BTreeSet<String> {
+    RecordCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .chain(GateCode::ALL.iter().map(|c| c.as_str()))
+        .chain(ApiCode::ALL.iter().map(|c| c.as_str()))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn texts<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    items.into_iter().map(str::to_owned).collect()
+}
+
+#[test]
+fn codes_and_enums_are_the_ones_the_file_lists() {
+    let api = OpenApi::load();
+    let s = |name: &str, ptr: &str| {
+        api.schema(name)
+            .pointer(ptr)
+            .unwrap_or_else(|| panic!("{name}{ptr}"))
+            .clone()
+    };
+    assert_eq!(
+        strings(&s("Error", "/properties/error/properties/code/enum")),
+        every_code()
+    );
+    assert_eq!(
+        strings(&s("Offer", "/properties/status/enum")),
+        texts(OfferStatus::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("Standing", "/enum")),
+        texts(Standing::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("SubmitResult", "/properties/status/enum")),
+        texts(SubmitStatus::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("Procurement", "/properties/kind/enum")),
+        texts(Procurement::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("OfferBody", "/properties/delivery/enum")),
+        texts(Delivery::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("OfferBody", "/properties/pricing/properties/model/enum")),
+        texts(PriceModel::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s(
+            "OfferBody",
+            "/properties/legal_basis/properties/kind/enum"
+        )),
+        texts(LegalBasisKind::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("Record", "/properties/kind/enum")),
+        texts(Kind::ALL.iter().map(|x| x.as_str()))
+    );
+}
+
+#[test]
+fn query_parameters_are_the_ones_the_file_lists() {
+    let api = OpenApi::load();
+    let id = "did:key:z6Mkj1MDZKcfx9AX5CeXHdysiGkRLzBbALyFuShD6wNeY1E3";
+    for (path, params) in [
+        ("/v1/offers".to_owned(), SearchQuery::PARAMS),
+        (format!("/v1/offers/{id}/o1"), OfferQuery::PARAMS),
+        ("/v1/providers".to_owned(), AtQuery::PARAMS),
+        (format!("/v1/providers/{id}"), AtQuery::PARAMS),
+        ("/v1/records".to_owned(), RecordsQuery::PARAMS),
+    ] {
+        assert_eq!(
+            api.query_parameters("GET", &path),
+            texts(params.iter().copied()),
+            "{path}"
+        );
+    }
+}
