@@ -2,6 +2,7 @@
 //! temp dirs on loopback ports chosen by the OS, bounded waits on conditions, an
 //! HTTP client and a checker for `specs/http-api.yaml`.
 
+pub mod federation;
 pub mod openapi;
 
 use futures::StreamExt;
@@ -201,15 +202,25 @@ impl Drop for NodeProc {
     }
 }
 
-/// A plain HTTP response: status, content type, body.
+/// A plain HTTP response: status, content type, headers, body.
 #[derive(Debug)]
 pub struct Resp {
     pub status: u16,
     pub content_type: String,
+    /// Every header, names in lowercase.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Resp {
+    /// The value of the header `name` (lowercase), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
@@ -238,6 +249,16 @@ fn finish(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
     let body = r
         .body_mut()
         .with_config()
@@ -247,6 +268,7 @@ fn finish(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
     Resp {
         status,
         content_type,
+        headers,
         body,
     }
 }

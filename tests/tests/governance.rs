@@ -1,20 +1,18 @@
-//! Federation governance with the real binaries on two nodes: stewards act by
-//! threshold (collecting approvals in a draft), suspension and reinstatement,
-//! revocation, key rotation, and the OWL-IT merger of 1 January 2024 replayed with
-//! real names. Every attack is refused with its code on both nodes and stores
-//! nothing. Plus a closed federation that keeps undeclared nodes out.
+//! Federation governance with the real binaries on two nodes (`owl_federation`:
+//! two stewards with threshold 2, GKD Paderborn, krz and Ostwestfalen-Lippe-IT
+//! admitted, one offer each). Each test is one governance behaviour: drafts and
+//! cosigning, forged admissions, suspension, rotation, the OWL-IT merger of
+//! 1 January 2024, revocation, new stewards, a lost key. Every attack is refused
+//! with its code on both nodes and stores nothing. Plus a closed federation that
+//! keeps undeclared nodes out.
 
 use kx_protocol::body::AdmitBody;
-use kx_protocol::{Body, Hash32, record};
+use kx_protocol::{Body, Hash32, SecretKey, VerifiedRecord, record};
+use kx_tests::federation::{CONVERGE, Federation, example};
 use kx_tests::records::{key, t0};
-use kx_tests::{
-    NodeProc, TempDir, assert_refused, get, init_fast, kx, kx_json, kx_ok, post, status, wait_for,
-};
+use kx_tests::{NodeProc, TempDir, assert_refused, get, init_fast, kx_ok, post, status, wait_for};
 use serde_json::Value;
-use std::path::Path;
 use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(90);
 
 fn offer_toml(id: &str, title: &str) -> String {
     format!(
@@ -46,16 +44,43 @@ notes = ""
     )
 }
 
-/// Both nodes hold the same records.
-fn same(a: &str, b: &str) -> u64 {
-    wait_for("both nodes to agree", WAIT, || {
-        let (x, y) = (status(a), status(b));
-        (x["state_digest"] == y["state_digest"] && x["records"] == y["records"])
-            .then(|| x["records"].as_u64())
-            .flatten()
-    })
+/// Two nodes; stewards kdn1 and kdn2 (threshold 2); GKD Paderborn (`gkd`, offer
+/// `kfz`), krz (`krz`, offer `melde`) and Ostwestfalen-Lippe-IT (`owl`, offer
+/// `gis`) admitted and published; both nodes agree.
+fn owl_federation() -> Federation {
+    let f = Federation::new(
+        "KDN",
+        &["kdn1", "kdn2"],
+        2,
+        2,
+        &[
+            ("gkd", "GKD Paderborn"),
+            ("krz", "krz"),
+            ("owl", "Ostwestfalen-Lippe-IT"),
+        ],
+    );
+    for (k, id, title) in [
+        ("gkd", "kfz", "Kfz-Zulassung Paderborn"),
+        ("krz", "melde", "Meldewesen Lippe"),
+        ("owl", "gis", "GIS OWL"),
+    ] {
+        f.write(&format!("{id}.toml"), &offer_toml(id, title));
+        f.kx_ok(
+            1,
+            &[
+                "offer",
+                "publish",
+                "--key",
+                &format!("{k}.key"),
+                &format!("{id}.toml"),
+            ],
+        );
+    }
+    f.same();
+    f
 }
 
+/// The offers a node shows under `provider` (withdrawn and expired included).
 fn offers_of(url: &str, provider: &str) -> Vec<Value> {
     get(
         url,
@@ -67,161 +92,143 @@ fn offers_of(url: &str, provider: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[test]
-fn stewards_members_rotation_and_the_owl_it_merger() {
-    let t = TempDir::new("gov");
-    let d = t.path();
-    for k in ["kdn1", "kdn2", "outsider", "owl2"] {
-        kx_ok(d, "", &["key", "gen", "--out", &format!("{k}.key")]);
-    }
-    let gkd = kx_ok(d, "", &["key", "gen", "--out", "gkd.key"])
-        .trim()
-        .to_owned();
-    let krz = kx_ok(d, "", &["key", "gen", "--out", "krz.key"])
-        .trim()
-        .to_owned();
-    let owl = kx_ok(d, "", &["key", "gen", "--out", "owl.key"])
-        .trim()
-        .to_owned();
-    kx_ok(
-        d,
-        "",
-        &[
-            "federation",
-            "init",
-            "--name",
-            "KDN",
-            "--steward-key",
-            "kdn1.key",
-            "--steward-key",
-            "kdn2.key",
-            "--threshold",
-            "2",
-            "--out",
-            "genesis.json",
-        ],
-    );
-    let g = kx_protocol::VerifiedRecord::from_bytes(
-        &std::fs::read(d.join("genesis.json")).expect("read"),
-    )
-    .expect("genesis");
-    init_fast(&d.join("a"), &g, &[]);
-    let a = NodeProc::start(&d.join("a"), &[]);
-    init_fast(&d.join("b"), &g, &[a.listen[0].clone()]);
-    let b = NodeProc::start(&d.join("b"), &[]);
-    let (ua, ub) = (a.http.clone(), b.http.clone());
-    same(&ua, &ub);
+/// Both stewards' keys, for a threshold-2 action.
+const BOTH: [&str; 4] = ["--steward-key", "kdn1.key", "--steward-key", "kdn2.key"];
 
-    // Threshold 2: one steward writes a draft and says who is missing; nothing
-    // is submitted until the second approves.
-    let first = kx_ok(
-        d,
-        &ua,
+/// `args` followed by both stewards' keys.
+fn with_both<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.extend(BOTH);
+    all
+}
+
+/// The governance head node 0 reports.
+fn head(f: &Federation) -> Hash32 {
+    status(&f.url(0))["governance_head"]
+        .as_str()
+        .expect("head")
+        .parse()
+        .expect("hash")
+}
+
+/// An admission of a new key signed by `author`, approved by `approvers`, on
+/// the current head (or an explicit log position for a steward that signed
+/// before).
+fn forged_admit(
+    f: &Federation,
+    approvers: &[&SecretKey],
+    author: &SecretKey,
+    position: (u64, Option<Hash32>),
+) -> VerifiedRecord {
+    let mut body = Body::MemberAdmit(AdmitBody {
+        prev_action: head(f),
+        provider: key(99).did().clone(),
+        name: "Eindringling".parse().expect("name"),
+        approvals: Vec::new(),
+    });
+    for k in approvers {
+        record::approve(&mut body, k);
+    }
+    record::sign(
+        author,
+        record::Draft {
+            federation: f.genesis.record().federation,
+            seq: position.0,
+            prev: position.1,
+            issued_at: t0(),
+            body,
+        },
+    )
+    .expect("sign")
+}
+
+#[test]
+fn one_steward_writes_a_draft_and_the_second_completes_it_on_the_other_node() {
+    let mut f = owl_federation();
+    let regio = f.key("regio");
+    let before = f.same();
+    let first = f.kx_ok(
+        0,
         &[
             "federation",
             "admit",
             "--genesis",
             "genesis.json",
             "--provider",
-            &gkd,
+            &regio,
             "--name",
-            "GKD Paderborn",
+            "regio iT",
             "--steward-key",
             "kdn1.key",
             "--draft",
-            "gkd.json",
+            "regio.json",
         ],
     );
     assert!(first.contains("1 of 2 approvals"), "{first}");
-    assert_eq!(status(&ua)["records"], 1);
-    let done = kx_ok(
-        d,
-        &ub,
+    assert!(
+        first.contains(&f.did("kdn2")),
+        "names who is missing: {first}"
+    );
+    assert_eq!(f.same(), before, "nothing submitted below the threshold");
+    let done = f.kx_ok(
+        1,
         &[
             "federation",
             "cosign",
-            "gkd.json",
+            "regio.json",
             "--steward-key",
             "kdn2.key",
         ],
     );
     assert!(done.starts_with("stored member.admit"), "{done}");
-    for (p, n) in [(&krz, "krz"), (&owl, "Ostwestfalen-Lippe-IT")] {
-        kx_ok(
-            d,
-            &ua,
-            &[
-                "federation",
-                "admit",
-                "--genesis",
-                "genesis.json",
-                "--provider",
-                p,
-                "--name",
-                n,
-                "--steward-key",
-                "kdn1.key",
-                "--steward-key",
-                "kdn2.key",
-            ],
-        );
+    assert_eq!(f.same(), before + 1);
+    for i in 0..2 {
+        let p = get(&f.url(i), &format!("/v1/providers/{regio}")).json();
+        assert_eq!(p["standing"], "active");
     }
-    let base = same(&ua, &ub);
+}
 
-    // Attacks on admission, straight at the API: a non-steward, and below threshold.
-    let fed = g.record().federation;
-    let head: Hash32 = status(&ua)["governance_head"]
-        .as_str()
-        .expect("head")
-        .parse()
-        .expect("hash");
-    let forged_admit = |approvers: &[&kx_protocol::SecretKey], author: &kx_protocol::SecretKey| {
-        let mut body = Body::MemberAdmit(AdmitBody {
-            prev_action: head,
-            provider: key(99).did().clone(),
-            name: "Eindringling".parse().expect("name"),
-            approvals: Vec::new(),
-        });
-        for k in approvers {
-            record::approve(&mut body, k);
-        }
-        record::sign(
-            author,
-            record::Draft {
-                federation: fed,
-                seq: 1,
-                prev: None,
-                issued_at: t0(),
-                body,
-            },
-        )
-        .expect("sign")
-    };
-    let kdn1 = kx_protocol::SecretKey::from_file_text(
-        &std::fs::read_to_string(d.join("kdn1.key")).expect("k"),
-    )
-    .expect("k");
-    let outsider = kx_protocol::SecretKey::from_file_text(
-        &std::fs::read_to_string(d.join("outsider.key")).expect("k"),
-    )
-    .expect("k");
-    for (url, rec, code) in [
-        (&ua, forged_admit(&[&outsider], &outsider), "not_steward"),
+#[test]
+fn forged_admissions_are_refused_on_both_nodes_and_store_nothing() {
+    let mut f = owl_federation();
+    f.key("outsider");
+    let base = f.same();
+    let (kdn1, outsider) = (f.secret("kdn1"), f.secret("outsider"));
+    let first = (1, None);
+    for (i, rec, code) in [
         (
-            &ub,
-            forged_admit(&[&outsider, &kdn1], &outsider),
+            0,
+            forged_admit(&f, &[&outsider], &outsider, first),
             "not_steward",
         ),
-        (&ua, forged_admit(&[&kdn1], &kdn1), "below_threshold"),
-        (&ub, forged_admit(&[&kdn1], &kdn1), "below_threshold"),
+        (
+            1,
+            forged_admit(&f, &[&outsider, &kdn1], &outsider, first),
+            "not_steward",
+        ),
+        (
+            0,
+            forged_admit(&f, &[&kdn1], &kdn1, first),
+            "below_threshold",
+        ),
+        (
+            1,
+            forged_admit(&f, &[&kdn1], &kdn1, first),
+            "below_threshold",
+        ),
     ] {
-        let r = post(url, "/v1/records", rec.canonical_json());
+        let r = post(&f.url(i), "/v1/records", rec.canonical_json());
         assert_eq!(
             (r.status, r.json()["error"]["code"].as_str()),
             (422, Some(code))
         );
     }
-    // Replay of a record into another federation.
+    assert_eq!(f.same(), base, "nothing stored");
+}
+
+#[test]
+fn a_record_replayed_into_another_federation_is_refused() {
+    let f = owl_federation();
     let other = TempDir::new("gov-other");
     kx_ok(other.path(), "", &["key", "gen", "--out", "s.key"]);
     kx_ok(
@@ -238,232 +245,188 @@ fn stewards_members_rotation_and_the_owl_it_merger() {
             "g.json",
         ],
     );
-    let og = kx_protocol::VerifiedRecord::from_bytes(
-        &std::fs::read(other.path().join("g.json")).expect("r"),
-    )
-    .expect("g");
+    let og = VerifiedRecord::from_bytes(&std::fs::read(other.path().join("g.json")).expect("r"))
+        .expect("g");
     init_fast(&other.path().join("n"), &og, &[]);
     let on = NodeProc::start(&other.path().join("n"), &[]);
-    let any_id = get(&ua, "/v1/records?limit=2").json()["records"][1].clone();
+    let any = get(&f.url(0), "/v1/records?limit=2").json()["records"][1].clone();
     let r = post(
         &on.http,
         "/v1/records",
-        serde_json::to_string(&any_id).expect("json").as_bytes(),
+        serde_json::to_string(&any).expect("json").as_bytes(),
     );
     assert_eq!(r.json()["error"]["code"], "wrong_federation");
+    assert_eq!(status(&on.http)["records"], 1);
     on.stop();
-    assert_eq!(same(&ua, &ub), base, "nothing stored");
+}
 
-    // The providers publish.
-    for (k, id, title) in [
-        ("gkd.key", "kfz", "Kfz-Zulassung Paderborn"),
-        ("krz.key", "melde", "Meldewesen Lippe"),
-        ("owl.key", "gis", "GIS OWL"),
-    ] {
-        std::fs::write(d.join(format!("{id}.toml")), offer_toml(id, title)).expect("w");
-        kx_ok(
-            d,
-            &ub,
-            &["offer", "publish", "--key", k, &format!("{id}.toml")],
-        );
-    }
-    same(&ua, &ub);
-
-    // Suspension hides krz's offers and refuses its records on both nodes;
-    // reinstatement brings them back.
-    kx_ok(
-        d,
-        &ua,
-        &[
+#[test]
+fn suspension_hides_offers_and_refuses_records_until_reinstated() {
+    let f = owl_federation();
+    let krz = f.did("krz");
+    f.kx_ok(
+        0,
+        &with_both(&[
             "federation",
             "suspend",
             "--provider",
             &krz,
             "--reason",
             "Prüfung",
-            "--steward-key",
-            "kdn1.key",
-            "--steward-key",
-            "kdn2.key",
-        ],
+        ]),
     );
-    same(&ua, &ub);
-    for url in [&ua, &ub] {
-        assert_eq!(offers_of(url, &krz).len(), 0, "hidden while suspended");
-        let out = kx(
-            d,
-            url,
-            &["offer", "publish", "--key", "krz.key", "melde.toml"],
+    f.same();
+    for i in 0..2 {
+        assert_eq!(
+            offers_of(&f.url(i), &krz).len(),
+            0,
+            "hidden while suspended"
         );
+        let out = f.kx(i, &["offer", "publish", "--key", "krz.key", "melde.toml"]);
         assert_refused(&out, "member_suspended");
     }
-    kx_ok(
-        d,
-        &ub,
-        &[
+    f.kx_ok(
+        1,
+        &with_both(&[
             "federation",
             "reinstate",
             "--provider",
             &krz,
             "--reason",
             "geklärt",
-            "--steward-key",
-            "kdn2.key",
-            "--steward-key",
-            "kdn1.key",
-        ],
+        ]),
     );
-    same(&ua, &ub);
-    assert_eq!(offers_of(&ub, &krz).len(), 1);
-    kx_ok(
-        d,
-        &ua,
-        &["offer", "publish", "--key", "krz.key", "melde.toml"],
-    );
+    f.same();
+    assert_eq!(offers_of(&f.url(1), &krz).len(), 1);
+    f.kx_ok(0, &["offer", "publish", "--key", "krz.key", "melde.toml"]);
+}
 
-    // Key rotation: OWL-IT moves to a new key; the old one is refused afterwards.
-    kx_ok(
-        d,
-        &ua,
+#[test]
+fn a_rotated_key_is_refused_and_the_provider_continues_under_the_new_one() {
+    let mut f = owl_federation();
+    f.key("owl2");
+    f.kx_ok(
+        0,
         &["key", "rotate", "--key", "owl.key", "--new-key", "owl2.key"],
     );
-    same(&ua, &ub);
-    let old = kx(
-        d,
-        &ub,
-        &["offer", "publish", "--key", "owl.key", "gis.toml"],
-    );
+    f.same();
+    let old = f.kx(1, &["offer", "publish", "--key", "owl.key", "gis.toml"]);
     assert_refused(&old, "key_rotated");
-    kx_ok(
-        d,
-        &ub,
-        &["offer", "publish", "--key", "owl2.key", "gis.toml"],
-    );
-    let gis = kx_json(d, &ua, &["offer", "show", &format!("{owl}/gis")]);
+    f.kx_ok(1, &["offer", "publish", "--key", "owl2.key", "gis.toml"]);
+    let gis = f.kx_json(0, &["offer", "show", &format!("{}/gis", f.did("owl"))]);
     assert_eq!(gis["version"], 2);
+}
 
-    // The merger: GKD Paderborn and krz hand their portfolios to OWL-IT from
-    // 1 January 2024. Without OWL-IT's acceptance nothing moves.
-    let out = kx_json(
-        d,
-        &ua,
-        &[
-            "provider",
-            "succession",
-            "--key",
-            "gkd.key",
-            "--successor",
-            &owl,
-            "--effective-at",
-            "2024-01-01",
-        ],
-    );
-    let gkd_succ = out["id"].as_str().expect("id").to_owned();
-    same(&ua, &ub);
-    let kfz = kx_json(d, &ub, &["offer", "show", &format!("{gkd}/kfz")]);
+#[test]
+fn the_owl_it_merger_moves_both_portfolios_once_owl_it_accepts() {
+    let f = owl_federation();
+    let (gkd, owl) = (f.did("gkd"), f.did("owl"));
+    let succession = |k: &str| {
+        let out = f.kx_json(
+            0,
+            &[
+                "provider",
+                "succession",
+                "--key",
+                k,
+                "--successor",
+                &owl,
+                "--effective-at",
+                "2024-01-01",
+            ],
+        );
+        out["id"].as_str().expect("id").to_owned()
+    };
+    let gkd_succ = succession("gkd.key");
+    f.same();
+    let kfz = f.kx_json(1, &["offer", "show", &format!("{gkd}/kfz")]);
     assert!(kfz.get("shown_under").is_none(), "not accepted yet");
-    let out = kx_json(
-        d,
-        &ua,
-        &[
-            "provider",
-            "succession",
-            "--key",
-            "krz.key",
-            "--successor",
-            &owl,
-            "--effective-at",
-            "2024-01-01",
-        ],
-    );
-    let krz_succ = out["id"].as_str().expect("id").to_owned();
+    let krz_succ = succession("krz.key");
     for s in [&gkd_succ, &krz_succ] {
-        kx_ok(d, &ub, &["provider", "accept", "--key", "owl2.key", s]);
+        f.kx_ok(1, &["provider", "accept", "--key", "owl.key", s]);
     }
-    same(&ua, &ub);
-    for url in [&ua, &ub] {
-        let kfz = get(url, &format!("/v1/offers/{gkd}/kfz")).json();
+    f.same();
+    for i in 0..2 {
+        let url = f.url(i);
+        let kfz = get(&url, &format!("/v1/offers/{gkd}/kfz")).json();
         assert_eq!(kfz["shown_under"]["did"], owl.as_str());
-        let under_owl = offers_of(url, &owl);
         assert_eq!(
-            under_owl.len(),
+            offers_of(&url, &owl).len(),
             3,
             "OWL-IT's own and both predecessors' offers"
         );
-        let p = get(url, &format!("/v1/providers/{gkd}")).json();
+        let p = get(&url, &format!("/v1/providers/{gkd}")).json();
         assert_eq!(p["successor"]["did"], owl.as_str());
         assert_eq!(p["successor"]["effective_at"], "2024-01-01T00:00:00Z");
-        let o = get(url, &format!("/v1/providers/{owl}")).json();
+        let o = get(&url, &format!("/v1/providers/{owl}")).json();
         assert_eq!(o["predecessors"].as_array().map(Vec::len), Some(2));
     }
-    let page = String::from_utf8(get(&ua, &format!("/anbieter/{gkd}")).body).expect("html");
+    let page = String::from_utf8(get(&f.url(0), &format!("/anbieter/{gkd}")).body).expect("html");
     assert!(page.contains("Portfolio übergegangen an"), "{page}");
+    let page = String::from_utf8(get(&f.url(0), &format!("/anbieter/{owl}")).body).expect("html");
+    assert!(
+        page.contains("vormals krz"),
+        "inherited offers are marked: {page}"
+    );
+}
 
-    // Revocation: krz's later records are refused, its history stays, marked.
-    kx_ok(
-        d,
-        &ub,
-        &[
+#[test]
+fn revocation_refuses_later_records_and_keeps_the_history_marked() {
+    let f = owl_federation();
+    let krz = f.did("krz");
+    f.kx_ok(0, &["offer", "publish", "--key", "krz.key", "melde.toml"]);
+    f.kx_ok(
+        1,
+        &with_both(&[
             "federation",
             "revoke",
             "--provider",
             &krz,
             "--reason",
             "Fusion vollzogen",
-            "--steward-key",
-            "kdn1.key",
-            "--steward-key",
-            "kdn2.key",
-        ],
+        ]),
     );
-    let before = same(&ua, &ub);
-    for url in [&ua, &ub] {
-        let out = kx(d, url, &["offer", "withdraw", "--key", "krz.key", "melde"]);
+    let before = f.same();
+    for i in 0..2 {
+        let url = f.url(i);
+        let out = f.kx(i, &["offer", "withdraw", "--key", "krz.key", "melde"]);
         assert_refused(&out, "member_revoked");
-        let melde = get(url, &format!("/v1/offers/{krz}/melde?history=true")).json();
+        let melde = get(&url, &format!("/v1/offers/{krz}/melde?history=true")).json();
         assert_eq!(melde["status"], "provider_revoked");
         assert_eq!(melde["history"].as_array().map(Vec::len), Some(2));
     }
-    assert_eq!(same(&ua, &ub), before, "nothing stored");
+    assert_eq!(f.same(), before, "nothing stored");
+}
 
-    // The stewards replace themselves by the same threshold: kdn2 leaves, kdn3
-    // joins, threshold 1. kdn2's approvals no longer count.
-    let kdn3 = kx_ok(d, "", &["key", "gen", "--out", "kdn3.key"])
-        .trim()
-        .to_owned();
-    let kdn1_did = kdn1.did().to_string();
-    kx_ok(
-        d,
-        &ua,
-        &[
+#[test]
+fn new_stewards_replace_the_old_and_a_former_steward_no_longer_counts() {
+    let mut f = owl_federation();
+    let kdn3 = f.key("kdn3");
+    let kdn1 = f.did("kdn1");
+    f.kx_ok(
+        0,
+        &with_both(&[
             "federation",
             "stewards",
             "--set",
-            &kdn1_did,
+            &kdn1,
             "--set",
             &kdn3,
             "--threshold",
             "1",
-            "--steward-key",
-            "kdn1.key",
-            "--steward-key",
-            "kdn2.key",
-        ],
+        ]),
     );
-    same(&ua, &ub);
-    let st = status(&ub);
+    f.same();
+    let st = status(&f.url(1));
     assert_eq!(st["threshold"], 1);
     assert!(
         st["stewards"]
             .as_array()
             .is_some_and(|s| s.iter().any(|x| x == kdn3.as_str()))
     );
-    let extra = kx_ok(d, "", &["key", "gen", "--out", "extra.key"])
-        .trim()
-        .to_owned();
-    kx_ok(
-        d,
-        &ub,
+    let extra = f.key("extra");
+    f.kx_ok(
+        1,
         &[
             "federation",
             "admit",
@@ -477,52 +440,24 @@ fn stewards_members_rotation_and_the_owl_it_merger() {
             "kdn3.key",
         ],
     );
-    let kdn2 = kx_protocol::SecretKey::from_file_text(
-        &std::fs::read_to_string(d.join("kdn2.key")).expect("k"),
-    )
-    .expect("k");
-    let head: Hash32 = status(&ua)["governance_head"]
-        .as_str()
-        .expect("head")
-        .parse()
-        .expect("hash");
-    let mut body = Body::MemberAdmit(AdmitBody {
-        prev_action: head,
-        provider: key(98).did().clone(),
-        name: "Ehemals".parse().expect("name"),
-        approvals: Vec::new(),
-    });
-    record::approve(&mut body, &kdn2);
-    let by_former = record::sign(
-        &kdn2,
-        record::Draft {
-            federation: fed,
-            seq: 9,
-            prev: Some(Hash32([1; 32])),
-            issued_at: t0(),
-            body,
-        },
-    )
-    .expect("sign");
-    let r = post(&ua, "/v1/records", by_former.canonical_json());
+    let kdn2 = f.secret("kdn2");
+    let by_former = forged_admit(&f, &[&kdn2], &kdn2, (9, Some(Hash32([1; 32]))));
+    let r = post(&f.url(0), "/v1/records", by_former.canonical_json());
     assert_eq!(r.json()["error"]["code"], "not_steward");
-    same(&ua, &ub);
+    f.same();
+}
 
-    // regio iT loses its key: the stewards give it a new one, and later hand its
-    // portfolio to OWL-IT because nobody at regio iT can sign the succession.
-    std::fs::write(d.join("regio.toml"), offer_toml("regio-cms", "CMS Aachen")).expect("w");
-    kx_ok(
-        d,
-        &ua,
-        &["offer", "publish", "--key", "extra.key", "regio.toml"],
-    );
-    let extra2 = kx_ok(d, "", &["key", "gen", "--out", "extra2.key"])
-        .trim()
-        .to_owned();
-    kx_ok(
-        d,
-        &ua,
-        &[
+#[test]
+fn the_stewards_replace_a_lost_key_and_hand_its_portfolio_on() {
+    let mut f = owl_federation();
+    let extra = f.key("extra");
+    f.admit(&extra, "regio iT");
+    f.write("regio.toml", &offer_toml("regio-cms", "CMS Aachen"));
+    f.kx_ok(0, &["offer", "publish", "--key", "extra.key", "regio.toml"]);
+    let extra2 = f.key("extra2");
+    f.kx_ok(
+        0,
+        &with_both(&[
             "federation",
             "rekey",
             "--provider",
@@ -531,26 +466,19 @@ fn stewards_members_rotation_and_the_owl_it_merger() {
             &extra2,
             "--reason",
             "Schlüssel verloren",
-            "--steward-key",
-            "kdn3.key",
-        ],
+        ]),
     );
-    same(&ua, &ub);
-    let lost = kx(
-        d,
-        &ub,
-        &["offer", "publish", "--key", "extra.key", "regio.toml"],
-    );
+    f.same();
+    let lost = f.kx(1, &["offer", "publish", "--key", "extra.key", "regio.toml"]);
     assert_refused(&lost, "key_rotated");
-    kx_ok(
-        d,
-        &ub,
+    f.kx_ok(
+        1,
         &["offer", "publish", "--key", "extra2.key", "regio.toml"],
     );
-    let handover = kx_json(
-        d,
-        &ua,
-        &[
+    let owl = f.did("owl");
+    let handover = f.kx_json(
+        0,
+        &with_both(&[
             "federation",
             "succession",
             "--provider",
@@ -561,103 +489,59 @@ fn stewards_members_rotation_and_the_owl_it_merger() {
             "2025-01-01",
             "--reason",
             "Fusion",
-            "--steward-key",
-            "kdn3.key",
-        ],
+        ]),
     );
-    kx_ok(
-        d,
-        &ua,
+    f.kx_ok(
+        0,
         &[
             "provider",
             "accept",
             "--key",
-            "owl2.key",
+            "owl.key",
             handover["id"].as_str().expect("id"),
         ],
     );
-    same(&ua, &ub);
-    let cms = get(&ub, &format!("/v1/offers/{extra}/regio-cms")).json();
+    f.same();
+    let cms = get(&f.url(1), &format!("/v1/offers/{extra}/regio-cms")).json();
     assert_eq!(cms["version"], 2);
     assert_eq!(cms["shown_under"]["did"], owl.as_str());
-    a.stop();
-    b.stop();
 }
 
 #[test]
 fn a_closed_federation_keeps_undeclared_nodes_out() {
-    let t = TempDir::new("closed");
-    let d = t.path();
-    kx_ok(d, "", &["key", "gen", "--out", "s.key"]);
-    let p = kx_ok(d, "", &["key", "gen", "--out", "p.key"])
-        .trim()
-        .to_owned();
-    kx_ok(
-        d,
-        "",
-        &[
-            "federation",
-            "init",
-            "--name",
-            "Geschlossen",
-            "--steward-key",
-            "s.key",
-            "--out",
-            "g.json",
-        ],
-    );
-    let g = kx_protocol::VerifiedRecord::from_bytes(&std::fs::read(d.join("g.json")).expect("r"))
-        .expect("g");
-    init_fast(&d.join("a"), &g, &[]);
-    let cfg = d.join("a/config.toml");
+    let mut f = Federation::new("Geschlossen", &["s"], 1, 0, &[]);
+    let citeq = f.key("p");
+    init_fast(&f.node_dir(0), &f.genesis, &[]);
+    let cfg = f.node_dir(0).join("config.toml");
     let text = std::fs::read_to_string(&cfg)
         .expect("cfg")
         .replace("closed = false", "closed = true");
     std::fs::write(&cfg, text).expect("w");
-    let a = NodeProc::start(&d.join("a"), &[]);
-    kx_ok(
-        d,
-        &a.http,
-        &[
-            "federation",
-            "admit",
-            "--genesis",
-            "g.json",
-            "--provider",
-            &p,
-            "--name",
-            "citeq",
-            "--steward-key",
-            "s.key",
-        ],
-    );
+    f.nodes.push(NodeProc::start(&f.node_dir(0), &[]));
+    f.admit(&citeq, "citeq");
+    let a = f.url(0);
     // An outsider node of the same federation connects and is dropped.
-    init_fast(&d.join("x"), &g, &[a.listen[0].clone()]);
-    let x = NodeProc::start(&d.join("x"), &[]);
-    wait_for("the closed node to drop the outsider", WAIT, || {
-        a.log()
+    let xdir = f.dir().join("outsider");
+    init_fast(&xdir, &f.genesis, &[f.nodes[0].listen[0].clone()]);
+    let x = NodeProc::start(&xdir, &[]);
+    wait_for("the closed node to drop the outsider", CONVERGE, || {
+        f.nodes[0]
+            .log()
             .contains("closed federation: peer is not a declared node")
             .then_some(())
     });
-    assert_eq!(status(&a.http)["peers"].as_array().map(Vec::len), Some(0));
+    assert_eq!(status(&a)["peers"].as_array().map(Vec::len), Some(0));
     assert_eq!(status(&x.http)["records"], 1, "the outsider got nothing");
     // Once citeq declares that node in its signed profile, it may connect.
-    let profile = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/profile.toml"),
-    )
-    .expect("profile")
-    .replace("nodes = []", &format!("nodes = [\"{}\"]", x.peer_id));
-    std::fs::write(d.join("profile.toml"), profile).expect("w");
-    kx_ok(
-        d,
-        &a.http,
-        &["profile", "publish", "--key", "p.key", "profile.toml"],
-    );
+    let profile = std::fs::read_to_string(example("profile.toml"))
+        .expect("profile")
+        .replace("nodes = []", &format!("nodes = [\"{}\"]", x.peer_id));
+    f.write("profile.toml", &profile);
+    f.kx_ok(0, &["profile", "publish", "--key", "p.key", "profile.toml"]);
     wait_for(
         "the declared node to catch up",
         Duration::from_secs(120),
-        || (status(&x.http)["records"] == status(&a.http)["records"]).then_some(()),
+        || (status(&x.http)["records"] == status(&a)["records"]).then_some(()),
     );
-    a.stop();
     x.stop();
 }

@@ -1,30 +1,34 @@
-//! The HTTP API against `specs/http-api.yaml`: every documented operation is
-//! called, every response's status is documented and its body matches the
-//! schema; malformed input of many kinds gets a 4xx JSON error, never a 500.
+//! The HTTP API against `specs/http-api.yaml` on one node with a provider, a
+//! profile and an offer in two versions (`api_node`): every documented operation
+//! answers as documented, pages walk every record once, malformed input of many
+//! kinds gets a documented 4xx with its code (never a 5xx), and every catalog
+//! page carries the Content-Security-Policy.
 
+use kx_tests::federation::{Federation, example};
 use kx_tests::openapi::OpenApi;
-use kx_tests::{NodeProc, Resp, TempDir, get, kx_ok, request};
+use kx_tests::{Resp, get, request};
 use std::collections::BTreeSet;
-use std::path::Path;
 
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(name)
-        .display()
-        .to_string()
-}
-
+/// Calls that must be documented: each status and body is checked against the
+/// file, and the operations called are remembered.
 struct Api<'a> {
     spec: &'a OpenApi,
-    base: &'a str,
+    base: String,
     seen: BTreeSet<(String, String)>,
 }
 
-impl Api<'_> {
+impl<'a> Api<'a> {
+    fn new(spec: &'a OpenApi, f: &Federation) -> Api<'a> {
+        Api {
+            spec,
+            base: f.url(0),
+            seen: BTreeSet::new(),
+        }
+    }
+
     /// A documented operation: status documented, body matches.
     fn call(&mut self, method: &str, path: &str, body: &[u8]) -> Resp {
-        let r = request(self.base, method, path, body);
+        let r = request(&self.base, method, path, body);
         assert!(
             r.status < 500,
             "{method} {path}: {} {}",
@@ -46,6 +50,7 @@ impl Api<'_> {
         r
     }
 
+    /// Status and error code of a documented call.
     fn code(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
         let r = self.call(method, path, body);
         let code = if r.status >= 400 {
@@ -57,50 +62,12 @@ impl Api<'_> {
     }
 }
 
-#[test]
-fn every_endpoint_matches_the_openapi_description() {
-    let t = TempDir::new("api");
-    let d = t.path();
-    kx_ok(d, "", &["key", "gen", "--out", "s.key"]);
-    let p = kx_ok(d, "", &["key", "gen", "--out", "p.key"])
-        .trim()
-        .to_owned();
-    kx_ok(
-        d,
-        "",
-        &[
-            "federation",
-            "init",
-            "--name",
-            "API Test",
-            "--steward-key",
-            "s.key",
-            "--out",
-            "g.json",
-        ],
-    );
-    NodeProc::init(&d.join("n"), &d.join("g.json"), &[]);
-    let node = NodeProc::start(&d.join("n"), &[]);
-    let url = node.http.clone();
-    kx_ok(
-        d,
-        &url,
-        &[
-            "federation",
-            "admit",
-            "--genesis",
-            "g.json",
-            "--steward-key",
-            "s.key",
-            "--provider",
-            &p,
-            "--name",
-            "ITK Rheinland",
-        ],
-    );
-    kx_ok(
-        d,
-        &url,
+/// One node; ITK Rheinland (`p`) with its profile and `examples/offer.toml` in
+/// two versions.
+fn api_node() -> Federation {
+    let f = Federation::new("API Test", &["s"], 1, 1, &[("p", "ITK Rheinland")]);
+    f.kx_ok(
+        0,
         &[
             "profile",
             "publish",
@@ -109,27 +76,29 @@ fn every_endpoint_matches_the_openapi_description() {
             &example("profile.toml"),
         ],
     );
-    kx_ok(
-        d,
-        &url,
-        &["offer", "publish", "--key", "p.key", &example("offer.toml")],
-    );
-    kx_ok(
-        d,
-        &url,
-        &["offer", "publish", "--key", "p.key", &example("offer.toml")],
-    );
+    for _ in 0..2 {
+        f.kx_ok(
+            0,
+            &["offer", "publish", "--key", "p.key", &example("offer.toml")],
+        );
+    }
+    f
+}
 
+fn records(url: &str) -> u64 {
+    get(url, "/v1/status").json()["records"]
+        .as_u64()
+        .expect("records")
+}
+
+#[test]
+fn every_documented_operation_answers_as_documented() {
+    let f = api_node();
     let spec = OpenApi::load();
-    let mut api = Api {
-        spec: &spec,
-        base: &url,
-        seen: BTreeSet::new(),
-    };
-
-    // Successful calls.
-    let status = api.call("GET", "/v1/status", b"").json();
-    let total = status["records"].as_u64().expect("records");
+    let mut api = Api::new(&spec, &f);
+    let p = f.did("p");
+    let url = f.url(0);
+    api.call("GET", "/v1/status", b"");
     api.call("GET", "/v1/offers", b"");
     api.call("GET", "/v1/offers?region=05158004&category=fachverfahren&ozg=10124&leika=99115005104000&cert=iso27001-grundschutz&q=melde&include=withdrawn,expired,not_yet_valid&limit=1", b"");
     api.call(
@@ -164,9 +133,11 @@ fn every_endpoint_matches_the_openapi_description() {
             b"",
         )
         .json();
+    assert_eq!(offer["history"].as_array().map(Vec::len), Some(2));
     api.call("GET", "/v1/providers", b"");
     api.call("GET", &format!("/v1/providers/{p}"), b"");
     api.call("GET", &format!("/v1/authors/{p}"), b"");
+    api.call("GET", "/v1/records?limit=2", b"");
     let id = offer["record"].as_str().expect("id");
     let raw = api.call("GET", &format!("/v1/records/{id}"), b"");
     assert_eq!(raw.content_type, "application/json");
@@ -178,8 +149,20 @@ fn every_endpoint_matches_the_openapi_description() {
             .contains("kx_records_received_total{source=\"http\"}")
     );
     api.seen.insert(("GET".into(), "/metrics".into()));
+    for path in spec.paths() {
+        assert!(
+            api.seen.iter().any(|(_, t)| *t == path),
+            "{path} is documented but not exercised"
+        );
+    }
+}
 
-    // Pagination walks every record exactly once.
+#[test]
+fn pages_of_records_walk_every_record_exactly_once() {
+    let f = api_node();
+    let spec = OpenApi::load();
+    let mut api = Api::new(&spec, &f);
+    let total = records(&f.url(0));
     let mut cursor: Option<String> = None;
     let mut ids = BTreeSet::new();
     loop {
@@ -200,8 +183,14 @@ fn every_endpoint_matches_the_openapi_description() {
         }
     }
     assert_eq!(ids.len() as u64, total);
+}
 
-    // Malformed input: documented 4xx with the right code.
+#[test]
+fn malformed_queries_and_paths_get_their_documented_code() {
+    let f = api_node();
+    let spec = OpenApi::load();
+    let mut api = Api::new(&spec, &f);
+    let p = f.did("p");
     let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
         (
             "GET",
@@ -272,6 +261,48 @@ fn every_endpoint_matches_the_openapi_description() {
             vec![],
             400,
             "malformed_ags",
+        ),
+        (
+            "GET",
+            "/v1/offers?region=00".into(),
+            vec![],
+            400,
+            "malformed_ags",
+        ),
+        (
+            "GET",
+            "/v1/offers?category=E-Akte".into(),
+            vec![],
+            400,
+            "malformed_slug",
+        ),
+        (
+            "GET",
+            "/v1/offers?cert=ISO".into(),
+            vec![],
+            400,
+            "malformed_slug",
+        ),
+        (
+            "GET",
+            "/v1/offers?ozg=x1".into(),
+            vec![],
+            400,
+            "malformed_ozg_id",
+        ),
+        (
+            "GET",
+            "/v1/offers?leika=123".into(),
+            vec![],
+            400,
+            "malformed_leika_key",
+        ),
+        (
+            "GET",
+            "/v1/offers?region=&category=&q=".into(),
+            vec![],
+            200,
+            "",
         ),
         (
             "GET",
@@ -386,6 +417,20 @@ fn every_endpoint_matches_the_openapi_description() {
             400,
             "malformed_did",
         ),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (s, c) = api.code(method, &path, &body);
+        assert_eq!((s, c.as_str()), (status, code), "{method} {path}");
+    }
+}
+
+#[test]
+fn malformed_record_bodies_get_their_documented_code() {
+    let f = api_node();
+    let spec = OpenApi::load();
+    let mut api = Api::new(&spec, &f);
+    let before = records(&f.url(0));
+    let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
         ("POST", "/v1/records".into(), vec![], 400, "malformed_json"),
         (
             "POST",
@@ -441,21 +486,31 @@ fn every_endpoint_matches_the_openapi_description() {
         let (s, c) = api.code(method, &path, &body);
         assert_eq!((s, c.as_str()), (status, code), "{method} {path}");
     }
-    // Undocumented routes and methods: JSON errors too.
+    assert_eq!(records(&f.url(0)), before, "nothing stored");
+}
+
+#[test]
+fn unknown_routes_and_methods_are_json_errors_too() {
+    let f = api_node();
     for (method, path, status, code) in [
         ("GET", "/nope", 404, "not_found"),
         ("DELETE", "/v1/records", 405, "method_not_allowed"),
         ("PUT", "/v1/status", 405, "method_not_allowed"),
     ] {
-        let r = request(&url, method, path, b"");
+        let r = request(&f.url(0), method, path, b"");
         assert_eq!(
             (r.status, r.json()["error"]["code"].as_str()),
             (status, Some(code)),
             "{method} {path}"
         );
     }
+}
 
-    // Random bytes never produce a 5xx or a stored record.
+#[test]
+fn random_bytes_never_give_a_5xx_or_store_a_record() {
+    let f = api_node();
+    let url = f.url(0);
+    let before = records(&url);
     let alphabet: &[u8] = b"{}[]\":,0123456789-.eE truefalsnul\\u\xc3\xa9\xff";
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     for i in 0..200 {
@@ -475,15 +530,47 @@ fn every_endpoint_matches_the_openapi_description() {
             r.status
         );
     }
-    let after = get(&url, "/v1/status").json();
-    assert_eq!(after["records"].as_u64(), Some(total));
+    assert_eq!(records(&url), before);
+}
 
-    // Every documented operation was exercised.
-    for path in spec.paths() {
+#[test]
+fn every_catalog_page_is_escaped_and_carries_the_content_security_policy() {
+    let f = api_node();
+    let url = f.url(0);
+    let p = f.did("p");
+    let offer = format!("{}/meldewesen-hosting", url_enc(&p));
+    let pages = [
+        "/".to_owned(),
+        "/?gemeinde=Erkrath&kategorie=fachverfahren".to_owned(),
+        "/?gemeinde=%3Cscript%3Ealert(1)%3C%2Fscript%3E".to_owned(),
+        format!("/angebot/{offer}?gemeinde=05158004"),
+        format!("/anbieter/{}", url_enc(&p)),
+        format!("/vergleich?o={p}/meldewesen-hosting&o={p}/meldewesen-hosting"),
+        "/vergleich".to_owned(),
+        "/angebot/x/y".to_owned(),
+    ];
+    for path in pages {
+        let r = get(&url, &path);
+        assert!(r.status < 500, "{path}: {}", r.status);
+        assert!(r.content_type.starts_with("text/html"), "{path}");
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some(kx_node::catalog::CSP),
+            "{path}: the policy"
+        );
+        let page = String::from_utf8(r.body).expect("utf8");
+        assert!(!page.contains("<script"), "{path}: a script tag");
+        assert!(!page.contains("style="), "{path}: an inline style");
         assert!(
-            api.seen.iter().any(|(_, t)| *t == path),
-            "{path} is documented but not exercised"
+            page.contains("<link rel=\"stylesheet\" href=\"/static/kx.css\">"),
+            "{path}"
         );
     }
-    node.stop();
+    let css = get(&url, "/static/kx.css");
+    assert!(css.content_type.starts_with("text/css"));
+    assert!(String::from_utf8_lossy(&css.body).contains("font-family"));
+}
+
+fn url_enc(s: &str) -> String {
+    s.replace(':', "%3A")
 }

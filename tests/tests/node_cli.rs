@@ -1,12 +1,12 @@
 //! End to end, the way a user works: real `kx-node` and `kx` binaries, temp dirs,
 //! loopback ports chosen by the OS. A steward founds a federation and admits two
-//! providers; they publish a profile and offers; a municipality searches with
-//! every filter; offers are updated and withdrawn; the node restarts (cleanly and
-//! after SIGKILL) and still holds everything; bad input is refused with its code.
+//! providers; they publish a profile and offers (`published`). Each test then
+//! checks one thing a user relies on: searching with every filter, versions,
+//! withdrawal, providers, offline verification, `--out`, refusals with their
+//! codes, restarts.
 
-use kx_tests::{NodeProc, TempDir, assert_refused, get, kx, kx_json, kx_ok, post};
-use serde_json::Value;
-use std::path::Path;
+use kx_tests::federation::{Federation, example};
+use kx_tests::{TempDir, assert_refused, get, kx_ok, post};
 
 const KRZN_OFFER: &str = r#"
 offer_id = "e-akte-basis"
@@ -37,18 +37,47 @@ customer_group = "kommunen"
 name = "Vertrieb"
 "#;
 
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(name)
-        .display()
-        .to_string()
+/// One node; ITK Rheinland (profile and `examples/offer.toml`) and KRZN (an
+/// NRW-wide E-Akte) admitted and published; an outsider key nobody admitted.
+fn published() -> Federation {
+    let mut f = Federation::new(
+        "KDN Test",
+        &["steward"],
+        1,
+        1,
+        &[("itk", "ITK Rheinland"), ("krzn", "KRZN")],
+    );
+    f.key("outsider");
+    f.kx_ok(
+        0,
+        &[
+            "profile",
+            "publish",
+            "--key",
+            "itk.key",
+            &example("profile.toml"),
+        ],
+    );
+    f.kx_ok(
+        0,
+        &[
+            "offer",
+            "publish",
+            "--key",
+            "itk.key",
+            &example("offer.toml"),
+        ],
+    );
+    f.write("krzn.toml", KRZN_OFFER);
+    f.kx_ok(0, &["offer", "publish", "--key", "krzn.key", "krzn.toml"]);
+    f
 }
 
-fn search(d: &Path, url: &str, args: &[&str]) -> Vec<String> {
+/// The offer ids a search finds, sorted.
+fn search(f: &Federation, args: &[&str]) -> Vec<String> {
     let mut all = vec!["offer", "search"];
     all.extend_from_slice(args);
-    let v = kx_json(d, url, &all);
+    let v = f.kx_json(0, &all);
     let mut ids: Vec<String> = v["offers"]
         .as_array()
         .expect("offers")
@@ -59,125 +88,46 @@ fn search(d: &Path, url: &str, args: &[&str]) -> Vec<String> {
     ids
 }
 
-fn code_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
-fn federation_publish_search_withdraw_restart() {
-    let t = TempDir::new("e2e");
-    let d = t.path();
-    kx_ok(d, "", &["key", "gen", "--out", "steward.key"]);
-    let itk = kx_ok(d, "", &["key", "gen", "--out", "itk.key"])
-        .trim()
-        .to_owned();
-    let krzn = kx_ok(d, "", &["key", "gen", "--out", "krzn.key"])
-        .trim()
-        .to_owned();
-    kx_ok(d, "", &["key", "gen", "--out", "outsider.key"]);
-    kx_ok(
-        d,
-        "",
-        &[
-            "federation",
-            "init",
-            "--name",
-            "KDN Test",
-            "--steward-key",
-            "steward.key",
-            "--out",
-            "genesis.json",
-        ],
-    );
-    let data = d.join("node");
-    NodeProc::init(&data, &d.join("genesis.json"), &[]);
-    let node = NodeProc::start(&data, &[]);
-    let url = node.http.clone();
-
-    for (did, name) in [(&itk, "ITK Rheinland"), (&krzn, "KRZN")] {
-        let out = kx_ok(
-            d,
-            &url,
-            &[
-                "federation",
-                "admit",
-                "--genesis",
-                "genesis.json",
-                "--steward-key",
-                "steward.key",
-                "--provider",
-                did,
-                "--name",
-                name,
-            ],
-        );
-        assert!(out.starts_with("stored member.admit"), "{out}");
-    }
-    kx_ok(
-        d,
-        &url,
-        &[
-            "profile",
-            "publish",
-            "--key",
-            "itk.key",
-            &example("profile.toml"),
-        ],
-    );
-    kx_ok(
-        d,
-        &url,
-        &[
-            "offer",
-            "publish",
-            "--key",
-            "itk.key",
-            &example("offer.toml"),
-        ],
-    );
-    std::fs::write(d.join("krzn.toml"), KRZN_OFFER).expect("write");
-    kx_ok(
-        d,
-        &url,
-        &["offer", "publish", "--key", "krzn.key", "krzn.toml"],
-    );
-
-    // Every filter.
+fn every_search_filter_finds_its_offers() {
+    let f = published();
     let both = vec!["e-akte-basis".to_owned(), "meldewesen-hosting".to_owned()];
-    assert_eq!(search(d, &url, &[]), both);
-    assert_eq!(search(d, &url, &["--region", "05158004"]), both); // Erkrath: Kreis + Land
-    assert_eq!(search(d, &url, &["--region", "05315000"]), ["e-akte-basis"]); // Köln: only NRW-wide
-    assert_eq!(search(d, &url, &["--region", "05"]), ["e-akte-basis"]);
+    assert_eq!(search(&f, &[]), both);
+    assert_eq!(search(&f, &["--region", "05158004"]), both); // Erkrath: Kreis + Land
+    assert_eq!(search(&f, &["--region", "05315000"]), ["e-akte-basis"]); // Köln: only NRW-wide
+    assert_eq!(search(&f, &["--region", "05"]), ["e-akte-basis"]);
     assert_eq!(
-        search(d, &url, &["--category", "fachverfahren"]),
+        search(&f, &["--category", "fachverfahren"]),
         ["meldewesen-hosting"]
     );
+    assert_eq!(search(&f, &["--category", "e-akte-dms"]), ["e-akte-basis"]);
+    assert_eq!(search(&f, &["--ozg", "10124"]), ["meldewesen-hosting"]);
     assert_eq!(
-        search(d, &url, &["--category", "e-akte-dms"]),
+        search(&f, &["--leika", "99115005104000"]),
+        ["meldewesen-hosting"]
+    );
+    assert_eq!(search(&f, &["--cert", "bsi-c5"]), ["e-akte-basis"]);
+    assert_eq!(
+        search(&f, &["--provider", &f.did("krzn")]),
         ["e-akte-basis"]
     );
-    assert_eq!(search(d, &url, &["--ozg", "10124"]), ["meldewesen-hosting"]);
     assert_eq!(
-        search(d, &url, &["--leika", "99115005104000"]),
+        search(&f, &["--text", "meldeverfahrens xmeld"]),
         ["meldewesen-hosting"]
     );
-    assert_eq!(search(d, &url, &["--cert", "bsi-c5"]), ["e-akte-basis"]);
-    assert_eq!(search(d, &url, &["--provider", &krzn]), ["e-akte-basis"]);
-    assert_eq!(
-        search(d, &url, &["--text", "meldeverfahrens xmeld"]),
-        ["meldewesen-hosting"]
-    );
-    assert!(search(d, &url, &["--text", "Friedhof"]).is_empty());
-    let table = kx_ok(d, &url, &["offer", "search", "--region", "05158004"]);
+    assert!(search(&f, &["--text", "Friedhof"]).is_empty());
+    let table = f.kx_ok(0, &["offer", "search", "--region", "05158004"]);
     assert!(
         table.contains("2 offer(s)") && table.contains("ITK Rheinland"),
         "{table}"
     );
+}
 
-    // A new version replaces the old one; the history keeps both.
-    kx_ok(
-        d,
-        &url,
+#[test]
+fn a_new_version_replaces_the_old_and_the_history_keeps_both() {
+    let f = published();
+    f.kx_ok(
+        0,
         &[
             "offer",
             "publish",
@@ -186,51 +136,58 @@ fn federation_publish_search_withdraw_restart() {
             &example("offer.toml"),
         ],
     );
-    let offer = kx_json(
-        d,
-        &url,
-        &[
-            "offer",
-            "show",
-            &format!("{itk}/meldewesen-hosting"),
-            "--history",
-        ],
-    );
+    let reference = format!("{}/meldewesen-hosting", f.did("itk"));
+    let offer = f.kx_json(0, &["offer", "show", &reference, "--history"]);
     assert_eq!(offer["version"], 2);
     assert_eq!(offer["history"].as_array().map(Vec::len), Some(2));
     assert_eq!(offer["provider"]["name"], "ITK Rheinland");
+}
 
-    // Withdrawal hides it from search, unless asked for.
-    kx_ok(
-        d,
-        &url,
+#[test]
+fn a_withdrawn_offer_is_hidden_unless_asked_for() {
+    let f = published();
+    f.kx_ok(
+        0,
         &["offer", "withdraw", "--key", "krzn.key", "e-akte-basis"],
     );
-    assert_eq!(search(d, &url, &[]), ["meldewesen-hosting"]);
-    assert_eq!(search(d, &url, &["--include", "withdrawn"]), both);
+    assert_eq!(search(&f, &[]), ["meldewesen-hosting"]);
+    assert_eq!(
+        search(&f, &["--include", "withdrawn"]),
+        ["e-akte-basis", "meldewesen-hosting"]
+    );
+}
 
-    // Providers.
-    let providers = kx_json(d, &url, &["provider", "list"]);
+#[test]
+fn providers_are_listed_with_standing_and_profile() {
+    let f = published();
+    let providers = f.kx_json(0, &["provider", "list"]);
     assert_eq!(providers["providers"].as_array().map(Vec::len), Some(2));
-    let p = kx_json(d, &url, &["provider", "show", &itk]);
+    let p = f.kx_json(0, &["provider", "show", &f.did("itk")]);
     assert_eq!(p["standing"], "active");
     assert_eq!(p["profile"]["body"]["short_name"], "ITK Rheinland");
+}
 
-    // Any record verifies offline, exactly as served.
+#[test]
+fn a_record_verifies_offline_exactly_as_served() {
+    let f = published();
+    let reference = format!("{}/meldewesen-hosting", f.did("itk"));
+    let offer = f.kx_json(0, &["offer", "show", &reference]);
     let id = offer["record"].as_str().expect("record id");
-    let raw = kx_ok(d, &url, &["record", "get", id]);
-    std::fs::write(d.join("r.json"), raw).expect("write");
-    let v = kx_json(
-        d,
-        "",
+    let raw = f.kx_ok(0, &["record", "get", id]);
+    f.write("r.json", &raw);
+    let v = f.kx_json(
+        0,
         &["record", "verify", "r.json", "--genesis", "genesis.json"],
     );
     assert_eq!(v["id"], id);
+}
 
-    // --out writes the signed record instead of submitting it.
-    kx_ok(
-        d,
-        &url,
+#[test]
+fn out_writes_the_signed_record_instead_of_submitting_it() {
+    let f = published();
+    let url = f.url(0);
+    f.kx_ok(
+        0,
         &[
             "offer",
             "publish",
@@ -238,62 +195,61 @@ fn federation_publish_search_withdraw_restart() {
             "itk.key",
             &example("offer.toml"),
             "--out",
-            "v3.json",
+            "v2.json",
         ],
     );
-    assert_eq!(
-        kx_json(
-            d,
-            &url,
-            &["offer", "show", &format!("{itk}/meldewesen-hosting")]
-        )["version"],
-        2
-    );
-    let r = post(
-        &url,
-        "/v1/records",
-        &std::fs::read(d.join("v3.json")).expect("read"),
-    );
+    let reference = format!("{}/meldewesen-hosting", f.did("itk"));
+    assert_eq!(f.kx_json(0, &["offer", "show", &reference])["version"], 1);
+    let signed = std::fs::read(f.dir().join("v2.json")).expect("read");
+    let r = post(&url, "/v1/records", &signed);
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(f.kx_json(0, &["offer", "show", &reference])["version"], 2);
+    let again = post(&url, "/v1/records", &signed);
     assert_eq!(
-        kx_json(
-            d,
-            &url,
-            &["offer", "show", &format!("{itk}/meldewesen-hosting")]
-        )["version"],
-        3
+        (again.status, again.json()["status"].as_str()),
+        (200, Some("known"))
     );
+}
 
-    // Refusals, each with its code and exit code 3.
-    let outsider = kx(
-        d,
-        &url,
+#[test]
+fn an_outsider_and_malformed_offer_files_are_refused_with_exit_code_3() {
+    let f = published();
+    let outsider = f.kx(
+        0,
         &["offer", "publish", "--key", "outsider.key", "krzn.toml"],
     );
     assert_refused(&outsider, "not_member");
-    std::fs::write(
-        d.join("float.toml"),
-        KRZN_OFFER.replace("capacity = 30", "capacity = 30.5"),
-    )
-    .expect("w");
-    let float = kx(
-        d,
-        &url,
-        &["offer", "publish", "--key", "krzn.key", "float.toml"],
+    f.write(
+        "float.toml",
+        &KRZN_OFFER.replace("capacity = 30", "capacity = 30.5"),
     );
+    let float = f.kx(0, &["offer", "publish", "--key", "krzn.key", "float.toml"]);
     assert_refused(&float, "float_not_allowed");
-    std::fs::write(
-        d.join("ags.toml"),
-        KRZN_OFFER.replace("regions = [\"05\"]", "regions = [\"5158\"]"),
-    )
-    .expect("w");
-    let ags = kx(
-        d,
-        &url,
-        &["offer", "publish", "--key", "krzn.key", "ags.toml"],
+    f.write(
+        "ags.toml",
+        &KRZN_OFFER.replace("regions = [\"05\"]", "regions = [\"5158\"]"),
     );
+    let ags = f.kx(0, &["offer", "publish", "--key", "krzn.key", "ags.toml"]);
     assert_refused(&ags, "malformed_ags");
-    let tampered = std::fs::read_to_string(d.join("v3.json"))
+}
+
+#[test]
+fn tampered_duplicate_oversized_and_foreign_records_are_refused_over_http() {
+    let f = published();
+    let url = f.url(0);
+    f.kx_ok(
+        0,
+        &[
+            "offer",
+            "publish",
+            "--key",
+            "itk.key",
+            &example("offer.toml"),
+            "--out",
+            "v2.json",
+        ],
+    );
+    let tampered = std::fs::read_to_string(f.dir().join("v2.json"))
         .expect("read")
         .replace("\"capacity\":12", "\"capacity\":99");
     let r = post(&url, "/v1/records", tampered.as_bytes());
@@ -308,16 +264,6 @@ fn federation_publish_search_withdraw_restart() {
         (r.status, r.json()["error"]["code"].as_str()),
         (413, Some("too_large"))
     );
-    let r = post(
-        &url,
-        "/v1/records",
-        std::fs::read(d.join("v3.json")).expect("read").as_slice(),
-    );
-    assert_eq!(
-        (r.status, r.json()["status"].as_str()),
-        (200, Some("known"))
-    );
-    // A record of another federation.
     let other = TempDir::new("other-fed");
     kx_ok(other.path(), "", &["key", "gen", "--out", "s.key"]);
     kx_ok(
@@ -334,52 +280,48 @@ fn federation_publish_search_withdraw_restart() {
             "g.json",
         ],
     );
-    let r = post(
-        &url,
-        "/v1/records",
-        &std::fs::read(other.path().join("g.json")).expect("read"),
-    );
+    let foreign = std::fs::read(other.path().join("g.json")).expect("read");
+    let r = post(&url, "/v1/records", &foreign);
     assert_eq!(
         (r.status, r.json()["error"]["code"].as_str()),
         (400, Some("wrong_federation"))
     );
+}
 
-    // An unknown category publishes with a suggestion.
-    std::fs::write(
-        d.join("typo.toml"),
-        KRZN_OFFER
+#[test]
+fn an_unknown_category_publishes_with_a_suggestion() {
+    let f = published();
+    f.write(
+        "typo.toml",
+        &KRZN_OFFER
             .replace("\"e-akte\"", "\"e-akte-x\"")
             .replace("e-akte-basis", "typo"),
-    )
-    .expect("w");
-    let typo = kx(
-        d,
-        &url,
-        &["offer", "publish", "--key", "krzn.key", "typo.toml"],
     );
-    assert!(typo.status.success());
-    assert!(
-        code_of(&typo).contains("nearest known: e-akte"),
-        "{}",
-        code_of(&typo)
-    );
+    let typo = f.kx(0, &["offer", "publish", "--key", "krzn.key", "typo.toml"]);
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(typo.status.success(), "{stderr}");
+    assert!(stderr.contains("nearest known: e-akte"), "{stderr}");
+}
 
-    // Restart cleanly, then after SIGKILL: the same records and state.
-    let before = get(&url, "/v1/status").json();
-    node.stop();
-    let node = NodeProc::start(&data, &[]);
-    let after: Value = get(&node.http, "/v1/status").json();
+#[test]
+fn the_node_keeps_everything_through_a_clean_restart_and_a_sigkill() {
+    let mut f = published();
+    f.kx_ok(
+        0,
+        &["offer", "withdraw", "--key", "krzn.key", "e-akte-basis"],
+    );
+    let before = get(&f.url(0), "/v1/status").json();
+    f.restart(0);
+    let after = get(&f.url(0), "/v1/status").json();
     assert_eq!(after["state_digest"], before["state_digest"]);
     assert_eq!(after["records"], before["records"]);
     assert_eq!(
-        search(d, &node.http, &["--include", "withdrawn"]),
-        ["e-akte-basis", "meldewesen-hosting", "typo"]
+        search(&f, &["--include", "withdrawn"]),
+        ["e-akte-basis", "meldewesen-hosting"]
     );
-    node.kill();
-    let node = NodeProc::start(&data, &[]);
-    let again: Value = get(&node.http, "/v1/status").json();
+    f.kill_and_restart(0);
+    let again = get(&f.url(0), "/v1/status").json();
     assert_eq!(again["state_digest"], before["state_digest"]);
-    node.stop();
 }
 
 #[test]
@@ -407,7 +349,7 @@ fn node_refuses_to_start_without_init_and_init_twice() {
             "g.json",
         ],
     );
-    NodeProc::init(&t.path().join("n"), &t.path().join("g.json"), &[]);
+    kx_tests::NodeProc::init(&t.path().join("n"), &t.path().join("g.json"), &[]);
     let again = std::process::Command::new(kx_tests::bin("kx-node"))
         .args(["init", "--data-dir"])
         .arg(t.path().join("n"))
