@@ -88,6 +88,23 @@ fn search(f: &Federation, args: &[&str]) -> Vec<String> {
     ids
 }
 
+/// ITK's next version of its offer, signed with `--out` but not submitted.
+fn sign_next_version(f: &Federation) -> Vec<u8> {
+    f.kx_ok(
+        0,
+        &[
+            "offer",
+            "publish",
+            "--key",
+            "itk.key",
+            &example("offer.toml"),
+            "--out",
+            "v2.json",
+        ],
+    );
+    std::fs::read(f.dir().join("v2.json")).expect("read")
+}
+
 #[test]
 fn every_search_filter_finds_its_offers() {
     let f = published();
@@ -186,21 +203,9 @@ fn a_record_verifies_offline_exactly_as_served() {
 fn out_writes_the_signed_record_instead_of_submitting_it() {
     let f = published();
     let url = f.url(0);
-    f.kx_ok(
-        0,
-        &[
-            "offer",
-            "publish",
-            "--key",
-            "itk.key",
-            &example("offer.toml"),
-            "--out",
-            "v2.json",
-        ],
-    );
+    let signed = sign_next_version(&f);
     let reference = format!("{}/meldewesen-hosting", f.did("itk"));
     assert_eq!(f.kx_json(0, &["offer", "show", &reference])["version"], 1);
-    let signed = std::fs::read(f.dir().join("v2.json")).expect("read");
     let r = post(&url, "/v1/records", &signed);
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(f.kx_json(0, &["offer", "show", &reference])["version"], 2);
@@ -237,20 +242,8 @@ fn an_outsider_and_malformed_offer_files_are_refused_with_exit_code_3() {
 fn tampered_duplicate_oversized_and_foreign_records_are_refused_over_http() {
     let f = published();
     let url = f.url(0);
-    f.kx_ok(
-        0,
-        &[
-            "offer",
-            "publish",
-            "--key",
-            "itk.key",
-            &example("offer.toml"),
-            "--out",
-            "v2.json",
-        ],
-    );
-    let tampered = std::fs::read_to_string(f.dir().join("v2.json"))
-        .expect("read")
+    let tampered = String::from_utf8(sign_next_version(&f))
+        .expect("utf8")
         .replace("\"capacity\":12", "\"capacity\":99");
     let r = post(&url, "/v1/records", tampered.as_bytes());
     assert_eq!(
