@@ -17,12 +17,6 @@ pub trait Coded: fmt::Display {
     fn code(&self) -> RecordCode;
 }
 
-impl Coded for crate::keys::KeyError {
-    fn code(&self) -> RecordCode {
-        crate::keys::KeyError::code(self)
-    }
-}
-
 /// Wraps a coded error into a deserializer's error without losing its code
 /// (see `de.rs`).
 pub(crate) fn coded<E: serde::de::Error, T: Coded>(e: T) -> E {

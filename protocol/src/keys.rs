@@ -83,6 +83,12 @@ impl KeyError {
     }
 }
 
+impl crate::fields::Coded for KeyError {
+    fn code(&self) -> RecordCode {
+        KeyError::code(self)
+    }
+}
+
 /// A provider's or steward's public key as a W3C `did:key` (ed25519, base58btc).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Did(Arc<DidInner>);

@@ -6,7 +6,7 @@
 //! that every run offers the same.
 
 use anyhow::{Context, Result};
-use kx_protocol::body::Kind;
+use kx_protocol::body::{Delivery, Kind, PriceModel};
 use kx_protocol::{Body, SecretKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -37,8 +37,8 @@ struct Template {
     category: String,
     title: String,
     summary: String,
-    delivery: String,
-    model: String,
+    delivery: Delivery,
+    model: PriceModel,
     cents: u64,
     standards: Vec<String>,
 }
@@ -212,7 +212,7 @@ fn offers(
         leika.dedup();
         // Prices vary by provider within ±25 %.
         let cents = t.cents * (75 + h % 51) / 100;
-        let nrw_wide = t.delivery == "saas" && h.is_multiple_of(3);
+        let nrw_wide = t.delivery == Delivery::Saas && h.is_multiple_of(3);
         let regions = if nrw_wide {
             vec!["05".to_owned()]
         } else {
@@ -226,7 +226,7 @@ fn offers(
         } else {
             "Mo-Do 08:00-16:00, Fr 08:00-13:00"
         };
-        let notes = if t.model == "per_inhabitant_per_year" {
+        let notes = if t.model == PriceModel::PerInhabitantPerYear {
             "Mindestentgelt 2.500 EUR pro Jahr."
         } else {
             ""
@@ -237,7 +237,7 @@ fn offers(
             "der eigenen Region"
         };
         let mut certs = vec!["iso27001-grundschutz"];
-        if t.delivery == "saas" && h.is_multiple_of(2) {
+        if t.delivery == Delivery::Saas && h.is_multiple_of(2) {
             certs.push("bsi-c5");
         }
         let mut v = json!({
@@ -276,7 +276,7 @@ fn offers(
             0 | 1 => {
                 v["legal_basis"] = json!({"kind": "inter_municipal", "text": "Interkommunale Zusammenarbeit nach § 108 Abs. 6 GWB auf Grundlage einer öffentlich-rechtlichen Vereinbarung."});
             }
-            2 if t.delivery == "saas" => {
+            2 if t.delivery == Delivery::Saas => {
                 v["legal_basis"] = json!({"kind": "framework_agreement", "text": "Abruf aus dem Rahmenvertrag der Einkaufsgemeinschaft kommunaler IT-Dienstleister."});
             }
             _ => {}
