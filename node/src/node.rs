@@ -87,7 +87,8 @@ impl Recent {
     }
 }
 
-/// Where a record came from (for metrics).
+/// Where a record came from: for metrics, and an `Http` record is its author's
+/// submission, checked against the state too (`Registry::submit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Http,
@@ -460,7 +461,12 @@ impl Core {
             for job in &jobs {
                 let mut outs = Vec::with_capacity(job.recs.len());
                 for rec in &job.recs {
-                    let out = registry.admit(rec.clone());
+                    // The author's own submission is also checked against the
+                    // state (protocol 7.1); what peers send only at ingest.
+                    let out = match job.source {
+                        Source::Http => registry.submit(rec.clone()),
+                        Source::Gossip | Source::Sync => registry.admit(rec.clone()),
+                    };
                     if let Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation) = out {
                         new.push(rec.clone());
                     }
@@ -590,6 +596,7 @@ fn index_of(state: &State, store: &dyn Store) -> SearchIndex {
             recs.into_iter().flatten().map(|r| (r.id(), r)).collect();
         let changes = Changes {
             offers: chunk.iter().map(|(k, _)| (*k).clone()).collect(),
+            ..Changes::default()
         };
         index.apply(state, &changes, &|id| loaded.get(id).cloned());
     }

@@ -7,8 +7,8 @@
 
 use crate::code::RecordCode;
 use crate::fields::{
-    AgsPrefix, Currency, Description, FieldError, Hash32, LeikaKey, Name, OfferId, OzgId, Short,
-    Slug, Summary, Text, Timestamp,
+    AgsPrefix, Currency, DemandId, Description, FieldError, Hash32, LeikaKey, Name, OfferId, OzgId,
+    Short, Slug, Summary, Text, Timestamp,
 };
 use crate::keys::{Did, Signature};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,8 @@ use std::collections::BTreeSet;
 pub const MAX_LIST: usize = 512;
 /// Most stewards a federation may have.
 pub const MAX_STEWARDS: usize = 64;
+/// Longest term of a request, in months (100 years).
+pub const MAX_TERM_MONTHS: u64 = 1200;
 
 /// The record kinds. The string forms are the `kind` field values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,11 +39,20 @@ pub enum Kind {
     KeyRotate,
     Succession,
     SuccessionAccept,
+    MunicipalityAdmit,
+    Demand,
+    DemandWithdraw,
+    Request,
+    RequestWithdraw,
+    RequestAccept,
+    RequestDecline,
+    AgreementEnd,
+    OfferConsolidate,
 }
 
 impl Kind {
     /// Every kind, in the order of the spec.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 23] = [
         Kind::Genesis,
         Kind::MemberAdmit,
         Kind::MemberSuspend,
@@ -56,6 +67,15 @@ impl Kind {
         Kind::KeyRotate,
         Kind::Succession,
         Kind::SuccessionAccept,
+        Kind::MunicipalityAdmit,
+        Kind::Demand,
+        Kind::DemandWithdraw,
+        Kind::Request,
+        Kind::RequestWithdraw,
+        Kind::RequestAccept,
+        Kind::RequestDecline,
+        Kind::AgreementEnd,
+        Kind::OfferConsolidate,
     ];
 
     /// The `kind` string.
@@ -75,6 +95,15 @@ impl Kind {
             Kind::KeyRotate => "key.rotate",
             Kind::Succession => "succession",
             Kind::SuccessionAccept => "succession.accept",
+            Kind::MunicipalityAdmit => "municipality.admit",
+            Kind::Demand => "demand",
+            Kind::DemandWithdraw => "demand.withdraw",
+            Kind::Request => "request",
+            Kind::RequestWithdraw => "request.withdraw",
+            Kind::RequestAccept => "request.accept",
+            Kind::RequestDecline => "request.decline",
+            Kind::AgreementEnd => "agreement.end",
+            Kind::OfferConsolidate => "offer.consolidate",
         }
     }
 
@@ -95,6 +124,22 @@ impl Kind {
                 | Kind::FederationStewards
                 | Kind::MemberRekey
                 | Kind::MemberSuccession
+                | Kind::MunicipalityAdmit
+        )
+    }
+
+    /// Kinds only providers sign (a municipality signing one is refused).
+    pub fn is_provider_only(self) -> bool {
+        matches!(
+            self,
+            Kind::ProviderProfile
+                | Kind::Offer
+                | Kind::OfferWithdraw
+                | Kind::Succession
+                | Kind::SuccessionAccept
+                | Kind::RequestAccept
+                | Kind::RequestDecline
+                | Kind::OfferConsolidate
         )
     }
 }
@@ -363,6 +408,175 @@ pub struct SuccessionAcceptBody {
     pub succession: Hash32,
 }
 
+/// One municipality of a `municipality.admit`: its 8-digit AGS, the key it signs
+/// with (its identity) and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MunicipalityEntry {
+    pub ags: AgsPrefix,
+    pub member: Did,
+    pub name: Name,
+}
+
+/// `municipality.admit`: admits municipalities as buyers, each key bound to its
+/// AGS. One action may admit many (all of a Kreis), so the stewards approve once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MunicipalityAdmitBody {
+    pub prev_action: Hash32,
+    pub municipalities: Vec<MunicipalityEntry>,
+    pub approvals: Vec<Approval>,
+}
+
+/// Whom to contact about a demand or request: a function and, optionally, a
+/// functional mailbox. Never a person: signed records are replicated forever
+/// (`specs/protocol.md`, "Personal data").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleContact {
+    pub role: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<Short>,
+}
+
+/// How much a buyer needs, in the units that fit the service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quantity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inhabitants: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases_per_year: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sites: Option<u64>,
+}
+
+/// `demand`: a buyer states what it needs (Bedarfsmeldung), created or in a new
+/// version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemandBody {
+    pub demand_id: DemandId,
+    pub version: u64,
+    pub title: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Slug>,
+    pub ozg_ids: Vec<OzgId>,
+    pub leika_keys: Vec<LeikaKey>,
+    pub quantity: Quantity,
+    pub wanted_from: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wanted_until: Option<Timestamp>,
+    pub note: Summary,
+    pub contact: RoleContact,
+}
+
+/// `demand.withdraw`: hides the author's demand in versions up to `version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemandWithdrawBody {
+    pub demand_id: DemandId,
+    pub version: u64,
+    pub reason: Summary,
+}
+
+crate::text_enum! {
+    /// The ground on which a buyer takes an offer.
+    pub enum BuyerBasisKind {
+        /// In-house award: the buyer is a member or owner of the provider.
+        InHouse = "in_house",
+        /// Inter-municipal cooperation (§ 108 (6) GWB).
+        InterMunicipal = "inter_municipal",
+        /// A call-off from a framework agreement already tendered.
+        FrameworkAgreement = "framework_agreement",
+        /// After a tender; `reference` names it.
+        Tender = "tender",
+    }
+}
+
+/// The legal basis a buyer relies on, with its reference (a tender number, the
+/// agreement, the statute).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuyerBasis {
+    pub kind: BuyerBasisKind,
+    pub reference: Text<1, 500>,
+}
+
+/// `request`: a buyer asks for one offer version (Abruf): the signed terms of
+/// that version are what it asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestBody {
+    /// The record id of the offer version.
+    pub offer: Hash32,
+    /// Units of the offer's price model (users, inhabitants, cases, hours; 1
+    /// for flat prices).
+    pub quantity: u64,
+    pub start: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_months: Option<u64>,
+    pub legal_basis: BuyerBasis,
+    /// A provider requesting for member municipalities (their 8-digit AGS);
+    /// empty: for the author itself.
+    pub on_behalf_of: Vec<AgsPrefix>,
+    pub note: Summary,
+    pub contact: RoleContact,
+}
+
+impl RequestBody {
+    /// When an agreement on this request runs out by its own terms: `end`, or
+    /// `term_months` after `start`; None if open-ended.
+    pub fn stop(&self) -> Option<Timestamp> {
+        self.end
+            .or_else(|| self.term_months.and_then(|m| self.start.plus_months(m)))
+    }
+}
+
+/// `request.withdraw` and `request.decline`: a request named, with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestReasonBody {
+    pub request: Hash32,
+    pub reason: Summary,
+}
+
+/// `request.accept`: the offer's provider (or successor) accepts a request;
+/// request and acceptance form an agreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestAcceptBody {
+    pub request: Hash32,
+}
+
+/// `agreement.end`: either party ends an agreement (Kündigung) from a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementEndBody {
+    /// The request the agreement was formed on.
+    pub request: Hash32,
+    pub effective_at: Timestamp,
+    pub reason: Summary,
+}
+
+/// `offer.consolidate`: a successor retires an offer it inherited, optionally
+/// naming its own offer that replaces it (agreements move to it on their
+/// terms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsolidateBody {
+    /// The predecessor's identity.
+    pub provider: Did,
+    pub offer_id: OfferId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<OfferId>,
+    pub reason: Summary,
+}
+
 /// A typed body; the variant fixes the record's kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -381,6 +595,15 @@ pub enum Body {
     KeyRotate(KeyRotateBody),
     Succession(SuccessionBody),
     SuccessionAccept(SuccessionAcceptBody),
+    MunicipalityAdmit(MunicipalityAdmitBody),
+    Demand(Box<DemandBody>),
+    DemandWithdraw(DemandWithdrawBody),
+    Request(Box<RequestBody>),
+    RequestWithdraw(RequestReasonBody),
+    RequestAccept(RequestAcceptBody),
+    RequestDecline(RequestReasonBody),
+    AgreementEnd(AgreementEndBody),
+    OfferConsolidate(ConsolidateBody),
 }
 
 /// A body-level rule that a well-typed body broke. `code()` is stable.
@@ -458,6 +681,17 @@ fn contacts(list: &[Contact]) -> Result<(), BodyError> {
     list_len("contacts", list, 0)
 }
 
+/// A municipality's AGS: 8 digits (a Gemeinde, not a region).
+fn municipality_ags(a: &AgsPrefix) -> Result<(), BodyError> {
+    if a.as_str().len() != 8 {
+        return Err(err(
+            RecordCode::InvalidValue,
+            format!("{a} is a region; a municipality has an 8-digit AGS"),
+        ));
+    }
+    Ok(())
+}
+
 impl Body {
     /// The record kind of this body.
     pub fn kind(&self) -> Kind {
@@ -476,6 +710,15 @@ impl Body {
             Body::KeyRotate(_) => Kind::KeyRotate,
             Body::Succession(_) => Kind::Succession,
             Body::SuccessionAccept(_) => Kind::SuccessionAccept,
+            Body::MunicipalityAdmit(_) => Kind::MunicipalityAdmit,
+            Body::Demand(_) => Kind::Demand,
+            Body::DemandWithdraw(_) => Kind::DemandWithdraw,
+            Body::Request(_) => Kind::Request,
+            Body::RequestWithdraw(_) => Kind::RequestWithdraw,
+            Body::RequestAccept(_) => Kind::RequestAccept,
+            Body::RequestDecline(_) => Kind::RequestDecline,
+            Body::AgreementEnd(_) => Kind::AgreementEnd,
+            Body::OfferConsolidate(_) => Kind::OfferConsolidate,
         }
     }
 
@@ -500,6 +743,15 @@ impl Body {
             Kind::KeyRotate => Body::KeyRotate(de(v)?),
             Kind::Succession => Body::Succession(de(v)?),
             Kind::SuccessionAccept => Body::SuccessionAccept(de(v)?),
+            Kind::MunicipalityAdmit => Body::MunicipalityAdmit(de(v)?),
+            Kind::Demand => Body::Demand(Box::new(de(v)?)),
+            Kind::DemandWithdraw => Body::DemandWithdraw(de(v)?),
+            Kind::Request => Body::Request(Box::new(de(v)?)),
+            Kind::RequestWithdraw => Body::RequestWithdraw(de(v)?),
+            Kind::RequestAccept => Body::RequestAccept(de(v)?),
+            Kind::RequestDecline => Body::RequestDecline(de(v)?),
+            Kind::AgreementEnd => Body::AgreementEnd(de(v)?),
+            Kind::OfferConsolidate => Body::OfferConsolidate(de(v)?),
         })
     }
 
@@ -519,6 +771,14 @@ impl Body {
             Body::KeyRotate(b) => serde_json::to_value(b),
             Body::Succession(b) => serde_json::to_value(b),
             Body::SuccessionAccept(b) => serde_json::to_value(b),
+            Body::MunicipalityAdmit(b) => serde_json::to_value(b),
+            Body::Demand(b) => serde_json::to_value(b),
+            Body::DemandWithdraw(b) => serde_json::to_value(b),
+            Body::Request(b) => serde_json::to_value(b),
+            Body::RequestWithdraw(b) | Body::RequestDecline(b) => serde_json::to_value(b),
+            Body::RequestAccept(b) => serde_json::to_value(b),
+            Body::AgreementEnd(b) => serde_json::to_value(b),
+            Body::OfferConsolidate(b) => serde_json::to_value(b),
         };
         // Serialising these plain structs into a Value cannot fail: no maps with
         // non-string keys, no floats.
@@ -535,6 +795,7 @@ impl Body {
             Body::FederationStewards(b) => Some(&b.approvals),
             Body::MemberRekey(b) => Some(&b.approvals),
             Body::MemberSuccession(b) => Some(&b.approvals),
+            Body::MunicipalityAdmit(b) => Some(&b.approvals),
             _ => None,
         }
     }
@@ -549,6 +810,7 @@ impl Body {
             Body::FederationStewards(b) => Some(&mut b.approvals),
             Body::MemberRekey(b) => Some(&mut b.approvals),
             Body::MemberSuccession(b) => Some(&mut b.approvals),
+            Body::MunicipalityAdmit(b) => Some(&mut b.approvals),
             _ => None,
         }
     }
@@ -562,6 +824,7 @@ impl Body {
             Body::FederationStewards(b) => Some(&b.prev_action),
             Body::MemberRekey(b) => Some(&b.prev_action),
             Body::MemberSuccession(b) => Some(&b.prev_action),
+            Body::MunicipalityAdmit(b) => Some(&b.prev_action),
             _ => None,
         }
     }
@@ -639,6 +902,93 @@ impl Body {
             }
             Body::OfferWithdraw(b) => positive("version", b.version),
             Body::KeyRotate(_) | Body::SuccessionAccept(_) => Ok(()),
+            Body::MunicipalityAdmit(b) => {
+                list_len("municipalities", &b.municipalities, 1)?;
+                for m in &b.municipalities {
+                    municipality_ags(&m.ags)?;
+                }
+                unique("municipalities", b.municipalities.iter().map(|m| &m.ags))?;
+                unique("municipalities", b.municipalities.iter().map(|m| &m.member))?;
+                approvals(&b.approvals)
+            }
+            Body::Demand(b) => {
+                positive("version", b.version)?;
+                list_len("ozg_ids", &b.ozg_ids, 0)?;
+                unique("ozg_ids", &b.ozg_ids)?;
+                list_len("leika_keys", &b.leika_keys, 0)?;
+                unique("leika_keys", &b.leika_keys)?;
+                if b.category.is_none() && b.ozg_ids.is_empty() && b.leika_keys.is_empty() {
+                    return Err(err(
+                        RecordCode::InvalidValue,
+                        "a demand names a category, OZG ids or LeiKa keys",
+                    ));
+                }
+                let q = &b.quantity;
+                if q.inhabitants.is_none()
+                    && q.users.is_none()
+                    && q.cases_per_year.is_none()
+                    && q.sites.is_none()
+                {
+                    return Err(err(
+                        RecordCode::InvalidValue,
+                        "quantity names inhabitants, users, cases_per_year or sites",
+                    ));
+                }
+                if let Some(until) = b.wanted_until
+                    && until <= b.wanted_from
+                {
+                    return Err(err(
+                        RecordCode::InvalidValidity,
+                        format!(
+                            "wanted_until {until} is not after wanted_from {}",
+                            b.wanted_from
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            Body::DemandWithdraw(b) => positive("version", b.version),
+            Body::Request(b) => {
+                positive("quantity", b.quantity)?;
+                if b.end.is_some() && b.term_months.is_some() {
+                    return Err(err(
+                        RecordCode::InvalidValue,
+                        "a request names an end or a term, not both",
+                    ));
+                }
+                if let Some(end) = b.end
+                    && end <= b.start
+                {
+                    return Err(err(
+                        RecordCode::InvalidValidity,
+                        format!("end {end} is not after start {}", b.start),
+                    ));
+                }
+                if let Some(m) = b.term_months
+                    && !(1..=MAX_TERM_MONTHS).contains(&m)
+                {
+                    return Err(err(
+                        RecordCode::InvalidValue,
+                        format!("term_months is {m}; from 1 to {MAX_TERM_MONTHS}"),
+                    ));
+                }
+                if b.stop().is_none() && b.term_months.is_some() {
+                    return Err(err(
+                        RecordCode::InvalidValue,
+                        "the term ends after 9999-12-31",
+                    ));
+                }
+                list_len("on_behalf_of", &b.on_behalf_of, 0)?;
+                for a in &b.on_behalf_of {
+                    municipality_ags(a)?;
+                }
+                unique("on_behalf_of", &b.on_behalf_of)
+            }
+            Body::RequestWithdraw(_)
+            | Body::RequestAccept(_)
+            | Body::RequestDecline(_)
+            | Body::AgreementEnd(_)
+            | Body::OfferConsolidate(_) => Ok(()),
             Body::Succession(b) => {
                 list_len("offer_ids", &b.offer_ids, 0)?;
                 unique("offer_ids", &b.offer_ids)

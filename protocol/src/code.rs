@@ -129,6 +129,9 @@ text_enum! {
         WrongFederation = "wrong_federation",
         /// A secret-key file (2.2), not a record: the CLI's key files.
         MalformedSecretKey = "malformed_secret_key",
+        MalformedDemandId = "malformed_demand_id",
+        /// An `agreement.end` whose `effective_at` is before its `issued_at`.
+        BackdatedEnd = "backdated_end",
     }
 }
 
@@ -147,6 +150,41 @@ text_enum! {
         AlreadySuspended = "already_suspended",
         NotSuspended = "not_suspended",
         UnexpectedGenesis = "unexpected_genesis",
+        /// A municipality signed a kind only providers sign.
+        NotAProvider = "not_a_provider",
+        /// A municipality is admitted for an AGS another one holds.
+        AgsTaken = "ags_taken",
+        /// A provider requests its own offer.
+        OwnOffer = "own_offer",
+        /// A municipality requests on behalf of others.
+        OnBehalfNotAllowed = "on_behalf_not_allowed",
+        /// A provider requests for a municipality its profile does not list.
+        NotAMemberMunicipality = "not_a_member_municipality",
+        /// The record a request names is not an offer.
+        NotAnOffer = "not_an_offer",
+        /// The requested start lies before the offer's validity.
+        StartBeforeOffer = "start_before_offer",
+        OfferExpired = "offer_expired",
+        /// The requested offer version is withdrawn or consolidated.
+        OfferWithdrawn = "offer_withdrawn",
+        ProviderSuspended = "provider_suspended",
+        ProviderRevoked = "provider_revoked",
+        /// An answer by someone other than the offer's provider or its successor.
+        NotResponder = "not_responder",
+        RequestWithdrawn = "request_withdrawn",
+        /// The responder answered this request before.
+        AlreadyAnswered = "already_answered",
+        /// Neither the buyer nor the offer's provider (or successor).
+        NotAParty = "not_a_party",
+        /// A consolidation by someone the portfolio did not pass to.
+        NotASuccessor = "not_a_successor",
+        /// The record it names is not held here (yet): taken when offered
+        /// again once that record has arrived.
+        UnknownRecord = "unknown_record",
+        /// The record an answer, withdrawal or end names is not a request.
+        NotARequest = "not_a_request",
+        /// An end of a request that is not an agreement.
+        NotAnAgreement = "not_an_agreement",
     }
 }
 

@@ -180,6 +180,20 @@ impl Timestamp {
     pub fn date(self) -> String {
         self.to_string()[..10].to_owned()
     }
+
+    /// The same day and time `months` calendar months later; a day the month
+    /// does not have becomes its last day (Jan 31 + 1 month = Feb 28 or 29).
+    /// None past 9999.
+    pub fn plus_months(self, months: u64) -> Option<Timestamp> {
+        let days = self.0.div_euclid(86_400);
+        let secs = self.0.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let index = y.checked_mul(12)?.checked_add(m - 1)?;
+        let index = index.checked_add(i64::try_from(months).ok()?)?;
+        let (y, m) = (index.div_euclid(12), index.rem_euclid(12) + 1);
+        let d = d.min(days_in_month(y, m));
+        Timestamp::from_unix(days_from_civil(y, m, d).checked_mul(86_400)? + secs)
+    }
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -401,6 +415,42 @@ impl FromStr for OfferId {
     }
 }
 
+/// A buyer-chosen demand identifier, stable across versions: the same form as
+/// an offer id (1 to 64 characters of `[a-z0-9._-]`, starting with a letter or
+/// digit).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DemandId(std::sync::Arc<str>);
+
+string_field!(DemandId);
+
+impl DemandId {
+    /// The same id in an allocation of its own (see [`OfferId::detached`]).
+    pub fn detached(&self) -> DemandId {
+        DemandId(std::sync::Arc::from(&*self.0))
+    }
+
+    /// Sorts before every valid demand id (for range bounds only; never valid).
+    pub(crate) fn min_bound() -> DemandId {
+        DemandId("".into())
+    }
+}
+
+impl FromStr for DemandId {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<DemandId, FieldError> {
+        match s.parse::<OfferId>() {
+            Ok(_) => Ok(DemandId(s.into())),
+            Err(_) => Err(FieldError::new(
+                RecordCode::MalformedDemandId,
+                format!(
+                    "{} is not a demand id (1-64 of a-z 0-9 . _ -, starting with a letter or digit)",
+                    show(s)
+                ),
+            )),
+        }
+    }
+}
+
 /// An OZG-Leistung id from the OZG-Umsetzungskatalog: 1 to 8 digits, e.g. `10124`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OzgId(String);
@@ -557,6 +607,29 @@ mod tests {
         ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn months_are_added_on_the_calendar() {
+        let t = |s: &str| s.parse::<Timestamp>().expect("timestamp");
+        let plus = |s: &str, n| t(s).plus_months(n).map(|x| x.to_string());
+        assert_eq!(
+            plus("2026-01-31T08:00:00Z", 1).as_deref(),
+            Some("2026-02-28T08:00:00Z")
+        );
+        assert_eq!(
+            plus("2028-01-31T00:00:00Z", 1).as_deref(),
+            Some("2028-02-29T00:00:00Z")
+        );
+        assert_eq!(
+            plus("2026-11-15T00:00:00Z", 14).as_deref(),
+            Some("2028-01-15T00:00:00Z")
+        );
+        assert_eq!(
+            plus("2026-03-31T23:59:59Z", 0).as_deref(),
+            Some("2026-03-31T23:59:59Z")
+        );
+        assert_eq!(plus("9999-12-01T00:00:00Z", 1), None);
     }
 
     #[test]

@@ -316,6 +316,18 @@ impl UnverifiedRecord {
             .parse()
             .map_err(RecordError::Key)?;
         let (body, body_json) = Body::from_json_keep(kind, take("body"))?;
+        if let Body::AgreementEnd(e) = &body
+            && e.effective_at < issued_at
+        {
+            return Err(RecordError::plain(
+                RecordCode::BackdatedEnd,
+                "body.effective_at",
+                format!(
+                    "an agreement cannot end at {} before the record ending it was issued ({issued_at})",
+                    e.effective_at
+                ),
+            ));
+        }
         let record = Record {
             federation,
             author,

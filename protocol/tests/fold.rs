@@ -2,7 +2,8 @@
 //!
 //! Random federation histories (admissions, offers, withdrawals, suspensions,
 //! revocations, rotations, successions, equivocations, competing governance
-//! actions) are built from an operation list; then
+//! actions, and the exchange: municipalities, demands, requests, answers, ends,
+//! consolidations) are built from operation lists; then
 //! - adding the records in any order, with duplicates, gives one digest;
 //! - the ingest gate, fed the records in any order and retried until nothing more
 //!   is accepted (what anti-entropy does), gives one digest for every order;
@@ -18,7 +19,9 @@ use kx_protocol::{SecretKey, VerifiedRecord};
 use proptest::prelude::*;
 use serde_json::json;
 use std::collections::BTreeMap;
-use support::vectors::{T0, action, body, genesis, key, offer, profile, ts};
+use support::vectors::{
+    T0, about, action, body, demand, genesis, key, offer, profile, request_json, ts,
+};
 
 /// Builds a history optimistically, the way authors would write it.
 struct Builder {
@@ -28,7 +31,15 @@ struct Builder {
     current: BTreeMap<u8, u8>, // provider -> seed of its current key
     next_seed: u8,
     out: Vec<VerifiedRecord>,
+    /// Offer records written, by provider.
+    offers: Vec<(u8, Hash32)>,
+    /// Requests written: (record, buyer seed, offer's provider).
+    requests: Vec<(Hash32, u8, u8)>,
 }
+
+/// The municipalities of the histories: seed and AGS (two in Kreis Paderborn,
+/// one in Kreis Neuss, which providers' profiles list as members).
+const MUNICIPALITIES: [(u8, &str); 3] = [(60, "05774032"), (61, "05774004"), (62, "05162024")];
 
 impl Builder {
     fn sign(&mut self, seed: u8, b: kx_protocol::Body) -> VerifiedRecord {
@@ -68,6 +79,132 @@ impl Builder {
         self.sign(by, b);
     }
 
+    /// Admits municipality `m` (again, if it was: refused on the chain).
+    fn admit_municipality(&mut self, m: usize, stale: bool) {
+        let (seed, ags) = MUNICIPALITIES[m % 3];
+        let v = json!({"municipalities": [{"ags": ags, "member": key(seed).did().as_str(), "name": format!("Gemeinde {m}")}]});
+        self.govern(1, Kind::MunicipalityAdmit, v, stale);
+    }
+
+    /// One step of the exchange.
+    fn exchange(&mut self, op: u8, who: u8, arg: u8) {
+        let p = who % 4;
+        let k = self.key_of(p);
+        let m = usize::from(who % 3);
+        let mseed = MUNICIPALITIES[m].0;
+        let pick = |n: usize| usize::from(arg) % n.max(1);
+        match op % 10 {
+            0 | 1 => {
+                // A municipality (op 0) or provider p (op 1) requests an offer;
+                // some start too early or too late, some ask for others.
+                let Some(&(_, offer)) = self.offers.get(pick(self.offers.len())) else {
+                    return;
+                };
+                let start = [
+                    "2026-02-01T00:00:00Z",
+                    "2025-06-01T00:00:00Z",
+                    "2028-06-01T00:00:00Z",
+                ][usize::from(arg / 7 % 3)];
+                let mut v = request_json(&offer, start);
+                if arg % 5 == 4 {
+                    v["on_behalf_of"] = json!(["05162024"]);
+                }
+                let b = body(Kind::Request, v);
+                let provider = self
+                    .offers
+                    .iter()
+                    .find(|(_, o)| *o == offer)
+                    .map_or(0, |(q, _)| *q);
+                let (seed, buyer) = if op.is_multiple_of(10) {
+                    (mseed, mseed)
+                } else {
+                    (k, p)
+                };
+                let rec = self.sign(seed, b);
+                self.requests.push((rec.id(), buyer, provider));
+            }
+            2 | 3 => {
+                // The offer's provider, its successor or someone else answers.
+                let Some(&(req, _, provider)) = self.requests.get(pick(self.requests.len())) else {
+                    return;
+                };
+                let answerer = match arg % 3 {
+                    0 | 1 => provider,
+                    _ => (provider + 1) % 4,
+                };
+                let kind = if op % 10 == 2 {
+                    Kind::RequestAccept
+                } else {
+                    Kind::RequestDecline
+                };
+                let key = self.key_of(answerer);
+                self.sign(key, about(kind, &req));
+            }
+            4 | 5 => {
+                // The buyer withdraws (op 4), or a party ends (op 5).
+                let Some(&(req, buyer, provider)) = self.requests.get(pick(self.requests.len()))
+                else {
+                    return;
+                };
+                let by = match (op % 10, arg % 3) {
+                    (4, 2) | (5, 2) => self.key_of(provider),
+                    (_, _) if buyer >= 60 => buyer,
+                    _ => self.key_of(buyer),
+                };
+                let kind = if op % 10 == 4 {
+                    Kind::RequestWithdraw
+                } else {
+                    Kind::AgreementEnd
+                };
+                self.sign(by, about(kind, &req));
+            }
+            6 => {
+                let seed = if arg.is_multiple_of(2) { mseed } else { k };
+                self.sign(
+                    seed,
+                    demand(&format!("d{}", arg % 3), u64::from(arg / 3 % 3 + 1)),
+                );
+            }
+            7 => {
+                let seed = if arg.is_multiple_of(2) { mseed } else { k };
+                let v = json!({"demand_id": format!("d{}", arg % 3), "version": arg % 3 + 1, "reason": ""});
+                self.sign(seed, body(Kind::DemandWithdraw, v));
+            }
+            8 => {
+                // A successor (or not) consolidates an inherited offer.
+                let pred = (p + 3) % 4;
+                let v = json!({
+                    "provider": key(10 + pred).did().as_str(),
+                    "offer_id": format!("o{}", arg % 3),
+                    "replacement": format!("o{}", (arg / 3) % 3),
+                    "reason": "Zusammengeführt",
+                });
+                self.sign(k, body(Kind::OfferConsolidate, v));
+            }
+            _ => match arg % 4 {
+                0 => self.admit_municipality(m, arg % 8 == 4),
+                1 => {
+                    let did = key(mseed).did().clone();
+                    let v = json!({"provider": did.as_str(), "key": did.as_str(), "from_seq": 1, "reason": ""});
+                    self.govern(1, Kind::MemberSuspend, v, false);
+                }
+                2 => {
+                    let did = key(mseed).did().clone();
+                    self.govern(
+                        1,
+                        Kind::MemberReinstate,
+                        json!({"provider": did.as_str(), "reason": ""}),
+                        false,
+                    );
+                }
+                _ => {
+                    // A municipality tries to publish an offer.
+                    self.sign(mseed, offer("stadt", 1));
+                }
+            },
+        }
+    }
+
     fn key_of(&self, p: u8) -> u8 {
         self.current.get(&p).copied().unwrap_or(10 + p)
     }
@@ -88,7 +225,8 @@ impl Builder {
             ),
             2..=4 => {
                 let id = format!("o{}", arg % 3);
-                self.sign(k, offer(&id, u64::from(arg / 3 % 4 + 1)));
+                let rec = self.sign(k, offer(&id, u64::from(arg / 3 % 4 + 1)));
+                self.offers.push((p, rec.id()));
             }
             5 => {
                 let id = format!("o{}", arg % 3);
@@ -181,7 +319,8 @@ impl Builder {
     }
 }
 
-fn history(ops: &[(u8, u8, u8)]) -> (VerifiedRecord, Vec<VerifiedRecord>) {
+/// A history of `ops` (federation) interleaved with `xops` (exchange).
+fn history(ops: &[(u8, u8, u8)], xops: &[(u8, u8, u8)]) -> (VerifiedRecord, Vec<VerifiedRecord>) {
     let g = genesis(&[&key(1), &key(2)], 2);
     let mut b = Builder {
         fed: g.record().federation,
@@ -190,13 +329,31 @@ fn history(ops: &[(u8, u8, u8)]) -> (VerifiedRecord, Vec<VerifiedRecord>) {
         current: BTreeMap::new(),
         next_seed: 40,
         out: Vec::new(),
+        offers: Vec::new(),
+        requests: Vec::new(),
     };
     // Everyone is admitted first, so that most operations do something.
     for p in 0..4 {
         b.run(0, p, 0);
     }
-    for &(op, who, arg) in ops {
-        b.run(op, who, arg);
+    if !xops.is_empty() {
+        for m in 0..3 {
+            b.admit_municipality(m, false);
+        }
+        for p in 0..4 {
+            b.run(10, p, 0);
+            let k = b.key_of(p);
+            let rec = b.sign(k, offer(&format!("o{p}"), 1));
+            b.offers.push((p, rec.id()));
+        }
+    }
+    for i in 0..ops.len().max(xops.len()) {
+        if let Some(&(op, who, arg)) = ops.get(i) {
+            b.run(op, who, arg);
+        }
+        if let Some(&(op, who, arg)) = xops.get(i) {
+            b.exchange(op, who, arg);
+        }
     }
     (g, b.out)
 }
@@ -271,10 +428,11 @@ proptest! {
     #[test]
     fn any_order_and_duplication_gives_one_digest(
         ops in ops(),
+        xops in ops(),
         order in prop::collection::vec(any::<usize>(), 0..80),
         dups in prop::collection::vec(any::<usize>(), 0..10),
     ) {
-        let (g, records) = history(&ops);
+        let (g, records) = history(&ops, &xops);
         let mut reference = Registry::new(g.clone()).expect("registry");
         for r in &records {
             reference.add(r.clone()).expect("add");
@@ -334,9 +492,10 @@ proptest! {
     #[test]
     fn the_ingest_gate_converges_in_any_order(
         ops in ops(),
+        xops in ops(),
         order in prop::collection::vec(any::<usize>(), 0..80),
     ) {
-        let (g, records) = history(&ops);
+        let (g, records) = history(&ops, &xops);
         let a = gate_to_fixpoint(&g, &records);
         let mut reversed = records.clone();
         reversed.reverse();
@@ -345,8 +504,8 @@ proptest! {
     }
 
     #[test]
-    fn encode_decode_encode_is_identity(ops in ops()) {
-        let (_, records) = history(&ops);
+    fn encode_decode_encode_is_identity(ops in ops(), xops in ops()) {
+        let (_, records) = history(&ops, &xops);
         for r in records {
             let again = VerifiedRecord::from_bytes(r.canonical_json()).expect("re-parse");
             prop_assert_eq!(again.canonical_json(), r.canonical_json());
@@ -421,7 +580,7 @@ fn gate_regression_orders_agree() {
         (62, 255, 171),
         (125, 181, 206),
     ];
-    let (g, records) = history(&ops);
+    let (g, records) = history(&ops, &[]);
     let reference = gate_to_fixpoint(&g, &records).state().summary();
     let mut reversed = records.clone();
     reversed.reverse();

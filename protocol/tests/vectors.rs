@@ -136,7 +136,14 @@ fn check_state(name: &str, v: &Value) {
         for (i, step) in steps.iter().enumerate() {
             let rec = VerifiedRecord::from_bytes(&json::canonical(&step["record"]).expect("c"))
                 .expect("step records are valid on their own");
-            let got = match reg.admit(rec) {
+            // From a peer (the ingest gate) unless the step says it is the
+            // author's submission.
+            let out = match step["via"].as_str() {
+                None => reg.admit(rec),
+                Some("submit") => reg.submit(rec),
+                Some(other) => panic!("{name} step {i}: unknown via {other:?}"),
+            };
+            let got = match out {
                 Ok(Admitted::Stored) => ("stored", None),
                 Ok(Admitted::Known) => ("known", None),
                 Ok(Admitted::Held) => ("held", None),
@@ -164,11 +171,37 @@ fn check_state(name: &str, v: &Value) {
     }
     let state = reg.state();
     assert_eq!(state.summary(), v["expected"]["summary"], "{name}");
+    for at in v["expected"]["at"].as_array().into_iter().flatten() {
+        check_at(name, state, at);
+    }
     assert_eq!(
         state.digest().to_hex(),
         v["expected"]["digest"].as_str().expect("digest"),
         "{name}"
     );
+}
+
+/// Agreements and capacity read at an instant (6.8).
+fn check_at(name: &str, state: &kx_protocol::State, at: &Value) {
+    let t: kx_protocol::fields::Timestamp = at["t"].as_str().expect("t").parse().expect("instant");
+    let agreements: Vec<Value> = state
+        .requests
+        .keys()
+        .filter_map(|id| Some((id, state.agreement_status(id, t)?)))
+        .map(|(id, s)| serde_json::json!({"request": id.to_hex(), "status": s.as_str()}))
+        .collect();
+    assert_eq!(Value::from(agreements), at["agreements"], "{name} at {t}");
+    for c in at["capacity"].as_array().expect("capacity") {
+        let provider: kx_protocol::Did = c["provider"].as_str().expect("did").parse().expect("did");
+        let offer_id = c["offer_id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("offer id");
+        let cap = state.capacity(&provider, &offer_id, t);
+        let got = serde_json::json!({"provider": provider.as_str(), "offer_id": c["offer_id"], "declared": cap.declared, "taken": cap.taken, "remaining": cap.remaining()});
+        assert_eq!(&got, c, "{name} at {t}");
+    }
 }
 
 #[test]
@@ -300,4 +333,18 @@ fn every_error_code_has_a_vector() {
         .filter(|c| !seen.contains(*c))
         .collect();
     assert!(missing.is_empty(), "codes without a vector: {missing:?}");
+}
+
+#[test]
+fn every_kind_has_an_accepted_record() {
+    let files = committed();
+    let missing: Vec<&str> = kx_protocol::body::Kind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .filter(|k| !files.contains_key(&format!("record-ok-{}", k.replace('.', "-"))))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "kinds without a record-ok vector: {missing:?}"
+    );
 }

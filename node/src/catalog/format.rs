@@ -66,6 +66,7 @@ pub(super) fn status(s: OfferStatus) -> &'static str {
         OfferStatus::Withdrawn => "zurückgezogen",
         OfferStatus::ProviderSuspended => "Anbieter ruhend gestellt",
         OfferStatus::ProviderRevoked => "Anbieter ausgeschlossen",
+        OfferStatus::Consolidated => "vom Nachfolger zusammengeführt",
     }
 }
 

@@ -39,6 +39,7 @@ impl State {
                     "offer_id": offer_id.as_str(),
                     "record": cur.record.to_hex(),
                     "withdrawn": e.withdrawn(),
+                    "consolidated": e.consolidated.as_ref().map(|c| c.record.to_hex()),
                 }))
             })
             .collect();
@@ -46,6 +47,46 @@ impl State {
             .equivocations
             .iter()
             .map(|(a, s)| json!({"author": a.as_str(), "seq": s}))
+            .collect();
+        let municipalities: Vec<Value> = self
+            .municipalities
+            .values()
+            .map(|m| {
+                json!({
+                    "did": m.identity.as_str(),
+                    "ags": m.ags.as_str(),
+                    "name": m.name,
+                    "standing": m.standing.as_str(),
+                    "keys": m.keys.iter().map(Did::as_str).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let demands: Vec<Value> = self
+            .demands
+            .iter()
+            .filter_map(|((author, demand_id), e)| {
+                let cur = e.current()?;
+                Some(json!({
+                    "author": author.as_str(),
+                    "demand_id": demand_id.as_str(),
+                    "record": cur.record.to_hex(),
+                    "withdrawn": e.withdrawn(),
+                }))
+            })
+            .collect();
+        let requests: Vec<Value> = self
+            .requests
+            .iter()
+            .map(|(id, r)| {
+                json!({
+                    "record": id.to_hex(),
+                    "buyer": r.buyer.as_str(),
+                    "offer": r.offer_record.to_hex(),
+                    "status": r.status().as_str(),
+                    "answer": r.answer.as_ref().map(|a| a.record.to_hex()),
+                    "end": r.end.as_ref().map(|e| e.record.to_hex()),
+                })
+            })
             .collect();
         json!({
             "federation": self.federation.to_hex(),
@@ -57,6 +98,9 @@ impl State {
             "providers": providers,
             "offers": offers,
             "equivocations": equivocations,
+            "municipalities": municipalities,
+            "demands": demands,
+            "requests": requests,
         })
     }
 
@@ -66,7 +110,26 @@ impl State {
     /// `json::canonical(&self.summary())`, which a test checks).
     pub fn digest(&self) -> Hash32 {
         let mut w = DigestWriter::new();
-        w.push("{\"equivocations\":[");
+        w.push("{\"demands\":[");
+        let mut first = true;
+        for ((author, demand_id), e) in &self.demands {
+            let Some(cur) = e.current() else {
+                continue;
+            };
+            w.push(if first {
+                "{\"author\":"
+            } else {
+                ",{\"author\":"
+            });
+            first = false;
+            w.plain(author.as_str());
+            w.push(",\"demand_id\":");
+            w.plain(demand_id.as_str());
+            w.push(",\"record\":");
+            w.hex(&cur.record);
+            w.withdrawn_last(e.withdrawn());
+        }
+        w.push("],\"equivocations\":[");
         for (i, (author, seq)) in self.equivocations.iter().enumerate() {
             w.push(if i > 0 {
                 ",{\"author\":"
@@ -82,28 +145,46 @@ impl State {
         w.hex(&self.head);
         w.push(",\"stewards\":");
         w.plains(self.stewards.iter().map(Did::as_str));
-        w.push(&format!(",\"threshold\":{}}},\"offers\":[", self.threshold));
+        w.push(&format!(
+            ",\"threshold\":{}}},\"municipalities\":[",
+            self.threshold
+        ));
+        for (i, m) in self.municipalities.values().enumerate() {
+            w.push(if i > 0 { ",{\"ags\":" } else { "{\"ags\":" });
+            w.plain(m.ags.as_str());
+            w.push(",\"did\":");
+            w.plain(m.identity.as_str());
+            w.push(",\"keys\":");
+            w.plains(m.keys.iter().map(Did::as_str));
+            w.push(",\"name\":");
+            w.string(&m.name);
+            w.push(",\"standing\":");
+            w.plain(m.standing.as_str());
+            w.push("}");
+        }
+        w.push("],\"offers\":[");
         let mut first = true;
         for ((provider, offer_id), e) in &self.offers {
             let Some(cur) = e.current() else {
                 continue;
             };
             w.push(if first {
-                "{\"offer_id\":"
+                "{\"consolidated\":"
             } else {
-                ",{\"offer_id\":"
+                ",{\"consolidated\":"
             });
             first = false;
+            match &e.consolidated {
+                Some(c) => w.hex(&c.record),
+                None => w.push("null"),
+            }
+            w.push(",\"offer_id\":");
             w.plain(offer_id.as_str());
             w.push(",\"provider\":");
             w.plain(provider.as_str());
             w.push(",\"record\":");
             w.hex(&cur.record);
-            w.push(if e.withdrawn() {
-                ",\"withdrawn\":true}"
-            } else {
-                ",\"withdrawn\":false}"
-            });
+            w.withdrawn_last(e.withdrawn());
         }
         w.push("],\"providers\":[");
         for (i, p) in self.providers.values().enumerate() {
@@ -121,6 +202,32 @@ impl State {
             w.optional(p.successor.as_ref());
             w.push("}");
         }
+        w.push("],\"requests\":[");
+        for (i, (id, r)) in self.requests.iter().enumerate() {
+            w.push(if i > 0 {
+                ",{\"answer\":"
+            } else {
+                "{\"answer\":"
+            });
+            match &r.answer {
+                Some(a) => w.hex(&a.record),
+                None => w.push("null"),
+            }
+            w.push(",\"buyer\":");
+            w.plain(r.buyer.as_str());
+            w.push(",\"end\":");
+            match &r.end {
+                Some(e) => w.hex(&e.record),
+                None => w.push("null"),
+            }
+            w.push(",\"offer\":");
+            w.hex(&r.offer_record);
+            w.push(",\"record\":");
+            w.hex(id);
+            w.push(",\"status\":");
+            w.plain(r.status().as_str());
+            w.push("}");
+        }
         w.push("]}");
         w.finish()
     }
@@ -133,6 +240,15 @@ struct DigestWriter {
 }
 
 impl DigestWriter {
+    /// The last member of an entry, `withdrawn`, and its closing brace.
+    fn withdrawn_last(&mut self, withdrawn: bool) {
+        self.push(if withdrawn {
+            ",\"withdrawn\":true}"
+        } else {
+            ",\"withdrawn\":false}"
+        });
+    }
+
     fn new() -> DigestWriter {
         let mut hasher = Sha256::new();
         hasher.update(STATE_TAG);

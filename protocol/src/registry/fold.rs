@@ -6,7 +6,7 @@ use super::held::{Held, What, extend_canonical};
 use super::state::{OfferEntry, OfferHistory, ProviderState, State, succession_of};
 use super::trust::{Derived, GovAction, Standing, identity_view};
 use crate::body::{Body, Kind};
-use crate::fields::{Hash32, OfferId};
+use crate::fields::{DemandId, Hash32, OfferId};
 use crate::keys::Did;
 use crate::record::VerifiedRecord;
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +18,10 @@ pub struct Changes {
     /// Offers whose current version or withdrawal changed, or that appeared or
     /// disappeared.
     pub offers: BTreeSet<(Did, OfferId)>,
+    /// Requests whose entry changed, appeared or disappeared.
+    pub requests: BTreeSet<Hash32>,
+    /// Demands whose entry changed, appeared or disappeared.
+    pub demands: BTreeSet<(Did, DemandId)>,
 }
 
 /// What filing one record did.
@@ -51,6 +55,7 @@ impl Registry {
             *offer_id = kept.clone();
             offers.entry(kept).or_default().insert(id);
         }
+        self.file_exchange(id, &mut held);
         self.records.insert(id, held);
         let mut filed = Filed {
             derive: r.kind().is_governance() && r.kind() != Kind::Genesis,
@@ -111,6 +116,41 @@ impl Registry {
         filed
     }
 
+    /// Files an exchange record into the exchange's indexes.
+    fn file_exchange(&mut self, id: Hash32, held: &mut Held) {
+        let author = held.author.clone();
+        match &mut held.what {
+            What::Demand(demand_id, _) | What::DemandWithdraw(demand_id, _) => {
+                let demands = self.demands.entry(author).or_default();
+                let kept = match demands.get_key_value(&*demand_id) {
+                    Some((k, _)) => k.clone(),
+                    None => demand_id.detached(),
+                };
+                *demand_id = kept.clone();
+                demands.entry(kept).or_default().insert(id);
+            }
+            What::Request(f) => {
+                self.requests.entry(author).or_default().insert(id);
+                self.requests_by_offer
+                    .entry(f.offer)
+                    .or_default()
+                    .insert(id);
+            }
+            What::RequestWithdraw(r)
+            | What::Answer { request: r, .. }
+            | What::End { request: r, .. } => {
+                self.about.entry(*r).or_default().insert(id);
+            }
+            What::Consolidate(c) => {
+                self.consolidations
+                    .entry((c.provider.clone(), c.offer_id.clone()))
+                    .or_default()
+                    .insert(id);
+            }
+            _ => {}
+        }
+    }
+
     /// Brings `self.state` up to date after `rec` was filed.
     pub(super) fn update_state(&mut self, rec: &VerifiedRecord, filed: &Filed) {
         if filed.derive {
@@ -122,6 +162,10 @@ impl Registry {
                 if let Some(c) = self.changes.as_mut() {
                     c.offers.extend(old_state.offers.into_keys());
                     c.offers.extend(self.state.offers.keys().cloned());
+                    c.requests.extend(old_state.requests.into_keys());
+                    c.requests.extend(self.state.requests.keys().copied());
+                    c.demands.extend(old_state.demands.into_keys());
+                    c.demands.extend(self.state.demands.keys().cloned());
                 }
                 return;
             }
@@ -174,6 +218,18 @@ impl Registry {
         }
         self.refresh_providers();
         self.state.equivocations = self.equivocations();
+        // Standing decides what counts in the exchange too; governance and
+        // rotations are rare, so all of it is brought up to date.
+        self.state.municipalities = self.municipality_states();
+        let demands: BTreeSet<(Did, DemandId)> = self
+            .demand_keys()
+            .into_iter()
+            .chain(self.state.demands.keys().cloned())
+            .collect();
+        for (identity, demand_id) in demands {
+            self.refresh_demand(&identity, &demand_id);
+        }
+        self.refresh_all_requests();
     }
 
     /// After `id` newly counts in `author`'s log.
@@ -182,10 +238,48 @@ impl Registry {
             return;
         };
         let held = &self.records[&id];
-        if let What::Offer(offer_id, _) | What::Withdraw(offer_id, _) = &held.what {
-            let offer_id = offer_id.clone();
-            self.refresh_offer(&identity, &offer_id);
-        } else if [
+        let provider = self.derived.members.contains_key(&identity);
+        match &held.what {
+            What::Offer(_, _) | What::Withdraw(_, _) if !provider => return,
+            What::Offer(offer_id, _) => {
+                let offer_id = offer_id.clone();
+                self.refresh_offer(&identity, &offer_id);
+                for r in self.ids(self.requests_by_offer.get(&id)) {
+                    self.refresh_request(r);
+                }
+                return;
+            }
+            What::Withdraw(offer_id, _) => {
+                let offer_id = offer_id.clone();
+                self.refresh_offer(&identity, &offer_id);
+                self.refresh_requests_on(&identity, &offer_id);
+                return;
+            }
+            What::Demand(demand_id, _) | What::DemandWithdraw(demand_id, _) => {
+                let demand_id = demand_id.clone();
+                self.refresh_demand(&identity, &demand_id);
+                return;
+            }
+            What::Request(_) => {
+                self.refresh_request(id);
+                return;
+            }
+            What::RequestWithdraw(r)
+            | What::Answer { request: r, .. }
+            | What::End { request: r, .. } => {
+                let r = *r;
+                self.refresh_request(r);
+                return;
+            }
+            What::Consolidate(c) => {
+                let (provider, offer_id) = (c.provider.clone(), c.offer_id.clone());
+                self.refresh_offer(&provider, &offer_id);
+                self.refresh_requests_on(&provider, &offer_id);
+                return;
+            }
+            What::Whole(_) => {}
+        }
+        if [
             Kind::ProviderProfile,
             Kind::Succession,
             Kind::SuccessionAccept,
@@ -197,13 +291,138 @@ impl Registry {
         }
     }
 
+    /// The ids of an optional id list, copied (to refresh while borrowing).
+    fn ids(&self, list: Option<&super::held::IdList>) -> Vec<Hash32> {
+        list.map(|l| l.as_slice().to_vec()).unwrap_or_default()
+    }
+
+    /// Brings every request on any version of an offer up to date.
+    fn refresh_requests_on(&mut self, identity: &Did, offer_id: &OfferId) {
+        let keys = self
+            .derived
+            .identities
+            .get(identity)
+            .cloned()
+            .unwrap_or_default();
+        let versions: Vec<Hash32> = keys
+            .iter()
+            .filter_map(|k| self.offers.get(k)?.get(offer_id))
+            .flat_map(|ids| ids.as_slice().to_vec())
+            .collect();
+        for v in versions {
+            for r in self.ids(self.requests_by_offer.get(&v)) {
+                self.refresh_request(r);
+            }
+        }
+    }
+
+    /// Brings every request and every consolidated offer up to date.
+    fn refresh_all_requests(&mut self) {
+        let ids: BTreeSet<Hash32> = self
+            .requests
+            .values()
+            .flat_map(|l| l.as_slice().iter().copied())
+            .chain(self.state.requests.keys().copied())
+            .collect();
+        for id in ids {
+            self.refresh_request(id);
+        }
+        let consolidated: Vec<(Did, OfferId)> = self.consolidations.keys().cloned().collect();
+        for (provider, offer_id) in consolidated {
+            self.refresh_offer(&provider, &offer_id);
+        }
+    }
+
+    fn refresh_request(&mut self, id: Hash32) {
+        let entry = self.request_entry(&self.state.providers, &id);
+        let before = self.state.requests.get(&id);
+        if before == entry.as_ref() {
+            return;
+        }
+        if let Some(old) = before {
+            let key = (old.provider.clone(), old.offer_id.clone());
+            if let Some(set) = self.state.requests_by_offer.get_mut(&key) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.state.requests_by_offer.remove(&key);
+                }
+            }
+        }
+        match entry {
+            Some(e) => {
+                self.state
+                    .requests_by_offer
+                    .entry((e.provider.clone(), e.offer_id.clone()))
+                    .or_default()
+                    .insert(id);
+                self.state.requests.insert(id, e);
+            }
+            None => {
+                self.state.requests.remove(&id);
+            }
+        }
+        if let Some(c) = self.changes.as_mut() {
+            c.requests.insert(id);
+        }
+    }
+
+    fn refresh_demand(&mut self, identity: &Did, demand_id: &DemandId) {
+        let entry = self.demand(identity, demand_id);
+        let key = (identity.clone(), demand_id.clone());
+        if self.state.demands.get(&key) == entry.as_ref() {
+            return;
+        }
+        match entry {
+            Some(e) => self.state.demands.insert(key.clone(), e),
+            None => self.state.demands.remove(&key),
+        };
+        if let Some(c) = self.changes.as_mut() {
+            c.demands.insert(key);
+        }
+    }
+
+    /// What the state shows of an offer: its versions and withdrawals, and a
+    /// successor's consolidation of it.
+    fn offer_state_entry(
+        &self,
+        providers: &BTreeMap<Did, ProviderState>,
+        identity: &Did,
+        offer_id: &OfferId,
+    ) -> OfferEntry {
+        let mut entry = self.offer_entry(identity, offer_id);
+        entry.consolidated = self.consolidation(providers, identity, offer_id);
+        entry
+    }
+
     fn refresh_offer(&mut self, identity: &Did, offer_id: &OfferId) {
-        let entry = self.offer_entry(identity, offer_id);
+        let entry = self.offer_state_entry(&self.state.providers, identity, offer_id);
         let key = (identity.clone(), offer_id.clone());
         let before = self.state.offers.get(&key);
         let after = entry.current().is_some().then_some(&entry);
         if before == after {
             return;
+        }
+        let target = |e: Option<&OfferEntry>| {
+            let c = e?.consolidated.as_ref()?;
+            Some((c.by.clone(), c.replacement.clone()?))
+        };
+        let (old, new) = (target(before), target(after));
+        if old != new {
+            if let Some(t) = old
+                && let Some(set) = self.state.consolidated_into.get_mut(&t)
+            {
+                set.remove(&key);
+                if set.is_empty() {
+                    self.state.consolidated_into.remove(&t);
+                }
+            }
+            if let Some(t) = new {
+                self.state
+                    .consolidated_into
+                    .entry(t)
+                    .or_default()
+                    .insert(key.clone());
+            }
         }
         if after.is_some() {
             self.state.offers.insert(key.clone(), entry);
@@ -215,8 +434,46 @@ impl Registry {
         }
     }
 
+    /// After a profile, succession or acceptance: the providers, and what in
+    /// the exchange depends on them (answering identities and consolidations
+    /// follow successions; a provider's requests for its members follow its
+    /// profile).
     fn refresh_providers(&mut self) {
-        self.state.providers = self.providers();
+        let new = self.providers();
+        let successor = |p: &ProviderState| {
+            let ids: Vec<Hash32> = p.accepted.iter().map(VerifiedRecord::id).collect();
+            (p.successor.as_ref().map(VerifiedRecord::id), ids)
+        };
+        let profile = |p: &ProviderState| p.profile.as_ref().map(VerifiedRecord::id);
+        let moved = new.len() != self.state.providers.len()
+            || new.values().any(|p| {
+                self.state.providers.get(&p.identity).map(successor) != Some(successor(p))
+            });
+        let reprofiled: Vec<Did> = new
+            .values()
+            .filter(|p| self.state.providers.get(&p.identity).map(profile) != Some(profile(p)))
+            .map(|p| p.identity.clone())
+            .collect();
+        self.state.providers = new;
+        if moved {
+            self.refresh_all_requests();
+            return;
+        }
+        for identity in reprofiled {
+            let keys = self
+                .derived
+                .identities
+                .get(&identity)
+                .cloned()
+                .unwrap_or_default();
+            let ids: Vec<Hash32> = keys
+                .iter()
+                .flat_map(|k| self.ids(self.requests.get(k)))
+                .collect();
+            for id in ids {
+                self.refresh_request(id);
+            }
+        }
     }
 
     /// Starts recording what changes in the state, for [`Registry::take_changes`].
@@ -242,6 +499,7 @@ impl Registry {
     /// always equal (tests check it does).
     pub fn recomputed_state(&self) -> State {
         let d = &self.derived;
+        let providers = self.providers();
         let mut offers = BTreeMap::new();
         for identity in d.members.keys() {
             let offer_ids: BTreeSet<&OfferId> = d
@@ -253,10 +511,41 @@ impl Registry {
                 .flat_map(|m| m.keys())
                 .collect();
             for offer_id in offer_ids {
-                let entry = self.offer_entry(identity, offer_id);
+                let entry = self.offer_state_entry(&providers, identity, offer_id);
                 if entry.current().is_some() {
                     offers.insert((identity.clone(), offer_id.clone()), entry);
                 }
+            }
+        }
+        let demands = self
+            .demand_keys()
+            .into_iter()
+            .filter_map(|(identity, demand_id)| {
+                let entry = self.demand(&identity, &demand_id)?;
+                Some(((identity, demand_id), entry))
+            })
+            .collect();
+        let mut consolidated_into: BTreeMap<(Did, OfferId), BTreeSet<(Did, OfferId)>> =
+            BTreeMap::new();
+        for (key, e) in &offers {
+            if let Some(c) = &e.consolidated
+                && let Some(r) = &c.replacement
+            {
+                consolidated_into
+                    .entry((c.by.clone(), r.clone()))
+                    .or_default()
+                    .insert(key.clone());
+            }
+        }
+        let mut requests = BTreeMap::new();
+        let mut requests_by_offer: BTreeMap<(Did, OfferId), BTreeSet<Hash32>> = BTreeMap::new();
+        for id in self.requests.values().flat_map(|l| l.as_slice()) {
+            if let Some(e) = self.request_entry(&providers, id) {
+                requests_by_offer
+                    .entry((e.provider.clone(), e.offer_id.clone()))
+                    .or_default()
+                    .insert(*id);
+                requests.insert(*id, e);
             }
         }
         State {
@@ -264,26 +553,39 @@ impl Registry {
             head: self.governance_head(),
             stewards: d.stewards.clone(),
             threshold: d.threshold,
-            providers: self.providers(),
+            providers,
             offers,
             equivocations: self.equivocations(),
+            municipalities: self.municipality_states(),
+            demands,
+            requests,
+            requests_by_offer,
+            consolidated_into,
         }
     }
 
     /// The counted offer and withdrawal records of one offer of a provider
     /// identity, across its keys in rotation order.
-    fn offer_records<'a>(
+    pub(super) fn offer_records<'a>(
         &'a self,
         identity: &Did,
         offer_id: &'a OfferId,
     ) -> impl Iterator<Item = (&'a Hash32, &'a Held)> {
-        let keys = self.derived.identities.get(identity).into_iter().flatten();
+        // Only providers publish offers: a municipality's offer records never count.
+        let provider = self.derived.members.contains_key(identity);
+        let keys = self
+            .derived
+            .identities
+            .get(identity)
+            .filter(|_| provider)
+            .into_iter()
+            .flatten();
         keys.filter_map(move |key| Some((key, self.offers.get(key)?.get(offer_id)?)))
             .flat_map(|(key, ids)| self.counted(key, ids))
     }
 
     /// What the state shows of one offer of a provider identity.
-    fn offer_entry(&self, identity: &Did, offer_id: &OfferId) -> OfferEntry {
+    pub(super) fn offer_entry(&self, identity: &Did, offer_id: &OfferId) -> OfferEntry {
         let mut entry = OfferEntry::default();
         for (id, held) in self.offer_records(identity, offer_id) {
             match &held.what {
@@ -296,7 +598,7 @@ impl Registry {
                     }
                 }
                 What::Withdraw(_, version) => entry.withdrawn_to = entry.withdrawn_to.max(*version),
-                What::Whole(_) => {}
+                _ => {}
             }
         }
         entry
@@ -310,7 +612,7 @@ impl Registry {
             match &held.what {
                 What::Offer(_, v) => history.versions.push(v.of(*id)),
                 What::Withdraw(..) => history.withdrawals.push(*id),
-                What::Whole(_) => {}
+                _ => {}
             }
         }
         history
@@ -368,6 +670,7 @@ impl Registry {
                     profile,
                     successions,
                     accepts,
+                    accepted: Vec::new(),
                     successor: None,
                     predecessors: Vec::new(),
                 },
@@ -387,8 +690,10 @@ impl Registry {
         // A succession takes effect once a key of the successor accepted it; of
         // several, the lowest record id.
         let mut links = Vec::new();
+        let mut accepted = Vec::new();
         for p in providers.values() {
             let mut effective: Option<&VerifiedRecord> = None;
+            let mut all: Vec<VerifiedRecord> = Vec::new();
             for s in &p.successions {
                 let Some(b) = succession_of(s) else {
                     continue;
@@ -398,14 +703,24 @@ impl Registry {
                         matches!(&a.record().body, Body::SuccessionAccept(x) if x.succession == s.id())
                     })
                 });
-                if accepted && effective.is_none_or(|e| s.id() < e.id()) {
-                    effective = Some(s);
+                if accepted {
+                    all.push(s.clone());
+                    if effective.is_none_or(|e| s.id() < e.id()) {
+                        effective = Some(s);
+                    }
                 }
             }
+            all.sort_by_key(VerifiedRecord::id);
+            accepted.push((p.identity.clone(), all));
             if let Some(s) = effective
                 && let Some(b) = succession_of(s)
             {
                 links.push((p.identity.clone(), b.successor.clone(), s.clone()));
+            }
+        }
+        for (identity, all) in accepted {
+            if let Some(p) = providers.get_mut(&identity) {
+                p.accepted = all;
             }
         }
         for (pred, succ, rec) in links {

@@ -3,7 +3,8 @@
 
 use super::state::OfferVersion;
 use crate::body::{Body, Kind};
-use crate::fields::{Hash32, OfferId, Timestamp};
+use crate::fields::{AgsPrefix, DemandId, Hash32, OfferId, Timestamp};
+use crate::keys::Did;
 use crate::record::VerifiedRecord;
 use std::collections::BTreeMap;
 
@@ -58,11 +59,13 @@ pub(super) struct Log {
     pub(super) canonical: Vec<Hash32>,
 }
 
-/// What the registry keeps of a record. Offers and withdrawals, nearly all of a
-/// registry, are kept as the few fields the fold needs (their bodies stay in the
-/// node's store); every other kind is kept whole.
+/// What the registry keeps of a record. Offers, withdrawals, demands, requests,
+/// answers and ends, nearly all of a registry, are kept as the few fields the
+/// fold needs (their bodies stay in the node's store); every other kind is kept
+/// whole.
 #[derive(Debug, Clone)]
 pub struct Held {
+    pub(super) author: Did,
     pub(super) seq: u64,
     pub(super) prev: Option<Hash32>,
     pub(super) what: What,
@@ -73,7 +76,54 @@ pub(super) enum What {
     Offer(OfferId, OfferFacts),
     /// A withdrawal and the version it withdraws up to.
     Withdraw(OfferId, u64),
+    Demand(DemandId, DemandFacts),
+    /// A demand's withdrawal and the version it withdraws up to.
+    DemandWithdraw(DemandId, u64),
+    Request(Box<RequestFacts>),
+    /// A request's withdrawal by its buyer.
+    RequestWithdraw(Hash32),
+    /// An acceptance (true) or a decline of a request, and when its author
+    /// says it answered.
+    Answer {
+        request: Hash32,
+        accept: bool,
+        issued_at: Timestamp,
+    },
+    /// The end of the agreement formed on a request.
+    End {
+        request: Hash32,
+        effective_at: Timestamp,
+    },
+    Consolidate(Box<ConsolidateFacts>),
     Whole(VerifiedRecord),
+}
+
+/// What the state needs of a demand record besides its id.
+#[derive(Debug, Clone)]
+pub(super) struct DemandFacts {
+    pub(super) version: u64,
+    pub(super) wanted_from: Timestamp,
+    pub(super) wanted_until: Option<Timestamp>,
+}
+
+/// What the fold needs of a request.
+#[derive(Debug, Clone)]
+pub(super) struct RequestFacts {
+    pub(super) offer: Hash32,
+    pub(super) start: Timestamp,
+    pub(super) stop: Option<Timestamp>,
+    pub(super) on_behalf_of: Vec<AgsPrefix>,
+    /// When the buyer signed it: a request is void on an offer that had
+    /// expired by then.
+    pub(super) issued_at: Timestamp,
+}
+
+/// What the fold needs of an `offer.consolidate`.
+#[derive(Debug, Clone)]
+pub(super) struct ConsolidateFacts {
+    pub(super) provider: Did,
+    pub(super) offer_id: OfferId,
+    pub(super) replacement: Option<OfferId>,
 }
 
 /// What the state needs of an offer record besides its id.
@@ -82,6 +132,7 @@ pub(super) struct OfferFacts {
     pub(super) version: u64,
     pub(super) valid_from: Timestamp,
     pub(super) valid_until: Option<Timestamp>,
+    pub(super) capacity: u64,
 }
 
 impl OfferFacts {
@@ -91,6 +142,7 @@ impl OfferFacts {
             version: self.version,
             valid_from: self.valid_from,
             valid_until: self.valid_until,
+            capacity: self.capacity,
         }
     }
 }
@@ -105,12 +157,50 @@ impl Held {
                     version: b.version,
                     valid_from: b.valid_from,
                     valid_until: b.valid_until,
+                    capacity: b.capacity,
                 },
             ),
             Body::OfferWithdraw(w) => What::Withdraw(w.offer_id.clone(), w.version),
+            Body::Demand(b) => What::Demand(
+                b.demand_id.clone(),
+                DemandFacts {
+                    version: b.version,
+                    wanted_from: b.wanted_from,
+                    wanted_until: b.wanted_until,
+                },
+            ),
+            Body::DemandWithdraw(w) => What::DemandWithdraw(w.demand_id.clone(), w.version),
+            Body::Request(b) => What::Request(Box::new(RequestFacts {
+                offer: b.offer,
+                start: b.start,
+                stop: b.stop(),
+                on_behalf_of: b.on_behalf_of.clone(),
+                issued_at: r.issued_at,
+            })),
+            Body::RequestWithdraw(b) => What::RequestWithdraw(b.request),
+            Body::RequestAccept(b) => What::Answer {
+                request: b.request,
+                accept: true,
+                issued_at: r.issued_at,
+            },
+            Body::RequestDecline(b) => What::Answer {
+                request: b.request,
+                accept: false,
+                issued_at: r.issued_at,
+            },
+            Body::AgreementEnd(b) => What::End {
+                request: b.request,
+                effective_at: b.effective_at,
+            },
+            Body::OfferConsolidate(b) => What::Consolidate(Box::new(ConsolidateFacts {
+                provider: b.provider.clone(),
+                offer_id: b.offer_id.clone(),
+                replacement: b.replacement.clone(),
+            })),
             _ => What::Whole(rec.clone()),
         };
         Held {
+            author: r.author.clone(),
             seq: r.seq,
             prev: r.prev,
             what,
@@ -125,10 +215,23 @@ impl Held {
     }
 
     pub(super) fn kind_is(&self, kind: Kind) -> bool {
+        self.kind() == kind
+    }
+
+    /// The record's kind.
+    pub(super) fn kind(&self) -> Kind {
         match &self.what {
-            What::Offer(..) => kind == Kind::Offer,
-            What::Withdraw(..) => kind == Kind::OfferWithdraw,
-            What::Whole(rec) => rec.record().kind() == kind,
+            What::Offer(..) => Kind::Offer,
+            What::Withdraw(..) => Kind::OfferWithdraw,
+            What::Demand(..) => Kind::Demand,
+            What::DemandWithdraw(..) => Kind::DemandWithdraw,
+            What::Request(_) => Kind::Request,
+            What::RequestWithdraw(_) => Kind::RequestWithdraw,
+            What::Answer { accept: true, .. } => Kind::RequestAccept,
+            What::Answer { accept: false, .. } => Kind::RequestDecline,
+            What::End { .. } => Kind::AgreementEnd,
+            What::Consolidate(_) => Kind::OfferConsolidate,
+            What::Whole(rec) => rec.record().kind(),
         }
     }
 }

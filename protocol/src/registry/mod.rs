@@ -21,26 +21,30 @@
 //! and the incremental and from-scratch state), `state.rs` (the visible state
 //! and what it answers at an instant) and `digest.rs` (its canonical digest).
 
+mod agreements;
 mod digest;
+mod exchange;
 mod fold;
 mod gate;
 mod held;
 mod state;
 mod trust;
 
+pub use agreements::{AgreementStatus, Capacity};
 pub use digest::STATE_TAG;
 pub use fold::Changes;
 pub use gate::Rejection;
 pub use held::Held;
 pub use state::{
-    OfferEntry, OfferHistory, OfferStatus, OfferVersion, ProviderState, State, SuccessionTerms,
-    succession_of,
+    AgreementEnd, Answer, Consolidation, DemandEntry, DemandVersion, MunicipalityState, OfferEntry,
+    OfferHistory, OfferStatus, OfferVersion, ProviderState, RequestEntry, RequestStatus, State,
+    SuccessionTerms, Taker, succession_of,
 };
 pub use trust::Standing;
 
 use crate::body::{Body, Kind};
 use crate::code::GateCode;
-use crate::fields::{Hash32, OfferId};
+use crate::fields::{DemandId, Hash32, OfferId};
 use crate::keys::Did;
 use crate::record::{RecordError, VerifiedRecord};
 use crate::sync::IdSet;
@@ -75,6 +79,16 @@ pub struct Registry {
     offers: BTreeMap<Did, BTreeMap<OfferId, IdList>>,
     /// author key -> profile, succession, accept and rotate records
     misc: BTreeMap<Did, IdList>,
+    /// author key -> demand id -> demand and demand withdraw records
+    demands: BTreeMap<Did, BTreeMap<DemandId, IdList>>,
+    /// author key -> its requests
+    requests: BTreeMap<Did, IdList>,
+    /// offer record id -> the requests naming it
+    requests_by_offer: BTreeMap<Hash32, IdList>,
+    /// request id -> the withdrawals, answers and ends naming it
+    about: BTreeMap<Hash32, IdList>,
+    /// (provider as named, offer id) -> the consolidations naming it
+    consolidations: BTreeMap<(Did, OfferId), IdList>,
     /// (author, seq) positions holding more than one record
     multi: BTreeSet<(Did, u64)>,
     derived: Derived,
@@ -118,6 +132,11 @@ impl Registry {
             actions: BTreeMap::new(),
             offers: BTreeMap::new(),
             misc: BTreeMap::new(),
+            demands: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            requests_by_offer: BTreeMap::new(),
+            about: BTreeMap::new(),
+            consolidations: BTreeMap::new(),
             multi: BTreeSet::new(),
             derived: Derived::default(),
             state: State {
@@ -128,6 +147,11 @@ impl Registry {
                 providers: BTreeMap::new(),
                 offers: BTreeMap::new(),
                 equivocations: BTreeSet::new(),
+                municipalities: BTreeMap::new(),
+                demands: BTreeMap::new(),
+                requests: BTreeMap::new(),
+                requests_by_offer: BTreeMap::new(),
+                consolidated_into: BTreeMap::new(),
             },
             changes: None,
         };
@@ -227,6 +251,23 @@ impl Registry {
             return Ok(Admitted::Known);
         }
         self.check(&rec)?;
+        Ok(self.add(rec)?)
+    }
+
+    /// The ingest gate for a record its author submits (`specs/protocol.md` 7,
+    /// step 6): [`Registry::admit`], and before it the exchange's rules that
+    /// depend on what else arrived (a withdrawal, an answer, a suspension).
+    /// Those are checked only here: a peer may have stored the same record
+    /// before it learned what refuses it, and refusing it on ingest would cut
+    /// the author's later records off on some nodes and not on others. The fold
+    /// gives such a record no effect instead.
+    pub fn submit(&mut self, rec: VerifiedRecord) -> Result<Admitted, Rejection> {
+        rec.check_federation(&self.federation)?;
+        if self.records.contains_key(&rec.id()) {
+            return Ok(Admitted::Known);
+        }
+        self.check(&rec)?;
+        self.check_current(&rec)?;
         Ok(self.add(rec)?)
     }
 

@@ -1,9 +1,11 @@
 //! The visible state of a registry and what it answers at a given instant:
-//! offer status, who shows an offer after a merger.
+//! offer status, who shows an offer after a merger. The exchange's part of the
+//! state (municipalities, demands, requests and agreements) is declared here
+//! too; `agreements.rs` reads agreements at an instant.
 
 use super::trust::Standing;
 use crate::body::{Body, OfferBody, ProfileBody};
-use crate::fields::{Hash32, OfferId, Timestamp};
+use crate::fields::{AgsPrefix, DemandId, Hash32, OfferId, Timestamp};
 use crate::geo::{self, Procurement};
 use crate::keys::Did;
 use crate::record::VerifiedRecord;
@@ -43,6 +45,8 @@ pub struct OfferVersion {
     pub version: u64,
     pub valid_from: Timestamp,
     pub valid_until: Option<Timestamp>,
+    /// How many more municipalities the provider can take on.
+    pub capacity: u64,
 }
 
 /// One offer of one provider as the state shows it: the winning version and how
@@ -52,6 +56,8 @@ pub struct OfferEntry {
     pub(super) current: Option<OfferVersion>,
     /// Highest version named by a counted withdrawal (0: none).
     pub withdrawn_to: u64,
+    /// The successor's `offer.consolidate` that retired it, if any.
+    pub consolidated: Option<Consolidation>,
 }
 
 /// Every counted version and withdrawal of one offer.
@@ -88,6 +94,9 @@ pub struct ProviderState {
     pub profile: Option<VerifiedRecord>,
     pub(super) successions: Vec<VerifiedRecord>,
     pub(super) accepts: Vec<VerifiedRecord>,
+    /// Every succession of this provider that its successor accepted, lowest
+    /// id first: whoever the portfolio passed to answers for its offers.
+    pub(super) accepted: Vec<VerifiedRecord>,
     /// The accepted succession that hands this provider's portfolio on.
     pub successor: Option<VerifiedRecord>,
     /// Providers whose portfolio passed to this one.
@@ -113,7 +122,141 @@ crate::text_enum! {
         Withdrawn = "withdrawn",
         ProviderSuspended = "provider_suspended",
         ProviderRevoked = "provider_revoked",
+        /// Retired by the successor it passed to (`offer.consolidate`).
+        Consolidated = "consolidated",
     }
+}
+
+/// A municipality admitted as a buyer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MunicipalityState {
+    pub identity: Did,
+    pub ags: AgsPrefix,
+    /// Name from its admission.
+    pub name: String,
+    pub standing: Standing,
+    /// Its keys, oldest first; the last signs now.
+    pub keys: Vec<Did>,
+}
+
+/// One version of a demand as the state needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemandVersion {
+    pub record: Hash32,
+    pub version: u64,
+    pub wanted_from: Timestamp,
+    pub wanted_until: Option<Timestamp>,
+}
+
+/// One demand of one buyer: the winning version and how far withdrawals reach.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DemandEntry {
+    pub(super) current: Option<DemandVersion>,
+    /// Highest version named by a counted withdrawal (0: none).
+    pub withdrawn_to: u64,
+}
+
+impl DemandEntry {
+    /// The winning version: highest `version`, then highest record id.
+    pub fn current(&self) -> Option<&DemandVersion> {
+        self.current.as_ref()
+    }
+
+    /// True if a withdrawal covers the current version.
+    pub fn withdrawn(&self) -> bool {
+        self.current()
+            .is_some_and(|c| c.version <= self.withdrawn_to)
+    }
+}
+
+/// Who takes a service under an agreement: a municipality by its AGS, or a
+/// provider buying for itself.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Taker {
+    Municipality(AgsPrefix),
+    Provider(Did),
+}
+
+/// The answer that decides a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The `request.accept` or `request.decline` record.
+    pub record: Hash32,
+    pub accepted: bool,
+    /// The identity that answered: the offer's provider or a successor.
+    pub responder: Did,
+    /// When the responder says it answered: orders acceptances for capacity.
+    pub issued_at: Timestamp,
+}
+
+/// The end of an agreement that counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgreementEnd {
+    pub record: Hash32,
+    pub effective_at: Timestamp,
+}
+
+crate::text_enum! {
+    /// Where a request stands, whatever the instant.
+    pub enum RequestStatus {
+        /// Not answered (yet).
+        Open = "open",
+        /// Accepted: an agreement.
+        Accepted = "accepted",
+        Declined = "declined",
+        /// Withdrawn by its buyer before an answer counted.
+        Withdrawn = "withdrawn",
+    }
+}
+
+/// A counted request and what became of it. Its record holds the rest of its
+/// terms (quantity, legal basis, contact).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestEntry {
+    /// The buyer's identity (municipality or provider).
+    pub buyer: Did,
+    /// The identity of the offer's provider.
+    pub provider: Did,
+    pub offer_id: OfferId,
+    /// The offer version requested.
+    pub offer_record: Hash32,
+    pub start: Timestamp,
+    /// Where the agreement runs out by its own terms (`end` or `term_months`).
+    pub stop: Option<Timestamp>,
+    pub takers: Vec<Taker>,
+    /// The buyer's counted `request.withdraw`.
+    pub withdrawn: Option<Hash32>,
+    pub answer: Option<Answer>,
+    /// The earliest counted end of the agreement.
+    pub end: Option<AgreementEnd>,
+}
+
+impl RequestEntry {
+    /// Where the request stands.
+    pub fn status(&self) -> RequestStatus {
+        match (&self.withdrawn, &self.answer) {
+            (Some(_), _) => RequestStatus::Withdrawn,
+            (None, Some(a)) if a.accepted => RequestStatus::Accepted,
+            (None, Some(_)) => RequestStatus::Declined,
+            (None, None) => RequestStatus::Open,
+        }
+    }
+
+    /// True if request and acceptance form an agreement.
+    pub fn is_agreement(&self) -> bool {
+        self.status() == RequestStatus::Accepted
+    }
+}
+
+/// A successor's consolidation of an offer it inherited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consolidation {
+    /// The `offer.consolidate` record.
+    pub record: Hash32,
+    /// The successor's identity.
+    pub by: Did,
+    /// The successor's offer that replaces it, if named.
+    pub replacement: Option<OfferId>,
 }
 
 /// The visible state of a registry.
@@ -130,6 +273,16 @@ pub struct State {
     pub offers: BTreeMap<(Did, OfferId), OfferEntry>,
     /// (author, seq) positions with more than one record.
     pub equivocations: BTreeSet<(Did, u64)>,
+    /// Admitted municipalities by identity.
+    pub municipalities: BTreeMap<Did, MunicipalityState>,
+    /// Demands by (buyer identity, demand id).
+    pub demands: BTreeMap<(Did, DemandId), DemandEntry>,
+    /// Counted requests by record id.
+    pub requests: BTreeMap<Hash32, RequestEntry>,
+    /// The requests of each offer, by (provider identity, offer id).
+    pub requests_by_offer: BTreeMap<(Did, OfferId), BTreeSet<Hash32>>,
+    /// Replacement offer -> the consolidated offers that name it.
+    pub consolidated_into: BTreeMap<(Did, OfferId), BTreeSet<(Did, OfferId)>>,
 }
 
 impl State {
@@ -145,6 +298,18 @@ impl State {
             .map(|((_, id), e)| (id, e))
     }
 
+    /// The demands of one buyer identity, by demand id.
+    pub fn demands_of<'a>(
+        &'a self,
+        buyer: &Did,
+    ) -> impl Iterator<Item = (&'a DemandId, &'a DemandEntry)> + 'a {
+        let buyer = buyer.clone();
+        self.demands
+            .range((buyer.clone(), DemandId::min_bound())..)
+            .take_while(move |((d, _), _)| *d == buyer)
+            .map(|((_, id), e)| (id, e))
+    }
+
     /// Status of an offer at instant `now`: provider standing, withdrawal, then
     /// validity window. The clock enters here, never into the digest.
     pub fn offer_status(&self, provider: &Did, entry: &OfferEntry, now: Timestamp) -> OfferStatus {
@@ -155,6 +320,9 @@ impl State {
         }
         if entry.withdrawn() {
             return OfferStatus::Withdrawn;
+        }
+        if entry.consolidated.is_some() {
+            return OfferStatus::Consolidated;
         }
         let Some(b) = entry.current() else {
             return OfferStatus::Withdrawn;

@@ -5,7 +5,7 @@
 use super::Registry;
 use super::gate::{check_action, check_approvals};
 use crate::body::Body;
-use crate::fields::Hash32;
+use crate::fields::{AgsPrefix, Hash32};
 use crate::keys::Did;
 use crate::record::VerifiedRecord;
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,8 +56,12 @@ pub(super) struct Derived {
     pub(super) head: Option<Hash32>,
     pub(super) stewards: BTreeSet<Did>,
     pub(super) threshold: u64,
-    /// identity -> name from its admission
+    /// provider identity -> name from its admission
     pub(super) members: BTreeMap<Did, String>,
+    /// municipality identity -> its AGS and name, from its admission
+    pub(super) municipalities: BTreeMap<Did, (AgsPrefix, String)>,
+    /// AGS -> the municipality identity admitted for it last
+    pub(super) ags_holders: BTreeMap<AgsPrefix, Did>,
     /// identity -> standing set by its last membership action on the chain
     pub(super) chain_standing: BTreeMap<Did, Standing>,
     /// identity -> the cut of its current suspension
@@ -91,7 +95,13 @@ impl Registry {
         }
         d = self.walk(d, self.federation, &children);
         // Original keys: every admitted identity.
-        for id in d.members.keys() {
+        let identities: Vec<Did> = d
+            .members
+            .keys()
+            .chain(d.municipalities.keys())
+            .cloned()
+            .collect();
+        for id in &identities {
             d.keys.insert(
                 id.clone(),
                 KeyInfo {
@@ -166,7 +176,7 @@ impl Registry {
                             self.records[*rid].whole().is_some_and(|rec| {
                                 let r = rec.record();
                                 check_approvals(r, &d.stewards, d.threshold).is_ok()
-                                    && check_action(r, &d.chain_standing).is_ok()
+                                    && check_action(r, &d).is_ok()
                             })
                         })
                         .map(|rid| (*digest, *rid))
@@ -205,6 +215,14 @@ impl Registry {
                 d.chain_standing
                     .insert(b.provider.clone(), Standing::Active);
                 d.members.insert(b.provider.clone(), b.name.to_string());
+            }
+            Some(Body::MunicipalityAdmit(b)) => {
+                for m in &b.municipalities {
+                    d.chain_standing.insert(m.member.clone(), Standing::Active);
+                    d.municipalities
+                        .insert(m.member.clone(), (m.ags.clone(), m.name.to_string()));
+                    d.ags_holders.insert(m.ags.clone(), m.member.clone());
+                }
             }
             Some(Body::MemberSuspend(b)) => {
                 d.chain_standing
@@ -299,10 +317,11 @@ impl Registry {
         standing_in(&self.derived, key, seq)
     }
 
-    /// Current standing of a provider identity (of its newest key).
+    /// Current standing of a member identity, provider or municipality (of its
+    /// newest key).
     pub fn current_standing(&self, identity: &Did) -> Standing {
         let d = &self.derived;
-        if !d.members.contains_key(identity) {
+        if !d.members.contains_key(identity) && !d.municipalities.contains_key(identity) {
             Standing::NotMember
         } else if d.revocations.contains_key(identity) {
             Standing::Revoked
@@ -321,6 +340,7 @@ impl Registry {
 /// When it is unchanged by a governance action, so are the identity's offers.
 type IdentityView<'a> = (
     Option<&'a String>,
+    Option<&'a (AgsPrefix, String)>,
     Option<&'a Standing>,
     Option<(&'a Did, u64)>,
     Option<(&'a Did, u64)>,
@@ -331,6 +351,7 @@ pub(super) fn identity_view<'a>(d: &'a Derived, identity: &Did) -> IdentityView<
     let cut = |c: &'a Cut| (&c.key, c.from_seq);
     (
         d.members.get(identity),
+        d.municipalities.get(identity),
         d.chain_standing.get(identity),
         d.suspensions.get(identity).map(cut),
         d.revocations.get(identity).map(cut),

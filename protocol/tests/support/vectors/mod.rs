@@ -11,6 +11,7 @@
 
 #![allow(dead_code)]
 
+mod exchange;
 mod records;
 mod state;
 mod sync;
@@ -104,6 +105,59 @@ pub fn profile(name: &str, short: &str) -> Body {
     )
 }
 
+/// A complete request body as JSON: `offer` (a record id) from `start`, for
+/// one year.
+pub fn request_json(offer: &Hash32, start: &str) -> Value {
+    json!({
+        "offer": offer.to_hex(),
+        "quantity": 42000,
+        "start": start,
+        "term_months": 12,
+        "legal_basis": {"kind": "inter_municipal", "reference": "Öffentlich-rechtliche Vereinbarung vom 1. Dezember 2025"},
+        "on_behalf_of": [],
+        "note": "Ablösung des bisherigen Verfahrens zum Jahreswechsel.",
+        "contact": {"role": "Vergabestelle", "mailbox": "vergabe@example.org"}
+    })
+}
+
+pub fn request(offer: &Hash32, start: &str) -> Body {
+    body(Kind::Request, request_json(offer, start))
+}
+
+/// A complete demand body as JSON.
+pub fn demand_json(demand_id: &str, version: u64) -> Value {
+    json!({
+        "demand_id": demand_id,
+        "version": version,
+        "title": "Elektronische Akte für die Kernverwaltung",
+        "category": "e-akte",
+        "ozg_ids": [],
+        "leika_keys": [],
+        "quantity": {"users": 180, "sites": 3},
+        "wanted_from": "2026-07-01T00:00:00Z",
+        "wanted_until": "2031-06-30T23:59:59Z",
+        "note": "Ausschreibungsfreie Lösung über einen kommunalen Dienstleister bevorzugt.",
+        "contact": {"role": "Digitalisierungsbeauftragte", "mailbox": "digital@example.org"}
+    })
+}
+
+pub fn demand(demand_id: &str, version: u64) -> Body {
+    body(Kind::Demand, demand_json(demand_id, version))
+}
+
+/// A body that names a request (`request.accept`, `.withdraw`, `.decline`,
+/// `agreement.end`).
+pub fn about(kind: Kind, request: &Hash32) -> Body {
+    let v = match kind {
+        Kind::RequestAccept => json!({"request": request.to_hex()}),
+        Kind::AgreementEnd => {
+            json!({"request": request.to_hex(), "effective_at": "2026-09-30T23:59:59Z", "reason": "Wechsel zum Nachfolgeverfahren"})
+        }
+        _ => json!({"request": request.to_hex(), "reason": "Bedarf entfallen"}),
+    };
+    body(kind, v)
+}
+
 /// A governance body with approvals by `approvers`.
 pub fn action(kind: Kind, v: Value, approvers: &[&SecretKey]) -> Body {
     let mut v = v;
@@ -184,6 +238,7 @@ pub fn generate() -> Vec<Case> {
     let mut cases = records::cases();
     cases.extend(state::cases());
     cases.push(state::edges());
+    cases.push(exchange::case());
     cases.push(sync::case());
     cases
 }

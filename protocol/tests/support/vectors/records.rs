@@ -4,7 +4,7 @@
 
 use super::*;
 
-fn positive(
+pub(super) fn positive(
     name: &str,
     desc: &str,
     author: &SecretKey,
@@ -40,7 +40,13 @@ fn positive(
     }
 }
 
-fn negative(name: &str, desc: &str, input: Input, code: &str, context: Option<Hash32>) -> Case {
+pub(super) fn negative(
+    name: &str,
+    desc: &str,
+    input: Input,
+    code: &str,
+    context: Option<Hash32>,
+) -> Case {
     let bytes = match &input {
         Input::Text(t) => t.as_bytes().to_vec(),
         Input::Hex(b) => b.clone(),
@@ -71,7 +77,7 @@ fn negative(name: &str, desc: &str, input: Input, code: &str, context: Option<Ha
     }
 }
 
-enum Input {
+pub(super) enum Input {
     Text(String),
     Hex(Vec<u8>),
 }
@@ -272,6 +278,8 @@ pub(super) fn cases() -> Vec<Case> {
         &acc,
         &[],
     ));
+
+    cases.extend(super::exchange::records(&gns, &s1, &s2, &offer_rec));
 
     // --- negative vectors ---------------------------------------------------------
     let base = record_value(&offer_rec);

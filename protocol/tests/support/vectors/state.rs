@@ -12,13 +12,7 @@ pub(super) fn edges() -> Case {
     let p: Vec<SecretKey> = (60..68).map(key).collect();
     let gns = genesis(&[&s1, &s2], 1);
     let fed = gns.record().federation;
-    let mut sc = Script {
-        reg: Registry::new(gns.clone()).expect("registry"),
-        fed,
-        steps: Vec::new(),
-        accepted: vec![gns.clone()],
-        heads: [(s1.did().clone(), (1, gns.id()))].into_iter().collect(),
-    };
+    let mut sc = Script::new(&gns);
     let adm = |k: &SecretKey, n: &str| json!({"provider": k.did().as_str(), "name": n});
     let cut = |k: &SecretKey, from: u64| json!({"provider": k.did().as_str(), "key": k.did().as_str(), "from_seq": from, "reason": ""});
     sc.act(
@@ -210,38 +204,76 @@ pub(super) fn edges() -> Case {
     }
 }
 
-/// A scripted federation: each step is a record submitted to `Registry::admit` and
-/// its expected outcome.
-struct Script {
-    reg: Registry,
-    fed: Hash32,
-    steps: Vec<Value>,
-    accepted: Vec<VerifiedRecord>,
-    heads: std::collections::BTreeMap<Did, (u64, Hash32)>,
+/// A scripted federation: each step is a record given to the ingest gate
+/// (`Registry::admit`, as from a peer) or, while `submitting`, to the
+/// submission gate (`Registry::submit`, as from its author), and its expected
+/// outcome.
+pub(super) struct Script {
+    pub(super) reg: Registry,
+    pub(super) fed: Hash32,
+    pub(super) steps: Vec<Value>,
+    pub(super) accepted: Vec<VerifiedRecord>,
+    pub(super) heads: std::collections::BTreeMap<Did, (u64, Hash32)>,
+    pub(super) submitting: bool,
 }
 
 impl Script {
-    fn next(&self, k: &SecretKey) -> (u64, Option<Hash32>) {
+    pub(super) fn new(gns: &VerifiedRecord) -> Script {
+        let first = gns.record();
+        Script {
+            reg: Registry::new(gns.clone()).expect("registry"),
+            fed: first.federation,
+            steps: Vec::new(),
+            accepted: vec![gns.clone()],
+            heads: [(first.author.clone(), (1, gns.id()))]
+                .into_iter()
+                .collect(),
+            submitting: false,
+        }
+    }
+
+    pub(super) fn next(&self, k: &SecretKey) -> (u64, Option<Hash32>) {
         match self.heads.get(k.did()) {
             None => (1, None),
             Some((s, id)) => (s + 1, Some(*id)),
         }
     }
 
-    fn make(&self, k: &SecretKey, b: Body) -> VerifiedRecord {
+    pub(super) fn make(&self, k: &SecretKey, b: Body) -> VerifiedRecord {
         let (seq, prev) = self.next(k);
         sign(k, self.fed, seq, prev, b)
     }
 
+    /// The author's next record, issued at `issued_at`.
+    pub(super) fn make_at(&self, k: &SecretKey, b: Body, issued_at: &str) -> VerifiedRecord {
+        let (seq, prev) = self.next(k);
+        kx_protocol::record::sign(
+            k,
+            kx_protocol::record::Draft {
+                federation: self.fed,
+                seq,
+                prev,
+                issued_at: ts(issued_at),
+                body: b,
+            },
+        )
+        .expect("sign")
+    }
+
     /// Submits; `advance` moves the author's head past the record.
-    fn submit(
+    pub(super) fn submit(
         &mut self,
         note: &str,
         rec: VerifiedRecord,
         expect: &str,
         advance: bool,
     ) -> VerifiedRecord {
-        let got = match self.reg.admit(rec.clone()) {
+        let out = if self.submitting {
+            self.reg.submit(rec.clone())
+        } else {
+            self.reg.admit(rec.clone())
+        };
+        let got = match out {
             Ok(Admitted::Stored) => "stored".to_owned(),
             Ok(Admitted::Known) => "known".to_owned(),
             Ok(Admitted::Held) => "held".to_owned(),
@@ -260,12 +292,15 @@ impl Script {
             "stored" | "known" | "held" | "equivocation" => json!({"result": expect}),
             code => json!({"result": "reject", "error": code}),
         };
-        self.steps
-            .push(json!({"note": note, "record": record_value(&rec), "expected": outcome}));
+        let mut step = json!({"note": note, "record": record_value(&rec), "expected": outcome});
+        if self.submitting {
+            step["via"] = json!("submit");
+        }
+        self.steps.push(step);
         rec
     }
 
-    fn act(
+    pub(super) fn act(
         &mut self,
         note: &str,
         by: &SecretKey,
@@ -282,7 +317,13 @@ impl Script {
         self.submit(note, rec, expect, ok)
     }
 
-    fn publish(&mut self, note: &str, by: &SecretKey, b: Body, expect: &str) -> VerifiedRecord {
+    pub(super) fn publish(
+        &mut self,
+        note: &str,
+        by: &SecretKey,
+        b: Body,
+        expect: &str,
+    ) -> VerifiedRecord {
         let rec = self.make(by, b);
         let ok = expect == "stored";
         self.submit(note, rec, expect, ok)
@@ -300,13 +341,7 @@ pub(super) fn cases() -> Vec<Case> {
     let x = key(30); // outsider
     let gns = genesis(&[&s1, &s2], 2);
     let fed = gns.record().federation;
-    let mut sc = Script {
-        reg: Registry::new(gns.clone()).expect("registry"),
-        fed,
-        steps: Vec::new(),
-        accepted: vec![gns.clone()],
-        heads: [(s1.did().clone(), (1, gns.id()))].into_iter().collect(),
-    };
+    let mut sc = Script::new(&gns);
     let adm = |did: &Did, name: &str| json!({"provider": did.as_str(), "name": name});
     sc.act(
         "admit ITK Rheinland",
