@@ -8,6 +8,7 @@
 //! checks these types against it.
 
 pub mod error;
+pub mod exchange;
 pub mod query;
 pub mod views;
 

@@ -7,7 +7,9 @@
 //! most 4096 bytes; an empty value is the same as an absent parameter.
 
 use crate::error::{ApiCode, ApiError};
-use kx_protocol::fields::{AgsPrefix, FieldError, Hash32, LeikaKey, OfferId, OzgId, Slug};
+use kx_protocol::fields::{
+    AgsPrefix, DemandId, FieldError, Hash32, LeikaKey, OfferId, OzgId, Slug,
+};
 use kx_protocol::geo::{self, Municipality, Procurement};
 use kx_protocol::keys::KeyError;
 use kx_protocol::registry::OfferStatus;
@@ -23,7 +25,7 @@ pub const MAX_QUERY_BYTES: usize = 4096;
 #[derive(Debug, Default)]
 pub struct Params(BTreeMap<String, String>);
 
-fn clip(text: &str, n: usize) -> String {
+pub(crate) fn clip(text: &str, n: usize) -> String {
     text.chars().take(n).collect()
 }
 
@@ -62,13 +64,16 @@ impl Params {
     }
 
     /// A parameter parsed with `FromStr`; its error keeps the type's code.
-    fn typed<T: FromStr<Err = FieldError>>(&self, k: &str) -> Result<Option<T>, ApiError> {
+    pub(crate) fn typed<T: FromStr<Err = FieldError>>(
+        &self,
+        k: &str,
+    ) -> Result<Option<T>, ApiError> {
         self.get(k)
             .map(|v| v.parse::<T>().map_err(|e| field_error(k, e)))
             .transpose()
     }
 
-    fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
+    pub(crate) fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
         match self.get("limit") {
             None => Ok(default),
             Some(v) => match v.parse::<usize>() {
@@ -80,7 +85,7 @@ impl Params {
         }
     }
 
-    fn bool(&self, k: &str) -> Result<bool, ApiError> {
+    pub(crate) fn bool(&self, k: &str) -> Result<bool, ApiError> {
         match self.get(k) {
             None | Some("false") => Ok(false),
             Some("true") => Ok(true),
@@ -90,7 +95,7 @@ impl Params {
         }
     }
 
-    fn at(&self) -> Result<Option<Timestamp>, ApiError> {
+    pub(crate) fn at(&self) -> Result<Option<Timestamp>, ApiError> {
         self.get("at")
             .map(|v| {
                 v.parse()
@@ -99,18 +104,20 @@ impl Params {
             .transpose()
     }
 
-    fn municipality(&self) -> Result<Option<&'static Municipality>, ApiError> {
+    pub(crate) fn municipality(&self) -> Result<Option<&'static Municipality>, ApiError> {
         self.get("municipality").map(municipality).transpose()
     }
 }
 
-fn field_error(k: &str, e: FieldError) -> ApiError {
+pub(crate) fn field_error(k: &str, e: FieldError) -> ApiError {
     use kx_protocol::fields::Coded as _;
     ApiError::new(e.code(), format!("{k}: {e}"))
 }
 
 /// A query string built from `(name, value)` pairs, empty values left out.
-fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<String>)>) -> String {
+pub(crate) fn query_string<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, Option<String>)>,
+) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -202,10 +209,11 @@ impl FromStr for ProcurementFilter {
 }
 
 /// Offer statuses a search may add to `active`.
-pub const INCLUDABLE: [OfferStatus; 3] = [
+pub const INCLUDABLE: [OfferStatus; 4] = [
     OfferStatus::Withdrawn,
     OfferStatus::Expired,
     OfferStatus::NotYetValid,
+    OfferStatus::Consolidated,
 ];
 
 /// What a search looks for. Every filter is exact; an offer passes if it
@@ -263,7 +271,7 @@ impl Filters {
                 Ok(s) if INCLUDABLE.contains(&s) => include.push(s),
                 _ => {
                     return Err(ApiError::invalid_query(format!(
-                        "include: unknown value {:?}; allowed: withdrawn, expired, not_yet_valid",
+                        "include: unknown value {:?}; allowed: withdrawn, expired, not_yet_valid, consolidated",
                         clip(token, 40)
                     )));
                 }
@@ -322,43 +330,66 @@ impl Filters {
     }
 }
 
-/// Where a page of offers ends: the last offer's provider and offer id
-/// (text: `did/offer_id`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct OfferCursor {
-    pub provider: Did,
-    pub offer_id: OfferId,
+/// A key of an author's entry, `did/id` as text: its struct, its text form
+/// and its serde form (a string).
+macro_rules! pair_key {
+    ($(#[$doc:meta])* $name:ident { $owner:ident, $id:ident: $ty:ty }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+        pub struct $name {
+            pub $owner: Did,
+            pub $id: $ty,
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}/{}", self.$owner, self.$id)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ApiError;
+            fn from_str(s: &str) -> Result<$name, ApiError> {
+                let (did, id) = s.split_once('/').ok_or_else(|| {
+                    ApiError::invalid_query(format!(
+                        "{:?} is not of the form DID/ID",
+                        clip(s, 80)
+                    ))
+                })?;
+                Ok($name {
+                    $owner: parse_did(did)?,
+                    $id: id
+                        .parse()
+                        .map_err(|e: FieldError| field_error(stringify!($id), e))?,
+                })
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
 
-impl fmt::Display for OfferCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.provider, self.offer_id)
-    }
+pair_key! {
+    /// An offer by its provider and offer id (text: `did/offer_id`); also where
+    /// a page of offers ends.
+    OfferCursor { provider, offer_id: OfferId }
 }
 
-impl FromStr for OfferCursor {
-    type Err = ApiError;
-    fn from_str(s: &str) -> Result<OfferCursor, ApiError> {
-        let not_ours = || ApiError::invalid_query("cursor is not one this node returned");
-        let (did, id) = s.split_once('/').ok_or_else(not_ours)?;
-        Ok(OfferCursor {
-            provider: parse_did(did)?,
-            offer_id: id.parse().map_err(|_| not_ours())?,
-        })
-    }
-}
-
-impl serde::Serialize for OfferCursor {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for OfferCursor {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OfferCursor, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
+pair_key! {
+    /// A demand by its buyer and demand id (text: `did/demand_id`); also where
+    /// a page of demands ends.
+    DemandKey { buyer, demand_id: DemandId }
 }
 
 /// `GET /v1/offers`: a search.

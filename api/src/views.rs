@@ -84,6 +84,8 @@ pub struct OfferView {
     /// With `history=true`: every withdrawal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawals: Option<Vec<WithdrawalView>>,
+    /// Its agreements at the instant.
+    pub uptake: UptakeView,
 }
 
 impl OfferView {
@@ -91,6 +93,55 @@ impl OfferView {
     pub fn offered_by(&self) -> &ProviderRef {
         self.shown_under.as_ref().unwrap_or(&self.provider)
     }
+}
+
+kx_protocol::text_enum! {
+    /// Who buys: a municipality, or a provider (for itself or its members).
+    pub enum BuyerKind {
+        Municipality = "municipality",
+        Provider = "provider",
+    }
+}
+
+/// A buyer by did, with its name and, for a municipality, its AGS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuyerRef {
+    pub did: Did,
+    pub name: String,
+    pub kind: BuyerKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ags: Option<String>,
+}
+
+/// Who takes a service under an agreement: a municipality (by AGS) or a
+/// provider buying for itself (by did).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakerView {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ags: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub did: Option<Did>,
+}
+
+/// How far an offer is taken at the view's instant: its capacity as the
+/// agreements use it (computed, not self-declared), and who takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UptakeView {
+    /// The capacity its current version declares.
+    pub declared: u64,
+    /// Places taken by agreements within capacity that have not ended or
+    /// expired (pending ones included).
+    pub taken: u64,
+    pub remaining: u64,
+    /// The takers of its active agreements (agreements on consolidated
+    /// offers it replaces included).
+    pub takers: Vec<TakerView>,
+    /// The buyers of those agreements.
+    pub buyers: Vec<BuyerRef>,
 }
 
 /// A page of search results.

@@ -45,6 +45,18 @@ pub enum Command {
     /// Providers of the federation.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Demand (Bedarfsmeldungen) of municipalities and providers.
+    #[command(subcommand)]
+    Demand(DemandCommand),
+    /// Requests for one offer (Abrufe): send, answer, withdraw, list.
+    #[command(subcommand)]
+    Request(RequestCommand),
+    /// Agreements (accepted requests): list, end.
+    #[command(subcommand)]
+    Agreement(AgreementCommand),
+    /// Municipalities as buyers: what each takes from whom.
+    #[command(subcommand)]
+    Municipality(MunicipalityCommand),
     /// Signed records: fetch and verify.
     #[command(subcommand)]
     Record(RecordCommand),
@@ -89,6 +101,9 @@ pub enum FederationCommand {
     /// Admit a provider (approved by the steward keys given; a draft collects
     /// the rest of the threshold).
     Admit(AdmitArgs),
+    /// Admit municipalities as buyers, each key bound to its 8-digit AGS: one
+    /// with --ags and --member, or many in one action with --csv.
+    AdmitMunicipality(AdmitMunicipalityArgs),
     #[command(flatten)]
     Gov(GovCommand),
 }
@@ -129,6 +144,29 @@ pub struct AdmitArgs {
     /// The provider's name.
     #[arg(long)]
     pub name: String,
+    #[command(flatten)]
+    pub gov: GovArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["ags", "csv"])))]
+pub struct AdmitMunicipalityArgs {
+    /// The federation's genesis record (to check the node serves the same one).
+    #[arg(long)]
+    pub genesis: PathBuf,
+    /// The municipality's AGS (8 digits, e.g. 05774032 for Paderborn).
+    #[arg(long, requires = "member", conflicts_with = "csv")]
+    pub ags: Option<String>,
+    /// The did of the municipality's key (`kx key show` on its side).
+    #[arg(long)]
+    pub member: Option<String>,
+    /// Its name (default: the official name for the AGS).
+    #[arg(long, conflicts_with = "csv")]
+    pub name: Option<String>,
+    /// A CSV file with a header row and the columns `ags,did` and optionally
+    /// `name`: all of them in one action, approved once.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
     #[command(flatten)]
     pub gov: GovArgs,
 }
@@ -184,6 +222,23 @@ pub enum OfferCommand {
         #[arg(long)]
         municipality: Option<String>,
     },
+    /// As a successor, retire an offer inherited in a merger, optionally in
+    /// favour of your own offer (its agreements move to it on their terms).
+    Consolidate {
+        /// The successor's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The inherited offer: PREDECESSOR_DID/OFFER_ID.
+        offer: String,
+        /// Your offer id that replaces it.
+        #[arg(long)]
+        replacement: Option<String>,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
     /// Show one offer: PROVIDER/OFFER_ID (provider did).
     Show {
         /// `did:key:.../offer-id`
@@ -225,7 +280,7 @@ pub struct SearchArgs {
     /// Words that must all appear in title, summary or description.
     #[arg(long)]
     pub text: Option<String>,
-    /// Also show: withdrawn, expired, not_yet_valid (comma-separated).
+    /// Also show: withdrawn, expired, not_yet_valid, consolidated (comma-separated).
     #[arg(long)]
     pub include: Option<String>,
     /// Most results to show.
@@ -269,6 +324,232 @@ pub enum ProviderCommand {
         succession: String,
         #[command(flatten)]
         out: OutArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemandCommand {
+    /// Sign and submit a demand written as TOML (see examples/demand.toml).
+    /// Without `version` in the file, the next version after the node's is used.
+    Publish {
+        /// The buyer's key file (a municipality's or a provider's).
+        #[arg(long)]
+        key: PathBuf,
+        /// The demand (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Withdraw a demand (its current version and all before it).
+    Withdraw {
+        /// The buyer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The demand id.
+        demand_id: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// List demand: open by default.
+    List {
+        /// Only this buyer's (did).
+        #[arg(long)]
+        buyer: Option<String>,
+        /// Only municipalities in this municipality or region (name or AGS).
+        #[arg(long)]
+        region: Option<String>,
+        /// Category slug; includes its sub-categories.
+        #[arg(long)]
+        category: Option<String>,
+        /// open, withdrawn or expired.
+        #[arg(long)]
+        status: Option<String>,
+        /// Most results to show.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    /// Request one offer version (Abruf); prints the request's record id.
+    Send(SendArgs),
+    /// List requests: yours (--outgoing), to you (--incoming), or all.
+    List(RequestListArgs),
+    /// Show one request and what became of it.
+    Show {
+        /// The request's record id.
+        id: String,
+    },
+    /// Withdraw your request before it is answered.
+    Withdraw {
+        /// The buyer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The request's record id.
+        id: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Accept a request for your offer (or one you inherited): an agreement.
+    Accept {
+        /// The provider's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The request's record id.
+        id: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Decline a request for your offer, with a reason.
+    Decline {
+        /// The provider's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The request's record id.
+        id: String,
+        /// Why, for the buyer.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The buyer's key file (a municipality's, or a provider's).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The offer: PROVIDER_DID/OFFER_ID.
+    #[arg(long)]
+    pub offer: String,
+    /// The offer version (default: the current one); its signed terms are
+    /// what you request.
+    #[arg(long)]
+    pub version: Option<u64>,
+    /// How much, in the unit of the offer's price (inhabitants, users, cases,
+    /// hours; 1 for flat prices).
+    #[arg(long)]
+    pub quantity: u64,
+    /// First day (2027-01-01) or UTC time.
+    #[arg(long)]
+    pub start: String,
+    /// Last day or UTC time (or give --term-months; default: open-ended).
+    #[arg(long, conflicts_with = "term_months")]
+    pub end: Option<String>,
+    /// Term in months from the start.
+    #[arg(long)]
+    pub term_months: Option<u64>,
+    /// The ground you rely on: in_house, inter_municipal, framework_agreement
+    /// or tender (default: how the node says you may take the offer).
+    #[arg(long)]
+    pub legal_basis: Option<String>,
+    /// The statute, agreement or tender number you rely on (needed for tender).
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// As a provider: request for this member municipality (AGS; repeat).
+    #[arg(long = "on-behalf-of")]
+    pub on_behalf_of: Vec<String>,
+    /// A note for the provider.
+    #[arg(long, default_value = "")]
+    pub note: String,
+    /// Your role, not a name (signed records are kept for ever).
+    #[arg(long, default_value = "Vergabestelle")]
+    pub contact_role: String,
+    /// A functional mailbox (vergabe@...), not a person's address.
+    #[arg(long)]
+    pub contact_mailbox: Option<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("direction").args(["incoming", "outgoing"])))]
+pub struct RequestListArgs {
+    /// Requests to you: for your offers and those you inherited.
+    #[arg(long, requires = "who")]
+    pub incoming: bool,
+    /// Requests you sent.
+    #[arg(long, requires = "who")]
+    pub outgoing: bool,
+    /// You, by key file (only its did is read).
+    #[arg(long, group = "who")]
+    pub key: Option<PathBuf>,
+    /// You, by did.
+    #[arg(long, group = "who")]
+    pub did: Option<String>,
+    /// open, accepted, declined or withdrawn.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only requests on this offer: PROVIDER_DID/OFFER_ID.
+    #[arg(long)]
+    pub offer: Option<String>,
+    /// Only requests for this municipality or region (name or AGS).
+    #[arg(long)]
+    pub municipality: Option<String>,
+    /// Most results to show.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgreementCommand {
+    /// List agreements and their status today.
+    List {
+        /// Agreements a municipality takes part in (name or AGS), or a region's.
+        #[arg(long, conflicts_with = "provider")]
+        municipality: Option<String>,
+        /// Agreements a provider answers for (did).
+        #[arg(long)]
+        provider: Option<String>,
+        /// Agreements of this buyer (did).
+        #[arg(long)]
+        buyer: Option<String>,
+        /// pending, active, ended, expired or over_capacity.
+        #[arg(long)]
+        status: Option<String>,
+        /// Most results to show.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// End an agreement (Kündigung) as its buyer or its provider.
+    End {
+        /// Your key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The request's record id.
+        id: String,
+        /// When it ends: a day (2027-01-01) or UTC time; not in the past
+        /// (default: now).
+        #[arg(long)]
+        effective_at: Option<String>,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MunicipalityCommand {
+    /// Admitted municipalities and those taking something, with their counts.
+    List {
+        /// Only those in this Kreis or region (AGS prefix, e.g. 05774).
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// One municipality: its agreements, open requests and demand.
+    Show {
+        /// Name or AGS (e.g. Paderborn, 05774032).
+        municipality: String,
     },
 }
 
@@ -667,5 +948,102 @@ mod tests {
         assert!(parse(&["federation", "suspend", "--provider", "d", "--reason", "r"]).is_err());
         assert!(parse(&["node", "status", "--json"]).is_ok());
         assert!(parse(&["profile", "publish", "--key", "k", "p.toml"]).is_ok());
+    }
+
+    #[test]
+    fn exchange_flags() {
+        let admit = [
+            "federation",
+            "admit-municipality",
+            "--genesis",
+            "g",
+            "--steward-key",
+            "s",
+        ];
+        let with = |extra: &[&'static str]| {
+            let mut v: Vec<&str> = admit.to_vec();
+            v.extend_from_slice(extra);
+            parse(&v)
+        };
+        assert!(with(&["--ags", "05774032", "--member", "did:key:z"]).is_ok());
+        assert!(with(&["--csv", "m.csv"]).is_ok());
+        assert!(with(&[]).is_err(), "one of --ags and --csv");
+        assert!(
+            with(&["--ags", "05774032"]).is_err(),
+            "--ags needs --member"
+        );
+        assert!(with(&["--ags", "05774032", "--member", "d", "--csv", "m.csv"]).is_err());
+        assert!(parse(&["demand", "publish", "--key", "k", "d.toml"]).is_ok());
+        assert!(parse(&["demand", "withdraw", "--key", "k", "d1"]).is_ok());
+        assert!(parse(&["demand", "list", "--region", "05774"]).is_ok());
+        let send = [
+            "request",
+            "send",
+            "--key",
+            "k",
+            "--offer",
+            "did/o",
+            "--quantity",
+            "5",
+            "--start",
+            "2027-01-01",
+        ];
+        assert!(parse(&send).is_ok());
+        let mut both = send.to_vec();
+        both.extend(["--end", "2028-01-01", "--term-months", "12"]);
+        assert!(parse(&both).is_err(), "an end or a term");
+        assert!(parse(&["request", "send", "--key", "k", "--offer", "d/o"]).is_err());
+        assert!(parse(&["request", "list", "--incoming", "--key", "k"]).is_ok());
+        assert!(
+            parse(&["request", "list", "--incoming"]).is_err(),
+            "incoming for whom"
+        );
+        assert!(parse(&["request", "list", "--incoming", "--outgoing", "--did", "d"]).is_err());
+        assert!(parse(&["request", "list", "--status", "open"]).is_ok());
+        assert!(parse(&["request", "accept", "--key", "k", "ab"]).is_ok());
+        assert!(
+            parse(&["request", "decline", "--key", "k", "ab"]).is_err(),
+            "a reason"
+        );
+        assert!(parse(&["request", "decline", "--key", "k", "ab", "--reason", "voll"]).is_ok());
+        assert!(parse(&["request", "withdraw", "--key", "k", "ab"]).is_ok());
+        assert!(parse(&["agreement", "list", "--municipality", "Paderborn"]).is_ok());
+        assert!(
+            parse(&[
+                "agreement",
+                "list",
+                "--municipality",
+                "P",
+                "--provider",
+                "d"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&[
+                "agreement",
+                "end",
+                "--key",
+                "k",
+                "ab",
+                "--effective-at",
+                "2027-01-01"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&[
+                "offer",
+                "consolidate",
+                "--key",
+                "k",
+                "did/o",
+                "--replacement",
+                "n"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["municipality", "show", "Paderborn"]).is_ok());
+        assert!(parse(&["municipality", "list", "--region", "05774"]).is_ok());
     }
 }

@@ -4,6 +4,10 @@
 
 use crate::error::Refused;
 use anyhow::{Context, Result};
+use kx_api::exchange::{
+    AgreementsPage, AgreementsQuery, DemandQuery, DemandsPage, MunicipalitiesList,
+    MunicipalitiesQuery, MunicipalityDetail, RequestView, RequestsPage, RequestsQuery,
+};
 use kx_api::views::{
     AuthorView, OfferView, OffersPage, ProviderDetail, ProvidersList, StatusView, SubmitResult,
 };
@@ -123,6 +127,49 @@ impl Client {
     /// `GET /v1/providers/{did}`.
     pub fn provider(&self, did: &Did) -> Result<ProviderDetail> {
         self.get(&format!("/v1/providers/{}", segment(did.as_str())))
+    }
+
+    /// `GET /v1/demand`.
+    pub fn demands(&self, q: &DemandQuery) -> Result<DemandsPage> {
+        self.get(&with_query("/v1/demand".into(), &q.to_query_string()))
+    }
+
+    /// `GET /v1/requests`.
+    pub fn requests(&self, q: &RequestsQuery) -> Result<RequestsPage> {
+        self.get(&with_query("/v1/requests".into(), &q.to_query_string()))
+    }
+
+    /// `GET /v1/requests/{id}`.
+    pub fn request(&self, id: &Hash32) -> Result<RequestView> {
+        self.get(&format!("/v1/requests/{id}"))
+    }
+
+    /// `GET /v1/agreements`.
+    pub fn agreements(&self, q: &AgreementsQuery) -> Result<AgreementsPage> {
+        self.get(&with_query("/v1/agreements".into(), &q.to_query_string()))
+    }
+
+    /// `GET /v1/municipalities`.
+    pub fn municipalities(&self, q: &MunicipalitiesQuery) -> Result<MunicipalitiesList> {
+        self.get(&with_query(
+            "/v1/municipalities".into(),
+            &q.to_query_string(),
+        ))
+    }
+
+    /// The AGS of the municipality admitted with identity `did`, if it is one.
+    pub fn municipality_of_did(&self, did: &Did) -> Result<Option<String>> {
+        let list = self.municipalities(&MunicipalitiesQuery::default())?;
+        Ok(list
+            .municipalities
+            .into_iter()
+            .find(|m| m.admission.as_ref().is_some_and(|a| a.did == *did))
+            .map(|m| m.ags))
+    }
+
+    /// `GET /v1/municipalities/{ags}`.
+    pub fn municipality(&self, ags: &str) -> Result<MunicipalityDetail> {
+        self.get(&format!("/v1/municipalities/{}", segment(ags)))
     }
 
     /// `GET /v1/records/{id}`: the record exactly as signed.

@@ -202,6 +202,83 @@ pub fn admit(
     )
 }
 
+/// `kx federation admit-municipality`: one municipality (`--ags`,
+/// `--member`) or all rows of a CSV file (`ags,did[,name]`) in one action.
+pub fn admit_municipalities(
+    client: &Client,
+    args: crate::args::AdmitMunicipalityArgs,
+    json: bool,
+) -> Result<()> {
+    let g = read_genesis(&args.genesis)?;
+    let node = governance(client)?;
+    if node.federation != g.record().federation {
+        bail!(
+            "the node serves federation {}, the genesis file is {}",
+            node.federation,
+            g.record().federation
+        );
+    }
+    let rows = match (&args.csv, &args.ags, &args.member) {
+        (Some(path), _, _) => municipality_rows(path)?,
+        (None, Some(ags), Some(member)) => vec![(ags.clone(), member.clone(), args.name.clone())],
+        _ => bail!("give --ags and --member, or --csv"),
+    };
+    let mut entries = Vec::with_capacity(rows.len());
+    for (ags, member, name) in rows {
+        let did = parse_did(&member, "did")?;
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => n,
+            None => kx_protocol::geo::name_of(&ags)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    Refused::new(
+                        kx_api::ApiCode::UnknownMunicipality,
+                        format!("{ags} is not the AGS of an NRW municipality; give its name"),
+                    )
+                })?,
+        };
+        entries.push(json!({"ags": ags, "member": did.as_str(), "name": name}));
+    }
+    act(
+        client,
+        Kind::MunicipalityAdmit,
+        json!({"municipalities": entries}),
+        args.gov,
+        json,
+    )
+}
+
+/// The rows of an admission CSV: a header naming `ags` and `did` (and
+/// optionally `name`), then one municipality per row.
+fn municipality_rows(path: &Path) -> Result<Vec<(String, String, Option<String>)>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("read {}", path.display()))?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{}: no header row", path.display()))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(ags), Some(did)) = (col("ags"), col("did")) else {
+        bail!(
+            "{}: the header must name the columns ags and did (and optionally name)",
+            path.display()
+        );
+    };
+    let name = col("name");
+    let mut rows = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let row = row.with_context(|| format!("{} row {}", path.display(), i + 2))?;
+        let field = |c: usize| row.get(c).unwrap_or("").to_owned();
+        rows.push((field(ags), field(did), name.map(field)));
+    }
+    if rows.is_empty() {
+        bail!("{}: no municipalities in it", path.display());
+    }
+    Ok(rows)
+}
+
 /// Builds the action on the node's governance head, approves it with the given
 /// keys, and submits it or writes a draft.
 fn act(client: &Client, kind: Kind, mut v: Value, gov: GovArgs, json: bool) -> Result<()> {

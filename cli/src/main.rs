@@ -12,12 +12,14 @@
 //! Modules: `args` (the command line), `error` (refusals), `client` (the node
 //! API, typed by `kx_api`), and one module per group of commands: `offline`
 //! (keys, genesis, verification), `publish` (signing and submitting),
-//! `govern` (steward actions), `query` (reading), `demo`.
+//! `govern` (steward actions), `exchange` (demand, requests, agreements),
+//! `query` (reading), `demo`.
 
 mod args;
 mod client;
 mod demo;
 mod error;
+mod exchange;
 mod govern;
 mod offline;
 mod publish;
@@ -74,6 +76,9 @@ fn run(cli: Cli) -> Result<()> {
             args.gov,
             json,
         ),
+        Command::Federation(FederationCommand::AdmitMunicipality(args)) => {
+            govern::admit_municipalities(&client(), args, json)
+        }
         Command::Federation(FederationCommand::Gov(cmd)) => govern::run(&client(), cmd, json),
         Command::Profile(ProfileCommand::Publish { key, file, out }) => {
             publish::profile(&client(), &key, &file, out, json)
@@ -92,6 +97,21 @@ fn run(cli: Cli) -> Result<()> {
             references,
             municipality,
         }) => query::compare(&client(), &references, municipality.as_deref(), json),
+        Command::Offer(OfferCommand::Consolidate {
+            key,
+            offer,
+            replacement,
+            reason,
+            out,
+        }) => exchange::consolidate(
+            &client(),
+            &key,
+            &offer,
+            replacement.as_deref(),
+            &reason,
+            out,
+            json,
+        ),
         Command::Offer(OfferCommand::Show { reference, history }) => {
             query::show_offer(&client(), &reference, history, json)
         }
@@ -117,6 +137,10 @@ fn run(cli: Cli) -> Result<()> {
             succession,
             out,
         }) => publish::accept(&client(), &key, &succession, out, json),
+        Command::Demand(cmd) => exchange::demand(&client(), cmd, json),
+        Command::Request(cmd) => exchange::request(&client(), cmd, json),
+        Command::Agreement(cmd) => exchange::agreement(&client(), cmd, json),
+        Command::Municipality(cmd) => exchange::municipality(&client(), cmd, json),
         Command::Record(RecordCommand::Get { id }) => query::record_get(&client(), &id),
         Command::Record(RecordCommand::Verify { file, genesis }) => {
             offline::verify(&file, &genesis, json)

@@ -126,7 +126,7 @@ pub fn toml_to_json(v: toml::Value, path: &str) -> Result<Value> {
     })
 }
 
-fn read_toml(path: &Path) -> Result<Map<String, Value>> {
+pub(crate) fn read_toml(path: &Path) -> Result<Map<String, Value>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     let v: toml::Value =
         toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;

@@ -10,18 +10,18 @@ use kx_api::query::{municipality, parse_did, parse_offer_id, parse_record_id};
 use kx_api::views::OfferView;
 use kx_api::{OfferQuery, SearchQuery};
 use kx_protocol::Did;
-use kx_protocol::body::{OfferBody, PriceModel};
+use kx_protocol::body::{PriceModel, Pricing};
 use kx_protocol::fields::OfferId;
 use serde::Serialize;
 use std::io::Write;
 
-fn print_json<T: Serialize>(v: &T) -> Result<()> {
+pub(crate) fn print_json<T: Serialize>(v: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(v)?;
     writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(())
 }
 
-fn cut(text: &str, n: usize) -> String {
+pub(crate) fn cut(text: &str, n: usize) -> String {
     let mut t: String = text.chars().take(n).collect();
     if text.chars().count() > n {
         t.pop();
@@ -35,8 +35,8 @@ fn money(cents: u64, currency: &str) -> String {
     format!("{},{:02} {currency}", cents / 100, cents % 100)
 }
 
-fn price(b: &OfferBody) -> String {
-    let unit = match b.pricing.model {
+pub(crate) fn price(p: &Pricing) -> String {
+    let unit = match p.model {
         PriceModel::FlatPerYear => "/Jahr",
         PriceModel::PerInhabitantPerYear => "/EW/Jahr",
         PriceModel::PerUserPerMonth => "/Nutzer/Monat",
@@ -45,10 +45,7 @@ fn price(b: &OfferBody) -> String {
         PriceModel::OneTime => " einmalig",
         PriceModel::OnRequest => return "auf Anfrage".into(),
     };
-    format!(
-        "{}{unit}",
-        money(b.pricing.amount_cents, b.pricing.currency.as_str())
-    )
+    format!("{}{unit}", money(p.amount_cents, p.currency.as_str()))
 }
 
 fn format_bp(bp: u64) -> String {
@@ -147,7 +144,7 @@ pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
             o.version,
             cut(o.status.as_str(), 10),
             cut(o.body.category.as_str(), 22),
-            cut(&price(&o.body), 20),
+            cut(&price(&o.body.pricing), 20),
             cut(o.body.title.as_str(), 60),
         )?;
     }
@@ -160,7 +157,7 @@ pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
 }
 
 /// `PROVIDER_DID/OFFER_ID`, read.
-fn reference(text: &str) -> Result<(Did, OfferId), Refused> {
+pub(crate) fn reference(text: &str) -> Result<(Did, OfferId), Refused> {
     let Some((did, id)) = text.rsplit_once('/') else {
         return Err(Refused::cli(
             CliCode::InvalidReference,
@@ -206,8 +203,27 @@ pub fn show_offer(client: &Client, text: &str, history: bool, json: bool) -> Res
         b.sla.response_minutes,
         b.sla.resolution_hours
     )?;
-    writeln!(out, "  price       {}  {}", price(b), b.pricing.notes)?;
-    writeln!(out, "  capacity    {} more municipalities", b.capacity)?;
+    writeln!(
+        out,
+        "  price       {}  {}",
+        price(&b.pricing),
+        b.pricing.notes
+    )?;
+    let u = &v.uptake;
+    writeln!(
+        out,
+        "  capacity    {} declared, {} taken, {} left",
+        u.declared, u.taken, u.remaining
+    )?;
+    if !u.takers.is_empty() {
+        let names: Vec<&str> = u.takers.iter().map(|t| t.name.as_str()).collect();
+        writeln!(
+            out,
+            "  taken by    {} ({})",
+            u.takers.len(),
+            names.join(", ")
+        )?;
+    }
     writeln!(out, "  certified   {}", joined(&b.certifications))?;
     writeln!(out, "  standards   {}", joined(&b.standards))?;
     writeln!(
@@ -359,13 +375,13 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
 /// The rows of a comparison: label and the value per offer.
 fn compare_rows(offers: &[OfferView]) -> Vec<(&'static str, Vec<String>)> {
     type Cell = fn(&OfferView) -> String;
-    let rows: [(&'static str, Cell); 19] = [
+    let rows: [(&'static str, Cell); 20] = [
         ("Anbieter", provider_of),
         ("Titel", |o| o.body.title.to_string()),
         ("Kategorie", |o| o.body.category.to_string()),
         ("Status", |o| o.status.to_string()),
         ("Bereitstellung", |o| o.body.delivery.as_str().to_owned()),
-        ("Preis", |o| price(&o.body)),
+        ("Preis", |o| price(&o.body.pricing)),
         ("Verfügbarkeit", |o| {
             format!("{} %", format_bp(o.body.sla.availability_bp))
         }),
@@ -377,6 +393,13 @@ fn compare_rows(offers: &[OfferView]) -> Vec<(&'static str, Vec<String>)> {
             format!("{} h", o.body.sla.resolution_hours)
         }),
         ("Kapazität", |o| format!("{} Kommunen", o.body.capacity)),
+        ("Frei", |o| {
+            format!(
+                "{} (vergeben an {})",
+                o.uptake.remaining,
+                o.uptake.takers.len()
+            )
+        }),
         ("Regionen", |o| joined(&o.body.regions)),
         ("OZG", |o| joined(&o.body.ozg_ids)),
         ("Zertifikate", |o| joined(&o.body.certifications)),

@@ -146,6 +146,35 @@ impl Federation {
         assert!(out.starts_with("stored member.admit"), "{out}");
     }
 
+    /// Admits the key `key` as the municipality `ags` on node 0, approved by
+    /// every steward (`kx federation admit-municipality`).
+    pub fn admit_municipality(&self, key: &str, ags: &str) {
+        let did = self.did(key);
+        let mut args = vec![
+            "federation",
+            "admit-municipality",
+            "--genesis",
+            "genesis.json",
+            "--ags",
+            ags,
+            "--member",
+            &did,
+        ];
+        for s in &self.stewards {
+            args.extend(["--steward-key", s.as_str()]);
+        }
+        let out = self.kx_ok(0, &args);
+        assert!(out.starts_with("stored municipality.admit"), "{out}");
+    }
+
+    /// Every steward's key file as `--steward-key` arguments.
+    pub fn steward_args(&self) -> Vec<&str> {
+        self.stewards
+            .iter()
+            .flat_map(|s| ["--steward-key", s.as_str()])
+            .collect()
+    }
+
     /// `kx` against node `i`, in the working directory.
     pub fn kx(&self, i: usize, args: &[&str]) -> Output {
         kx(self.dir(), &self.url(i), args)

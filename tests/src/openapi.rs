@@ -234,6 +234,19 @@ impl OpenApi {
             .collect()
     }
 
+    /// The parameter `name` of an operation.
+    pub fn parameter(&self, method: &str, path: &str, name: &str) -> &Value {
+        let op = self
+            .operation(method, path)
+            .unwrap_or_else(|| panic!("{method} {path} is not in specs/http-api.yaml"));
+        op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+    }
+
     /// Every property path `schema` declares (`$.a.b[].c`), following `$ref`,
     /// `oneOf` and `items`.
     pub fn declared(&self, schema: &Value, at: &str, out: &mut BTreeSet<String>) {

@@ -4,19 +4,26 @@
 //! types know is the one the file lists, and no other.
 
 use kx_api::error::{ApiCode, ErrorBody};
-use kx_api::query::{AtQuery, RecordsQuery};
+use kx_api::exchange::{
+    AdmissionView, AgreementView, AgreementsPage, AgreementsQuery, AnswerView, DemandQuery,
+    DemandStatus, DemandView, DemandsPage, EndView, MunicipalitiesList, MunicipalitiesQuery,
+    MunicipalityDetail, MunicipalityView, OfferRef, ReasonView, RequestView, RequestsPage,
+    RequestsQuery,
+};
+use kx_api::query::{AtQuery, DemandKey, RecordsQuery};
 use kx_api::views::{
-    AuthorView, LogHead, MunicipalityRef, OfferView, OffersPage, PeerView, ProcurementView,
-    ProfileView, ProviderDetail, ProviderRef, ProviderSummary, ProviderView, ProvidersList,
-    RecordsPage, StatusView, SubmitResult, SubmitStatus, SuccessorView, SyncView, VersionView,
-    WithdrawalView,
+    AuthorView, BuyerKind, BuyerRef, LogHead, MunicipalityRef, OfferView, OffersPage, PeerView,
+    ProcurementView, ProfileView, ProviderDetail, ProviderRef, ProviderSummary, ProviderView,
+    ProvidersList, RecordsPage, StatusView, SubmitResult, SubmitStatus, SuccessorView, SyncView,
+    TakerView, UptakeView, VersionView, WithdrawalView,
 };
 use kx_api::{ApiError, OfferCursor, OfferQuery, SearchQuery};
 use kx_protocol::body::{
-    Delivery, Kind, LegalBasisKind, OfferBody, PriceModel, ProfileBody, WithdrawBody,
+    BuyerBasisKind, Delivery, Kind, LegalBasisKind, OfferBody, PriceModel, ProfileBody,
+    WithdrawBody,
 };
 use kx_protocol::geo::Procurement;
-use kx_protocol::registry::{OfferStatus, Standing};
+use kx_protocol::registry::{AgreementStatus, OfferStatus, RequestStatus, Standing};
 use kx_protocol::{Did, GateCode, Hash32, RecordCode, SecretKey, Timestamp};
 use kx_tests::openapi::OpenApi;
 use serde::Serialize;
@@ -108,7 +115,161 @@ fn offer(full: bool) -> OfferView {
                 },
             }]
         }),
+        uptake: uptake(full),
         body,
+    }
+}
+
+fn municipality_buyer() -> BuyerRef {
+    BuyerRef {
+        did: did(60),
+        name: "Paderborn".into(),
+        kind: BuyerKind::Municipality,
+        ags: Some("05774032".into()),
+    }
+}
+
+fn uptake(full: bool) -> UptakeView {
+    UptakeView {
+        declared: 12,
+        taken: if full { 2 } else { 0 },
+        remaining: if full { 10 } else { 12 },
+        takers: if full {
+            vec![
+                TakerView {
+                    name: "Paderborn".into(),
+                    ags: Some("05774032".into()),
+                    did: None,
+                },
+                TakerView {
+                    name: "KRZN".into(),
+                    ags: None,
+                    did: Some(did(11)),
+                },
+            ]
+        } else {
+            Vec::new()
+        },
+        buyers: if full {
+            vec![municipality_buyer()]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn request(full: bool) -> RequestView {
+    let body = offer_body(true);
+    RequestView {
+        id: Hash32([20; 32]),
+        issued_at: ts("2026-01-15T09:00:00Z"),
+        buyer: municipality_buyer(),
+        offer: OfferRef {
+            provider: provider_ref(10),
+            offer_id: body.offer_id.clone(),
+            version: body.version,
+            record: Hash32([1; 32]),
+            title: body.title.to_string(),
+            category: body.category.clone(),
+            pricing: body.pricing.clone(),
+        },
+        responder: provider_ref(10),
+        takers: if full {
+            uptake(true).takers
+        } else {
+            uptake(true).takers[..1].to_vec()
+        },
+        quantity: 42000,
+        start: ts("2026-02-01T00:00:00Z"),
+        stop: full.then(|| ts("2027-02-01T00:00:00Z")),
+        term_months: full.then_some(12),
+        legal_basis: serde_json::from_value(
+            json!({"kind": "inter_municipal", "reference": "§ 108 Abs. 6 GWB"}),
+        )
+        .expect("basis"),
+        note: "Zum Jahreswechsel".into(),
+        contact: serde_json::from_value(if full {
+            json!({"role": "Vergabestelle", "mailbox": "vergabe@example.org"})
+        } else {
+            json!({"role": "Vergabestelle"})
+        })
+        .expect("contact"),
+        status: if full {
+            RequestStatus::Accepted
+        } else {
+            RequestStatus::Open
+        },
+        withdrawal: full.then(|| ReasonView {
+            record: Hash32([21; 32]),
+            issued_at: ts("2026-01-16T09:00:00Z"),
+            reason: "entfallen".into(),
+        }),
+        answer: full.then(|| AnswerView {
+            record: Hash32([22; 32]),
+            accepted: false,
+            by: provider_ref(11),
+            issued_at: ts("2026-01-16T09:00:00Z"),
+            reason: Some("ausgelastet".into()),
+        }),
+        end: full.then(|| EndView {
+            record: Hash32([23; 32]),
+            by: did(60),
+            effective_at: ts("2026-09-30T23:59:59Z"),
+            reason: "Wechsel".into(),
+        }),
+        agreement: full.then(|| AgreementView {
+            status: AgreementStatus::Active,
+            counts_against: OfferCursor {
+                provider: did(10),
+                offer_id: body.offer_id.clone(),
+            },
+        }),
+    }
+}
+
+fn demand(full: bool) -> DemandView {
+    let mut body = json!({
+        "demand_id": "e-akte-2027", "version": 1, "title": "E-Akte", "ozg_ids": [], "leika_keys": [],
+        "quantity": {"users": 180}, "wanted_from": "2026-07-01T00:00:00Z", "note": "",
+        "contact": {"role": "Digitalisierung"},
+    });
+    if full {
+        body["category"] = json!("e-akte");
+        body["ozg_ids"] = json!(["10124"]);
+        body["leika_keys"] = json!(["99115005104000"]);
+        body["quantity"] =
+            json!({"inhabitants": 150000, "users": 180, "cases_per_year": 9000, "sites": 3});
+        body["wanted_until"] = json!("2031-06-30T23:59:59Z");
+        body["contact"] = json!({"role": "Digitalisierung", "mailbox": "digital@example.org"});
+    }
+    DemandView {
+        buyer: municipality_buyer(),
+        demand_id: "e-akte-2027".parse().expect("id"),
+        version: 1,
+        record: Hash32([24; 32]),
+        issued_at: ts("2026-01-15T09:00:00Z"),
+        status: DemandStatus::Open,
+        body: serde_json::from_value(body).expect("demand body"),
+    }
+}
+
+fn municipality(full: bool) -> MunicipalityView {
+    MunicipalityView {
+        ags: "05774032".into(),
+        name: "Paderborn".into(),
+        kreis: MunicipalityRef {
+            ags: "05774".into(),
+            name: "Paderborn".into(),
+        },
+        population: 157000,
+        admission: full.then(|| AdmissionView {
+            did: did(60),
+            standing: Standing::Active,
+            keys: vec![did(60)],
+        }),
+        agreements: 3,
+        open_requests: 1,
+        demands: 1,
     }
 }
 
@@ -275,6 +436,57 @@ fn every_answer_type_fills_and_matches_its_schema() {
             .collect::<Vec<_>>(),
         &[],
     );
+    check(&api, "Request", &[request(true), request(false)], &[]);
+    check(
+        &api,
+        "RequestsPage",
+        &[RequestsPage {
+            requests: vec![request(true), request(false)],
+            next_cursor: Some(Hash32([20; 32])),
+        }],
+        &[],
+    );
+    check(
+        &api,
+        "AgreementsPage",
+        &[AgreementsPage {
+            agreements: vec![request(true), request(false)],
+            next_cursor: None,
+        }],
+        &[],
+    );
+    check(&api, "Demand", &[demand(true), demand(false)], &[]);
+    check(
+        &api,
+        "DemandsPage",
+        &[DemandsPage {
+            demands: vec![demand(true), demand(false)],
+            next_cursor: Some(DemandKey {
+                buyer: did(60),
+                demand_id: "e-akte-2027".parse().expect("id"),
+            }),
+        }],
+        &[],
+    );
+    check(
+        &api,
+        "MunicipalitiesList",
+        &[MunicipalitiesList {
+            municipalities: vec![municipality(true), municipality(false)],
+        }],
+        &[],
+    );
+    check(
+        &api,
+        "MunicipalityDetail",
+        &[MunicipalityDetail {
+            municipality: municipality(true),
+            agreements: vec![request(true), request(false)],
+            requests: vec![request(true), request(false)],
+            demands: vec![demand(true), demand(false)],
+        }],
+        &[],
+    );
     let codes = every_code();
     check(
         &api,
@@ -377,7 +589,7 @@ fn codes_and_enums_are_the_ones_the_file_lists() {
         texts(Delivery::ALL.iter().map(|x| x.as_str()))
     );
     assert_eq!(
-        strings(&s("OfferBody", "/properties/pricing/properties/model/enum")),
+        strings(&s("Pricing", "/properties/model/enum")),
         texts(PriceModel::ALL.iter().map(|x| x.as_str()))
     );
     assert_eq!(
@@ -391,6 +603,50 @@ fn codes_and_enums_are_the_ones_the_file_lists() {
         strings(&s("Record", "/properties/kind/enum")),
         texts(Kind::ALL.iter().map(|x| x.as_str()))
     );
+    assert_eq!(
+        strings(&s("Request", "/properties/status/enum")),
+        texts(RequestStatus::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s(
+            "Request",
+            "/properties/agreement/properties/status/enum"
+        )),
+        texts(AgreementStatus::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s(
+            "Request",
+            "/properties/legal_basis/properties/kind/enum"
+        )),
+        texts(BuyerBasisKind::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("Demand", "/properties/status/enum")),
+        texts(DemandStatus::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("BuyerRef", "/properties/kind/enum")),
+        texts(BuyerKind::ALL.iter().map(|x| x.as_str()))
+    );
+    let param_enum = |path: &str, name: &str| {
+        api.parameter("GET", path, name)
+            .pointer("/schema/enum")
+            .map(strings)
+            .unwrap_or_else(|| panic!("{path} {name}"))
+    };
+    assert_eq!(
+        param_enum("/v1/requests", "status"),
+        texts(RequestStatus::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        param_enum("/v1/agreements", "status"),
+        texts(AgreementStatus::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        param_enum("/v1/demand", "status"),
+        texts(DemandStatus::ALL.iter().map(|x| x.as_str()))
+    );
 }
 
 #[test]
@@ -403,6 +659,12 @@ fn query_parameters_are_the_ones_the_file_lists() {
         ("/v1/providers".to_owned(), AtQuery::PARAMS),
         (format!("/v1/providers/{id}"), AtQuery::PARAMS),
         ("/v1/records".to_owned(), RecordsQuery::PARAMS),
+        ("/v1/requests".to_owned(), &RequestsQuery::PARAMS),
+        ("/v1/agreements".to_owned(), &AgreementsQuery::PARAMS),
+        ("/v1/demand".to_owned(), DemandQuery::PARAMS),
+        ("/v1/municipalities".to_owned(), MunicipalitiesQuery::PARAMS),
+        ("/v1/municipalities/Paderborn".to_owned(), AtQuery::PARAMS),
+        (format!("/v1/requests/{}", "ab".repeat(32)), AtQuery::PARAMS),
     ] {
         assert_eq!(
             api.query_parameters("GET", &path),

@@ -63,9 +63,11 @@ impl<'a> Api<'a> {
 }
 
 /// One node; ITK Rheinland (`p`) with its profile and `examples/offer.toml` in
-/// two versions.
+/// two versions; Erkrath (`stadt`) admitted as a buyer, with
+/// `examples/demand.toml` and a request for the offer that ITK Rheinland
+/// accepted.
 fn api_node() -> Federation {
-    let f = Federation::new("API Test", &["s"], 1, 1, &[("p", "ITK Rheinland")]);
+    let mut f = Federation::new("API Test", &["s"], 1, 1, &[("p", "ITK Rheinland")]);
     f.kx_ok(
         0,
         &[
@@ -82,6 +84,42 @@ fn api_node() -> Federation {
             &["offer", "publish", "--key", "p.key", &example("offer.toml")],
         );
     }
+    f.key("stadt");
+    f.admit_municipality("stadt", "05158004");
+    f.kx_ok(
+        0,
+        &[
+            "demand",
+            "publish",
+            "--key",
+            "stadt.key",
+            &example("demand.toml"),
+        ],
+    );
+    let offer = format!("{}/meldewesen-hosting", f.did("p"));
+    let out = f.kx_ok(
+        0,
+        &[
+            "request",
+            "send",
+            "--key",
+            "stadt.key",
+            "--offer",
+            &offer,
+            "--quantity",
+            "30000",
+            "--start",
+            "2027-01-01",
+            "--term-months",
+            "36",
+        ],
+    );
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("request id "))
+        .expect("request id")
+        .to_owned();
+    f.kx_ok(0, &["request", "accept", "--key", "p.key", &id]);
     f
 }
 
@@ -143,6 +181,35 @@ fn every_documented_operation_answers_as_documented() {
     assert_eq!(raw.content_type, "application/json");
     let again = api.call("POST", "/v1/records", &raw.body);
     assert_eq!(again.status, 200);
+    let stadt = f.did("stadt");
+    let requests = api
+        .call(
+            "GET",
+            &format!("/v1/requests?buyer={stadt}&status=accepted&limit=5"),
+            b"",
+        )
+        .json();
+    let rid = requests["requests"][0]["id"]
+        .as_str()
+        .expect("request id")
+        .to_owned();
+    api.call(
+        "GET",
+        &format!("/v1/requests/{rid}?at=2027-02-01T00:00:00Z"),
+        b"",
+    );
+    let agreements = api
+        .call(
+            "GET",
+            &format!("/v1/agreements?provider={p}&ags=05158&offer={p}/meldewesen-hosting&category=fachverfahren&at=2027-02-01T00:00:00Z"),
+            b"",
+        )
+        .json();
+    assert_eq!(agreements["agreements"][0]["agreement"]["status"], "active");
+    api.call("GET", "/v1/demand?ags=05158&category=e-akte", b"");
+    api.call("GET", "/v1/municipalities?region=05158", b"");
+    let town = api.call("GET", "/v1/municipalities/Erkrath", b"").json();
+    assert_eq!(town["agreements"][0]["id"], rid.as_str());
     let metrics = get(&url, "/metrics");
     assert!(
         String::from_utf8_lossy(&metrics.body)
@@ -191,7 +258,7 @@ fn malformed_queries_and_paths_get_their_documented_code() {
     let spec = OpenApi::load();
     let mut api = Api::new(&spec, &f);
     let p = f.did("p");
-    let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
+    let mut cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
         (
             "GET",
             "/v1/records?limit=0".into(),
@@ -418,6 +485,33 @@ fn malformed_queries_and_paths_get_their_documented_code() {
             "malformed_did",
         ),
     ];
+    // The exchange's lists and pages.
+    for (path, status, code) in [
+        ("/v1/requests?status=gone", 400, "invalid_query"),
+        ("/v1/requests?cursor=zz", 400, "malformed_hash"),
+        ("/v1/requests?ags=1", 400, "malformed_ags"),
+        ("/v1/requests?offer=nothing", 400, "invalid_query"),
+        (
+            "/v1/requests?municipality=Erkrath",
+            400,
+            "unknown_parameter",
+        ),
+        ("/v1/agreements?status=accepted", 400, "invalid_query"),
+        ("/v1/agreements?limit=1001", 400, "invalid_query"),
+        ("/v1/demand?status=accepted", 400, "invalid_query"),
+        (
+            "/v1/demand?cursor=did:key:z6Mk/Bad%20Id",
+            400,
+            "malformed_did",
+        ),
+        ("/v1/municipalities?region=0", 400, "malformed_ags"),
+        ("/v1/municipalities/Atlantis", 400, "unknown_municipality"),
+        ("/v1/requests/abc", 400, "malformed_hash"),
+    ] {
+        cases.push(("GET", path.into(), vec![], status, code));
+    }
+    let missing = format!("/v1/requests/{}", "ab".repeat(32));
+    cases.push(("GET", missing, vec![], 404, "not_found"));
     for (method, path, body, status, code) in cases {
         let (s, c) = api.code(method, &path, &body);
         assert_eq!((s, c.as_str()), (status, code), "{method} {path}");

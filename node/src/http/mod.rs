@@ -10,8 +10,10 @@
 //!
 //! - `records.rs`: submit, list and get signed records;
 //! - `reads.rs`: offers, providers, authors and the node's status;
+//! - `exchange.rs`: demand, requests, agreements, municipalities;
 //! - `metrics.rs`: the Prometheus exposition.
 
+mod exchange;
 mod metrics;
 mod reads;
 mod records;
@@ -135,6 +137,15 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/v1/providers/{did}", get(reads::provider))
         .route("/v1/authors/{did}", get(reads::author))
         .route("/v1/status", get(reads::status))
+        .route("/v1/demand", get(exchange::demand))
+        .route("/v1/requests", get(exchange::requests))
+        .route("/v1/requests/{id}", get(exchange::request))
+        .route("/v1/agreements", get(exchange::agreements))
+        .route("/v1/municipalities", get(exchange::municipalities))
+        .route(
+            "/v1/municipalities/{ags}",
+            get(exchange::municipality_detail),
+        )
         .route("/metrics", get(metrics::metrics))
         .merge(crate::catalog::routes())
         .fallback(not_found)

@@ -63,6 +63,8 @@ struct Hot {
     /// False for a free or retired slot.
     live: bool,
     withdrawn: bool,
+    /// Retired by a successor (`offer.consolidate`).
+    consolidated: bool,
     legal_basis: Option<LegalBasisKind>,
 }
 
@@ -224,6 +226,7 @@ impl SearchIndex {
             provider,
             live: true,
             withdrawn: entry.withdrawn(),
+            consolidated: entry.consolidated.is_some(),
             legal_basis: b.legal_basis.as_ref().map(|l| l.kind),
         };
         self.order.insert(
@@ -371,6 +374,8 @@ impl SearchIndex {
                 Some(Standing::Active) => {
                     if doc.withdrawn {
                         OfferStatus::Withdrawn
+                    } else if doc.consolidated {
+                        OfferStatus::Consolidated
                     } else if at.unix() < doc.valid_from {
                         OfferStatus::NotYetValid
                     } else if at.unix() >= doc.valid_until {

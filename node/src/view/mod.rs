@@ -6,6 +6,8 @@
 //! - `offers.rs`: searches (filters → index candidates → views), one offer,
 //!   the catalog's ranking;
 //! - `providers.rs`: providers, their portfolios, authors' log heads;
+//! - `exchange.rs`: requests, agreements, demand, an offer's uptake;
+//! - `municipalities.rs`: municipalities as buyers and takers;
 //! - `status.rs`: the node's status.
 //!
 //! Offer bodies are not in memory: a view reads the records it shows from the
@@ -14,6 +16,8 @@
 //! never hold up the writer. A record never changes under its id, so the ids
 //! read cannot go stale; an id that appeared meanwhile is read on demand.
 
+pub mod exchange;
+pub mod municipalities;
 pub mod offers;
 pub mod providers;
 pub mod status;

@@ -63,6 +63,7 @@ pub(crate) fn offer_view(
         body: (**body).clone(),
         history: None,
         withdrawals: None,
+        uptake: super::exchange::uptake(state, provider, &body.offer_id, at),
     })
 }
 

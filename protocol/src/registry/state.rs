@@ -298,6 +298,30 @@ impl State {
             .map(|((_, id), e)| (id, e))
     }
 
+    /// The identities that answer for `provider`'s offer `offer_id`: the
+    /// provider and every provider its portfolio passed to by accepted
+    /// successions covering the offer (`specs/protocol.md` 6.6.1).
+    pub fn responders(&self, provider: &Did, offer_id: &OfferId) -> Vec<Did> {
+        super::Registry::responders(&self.providers, provider, offer_id)
+    }
+
+    /// The municipality admitted for `ags`: the one not revoked (the chain
+    /// admits at most one such), else the revoked one with the lowest did.
+    pub fn municipality_of(&self, ags: &str) -> Option<&MunicipalityState> {
+        let mut found = None;
+        for m in self
+            .municipalities
+            .values()
+            .filter(|m| m.ags.as_str() == ags)
+        {
+            if m.standing != Standing::Revoked {
+                return Some(m);
+            }
+            found.get_or_insert(m);
+        }
+        found
+    }
+
     /// The demands of one buyer identity, by demand id.
     pub fn demands_of<'a>(
         &'a self,

@@ -53,7 +53,7 @@ pub(super) fn case() -> Case {
         Kind::MunicipalityAdmit,
         towns(vec![
             town(&pb, "05774032", "Paderborn"),
-            town(&bu, "05774012", "Büren"),
+            town(&bu, "05774016", "Büren"),
         ]),
         &both,
         "stored",
@@ -591,7 +591,7 @@ pub(super) fn records(
         Kind::MunicipalityAdmit,
         json!({"prev_action": fed.to_hex(), "municipalities": [
             {"ags": "05774032", "member": pb.did().as_str(), "name": "Paderborn"},
-            {"ags": "05774012", "member": key(61).did().as_str(), "name": "Büren"}
+            {"ags": "05774016", "member": key(61).did().as_str(), "name": "Büren"}
         ]}),
         &[s1, s2],
     );
