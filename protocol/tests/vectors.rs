@@ -202,6 +202,22 @@ fn check_at(name: &str, state: &kx_protocol::State, at: &Value) {
         let got = serde_json::json!({"provider": provider.as_str(), "offer_id": c["offer_id"], "declared": cap.declared, "taken": cap.taken, "remaining": cap.remaining()});
         assert_eq!(&got, c, "{name} at {t}");
     }
+    for o in at["offers"].as_array().expect("offers") {
+        let provider: kx_protocol::Did = o["provider"].as_str().expect("did").parse().expect("did");
+        let offer_id: kx_protocol::fields::OfferId = o["offer_id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("offer id");
+        let entry = &state.offers[&(provider.clone(), offer_id.clone())];
+        let got = serde_json::json!({
+            "provider": provider.as_str(),
+            "offer_id": o["offer_id"],
+            "status": state.offer_status(&provider, entry, t).as_str(),
+            "shown_under": state.shown_under(&provider, &offer_id, t).as_str(),
+        });
+        assert_eq!(&got, o, "{name} at {t}");
+    }
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! Paderborn and Ostwestfalen-Lippe-IT admitted; Paderborn, Büren and
 //! Delbrück admitted as buyers). Each test is one behaviour: the whole flow
 //! from demand to the end of an agreement, every refusal over HTTP, the same
-//! records over gossip, capacity contention on two nodes, and a merger that
+//! records over gossip (refused by what they carry, else with the effect the
+//! fold gives them), capacity contention on two nodes, and a merger that
 //! carries agreements.
 
 use kx_protocol::author::LogWriter;
@@ -525,7 +526,7 @@ fn next_record(f: &Federation, key: SecretKey, body: Body) -> VerifiedRecord {
 }
 
 #[test]
-fn records_from_peers_are_refused_by_what_they_carry_and_otherwise_have_no_effect() {
+fn records_from_peers_are_refused_by_what_they_carry_and_otherwise_folded() {
     let f = exchange_federation();
     let dms = offer_ref(&f, "itk", "dms");
     let id = send(&f, 0, "paderborn", &dms, &[]);
@@ -547,7 +548,9 @@ fn records_from_peers_are_refused_by_what_they_carry_and_otherwise_have_no_effec
         f.secret("paderborn"),
         kx_tests::records::offer("stadt", 1),
     );
-    // KRZN accepts ITK's request, ITK accepts the withdrawn one: stored, no effect.
+    // KRZN accepts ITK Rheinland's request: stored, without effect. ITK
+    // Rheinland accepts the withdrawn one: its acceptance crossed the
+    // withdrawal, so it makes an agreement (protocol 6.6.2).
     let foreign = next_record(&f, f.secret("krzn"), about(Kind::RequestAccept, &id));
     let late = next_record(&f, f.secret("itk"), about(Kind::RequestAccept, &withdrawn));
     let before = status(&f.url(1))["records"].as_u64().expect("records");
@@ -580,7 +583,7 @@ fn records_from_peers_are_refused_by_what_they_carry_and_otherwise_have_no_effec
         );
         assert_eq!(
             request_on(&f, i, &withdrawn).expect("counts")["status"],
-            "withdrawn",
+            "accepted",
             "node {i}"
         );
     }

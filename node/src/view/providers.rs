@@ -136,6 +136,9 @@ pub fn portfolio(node: &Node, identity: &Did, at: Timestamp) -> Vec<PortfolioIte
         std::iter::once(identity)
             .chain(&p.predecessors)
             .flat_map(|owner| state.offers_of(owner).map(move |(o, e)| (owner, o, e)))
+            .filter(|(owner, offer_id, _)| {
+                *owner == identity || state.responders(owner, offer_id).contains(identity)
+            })
             .filter_map(|(owner, offer_id, entry)| {
                 let (title, _) = index.title_and_basis(&(owner.clone(), offer_id.clone()))?;
                 Some(PortfolioItem {

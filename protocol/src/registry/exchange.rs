@@ -360,9 +360,10 @@ impl Registry {
                 }
             }
         }
-        let answer = if withdrawn.is_some() {
-            None
-        } else {
+        // An acceptance makes an agreement even if the buyer's withdrawal
+        // crossed it (there is no order between their logs): an agreement is
+        // ended, not withdrawn.
+        let answer = {
             firsts
                 .iter()
                 .filter(|(who, (_, h, pos))| match h.what {

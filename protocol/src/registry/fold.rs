@@ -719,16 +719,20 @@ impl Registry {
             }
         }
         for (identity, all) in accepted {
+            for s in all.iter().filter_map(succession_of) {
+                if let Some(succ) = providers.get_mut(s.successor)
+                    && !succ.predecessors.contains(&identity)
+                {
+                    succ.predecessors.push(identity.clone());
+                }
+            }
             if let Some(p) = providers.get_mut(&identity) {
                 p.accepted = all;
             }
         }
-        for (pred, succ, rec) in links {
+        for (pred, _, rec) in links {
             if let Some(p) = providers.get_mut(&pred) {
                 p.successor = Some(rec.clone());
-            }
-            if let Some(s) = providers.get_mut(&succ) {
-                s.predecessors.push(pred);
             }
         }
         providers

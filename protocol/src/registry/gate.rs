@@ -4,7 +4,7 @@
 use super::Registry;
 use super::exchange::Void;
 use super::held::{Held, What};
-use super::state::{ProviderState, Taker};
+use super::state::{ProviderState, RequestStatus, Taker};
 use super::trust::{Derived, Standing};
 use crate::body::{Body, Kind};
 use crate::code::{GateCode, RecordCode, RejectCode};
@@ -233,17 +233,34 @@ impl Registry {
                 }
             }
             What::Consolidate(c) => {
+                if !self
+                    .state
+                    .offers
+                    .contains_key(&(c.provider.clone(), c.offer_id.clone()))
+                {
+                    return Err(Rejection::invalid(
+                        GateCode::UnknownRecord,
+                        format!("{} has no offer {} here", c.provider, c.offer_id),
+                    ));
+                }
                 let successors = Registry::responders(providers, &c.provider, &c.offer_id);
-                if who != c.provider && successors.contains(&who) {
-                    Ok(())
-                } else {
-                    Err(Rejection::invalid(
+                if who == c.provider || !successors.contains(&who) {
+                    return Err(Rejection::invalid(
                         GateCode::NotASuccessor,
                         format!(
                             "{who} is not a provider that {}'s offer {} passed to",
                             c.provider, c.offer_id
                         ),
-                    ))
+                    ));
+                }
+                match &c.replacement {
+                    Some(r) if !self.state.offers.contains_key(&(who.clone(), r.clone())) => {
+                        Err(Rejection::invalid(
+                            GateCode::NotAnOffer,
+                            format!("the replacement {r} is not an offer of {who}"),
+                        ))
+                    }
+                    _ => Ok(()),
                 }
             }
             _ => Ok(()),
@@ -271,7 +288,7 @@ impl Registry {
         };
         let resolved = self.resolve_static(&held.author, f).map_err(void)?;
         match self.state.requests.get(request) {
-            Some(e) if e.withdrawn.is_some() => Err(Rejection::invalid(
+            Some(e) if e.status() == RequestStatus::Withdrawn => Err(Rejection::invalid(
                 GateCode::RequestWithdrawn,
                 format!("the buyer withdrew request {request}"),
             )),

@@ -99,7 +99,8 @@ pub struct ProviderState {
     pub(super) accepted: Vec<VerifiedRecord>,
     /// The accepted succession that hands this provider's portfolio on.
     pub successor: Option<VerifiedRecord>,
-    /// Providers whose portfolio passed to this one.
+    /// Providers with an accepted succession to this one (for all or some
+    /// of their offers), by did.
     pub predecessors: Vec<Did>,
 }
 
@@ -204,7 +205,7 @@ crate::text_enum! {
         /// Accepted: an agreement.
         Accepted = "accepted",
         Declined = "declined",
-        /// Withdrawn by its buyer before an answer counted.
+        /// Withdrawn by its buyer and not accepted.
         Withdrawn = "withdrawn",
     }
 }
@@ -224,7 +225,8 @@ pub struct RequestEntry {
     /// Where the agreement runs out by its own terms (`end` or `term_months`).
     pub stop: Option<Timestamp>,
     pub takers: Vec<Taker>,
-    /// The buyer's counted `request.withdraw`.
+    /// The buyer's counted `request.withdraw` (an acceptance still makes an
+    /// agreement).
     pub withdrawn: Option<Hash32>,
     pub answer: Option<Answer>,
     /// The earliest counted end of the agreement.
@@ -234,10 +236,10 @@ pub struct RequestEntry {
 impl RequestEntry {
     /// Where the request stands.
     pub fn status(&self) -> RequestStatus {
-        match (&self.withdrawn, &self.answer) {
-            (Some(_), _) => RequestStatus::Withdrawn,
-            (None, Some(a)) if a.accepted => RequestStatus::Accepted,
-            (None, Some(_)) => RequestStatus::Declined,
+        match (&self.answer, &self.withdrawn) {
+            (Some(a), _) if a.accepted => RequestStatus::Accepted,
+            (_, Some(_)) => RequestStatus::Withdrawn,
+            (Some(_), None) => RequestStatus::Declined,
             (None, None) => RequestStatus::Open,
         }
     }
@@ -360,23 +362,28 @@ impl State {
         OfferStatus::Active
     }
 
-    /// Who shows an offer at `now`: the successor once an accepted succession that
-    /// covers it is effective, else the provider itself.
+    /// Who shows an offer at `now`: of the provider's accepted successions that
+    /// cover the offer, the one with the lowest id hands it to its successor
+    /// once its `effective_at` has come, and so on along chains of mergers;
+    /// else the provider itself.
     pub fn shown_under(&self, provider: &Did, offer_id: &OfferId, now: Timestamp) -> Did {
         let mut cur = provider.clone();
-        // Follow chains of mergers (bounded: each step moves to another provider).
+        // Bounded: each step moves to another provider.
         for _ in 0..self.providers.len() {
-            let Some(s) = self.providers.get(&cur).and_then(|p| p.successor.as_ref()) else {
+            let Some(p) = self.providers.get(&cur) else {
                 break;
             };
-            let Some(b) = succession_of(s) else {
-                break;
-            };
-            let covers = b.offer_ids.is_empty() || b.offer_ids.contains(offer_id);
-            if !covers || now < b.effective_at {
-                break;
+            let covering = p
+                .accepted
+                .iter()
+                .filter_map(succession_of)
+                .find(|b| b.offer_ids.is_empty() || b.offer_ids.contains(offer_id));
+            match covering {
+                Some(b) if now >= b.effective_at && *b.successor != cur => {
+                    cur = b.successor.clone();
+                }
+                _ => break,
             }
-            cur = b.successor.clone();
         }
         cur
     }

@@ -13,7 +13,7 @@ fn offer_with_capacity(offer_id: &str, capacity: u64) -> Body {
     body(Kind::Offer, v)
 }
 
-pub(super) fn case() -> Case {
+pub(super) fn cases() -> Vec<Case> {
     let s1 = key(1);
     let s2 = key(2);
     let a = key(10); // ITK Rheinland
@@ -517,11 +517,421 @@ pub(super) fn case() -> Case {
         body(Kind::AgreementEnd, end("2026-06-30T23:59:59Z")),
         "stored",
     );
-    sc.publish(
+    let r1_end = sc.publish(
         "Paderborn ends its hosting agreement",
         &pb,
         about(Kind::AgreementEnd, &r1.id()),
         "stored",
+    );
+
+    // --- rules the fold and the instants decide (each step below would come
+    // out differently under a plausible misreading; see the notes) ----------
+    let peer = |sc: &mut Script, note: &str, rec: VerifiedRecord| {
+        let was = sc.submitting;
+        sc.submitting = false;
+        let rec = sc.submit(note, rec, "stored", true);
+        sc.submitting = was;
+        rec
+    };
+    // Capacity is first fit in acceptance order, each agreement taking a place
+    // per taker: 1 fits, 3 do not (1 + 3 > 3), 2 fit (1 + 2 = 3). The bundle
+    // of 3 has the lowest request id, so an order by request id differs.
+    let backup = sc.publish(
+        "ITK Rheinland offers backup (capacity 3)",
+        &a,
+        offer_with_capacity("backup", 3),
+        "stored",
+    );
+    let small = sc.publish(
+        "Paderborn requests backup",
+        &pb,
+        request(&backup.id(), start),
+        "stored",
+    );
+    let mut three = request_json(&backup.id(), "2026-09-01T00:00:00Z");
+    three["on_behalf_of"] = json!(["05162004", "05162008", "05162012"]);
+    let big = (0..)
+        .map(|i| {
+            three["note"] = json!(format!("Bündelung für drei Kommunen ({i})"));
+            sc.make(&b, body(Kind::Request, three.clone()))
+        })
+        .find(|r| r.id() < small.id())
+        .expect("a lower id");
+    let big = sc.submit(
+        "KRZN requests backup for three members, from September",
+        big,
+        "stored",
+        true,
+    );
+    let mut two = request_json(&backup.id(), start);
+    two["on_behalf_of"] = json!(["05162016", "05162020"]);
+    let pair = sc.publish(
+        "KRZN requests backup for two members",
+        &b,
+        body(Kind::Request, two),
+        "stored",
+    );
+    for (note, r, at) in [
+        (
+            "ITK Rheinland accepts Paderborn's backup request first",
+            &small,
+            "2026-01-24T09:00:00Z",
+        ),
+        (
+            "then the bundle of three (over capacity)",
+            &big,
+            "2026-01-24T10:00:00Z",
+        ),
+        (
+            "then the bundle of two (fits)",
+            &pair,
+            "2026-01-24T11:00:00Z",
+        ),
+    ] {
+        answer(&mut sc, note, &a, Kind::RequestAccept, r, at, "stored");
+    }
+    // A term in months ends on the same day, or the month's last: 31 January
+    // plus one month is 28 February.
+    let mut month = request_json(&hosting.id(), "2026-01-31T00:00:00Z");
+    month["term_months"] = json!(1);
+    let short = sc.publish(
+        "Büren requests hosting for one month from 31 January",
+        &bu,
+        body(Kind::Request, month),
+        "stored",
+    );
+    answer(
+        &mut sc,
+        "ITK Rheinland accepts it",
+        &a,
+        Kind::RequestAccept,
+        &short,
+        "2026-01-25T09:00:00Z",
+        "stored",
+    );
+    let later = sc.publish(
+        "Paderborn requests hosting from May",
+        &pb,
+        request(&hosting.id(), "2026-05-01T00:00:00Z"),
+        "stored",
+    );
+    answer(
+        &mut sc,
+        "ITK Rheinland accepts it (pending until May)",
+        &a,
+        Kind::RequestAccept,
+        &later,
+        "2026-01-25T10:00:00Z",
+        "stored",
+    );
+    // A responder's first answer in its log counts, not its lowest id.
+    let twice = sc.publish(
+        "Büren requests hosting again",
+        &bu,
+        request(&hosting.id(), start),
+        "stored",
+    );
+    let (decline, accept) = (0..)
+        .map(|i| {
+            let d = sc.make_at(
+                &a,
+                body(Kind::RequestDecline, json!({"request": twice.id().to_hex(), "reason": format!("Kapazität ausgeschöpft ({i})")})),
+                "2026-01-26T09:00:00Z",
+            );
+            let (seq, _) = sc.next(&a);
+            let acc = kx_protocol::record::sign(
+                &a,
+                kx_protocol::record::Draft {
+                    federation: sc.fed,
+                    seq: seq + 1,
+                    prev: Some(d.id()),
+                    issued_at: ts("2026-01-26T10:00:00Z"),
+                    body: about(Kind::RequestAccept, &twice.id()),
+                },
+            )
+            .expect("sign");
+            (d, acc)
+        })
+        .find(|(d, acc)| acc.id() < d.id())
+        .expect("an acceptance with the lower id");
+    sc.submit("ITK Rheinland declines it", decline, "stored", true);
+    peer(
+        &mut sc,
+        "and accepts it afterwards, from a peer: the decline stands (first in its log)",
+        accept,
+    );
+    // An acceptance after the responder withdrew the version is void.
+    let print = sc.publish(
+        "ITK Rheinland offers printing",
+        &a,
+        offer("print", 1),
+        "stored",
+    );
+    let void = sc.publish(
+        "Paderborn requests printing",
+        &pb,
+        request(&print.id(), start),
+        "stored",
+    );
+    sc.publish(
+        "ITK Rheinland withdraws printing",
+        &a,
+        body(
+            Kind::OfferWithdraw,
+            json!({"offer_id": "print", "version": 1, "reason": "Eingestellt"}),
+        ),
+        "stored",
+    );
+    let late_accept = sc.make_at(
+        &a,
+        about(Kind::RequestAccept, &void.id()),
+        "2026-01-27T09:00:00Z",
+    );
+    sc.submit(
+        "and accepts the request afterwards",
+        late_accept.clone(),
+        "offer_withdrawn",
+        false,
+    );
+    peer(
+        &mut sc,
+        "the same acceptance from a peer: void, so the request no longer counts",
+        late_accept,
+    );
+    // An acceptance that crossed the buyer's withdrawal makes an agreement.
+    sc.publish(
+        "Neuss withdraws its hosting request",
+        &ne,
+        about(Kind::RequestWithdraw, &r9.id()),
+        "stored",
+    );
+    let crossed = sc.make_at(
+        &a,
+        about(Kind::RequestAccept, &r9.id()),
+        "2026-01-27T10:00:00Z",
+    );
+    sc.submit(
+        "ITK Rheinland accepts it",
+        crossed.clone(),
+        "request_withdrawn",
+        false,
+    );
+    peer(
+        &mut sc,
+        "the same acceptance from a peer: an agreement (it crossed the withdrawal)",
+        crossed,
+    );
+    // A request on an unavailable offer counts only if accepted.
+    let unavailable = sc.make(&ne, request(&eakte.id(), start));
+    peer(
+        &mut sc,
+        "Neuss requests the withdrawn e-file offer, from a peer: it does not count",
+        unavailable,
+    );
+    // A request is void on an offer that had expired when it was issued.
+    let mut old = offer_json("alt", 1);
+    old["valid_from"] = json!("2025-01-01T00:00:00Z");
+    old["valid_until"] = json!("2026-01-10T00:00:00Z");
+    let alt = sc.publish(
+        "ITK Rheinland's offer that expired on 10 January",
+        &a,
+        body(Kind::Offer, old),
+        "stored",
+    );
+    sc.publish(
+        "Paderborn requests it from 5 January, on 15 January",
+        &pb,
+        request(&alt.id(), "2026-01-05T00:00:00Z"),
+        "offer_expired",
+    );
+    let mut soon = offer_json("later", 1);
+    soon["valid_from"] = json!("2026-05-01T00:00:00Z");
+    sc.publish(
+        "ITK Rheinland's offer valid from May",
+        &a,
+        body(Kind::Offer, soon),
+        "stored",
+    );
+    // Every accepted succession makes a responder, for the offers it covers.
+    let part = sc.publish(
+        "GKD Paderborn also hands GIS alone to KRZN",
+        &c,
+        body(Kind::Succession, json!({"successor": b.did().as_str(), "effective_at": "2026-06-01T00:00:00Z", "offer_ids": ["gis"]})),
+        "stored",
+    );
+    sc.publish(
+        "KRZN accepts",
+        &b,
+        body(
+            Kind::SuccessionAccept,
+            json!({"succession": part.id().to_hex()}),
+        ),
+        "stored",
+    );
+    let gis2 = sc.publish(
+        "Paderborn requests GIS",
+        &pb,
+        request(&gis.id(), start),
+        "stored",
+    );
+    answer(
+        &mut sc,
+        "KRZN accepts it, as a responder for GIS",
+        &b,
+        Kind::RequestAccept,
+        &gis2,
+        "2026-01-28T09:00:00Z",
+        "stored",
+    );
+    let r7_accept = sc.reg.state().requests[&r7.id()]
+        .answer
+        .as_ref()
+        .expect("answered")
+        .record;
+    let not_covered = (0..)
+        .map(|i| {
+            sc.make(&b, body(Kind::RequestDecline, json!({"request": r7.id().to_hex(), "reason": format!("Nicht zuständig ({i})")})))
+        })
+        .find(|r| r.id() < r7_accept)
+        .expect("a lower id");
+    sc.submit(
+        "KRZN declines Paderborn's service account agreement, which its succession does not cover",
+        not_covered.clone(),
+        "not_responder",
+        false,
+    );
+    peer(&mut sc, "the same from a peer: no effect", not_covered);
+    // Only a successor's consolidation or an agreement's party's end counts.
+    let gis_only = json!({"provider": c.did().as_str(), "offer_id": "gis", "reason": "Doppelt"});
+    let by_other = sc.make(&a, body(Kind::OfferConsolidate, gis_only.clone()));
+    peer(
+        &mut sc,
+        "ITK Rheinland consolidates GKD's GIS, from a peer: no effect",
+        by_other,
+    );
+    let by_self = sc.make(&c, body(Kind::OfferConsolidate, gis_only));
+    peer(
+        &mut sc,
+        "GKD Paderborn consolidates its own GIS, from a peer: no effect",
+        by_self,
+    );
+    let early = json!({"request": r1.id().to_hex(), "effective_at": "2026-08-01T00:00:00Z", "reason": "Fremd"});
+    let foreign_end = sc.make(&b, body(Kind::AgreementEnd, early));
+    peer(
+        &mut sc,
+        "KRZN ends Paderborn's hosting agreement earlier, from a peer: no effect",
+        foreign_end,
+    );
+    let pb_end = sc.publish(
+        "Paderborn ends its SOC agreement from November",
+        &pb,
+        body(Kind::AgreementEnd, json!({"request": r6.id().to_hex(), "effective_at": "2026-10-31T00:00:00Z", "reason": "Landeslösung"})),
+        "stored",
+    );
+    let itk_end = (0..)
+        .map(|i| {
+            sc.make(&a, body(Kind::AgreementEnd, json!({"request": r6.id().to_hex(), "effective_at": "2026-08-31T00:00:00Z", "reason": format!("Kündigung ({i})")})))
+        })
+        .find(|r| r.id() > pb_end.id())
+        .expect("a higher id");
+    let itk_end_id = itk_end.id();
+    sc.submit(
+        "ITK Rheinland ends it from September: the earlier end counts",
+        itk_end,
+        "stored",
+        true,
+    );
+    // The submission gate's other checks.
+    // Check order: the responder before the answer, membership before
+    // availability.
+    sc.publish(
+        "KRZN accepts Paderborn's accepted hosting request: not a responder comes first",
+        &b,
+        about(Kind::RequestAccept, &r1.id()),
+        "not_responder",
+    );
+    let mut stranger = request_json(&print.id(), start);
+    stranger["on_behalf_of"] = json!(["05774032"]);
+    sc.publish(
+        "KRZN requests the withdrawn printing offer for a non-member: membership comes first",
+        &b,
+        body(Kind::Request, stranger),
+        "not_a_member_municipality",
+    );
+    sc.publish(
+        "ITK Rheinland accepts a request nobody holds",
+        &a,
+        about(Kind::RequestAccept, &Hash32([0xcd; 32])),
+        "unknown_record",
+    );
+    let none = json!({"provider": c.did().as_str(), "offer_id": "nichts", "reason": ""});
+    sc.publish(
+        "OWL-IT consolidates an offer GKD does not have",
+        &d,
+        body(Kind::OfferConsolidate, none),
+        "unknown_record",
+    );
+    let nope = json!({"provider": c.did().as_str(), "offer_id": "gis", "replacement": "nope", "reason": ""});
+    sc.publish(
+        "OWL-IT consolidates GIS into an offer it does not have",
+        &d,
+        body(Kind::OfferConsolidate, nope),
+        "not_an_offer",
+    );
+    sc.submitting = false;
+    // Municipalities: revocation, a new key for the AGS, no succession.
+    let dormagen = key(63);
+    sc.act(
+        "admit Dormagen",
+        &s1,
+        Kind::MunicipalityAdmit,
+        towns(vec![town(&dormagen, "05162004", "Dormagen")]),
+        &both,
+        "stored",
+    );
+    sc.act(
+        "revoke Dormagen's key",
+        &s1,
+        Kind::MemberRevoke,
+        json!({"provider": dormagen.did().as_str(), "key": dormagen.did().as_str(), "from_seq": 1, "reason": "Schlüssel kompromittiert"}),
+        &both,
+        "stored",
+    );
+    sc.act(
+        "admit the revoked key again",
+        &s1,
+        Kind::MunicipalityAdmit,
+        towns(vec![town(&dormagen, "05162004", "Dormagen")]),
+        &both,
+        "member_revoked",
+    );
+    sc.act(
+        "admit a new key for Dormagen's AGS",
+        &s1,
+        Kind::MunicipalityAdmit,
+        towns(vec![town(&key(64), "05162004", "Dormagen")]),
+        &both,
+        "stored",
+    );
+    sc.act(
+        "hand a municipality's portfolio on",
+        &s1,
+        Kind::MemberSuccession,
+        json!({"provider": pb.did().as_str(), "successor": a.did().as_str(), "effective_at": "2026-01-01T00:00:00Z", "offer_ids": [], "reason": ""}),
+        &both,
+        "not_a_provider",
+    );
+    let stale = action(
+        Kind::MunicipalityAdmit,
+        json!({"prev_action": sc.fed.to_hex(), "municipalities": [town(&pb, "05774032", "Paderborn")]}),
+        &both,
+    );
+    let stale = sc.make(&s1, stale);
+    sc.submit(
+        "an admission on an old governance head: stored (it competes), not judged against the current chain",
+        stale,
+        "equivocation",
+        false,
     );
     sc.submitting = false;
 
@@ -534,16 +944,48 @@ pub(super) fn case() -> Case {
             .filter_map(|id| Some((id, state.agreement_status(id, t)?)))
             .map(|(id, s)| json!({"request": id.to_hex(), "status": s.as_str()}))
             .collect();
-        let capacity: Vec<Value> = [(&a, "soc"), (&a, "meldewesen-hosting"), (&d, "servicekonto-owl")]
-            .iter()
-            .map(|(k, o)| {
-                let cap = state.capacity(k.did(), &o.parse().expect("offer id"), t);
-                json!({"provider": k.did().as_str(), "offer_id": o, "declared": cap.declared, "taken": cap.taken, "remaining": cap.remaining()})
+        let capacity: Vec<Value> = [
+            (&a, "soc"),
+            (&a, "meldewesen-hosting"),
+            (&a, "backup"),
+            (&d, "servicekonto-owl"),
+        ]
+        .iter()
+        .map(|(k, o)| {
+            let cap = state.capacity(k.did(), &o.parse().expect("offer id"), t);
+            json!({"provider": k.did().as_str(), "offer_id": o, "declared": cap.declared, "taken": cap.taken, "remaining": cap.remaining()})
+        })
+        .collect();
+        let offers: Vec<Value> = [
+            (&a, "e-akte"),
+            (&a, "alt"),
+            (&a, "later"),
+            (&a, "backup"),
+            (&c, "servicekonto"),
+            (&c, "gis"),
+            (&e, "scan"),
+            (&f, "druck"),
+        ]
+        .iter()
+        .map(|(k, o)| {
+            let id: kx_protocol::fields::OfferId = o.parse().expect("offer id");
+            let entry = &state.offers[&(k.did().clone(), id.clone())];
+            let shown = state.shown_under(k.did(), &id, t);
+            json!({
+                "provider": k.did().as_str(),
+                "offer_id": o,
+                "status": state.offer_status(k.did(), entry, t).as_str(),
+                "shown_under": shown.as_str(),
             })
-            .collect();
-        json!({"t": t.to_string(), "agreements": agreements, "capacity": capacity})
+        })
+        .collect();
+        json!({"t": t.to_string(), "agreements": agreements, "capacity": capacity, "offers": offers})
     };
-    let instants = vec![at("2026-04-01T00:00:00Z"), at("2026-07-01T00:00:00Z")];
+    let instants = vec![
+        at("2026-03-01T00:00:00Z"),
+        at("2026-04-01T00:00:00Z"),
+        at("2026-07-01T00:00:00Z"),
+    ];
     // The instants show what the rules decide: the SOC's third acceptance is
     // over capacity until KRZN's agreement ends, the consolidated service
     // account's agreement counts against OWL-IT's own offer.
@@ -553,22 +995,98 @@ pub(super) fn case() -> Case {
             .and_then(|l| l.iter().find(|x| x["request"] == json!(r.id().to_hex())))
             .map(|x| x["status"].clone())
     };
-    assert_eq!(status(&instants[0], &r5), Some(json!("over_capacity")));
-    assert_eq!(status(&instants[1], &r5), Some(json!("active")));
-    assert_eq!(status(&instants[1], &r3), Some(json!("ended")));
-    assert_eq!(status(&instants[0], &r2), None);
-    assert_eq!(instants[0]["capacity"][2]["taken"], json!(1));
-    assert_eq!(status(&instants[0], &r7), Some(json!("active")));
-    Case {
+    let (march, april, july) = (&instants[0], &instants[1], &instants[2]);
+    assert_eq!(status(april, &r5), Some(json!("over_capacity")));
+    assert_eq!(status(july, &r5), Some(json!("active")));
+    assert_eq!(status(july, &r3), Some(json!("ended")));
+    assert_eq!(status(april, &r2), None);
+    assert_eq!(april["capacity"][3]["taken"], json!(1));
+    assert_eq!(status(april, &r7), Some(json!("active")));
+    assert_eq!(status(april, &small), Some(json!("active")));
+    assert_eq!(status(april, &big), Some(json!("over_capacity")));
+    assert_eq!(status(april, &pair), Some(json!("active")));
+    assert_eq!(april["capacity"][2]["taken"], json!(3));
+    assert_eq!(status(march, &short), Some(json!("expired")));
+    assert_eq!(status(april, &later), Some(json!("pending")));
+    assert_eq!(status(april, &r9), Some(json!("active")));
+    assert_eq!(status(july, &gis2), Some(json!("active")));
+    let summary = state.summary();
+    let entry = |r: &VerifiedRecord| {
+        summary["requests"]
+            .as_array()
+            .and_then(|l| l.iter().find(|x| x["record"] == json!(r.id().to_hex())))
+            .cloned()
+    };
+    assert_eq!(entry(&twice).expect("counts")["status"], "declined");
+    assert!(
+        entry(&void).is_none(),
+        "a void acceptance leaves the request unavailable"
+    );
+    assert_eq!(
+        entry(&r1).expect("counts")["end"],
+        json!(r1_end.id().to_hex())
+    );
+    assert_eq!(
+        entry(&r6).expect("counts")["end"],
+        json!(itk_end_id.to_hex())
+    );
+    // The same records in another order, without the gate, plus what the gate
+    // would refuse a municipality and what then has no effect: an offer and an
+    // acceptance of a succession in its log.
+    let town_offer = sc.make(&pb, offer("stadt", 1));
+    let (seq, _) = sc.next(&pb);
+    let town_accept = kx_protocol::record::sign(
+        &pb,
+        kx_protocol::record::Draft {
+            federation: sc.fed,
+            seq: seq + 1,
+            prev: Some(town_offer.id()),
+            issued_at: ts(T0),
+            body: body(
+                Kind::SuccessionAccept,
+                json!({"succession": part.id().to_hex()}),
+            ),
+        },
+    )
+    .expect("sign");
+    let mut set = sc.accepted.clone();
+    set.push(town_offer);
+    set.push(town_accept);
+    let n = set.len();
+    for i in 0..n {
+        set.swap(i, (i * 11 + 5) % n);
+    }
+    set.reverse();
+    let mut again = Registry::new(gns.clone()).expect("registry");
+    for r in &set {
+        again.add(r.clone()).expect("add");
+    }
+    assert_eq!(
+        again.state().summary(),
+        state.summary(),
+        "no effect, any order"
+    );
+    let set_case = Case {
+        name: "state-exchange-set".into(),
+        json: json!({
+            "desc": "the records state-exchange stored, in another order and without the gate, with a municipality's offer and succession acceptance that have no effect: the same summary and digest",
+            "type": "state-set",
+            "genesis": record_value(&gns),
+            "records": set.iter().map(record_value).collect::<Vec<_>>(),
+            "expected": {"summary": state.summary(), "digest": state.digest().to_hex()},
+        }),
+    };
+    let steps_case = Case {
         name: "state-exchange".into(),
         json: json!({
-            "desc": "the exchange: municipalities admitted, demand, requests (also by a provider, and for members), answers, a succession with an answer by the successor, a consolidation, ends; every refusal of the ingest gate and of the submission gate (steps with \"via\": \"submit\"); agreements and capacity at two instants",
+            "desc": "the exchange: municipalities admitted, demand, requests (also by a provider, and for members), answers, a succession with an answer by the successor, a consolidation, ends; every refusal of the ingest gate and of the submission gate (steps with \"via\": \"submit\"); agreements, capacity and offers at three instants",
             "type": "state",
             "genesis": record_value(&gns),
             "steps": sc.steps,
             "expected": {"summary": state.summary(), "digest": state.digest().to_hex(), "at": instants},
         }),
-    }
+    };
+    vec![steps_case, set_case]
 }
 
 /// One accepted record of each exchange kind, and the record-level codes the
@@ -697,6 +1215,174 @@ pub(super) fn records(
         &cons,
         &[],
     ));
+    // One defect each in the exchange's body rules (5.2, 5.3).
+    let mut neg = |name: &str,
+                   desc: &str,
+                   rec: &VerifiedRecord,
+                   author: &SecretKey,
+                   edit: &dyn Fn(&mut Value),
+                   code: &str| {
+        let mut v = record_value(rec);
+        edit(&mut v["body"]);
+        cases.push(negative(
+            name,
+            desc,
+            Input::Text(text(&resign(author, v))),
+            code,
+            None,
+        ));
+    };
+    let admit_rec = &rec;
+    neg(
+        "municipality-region",
+        "a municipality admitted for a Kreis (5 digits)",
+        admit_rec,
+        s2,
+        &|b| b["municipalities"][0]["ags"] = json!("05774"),
+        "invalid_value",
+    );
+    neg(
+        "municipality-malformed-ags",
+        "a municipality's AGS of 4 digits",
+        admit_rec,
+        s2,
+        &|b| b["municipalities"][0]["ags"] = json!("0577"),
+        "malformed_ags",
+    );
+    neg(
+        "municipality-twice",
+        "the same AGS twice in one admission",
+        admit_rec,
+        s2,
+        &|b| b["municipalities"][1]["ags"] = json!("05774032"),
+        "duplicate_entry",
+    );
+    neg(
+        "municipality-none",
+        "an admission of no municipality",
+        admit_rec,
+        s2,
+        &|b| b["municipalities"] = json!([]),
+        "invalid_value",
+    );
+    neg(
+        "demand-no-quantity",
+        "a demand without any quantity",
+        &d,
+        &pb,
+        &|b| b["quantity"] = json!({}),
+        "invalid_value",
+    );
+    neg(
+        "demand-no-subject",
+        "a demand naming no category, OZG id or LeiKa key",
+        &d,
+        &pb,
+        &|b| {
+            b.as_object_mut().expect("body").remove("category");
+        },
+        "invalid_value",
+    );
+    neg(
+        "demand-validity",
+        "wanted_until before wanted_from",
+        &d,
+        &pb,
+        &|b| b["wanted_until"] = json!("2026-06-30T00:00:00Z"),
+        "invalid_validity",
+    );
+    neg(
+        "nested-null",
+        "an optional member of a nested object as null (contact.mailbox)",
+        &d,
+        &pb,
+        &|b| b["contact"]["mailbox"] = Value::Null,
+        "noncanonical_body",
+    );
+    neg(
+        "nested-required-null",
+        "a required member of a nested object as null (contact.role)",
+        &d,
+        &pb,
+        &|b| b["contact"]["role"] = Value::Null,
+        "invalid_type",
+    );
+    neg(
+        "request-end-and-term",
+        "a request with both an end and a term",
+        &req,
+        &pb,
+        &|b| b["end"] = json!("2027-06-30T00:00:00Z"),
+        "invalid_value",
+    );
+    neg(
+        "request-term-zero",
+        "a term of 0 months",
+        &req,
+        &pb,
+        &|b| b["term_months"] = json!(0),
+        "invalid_value",
+    );
+    neg(
+        "request-term-long",
+        "a term of 1201 months",
+        &req,
+        &pb,
+        &|b| b["term_months"] = json!(1201),
+        "invalid_value",
+    );
+    neg(
+        "request-term-past-9999",
+        "a term that ends after 9999-12-31",
+        &req,
+        &pb,
+        &|b| b["start"] = json!("9999-06-01T00:00:00Z"),
+        "invalid_value",
+    );
+    neg(
+        "request-end-before-start",
+        "an end before the start",
+        &req,
+        &pb,
+        &|b| {
+            let o = b.as_object_mut().expect("body");
+            o.remove("term_months");
+            o.insert("end".into(), json!("2026-01-31T00:00:00Z"));
+        },
+        "invalid_validity",
+    );
+    neg(
+        "request-for-region",
+        "on_behalf_of naming a Kreis",
+        &req,
+        &pb,
+        &|b| b["on_behalf_of"] = json!(["05162"]),
+        "invalid_value",
+    );
+    neg(
+        "request-for-twice",
+        "on_behalf_of naming a municipality twice",
+        &req,
+        &pb,
+        &|b| b["on_behalf_of"] = json!(["05162024", "05162024"]),
+        "duplicate_entry",
+    );
+    neg(
+        "request-quantity-zero",
+        "a quantity of 0",
+        &req,
+        &pb,
+        &|b| b["quantity"] = json!(0),
+        "invalid_value",
+    );
+    neg(
+        "request-basis-other",
+        "a legal basis kind only offers know (other)",
+        &req,
+        &pb,
+        &|b| b["legal_basis"]["kind"] = json!("other"),
+        "invalid_value",
+    );
     let mut bad = record_value(&d);
     bad["body"]["demand_id"] = json!("E-Akte 2027");
     cases.push(negative(

@@ -238,7 +238,7 @@ pub fn generate() -> Vec<Case> {
     let mut cases = records::cases();
     cases.extend(state::cases());
     cases.push(state::edges());
-    cases.push(exchange::case());
+    cases.extend(exchange::cases());
     cases.push(sync::case());
     cases
 }

@@ -345,6 +345,18 @@ pub(super) fn cases() -> Vec<Case> {
         "float_not_allowed",
     );
     neg(
+        "float-bare-point",
+        "capacity written as 12. (a point with no digits is still a fraction)",
+        t(base_text.replacen("\"capacity\":12", "\"capacity\":12.", 1)),
+        "float_not_allowed",
+    );
+    neg(
+        "leading-zero-fraction",
+        "capacity written as 012.5 (a digit after a leading 0 ends the number)",
+        t(base_text.replacen("\"capacity\":12", "\"capacity\":012.5", 1)),
+        "malformed_json",
+    );
+    neg(
         "integer-out-of-range",
         "capacity of 2^53",
         t(base_text.replacen("\"capacity\":12", "\"capacity\":9007199254740992", 1)),

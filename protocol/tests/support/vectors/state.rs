@@ -150,6 +150,26 @@ pub(super) fn edges() -> Case {
         ),
         "stored",
     );
+    // A key contested in one round goes to the one claim of a later round.
+    let p5_next = key(72);
+    sc.publish(
+        "P5 rotates to another key",
+        &p[5],
+        rotate_to(&p5_next),
+        "stored",
+    );
+    sc.publish(
+        "which rotates to the contested key (a claim of the second round)",
+        &p5_next,
+        rotate_to(&shared),
+        "stored",
+    );
+    sc.publish(
+        "the contested key publishes for P5",
+        &shared,
+        offer("y", 1),
+        "stored",
+    );
     sc.publish("P6 publishes an offer", &p[6], offer("gis", 1), "stored");
     // The stewards replace P6's lost key and hand P5's portfolio to P6.
     let p6_new = key(71);
@@ -161,6 +181,20 @@ pub(super) fn edges() -> Case {
         json!({"provider": p[6].did().as_str(), "key": p[6].did().as_str(), "from_seq": p6_next, "new_key": p6_new.did().as_str(), "reason": "Schlüssel verloren"}),
         &[&s1],
         "stored",
+    );
+    sc.act(
+        "a second replacement of the same key at the same seq: the first on the chain counts",
+        &s1,
+        Kind::MemberRekey,
+        json!({"provider": p[6].did().as_str(), "key": p[6].did().as_str(), "from_seq": p6_next, "new_key": key(73).did().as_str(), "reason": "Doppelt"}),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "the second replacement key signs",
+        &key(73),
+        offer("gis", 2),
+        "not_member",
     );
     sc.publish(
         "the lost key signs again",
