@@ -169,9 +169,7 @@ impl Registry {
                     None => Ok(()),
                 }
             }
-            What::Answer {
-                request, accept, ..
-            } => {
+            What::Answer { request, .. } => {
                 let (resolved, entry) = self.current_request(request)?;
                 let responders =
                     Registry::responders(providers, &resolved.provider, &resolved.offer_id);
@@ -184,15 +182,15 @@ impl Registry {
                         ),
                     ));
                 }
+                // An acceptance that would be void (6.6.2) cannot get here: the
+                // withdrawal or consolidation that voids it makes R unavailable,
+                // so R is refused above unless it is accepted, and then it is
+                // answered.
                 if entry.answer.is_some() {
                     return Err(Rejection::invalid(
                         GateCode::AlreadyAnswered,
                         format!("request {request} is already {}", entry.status()),
                     ));
-                }
-                let pos = self.position(&r.author, r.seq);
-                if *accept && self.withdrawn_before(providers, &resolved, &who, pos) {
-                    return Err(void(Void::OfferWithdrawn));
                 }
                 Ok(())
             }

@@ -364,14 +364,16 @@ impl State {
 
     /// Who shows an offer at `now`: of the provider's accepted successions that
     /// cover the offer, the one with the lowest id hands it to its successor
-    /// once its `effective_at` has come, and so on along chains of mergers;
-    /// else the provider itself.
+    /// once its `effective_at` has come, and so on along chains of mergers
+    /// until one would return to a provider already passed; else the provider
+    /// itself.
     pub fn shown_under(&self, provider: &Did, offer_id: &OfferId, now: Timestamp) -> Did {
         let mut cur = provider.clone();
-        // Bounded: each step moves to another provider.
-        for _ in 0..self.providers.len() {
+        let mut passed = BTreeSet::new();
+        loop {
+            passed.insert(cur.clone());
             let Some(p) = self.providers.get(&cur) else {
-                break;
+                return cur;
             };
             let covering = p
                 .accepted
@@ -379,13 +381,13 @@ impl State {
                 .filter_map(succession_of)
                 .find(|b| b.offer_ids.is_empty() || b.offer_ids.contains(offer_id));
             match covering {
-                Some(b) if now >= b.effective_at && *b.successor != cur => {
+                // A cycle of mergers stops where it would close.
+                Some(b) if now >= b.effective_at && !passed.contains(b.successor) => {
                     cur = b.successor.clone();
                 }
-                _ => break,
+                _ => return cur,
             }
         }
-        cur
     }
 
     /// The short name a provider goes by: its profile's short name, else the

@@ -878,6 +878,223 @@ pub(super) fn cases() -> Vec<Case> {
         body(Kind::OfferConsolidate, nope),
         "not_an_offer",
     );
+    // An answer, withdrawal or end on an agreement that crossed a withdrawal:
+    // it is accepted.
+    sc.publish(
+        "Neuss withdraws its accepted hosting request again",
+        &ne,
+        about(Kind::RequestWithdraw, &r9.id()),
+        "already_answered",
+    );
+    answer(
+        &mut sc,
+        "ITK Rheinland declines it",
+        &a,
+        Kind::RequestDecline,
+        &r9,
+        "2026-01-29T10:00:00Z",
+        "already_answered",
+    );
+    // An acceptance before the provider withdraws the version stands.
+    let print2 = sc.publish(
+        "ITK Rheinland offers printing again",
+        &a,
+        offer("print2", 1),
+        "stored",
+    );
+    let kept = sc.publish(
+        "Paderborn requests it",
+        &pb,
+        request(&print2.id(), start),
+        "stored",
+    );
+    answer(
+        &mut sc,
+        "ITK Rheinland accepts",
+        &a,
+        Kind::RequestAccept,
+        &kept,
+        "2026-01-29T11:00:00Z",
+        "stored",
+    );
+    sc.publish(
+        "and then withdraws the offer: the agreement stands",
+        &a,
+        body(
+            Kind::OfferWithdraw,
+            json!({"offer_id": "print2", "version": 1, "reason": "Eingestellt"}),
+        ),
+        "stored",
+    );
+    // A withdrawn request keeps a decline that crossed the withdrawal as its
+    // answer.
+    let gone = sc.publish(
+        "Büren requests hosting a third time",
+        &bu,
+        request(&hosting.id(), start),
+        "stored",
+    );
+    sc.publish(
+        "and withdraws it",
+        &bu,
+        about(Kind::RequestWithdraw, &gone.id()),
+        "stored",
+    );
+    let crossed_decline = sc.make_at(
+        &a,
+        about(Kind::RequestDecline, &gone.id()),
+        "2026-01-29T12:00:00Z",
+    );
+    peer(
+        &mut sc,
+        "ITK Rheinland declines it, from a peer: withdrawn, with the decline as answer",
+        crossed_decline,
+    );
+    // Only the buyer's withdrawal counts.
+    let still = sc.publish(
+        "Paderborn requests hosting once more",
+        &pb,
+        request(&hosting.id(), start),
+        "stored",
+    );
+    let foreign_wd = sc.make(&bu, about(Kind::RequestWithdraw, &still.id()));
+    peer(
+        &mut sc,
+        "Büren withdraws Paderborn's request, from a peer: no effect",
+        foreign_wd,
+    );
+    // The boundaries of validity: a start or an issue at `valid_until` is
+    // too late.
+    let at_end = sc.make_at(
+        &pb,
+        request(&alt.id(), "2026-01-10T00:00:00Z"),
+        "2026-01-05T00:00:00Z",
+    );
+    sc.submit(
+        "Paderborn requests the expired offer from the day it ends",
+        at_end,
+        "offer_expired",
+        false,
+    );
+    let issued_at_end = sc.make_at(
+        &pb,
+        request(&alt.id(), "2026-01-05T00:00:00Z"),
+        "2026-01-10T00:00:00Z",
+    );
+    sc.submit(
+        "Paderborn requests it on the day it ends",
+        issued_at_end,
+        "offer_expired",
+        false,
+    );
+    // A successor may request what it inherited; the provider may not
+    // consolidate its own offer.
+    sc.publish(
+        "OWL-IT requests GKD's GIS, which it inherited",
+        &d,
+        request(&gis.id(), start),
+        "stored",
+    );
+    let own = json!({"provider": c.did().as_str(), "offer_id": "gis", "reason": ""});
+    sc.publish(
+        "GKD Paderborn consolidates its own GIS",
+        &c,
+        body(Kind::OfferConsolidate, own),
+        "not_a_successor",
+    );
+    // Withdrawn comes before consolidated.
+    sc.publish(
+        "GKD Paderborn offers a second service",
+        &c,
+        offer("zwei", 1),
+        "stored",
+    );
+    let into = json!({"provider": c.did().as_str(), "offer_id": "zwei", "replacement": "servicekonto-owl", "reason": "Doppelt"});
+    sc.publish(
+        "OWL-IT consolidates it",
+        &d,
+        body(Kind::OfferConsolidate, into),
+        "stored",
+    );
+    sc.publish(
+        "GKD Paderborn withdraws it too",
+        &c,
+        body(
+            Kind::OfferWithdraw,
+            json!({"offer_id": "zwei", "version": 1, "reason": ""}),
+        ),
+        "stored",
+    );
+    // Of equal versions the highest id is current; of profiles the newest in
+    // the log, whatever its id.
+    sc.publish(
+        "ITK Rheinland publishes a twin offer",
+        &a,
+        offer("twin", 1),
+        "stored",
+    );
+    let mut twin_body = offer_json("twin", 1);
+    twin_body["summary"] = json!("Die gleiche Version, anders beschrieben.");
+    sc.publish(
+        "and the same version again",
+        &a,
+        body(Kind::Offer, twin_body),
+        "stored",
+    );
+    let first_profile = sc.reg.state().providers[a.did()]
+        .profile
+        .as_ref()
+        .expect("profile")
+        .id();
+    let newer = (0..)
+        .map(|i| {
+            sc.make(&a, body(Kind::ProviderProfile, json!({
+                "name": "Zweckverband IT-Kooperation Rheinland",
+                "short_name": "ITK Rheinland",
+                "description": format!("Neue Fassung ({i})."),
+                "regions": ["05162"], "members": ["05162"], "certifications": [], "nodes": [], "contacts": []
+            })))
+        })
+        .find(|r| r.id() < first_profile)
+        .expect("a lower id");
+    let newer_id = newer.id();
+    sc.submit(
+        "ITK Rheinland publishes a newer profile (with a lower id)",
+        newer,
+        "stored",
+        true,
+    );
+    // A cycle of mergers.
+    let g = key(16);
+    let h = key(17);
+    for (k, name) in [(&g, "Provider G"), (&h, "Provider H")] {
+        sc.act(
+            &format!("admit {name}"),
+            &s1,
+            Kind::MemberAdmit,
+            json!({"provider": k.did().as_str(), "name": name}),
+            &both,
+            "stored",
+        );
+    }
+    sc.publish("G offers a service", &g, offer("kreis", 1), "stored");
+    for (from, to) in [(&g, &h), (&h, &g)] {
+        let s = sc.publish(
+            "a succession",
+            from,
+            body(Kind::Succession, json!({"successor": to.did().as_str(), "effective_at": "2026-01-01T00:00:00Z", "offer_ids": []})),
+            "stored",
+        );
+        sc.publish(
+            "accepted",
+            to,
+            body(
+                Kind::SuccessionAccept,
+                json!({"succession": s.id().to_hex()}),
+            ),
+            "stored",
+        );
+    }
     sc.submitting = false;
     // Municipalities: revocation, a new key for the AGS, no succession.
     let dormagen = key(63);
@@ -904,6 +1121,14 @@ pub(super) fn cases() -> Vec<Case> {
         towns(vec![town(&dormagen, "05162004", "Dormagen")]),
         &both,
         "member_revoked",
+    );
+    sc.act(
+        "admit Paderborn's key for Büren's AGS: the member is checked first",
+        &s1,
+        Kind::MunicipalityAdmit,
+        towns(vec![town(&pb, "05774016", "Büren")]),
+        &both,
+        "already_member",
     );
     sc.act(
         "admit a new key for Dormagen's AGS",
@@ -965,6 +1190,9 @@ pub(super) fn cases() -> Vec<Case> {
             (&c, "gis"),
             (&e, "scan"),
             (&f, "druck"),
+            (&c, "zwei"),
+            (&a, "twin"),
+            (&g, "kreis"),
         ]
         .iter()
         .map(|(k, o)| {
@@ -982,6 +1210,8 @@ pub(super) fn cases() -> Vec<Case> {
         json!({"t": t.to_string(), "agreements": agreements, "capacity": capacity, "offers": offers})
     };
     let instants = vec![
+        at("2026-01-10T00:00:00Z"),
+        at("2026-02-28T00:00:00Z"),
         at("2026-03-01T00:00:00Z"),
         at("2026-04-01T00:00:00Z"),
         at("2026-07-01T00:00:00Z"),
@@ -995,7 +1225,22 @@ pub(super) fn cases() -> Vec<Case> {
             .and_then(|l| l.iter().find(|x| x["request"] == json!(r.id().to_hex())))
             .map(|x| x["status"].clone())
     };
-    let (march, april, july) = (&instants[0], &instants[1], &instants[2]);
+    let offer_at = |v: &Value, id: &str| {
+        v["offers"]
+            .as_array()
+            .and_then(|l| l.iter().find(|x| x["offer_id"] == json!(id)))
+            .cloned()
+            .expect("listed")
+    };
+    let (january, february) = (&instants[0], &instants[1]);
+    let (march, april, july) = (&instants[2], &instants[3], &instants[4]);
+    assert_eq!(offer_at(january, "alt")["status"], "expired");
+    assert_eq!(status(february, &short), Some(json!("expired")));
+    assert_eq!(offer_at(april, "zwei")["status"], "withdrawn");
+    assert_eq!(
+        offer_at(april, "kreis")["shown_under"],
+        json!(h.did().as_str())
+    );
     assert_eq!(status(april, &r5), Some(json!("over_capacity")));
     assert_eq!(status(july, &r5), Some(json!("active")));
     assert_eq!(status(july, &r3), Some(json!("ended")));
@@ -1030,6 +1275,15 @@ pub(super) fn cases() -> Vec<Case> {
         entry(&r6).expect("counts")["end"],
         json!(itk_end_id.to_hex())
     );
+    assert_eq!(entry(&kept).expect("counts")["status"], "accepted");
+    assert_eq!(entry(&gone).expect("counts")["status"], "withdrawn");
+    assert!(!entry(&gone).expect("counts")["answer"].is_null());
+    assert_eq!(entry(&still).expect("counts")["status"], "open");
+    let itk = summary["providers"]
+        .as_array()
+        .and_then(|l| l.iter().find(|p| p["did"] == json!(a.did().as_str())))
+        .expect("ITK Rheinland");
+    assert_eq!(itk["profile"], json!(newer_id.to_hex()));
     // The same records in another order, without the gate, plus what the gate
     // would refuse a municipality and what then has no effect: an offer and an
     // acceptance of a succession in its log.
@@ -1079,7 +1333,7 @@ pub(super) fn cases() -> Vec<Case> {
     let steps_case = Case {
         name: "state-exchange".into(),
         json: json!({
-            "desc": "the exchange: municipalities admitted, demand, requests (also by a provider, and for members), answers, a succession with an answer by the successor, a consolidation, ends; every refusal of the ingest gate and of the submission gate (steps with \"via\": \"submit\"); agreements, capacity and offers at three instants",
+            "desc": "the exchange: municipalities admitted, demand, requests (also by a provider, and for members), answers, a succession with an answer by the successor, a consolidation, ends; every refusal of the ingest gate and of the submission gate (steps with \"via\": \"submit\"); agreements, capacity and offers at five instants",
             "type": "state",
             "genesis": record_value(&gns),
             "steps": sc.steps,

@@ -344,6 +344,63 @@ pub(super) fn cases() -> Vec<Case> {
         t(base_text.replacen("\"capacity\":12", "\"capacity\":1.2e1", 1)),
         "float_not_allowed",
     );
+    // Strict JSON and text details (3, 5.2), one defect each.
+    let title_at = base_text.find("\"title\":\"").expect("title") + "\"title\":\"".len();
+    let mut with_bom = vec![0xef, 0xbb, 0xbf];
+    with_bom.extend_from_slice(base_text.as_bytes());
+    neg(
+        "bom",
+        "a byte-order mark before the record",
+        Input::Hex(with_bom),
+        "malformed_json",
+    );
+    let splice = |s: &str| {
+        let mut t = base_text.clone();
+        t.insert_str(title_at, s);
+        t
+    };
+    neg(
+        "lone-surrogate",
+        "a lone UTF-16 surrogate in a \\u escape",
+        t(splice("\\ud800")),
+        "malformed_json",
+    );
+    neg(
+        "control-character",
+        "a raw TAB character inside a string",
+        t(splice("\t")),
+        "malformed_json",
+    );
+    neg(
+        "unknown-escape",
+        "the escape \\q",
+        t(splice("\\q")),
+        "malformed_json",
+    );
+    neg(
+        "duplicate-key-escaped",
+        "the envelope member seq twice, once spelled with an escape",
+        t(base_text.replacen("\"seq\":2,", "\"seq\":2,\"s\\u0065q\":2,", 1)),
+        "duplicate_key",
+    );
+    neg(
+        "leap-second",
+        "issued_at at second 60",
+        t(mutate(&|v| v["issued_at"] = json!("2016-12-31T23:59:60Z"))),
+        "malformed_timestamp",
+    );
+    neg(
+        "before-1970",
+        "issued_at in 1969",
+        t(mutate(&|v| v["issued_at"] = json!("1969-12-31T23:59:59Z"))),
+        "malformed_timestamp",
+    );
+    neg(
+        "invalid-text-nbsp",
+        "title ending in a no-break space (White_Space)",
+        t(mutate(&|v| v["body"]["title"] = json!("Meldewesen\u{a0}"))),
+        "invalid_text",
+    );
     neg(
         "float-bare-point",
         "capacity written as 12. (a point with no digits is still a fraction)",
@@ -664,6 +721,15 @@ pub(super) fn cases() -> Vec<Case> {
         "approvals signed a different action",
         t(adm),
         "bad_approval",
+    );
+    let mut twice = record_value(&admit);
+    let first = twice["body"]["approvals"][0].clone();
+    twice["body"]["approvals"] = json!([first.clone(), first]);
+    neg(
+        "duplicate-approval",
+        "the same steward's approval twice",
+        t(text(&resign(&s1, twice))),
+        "duplicate_entry",
     );
     let mut gv = record_value(&gns);
     gv["federation"] = json!("00".repeat(32));

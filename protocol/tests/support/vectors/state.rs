@@ -170,6 +170,37 @@ pub(super) fn edges() -> Case {
         offer("y", 1),
         "stored",
     );
+    // A key.rotate and a steward rekey with the same cut: the stewards' wins.
+    let p9 = key(69);
+    sc.act(
+        "admit P9",
+        &s1,
+        Kind::MemberAdmit,
+        adm(&p9, "P9"),
+        &[&s1],
+        "stored",
+    );
+    sc.publish("P9 rotates at seq 1", &p9, rotate_to(&key(74)), "stored");
+    sc.act(
+        "the stewards replace P9's key from seq 2 (the same cut)",
+        &s1,
+        Kind::MemberRekey,
+        json!({"provider": p9.did().as_str(), "key": p9.did().as_str(), "from_seq": 2, "new_key": key(75).did().as_str(), "reason": "Schlüssel verloren"}),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "the key P9 rotated to publishes",
+        &key(74),
+        offer("z", 1),
+        "not_member",
+    );
+    sc.publish(
+        "the stewards' key publishes",
+        &key(75),
+        offer("z", 1),
+        "stored",
+    );
     sc.publish("P6 publishes an offer", &p[6], offer("gis", 1), "stored");
     // The stewards replace P6's lost key and hand P5's portfolio to P6.
     let p6_new = key(71);
