@@ -1,7 +1,9 @@
 //! The web catalog in a real headless Chromium (Debian `chromium` and
 //! `chromium-driver`, installed by `scripts/test`), driven over WebDriver the way
 //! a person uses it: search for a municipality and a category, open an offer, open
-//! its provider, compare two offers. Screenshots of each page go to
+//! its provider, compare two offers, see what Paderborn takes, request an offer
+//! with Paderborn's key file (signed in the browser) and find the request on
+//! the provider's page. Screenshots of each page go to
 //! `target/screenshots/` (to `docs/screenshots/` with KX_UPDATE_SCREENSHOTS=1).
 
 use base64::Engine as _;
@@ -185,7 +187,7 @@ impl Driver {
 }
 
 #[test]
-fn a_municipality_finds_opens_and_compares_offers_in_chromium() {
+fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
@@ -341,6 +343,92 @@ fn a_municipality_finds_opens_and_compares_offers_in_chromium() {
         "{table}"
     );
     d.screenshot("compare");
+
+    // Paderborn's page: what it takes from whom.
+    d.go(&format!("{catalog}/gemeinde/Paderborn"));
+    d.wait_text("h1", "Gemeinde Paderborn");
+    let takes = d.text("main");
+    assert!(
+        takes.contains("Was Paderborn bezieht") && takes.contains("OWL-IT"),
+        "{takes}"
+    );
+    assert!(
+        !d.find_all("tr.run").is_empty(),
+        "running agreements are listed"
+    );
+    d.screenshot("municipality");
+
+    // Paderborn requests an offer it does not take yet, signing in the
+    // browser with its key file.
+    let api = |path: &str| -> Value {
+        let mut r = ureq::get(&format!("{catalog}{path}")).call().expect("api");
+        serde_json::from_str(&r.body_mut().read_to_string().expect("body")).expect("json")
+    };
+    let town = api("/v1/municipalities/05774032");
+    let taken: Vec<String> = town["agreements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(town["requests"].as_array().into_iter().flatten())
+        .filter_map(|r| r["offer"]["record"].as_str().map(str::to_owned))
+        .collect();
+    let offers = api("/v1/offers?municipality=05774032&limit=200");
+    let fresh = offers["offers"]
+        .as_array()
+        .expect("offers")
+        .iter()
+        .find(|o| {
+            !taken.contains(&o["record"].as_str().unwrap_or("").to_owned())
+                && o["uptake"]["remaining"].as_u64() > Some(0)
+        })
+        .expect("an offer Paderborn does not take");
+    let offer_href = format!(
+        "{catalog}/angebot/{}/{}?gemeinde=05774032",
+        fresh["provider"]["did"].as_str().expect("did"),
+        fresh["offer_id"].as_str().expect("id")
+    );
+    d.go(&offer_href);
+    d.wait_text("#abrufen", "Abrufen");
+    let command = d.text("#abruf-befehl");
+    assert!(
+        command.starts_with("kx request send"),
+        "the equivalent command: {command}"
+    );
+    let key = t.path().join("demo/keys/municipalities/05774032.key");
+    d.type_into("#schluessel", &key.display().to_string());
+    let quantity = d.find("#menge");
+    d.call("POST", &format!("/element/{quantity}/clear"), None);
+    d.type_into("#menge", "25");
+    d.type_into("#postfach", "vergabe@paderborn.example");
+    d.screenshot("request-form");
+    let send = d.find("#abrufen-knopf");
+    d.click(&send);
+    let said = d.wait_text("#abruf-ergebnis", "Abruf gesendet");
+    let id = said
+        .split_whitespace()
+        .find(|w| w.len() >= 64)
+        .map(|w| w.trim_end_matches('.').to_owned())
+        .expect("request id");
+    let r = api(&format!("/v1/requests/{id}"));
+    assert_eq!(r["buyer"]["name"], "Paderborn", "{r}");
+    assert_eq!(r["status"], "open");
+    assert_eq!(r["quantity"], 25);
+    assert_eq!(r["offer"]["record"], fresh["record"]);
+    assert_eq!(r["contact"]["mailbox"], "vergabe@paderborn.example");
+    d.screenshot("request-sent");
+    d.go(&format!("{catalog}/gemeinde/Paderborn"));
+    let open = d.wait_text(
+        "#abrufe + div",
+        fresh["body"]["title"].as_str().expect("title"),
+    );
+    assert!(open.contains("offen"), "{open}");
+    // The provider sees it among its incoming requests.
+    d.go(&format!(
+        "{catalog}/anbieter/{}/abrufe",
+        r["responder"]["did"].as_str().expect("responder")
+    ));
+    d.wait_text("#offen + div", "Paderborn");
+    d.screenshot("incoming");
 
     // A search with no municipality match says so.
     d.go(&format!("{catalog}/?gemeinde=Atlantis"));

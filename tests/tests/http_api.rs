@@ -642,24 +642,58 @@ fn every_catalog_page_is_escaped_and_carries_the_content_security_policy() {
         format!("/vergleich?o={p}/meldewesen-hosting&o={p}/meldewesen-hosting"),
         "/vergleich".to_owned(),
         "/angebot/x/y".to_owned(),
+        "/gemeinden".to_owned(),
+        "/gemeinde/Erkrath".to_owned(),
+        "/gemeinde/%3Cscript%3E".to_owned(),
+        format!("/anbieter/{}/abrufe", url_enc(&p)),
+        format!("/abruf/{}", "ab".repeat(32)),
+        "/abruf/%3Cscript%3E".to_owned(),
     ];
-    for path in pages {
+    let stadt = f.did("stadt");
+    let ids = get(&url, &format!("/v1/requests?buyer={stadt}")).json();
+    let request = format!(
+        "/abruf/{}",
+        ids["requests"][0]["id"].as_str().expect("a request")
+    );
+    for path in pages.into_iter().chain([request]) {
         let r = get(&url, &path);
         assert!(r.status < 500, "{path}: {}", r.status);
         assert!(r.content_type.starts_with("text/html"), "{path}");
+        let form = path.starts_with("/angebot/") && r.status == 200;
+        let (policy, script) = if form {
+            (
+                kx_node::catalog::CSP_FORM,
+                "<script src=\"/static/abruf.js\" defer></script>",
+            )
+        } else {
+            (kx_node::catalog::CSP, "")
+        };
         assert_eq!(
             r.header("content-security-policy"),
-            Some(kx_node::catalog::CSP),
+            Some(policy),
             "{path}: the policy"
         );
         let page = String::from_utf8(r.body).expect("utf8");
-        assert!(!page.contains("<script"), "{path}: a script tag");
+        // The offer page has this node's one script; no page has another.
+        assert_eq!(
+            page.matches("<script").count(),
+            usize::from(form),
+            "{path}: script tags"
+        );
+        assert!(
+            form == page.contains(script) || !form,
+            "{path}: the request form's script"
+        );
+        assert!(!page.contains("<script>"), "{path}: an inline script");
         assert!(!page.contains("style="), "{path}: an inline style");
         assert!(
             page.contains("<link rel=\"stylesheet\" href=\"/static/kx.css\">"),
             "{path}"
         );
     }
+    let js = get(&url, "/static/abruf.js");
+    assert!(js.content_type.starts_with("text/javascript"));
+    assert!(String::from_utf8_lossy(&js.body).contains("crypto.subtle"));
     let css = get(&url, "/static/kx.css");
     assert!(css.content_type.starts_with("text/css"));
     assert!(String::from_utf8_lossy(&css.body).contains("font-family"));

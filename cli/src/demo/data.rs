@@ -60,7 +60,7 @@ pub(super) struct Provider {
     pub(super) short: String,
     name: String,
     regions: Vec<String>,
-    members: Vec<String>,
+    pub(super) members: Vec<String>,
     pub(super) key: SecretKey,
 }
 
@@ -91,7 +91,7 @@ fn csv(text: &'static str) -> Vec<BTreeMap<String, String>> {
         .collect()
 }
 
-fn small_hash(a: &str, b: &str) -> u64 {
+pub(super) fn small_hash(a: &str, b: &str) -> u64 {
     let h = kx_protocol::record::sha256(format!("{a}/{b}").as_bytes());
     u64::from_be_bytes(h.0[..8].try_into().unwrap_or([0; 8]))
 }

@@ -7,10 +7,14 @@
 //! and members each provider really has (`cli/demo/`, copied from the KDN reference
 //! data; `data.rs` reads them), about 180 offers across the taxonomy with real OZG ids and LeiKa keys, and
 //! the OWL-IT merger of 1 January 2024 (GKD Paderborn and krz hand their portfolios
-//! to Ostwestfalen-Lippe-IT). The CLI links no node internals: it runs the
+//! to Ostwestfalen-Lippe-IT). Then the exchange (`market.rs`): the
+//! municipalities of four Kreise admitted as buyers, their demand, a few hundred
+//! requests and agreements, providers buying from providers, and OWL-IT
+//! consolidating what it inherited. The CLI links no node internals: it runs the
 //! `kx-node` binary that sits next to it.
 
 mod data;
+mod market;
 
 use crate::args::DemoArgs;
 use crate::client::Client;
@@ -212,7 +216,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
 
 fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBool) -> Result<()> {
     let bin = node_binary();
-    progress("[1/5] keys and genesis ...");
+    progress("[1/6] keys and genesis ...");
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let kdn = SecretKey::from_seed(seed)?;
@@ -236,7 +240,7 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
         std::fs::write(dir.join(format!("keys/{}.key", p.id)), p.key.to_file_text())?;
     }
 
-    progress("[2/5] starting nodes ...");
+    progress("[2/6] starting nodes ...");
     let mut first_listen = None;
     for (i, id) in NODES.iter().enumerate() {
         let p = providers
@@ -256,7 +260,7 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
             first_listen = Some(listen_of(&ndir)?);
         }
         progress(&format!(
-            "[2/5] starting nodes ... {}/{}",
+            "[2/6] starting nodes ... {}/{}",
             i + 1,
             NODES.len()
         ));
@@ -270,10 +274,11 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
         Client::new(&nodes[i].http)
     };
 
-    progress("[3/5] admitting providers ...");
+    progress("[3/6] admitting providers ...");
     let kdn_node = client_of("itk-rheinland");
     let mut steward = LogWriter::new(kdn, fed, Some((1, g.id())));
     let mut head: Hash32 = fed;
+    let mut submitted = 0usize;
     for p in &providers {
         let mut b = Body::MemberAdmit(AdmitBody {
             prev_action: head,
@@ -285,6 +290,7 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
         let rec = steward.write(b, now()?)?;
         head = rec.action().context("admission is an action")?;
         kdn_node.submit(rec.canonical_json())?;
+        submitted += 1;
     }
 
     let catalogue = Offers::load()?;
@@ -295,6 +301,7 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
     let mut done = 0;
     let mut writers: BTreeMap<String, LogWriter> = BTreeMap::new();
     let mut offered: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut published: Vec<(String, VerifiedRecord)> = Vec::new();
     for p in &providers {
         let home = if MERGED.contains(&p.id.as_str()) {
             "owl-it"
@@ -303,9 +310,10 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
         };
         let client = client_of(home);
         let mut w = LogWriter::new(SecretKey::from_seed(p.key.seed())?, fed, None);
-        let submit = |w: &mut LogWriter, b: Body| -> Result<VerifiedRecord> {
+        let mut submit = |w: &mut LogWriter, b: Body| -> Result<VerifiedRecord> {
             let rec = w.write(b, now()?)?;
             client.submit(rec.canonical_json())?;
+            submitted += 1;
             Ok(rec)
         };
         submit(&mut w, data::profile(p)?)?;
@@ -316,9 +324,10 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
                     .or_default()
                     .push(o.offer_id.to_string());
             }
-            submit(&mut w, b)?;
+            let rec = submit(&mut w, b)?;
+            published.push((p.id.clone(), rec));
             done += 1;
-            progress(&format!("[4/5] publishing offers ... {done}/{total}"));
+            progress(&format!("[4/6] publishing offers ... {done}/{total}"));
         }
         writers.insert(p.id.clone(), w);
         if stop.load(Ordering::SeqCst) {
@@ -342,6 +351,7 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
             now()?,
         )?;
         owl_client.submit(s.canonical_json())?;
+        submitted += 1;
         let ow = writers.get_mut("owl-it").context("OWL-IT writer")?;
         let a = ow.write(
             Body::from_json(
@@ -351,11 +361,29 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
             now()?,
         )?;
         owl_client.submit(a.canonical_json())?;
+        submitted += 1;
     }
 
-    progress("[5/5] waiting until every node holds every record ...");
+    progress("[5/6] the exchange: municipalities, demand, requests, agreements ...");
+    let keys = dir.join("keys/municipalities");
+    std::fs::create_dir_all(&keys)?;
+    let clock = kx_protocol::Timestamp::from_unix(now()?.unix() - 3600).context("clock")?;
+    let client_for = |id: &str| client_of(id);
+    let mut mk = market::Market {
+        fed,
+        providers: &providers,
+        writers: &mut writers,
+        offers: &published,
+        client_of: &client_for,
+        submitted: &mut submitted,
+        clock,
+    };
+    let mut towns = market::admit(&mut mk, &mut steward, &mut head, &keys)?;
+    let made = market::run(&mut mk, &mut towns)?;
+
+    progress("[6/6] waiting until every node holds every record ...");
     let deadline = Instant::now() + Duration::from_secs(120);
-    let expected_records = 1 + providers.len() * 2 + total + 4;
+    let expected_records = 1 + submitted;
     loop {
         let states: Vec<_> = nodes
             .iter()
@@ -385,6 +413,17 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
         providers.len(),
         fed.short()
     )?;
+    writeln!(
+        out,
+        "The exchange: {} municipalities of Kreis Paderborn, Rhein-Kreis Neuss, Kreis Mettmann and Kreis Soest admitted; {} demands, {} requests, {} agreements ({} ended), {} declined; OWL-IT consolidated {} inherited offers.",
+        made.towns,
+        made.demands,
+        made.requests,
+        made.agreements,
+        made.ended,
+        made.declined,
+        made.consolidated
+    )?;
     writeln!(out)?;
     writeln!(out, "Web catalog of each node:")?;
     for n in nodes.iter() {
@@ -411,6 +450,19 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
             out,
             "  kx offer compare {owl_did}/{o} {}/{o}",
             krzn.key.did()
+        )?;
+    }
+    writeln!(out, "  kx agreement list --municipality Paderborn")?;
+    writeln!(out, "  kx request list --incoming --did {owl_did}")?;
+    writeln!(
+        out,
+        "  open {first}/gemeinde/05774032 (Paderborn: what it takes from whom)"
+    )?;
+    if let Some(t) = towns.iter().find(|t| t.m.ags == "05774032") {
+        writeln!(
+            out,
+            "  Paderborn's key (for the request form on an offer page, or kx request send --key): {}",
+            keys.join(format!("{}.key", t.m.ags)).display()
         )?;
     }
     writeln!(out, "  kx node status")?;

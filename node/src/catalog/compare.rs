@@ -49,7 +49,7 @@ fn rows(offers: &[OfferView], m: Option<&Municipality>) -> Vec<Row> {
         ("Bereitstellung", |v| {
             format::delivery(v.body.delivery).into()
         }),
-        ("Preis", |v| format::price(&v.body)),
+        ("Preis", |v| format::price(&v.body.pricing)),
         ("Verfügbarkeit", |v| {
             format::percent(v.body.sla.availability_bp)
         }),

@@ -2,10 +2,11 @@
 //! the protocol's enums, region names, and the catalog's own links. Plain
 //! text only: the templates escape it.
 
-use kx_protocol::body::{Delivery, OfferBody, PriceModel};
+use kx_protocol::Timestamp;
+use kx_protocol::body::{BuyerBasisKind, Delivery, PriceModel, Pricing};
 use kx_protocol::fields::{AgsPrefix, OfferId};
 use kx_protocol::geo::{self, Municipality};
-use kx_protocol::registry::{OfferStatus, Standing};
+use kx_protocol::registry::{AgreementStatus, OfferStatus, RequestStatus, Standing};
 use kx_protocol::{Did, taxonomy};
 
 /// Percent-encodes a path segment or query value.
@@ -13,20 +14,25 @@ pub(super) fn url_enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Cents as euros: 123456 → `1.234,56 €`.
-pub(super) fn euro(cents: u64) -> String {
-    let mut s = (cents / 100).to_string();
+/// A count with German thousands separators: 151633 → `151.633`.
+pub(super) fn thousands(n: u64) -> String {
+    let mut s = n.to_string();
     let mut i = s.len();
     while i > 3 {
         i -= 3;
         s.insert(i, '.');
     }
-    format!("{s},{:02} €", cents % 100)
+    s
 }
 
-/// The price of an offer with its unit.
-pub(super) fn price(b: &OfferBody) -> String {
-    let unit = match b.pricing.model {
+/// Cents as euros: 123456 → `1.234,56 €`.
+pub(super) fn euro(cents: u64) -> String {
+    format!("{},{:02} €", thousands(cents / 100), cents % 100)
+}
+
+/// A price with its unit.
+pub(super) fn price(p: &Pricing) -> String {
+    let unit = match p.model {
         PriceModel::FlatPerYear => " pro Jahr",
         PriceModel::PerInhabitantPerYear => " je Einwohner:in und Jahr",
         PriceModel::PerUserPerMonth => " je Nutzer:in und Monat",
@@ -35,10 +41,10 @@ pub(super) fn price(b: &OfferBody) -> String {
         PriceModel::OneTime => " einmalig",
         PriceModel::OnRequest => return "auf Anfrage".into(),
     };
-    let amount = if b.pricing.currency.as_str() == "EUR" {
-        euro(b.pricing.amount_cents)
+    let amount = if p.currency.as_str() == "EUR" {
+        euro(p.amount_cents)
     } else {
-        format!("{} {}", b.pricing.amount_cents, b.pricing.currency)
+        format!("{} {}", p.amount_cents, p.currency)
     };
     format!("{amount}{unit}")
 }
@@ -77,6 +83,65 @@ pub(super) fn standing(s: Standing) -> &'static str {
         Standing::Revoked => "ausgeschlossen",
         Standing::NotMember | Standing::KeyRotated => "ohne gültigen Schlüssel",
     }
+}
+
+/// An agreement's status at the page's instant.
+pub(super) fn agreement(s: AgreementStatus, start: Timestamp) -> String {
+    match s {
+        AgreementStatus::Pending => format!("beginnt am {}", date(start)),
+        AgreementStatus::Active => "läuft".into(),
+        AgreementStatus::Ended => "beendet".into(),
+        AgreementStatus::Expired => "ausgelaufen".into(),
+        AgreementStatus::OverCapacity => "über der Kapazität (wartet auf einen Platz)".into(),
+    }
+}
+
+pub(super) fn request(s: RequestStatus) -> &'static str {
+    match s {
+        RequestStatus::Open => "offen",
+        RequestStatus::Accepted => "angenommen",
+        RequestStatus::Declined => "abgelehnt",
+        RequestStatus::Withdrawn => "zurückgezogen",
+    }
+}
+
+pub(super) fn basis(k: BuyerBasisKind) -> &'static str {
+    match k {
+        BuyerBasisKind::InHouse => "Inhouse-Vergabe",
+        BuyerBasisKind::InterMunicipal => "Interkommunale Zusammenarbeit",
+        BuyerBasisKind::FrameworkAgreement => "Abruf aus Rahmenvertrag",
+        BuyerBasisKind::Tender => "nach Ausschreibung",
+    }
+}
+
+/// How far an offer is taken: `genutzt von 3 Kommunen, 9 Plätze frei`.
+pub(super) fn uptake(u: &kx_api::views::UptakeView) -> String {
+    let who = match u.takers.len() {
+        0 => "noch nicht genutzt".to_owned(),
+        1 => "genutzt von 1 Abnehmer".to_owned(),
+        n => format!("genutzt von {n} Abnehmern"),
+    };
+    format!("{who}, {} von {} Plätzen frei", u.remaining, u.declared)
+}
+
+/// A day in German form: `2027-01-01T00:00:00Z` → `01.01.2027`.
+pub(super) fn date(t: Timestamp) -> String {
+    let d = t.date();
+    let parts: Vec<&str> = d.split('-').collect();
+    match parts.as_slice() {
+        [y, m, day] => format!("{day}.{m}.{y}"),
+        _ => d,
+    }
+}
+
+/// The catalog page of a request.
+pub(super) fn request_href(id: &kx_protocol::Hash32) -> String {
+    format!("/abruf/{id}")
+}
+
+/// The catalog page of a municipality.
+pub(super) fn municipality_href(ags: &str) -> String {
+    format!("/gemeinde/{}", url_enc(ags))
 }
 
 /// The German name of a category slug (the slug if it is not in the taxonomy).
@@ -132,5 +197,7 @@ mod tests {
         assert_eq!(euro(123_456_789), "1.234.567,89 €");
         assert_eq!(percent(9950), "99,50 %");
         assert_eq!(url_enc("did:key:z6/o"), "did%3Akey%3Az6%2Fo");
+        let t: Timestamp = "2027-01-31T00:00:00Z".parse().expect("ts");
+        assert_eq!(date(t), "31.01.2027");
     }
 }

@@ -1,19 +1,27 @@
 //! The web catalog for municipalities: server-rendered HTML in German, usable
-//! without JavaScript. Search (by municipality, category tree, OZG service,
-//! certification, provider, free text, tender-free), offer, provider and compare
-//! pages.
+//! without JavaScript but for the offer page's request form. Search (by
+//! municipality, category tree, OZG service, certification, provider, free
+//! text, tender-free), offer, provider and compare pages, municipalities and
+//! requests.
 //!
 //! Each page is a route that reads the German form (`form.rs`), asks the read
 //! model (`view/`) and fills an askama template (`node/templates/`), which
 //! escapes every value it prints. `format.rs` writes values in German. Styles
 //! are one static asset; every page is sent with a Content-Security-Policy
-//! that allows nothing but this node's stylesheet and forms.
+//! that allows nothing but this node's stylesheet and forms, and the offer
+//! page also this node's one script (the request form) and its API.
+//!
+//! Pages: `search.rs`, `offer.rs`, `provider.rs`, `compare.rs`,
+//! `municipality.rs` (`/gemeinden`, `/gemeinde/{ags}`), `requests.rs`
+//! (`/anbieter/{did}/abrufe`, `/abruf/{id}`).
 
 mod compare;
 mod form;
 mod format;
+mod municipality;
 mod offer;
 mod provider;
+mod requests;
 mod search;
 
 use crate::ctx::Ctx;
@@ -28,8 +36,17 @@ use axum::routing::get;
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                        form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The offer page's policy: as [`CSP`], plus this node's request-form script
+/// and its API (the form reads the author's log head and submits the record).
+pub const CSP_FORM: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+                            style-src 'self'; img-src 'self'; form-action 'self'; \
+                            base-uri 'none'; frame-ancestors 'none'";
+
 /// The stylesheet, served at `/static/kx.css`.
 const STYLESHEET: &str = include_str!("../../static/kx.css");
+
+/// The request form's script, served at `/static/abruf.js`.
+const REQUEST_SCRIPT: &str = include_str!("../../static/abruf.js");
 
 /// Routes of the catalog.
 pub fn routes() -> Router<Ctx> {
@@ -38,11 +55,21 @@ pub fn routes() -> Router<Ctx> {
         .route("/angebot/{provider}/{offer_id}", get(offer::page))
         .route("/anbieter/{did}", get(provider::page))
         .route("/vergleich", get(compare::page))
+        .route("/gemeinden", get(municipality::index))
+        .route("/gemeinde/{ags}", get(municipality::page))
+        .route("/anbieter/{did}/abrufe", get(requests::incoming))
+        .route("/abruf/{id}", get(requests::page))
         .route("/static/kx.css", get(stylesheet))
+        .route("/static/abruf.js", get(script))
 }
 
 /// A rendered page with the catalog's headers.
 fn html(status: StatusCode, page: &impl Template) -> Response {
+    html_with(status, page, CSP)
+}
+
+/// A rendered page with the catalog's headers and the policy `csp`.
+fn html_with(status: StatusCode, page: &impl Template, csp: &'static str) -> Response {
     let body = match page.render() {
         Ok(body) => body,
         Err(e) => {
@@ -58,7 +85,7 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(csp),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -83,12 +110,18 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    let mut r = STYLESHEET.into_response();
+    asset(STYLESHEET, "text/css; charset=utf-8")
+}
+
+async fn script() -> Response {
+    asset(REQUEST_SCRIPT, "text/javascript; charset=utf-8")
+}
+
+/// A static asset with its type, cached for an hour.
+fn asset(text: &'static str, content_type: &'static str) -> Response {
+    let mut r = text.into_response();
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),

@@ -1,8 +1,13 @@
 //! The offer page `/angebot/{provider}/{offer_id}`: terms, SLA, price,
-//! contacts, validity, legal basis, versions and how to verify the record.
+//! contacts, validity, legal basis, who takes it and what capacity is left,
+//! versions and how to verify the record, and the request form: it signs in
+//! the browser with the municipality's key file (`static/abruf.js`, WebCrypto
+//! Ed25519; the key never leaves the browser) and shows the equivalent
+//! `kx request send`. The only page with a script; it works without one
+//! except for the form.
 
 use super::form::Params;
-use super::{Badge, Link, error_page, format, html};
+use super::{Badge, Link, error_page, format};
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::view;
@@ -34,6 +39,8 @@ struct OfferPage {
     price: String,
     sla: String,
     capacity: String,
+    /// Who takes it now, linked to their pages.
+    takers: Vec<Link>,
     certifications: String,
     standards: String,
     validity: String,
@@ -42,6 +49,14 @@ struct OfferPage {
     version: u64,
     record: String,
     versions: Vec<VersionLine>,
+    /// `did/offer_id`, for `kx request send --offer`.
+    reference: String,
+    /// The legal basis the form proposes (the municipality's way to take the
+    /// offer, else the offer's) and its reference text.
+    basis: &'static str,
+    basis_text: String,
+    /// `?gemeinde=` of the page, kept for the request form's proposal.
+    gemeinde: Option<String>,
 }
 
 struct VersionLine {
@@ -77,7 +92,7 @@ fn offer_page(v: &OfferView) -> OfferPage {
         leika: format::joined(&b.leika_keys),
         regions: format::regions(&b.regions),
         delivery: format::delivery(b.delivery),
-        price: format!("{} {}", format::price(b), b.pricing.notes),
+        price: format!("{} {}", format::price(&b.pricing), b.pricing.notes),
         sla: format!(
             "Verfügbarkeit {}, Support {}, Reaktion in {} Minuten, Lösung in {} Stunden",
             format::percent(b.sla.availability_bp),
@@ -85,7 +100,23 @@ fn offer_page(v: &OfferView) -> OfferPage {
             b.sla.response_minutes,
             b.sla.resolution_hours
         ),
-        capacity: format!("noch {} Kommunen", b.capacity),
+        capacity: format!(
+            "{} von {} Plätzen frei (berechnet aus den laufenden Vereinbarungen)",
+            v.uptake.remaining, v.uptake.declared
+        ),
+        takers: v
+            .uptake
+            .takers
+            .iter()
+            .map(|t| Link {
+                href: match (&t.ags, &t.did) {
+                    (Some(a), _) => format::municipality_href(a),
+                    (None, Some(d)) => format::provider_href(d),
+                    (None, None) => String::new(),
+                },
+                name: t.name.clone(),
+            })
+            .collect(),
         certifications: format::joined(&b.certifications),
         standards: format::joined(&b.standards),
         validity: format!(
@@ -121,6 +152,19 @@ fn offer_page(v: &OfferView) -> OfferPage {
                 short: h.record.short(),
             })
             .collect(),
+        reference: format!("{}/{}", v.provider.did, v.offer_id),
+        basis: match (&v.procurement, &b.legal_basis) {
+            (Some(p), _) => p.kind.as_str(),
+            (None, Some(l)) if l.kind != kx_protocol::body::LegalBasisKind::Other => {
+                l.kind.as_str()
+            }
+            _ => "tender",
+        },
+        basis_text: b
+            .legal_basis
+            .as_ref()
+            .map_or_else(String::new, |l| l.text.to_string()),
+        gemeinde: v.procurement.as_ref().map(|p| p.municipality.name.clone()),
     }
 }
 
@@ -141,7 +185,7 @@ pub(super) async fn page(
     };
     let m = Params::parse(q).municipality();
     match view::offers::offer(&ctx.node, &did, &offer_id, clock::now(), m, true) {
-        Some(v) => html(StatusCode::OK, &offer_page(&v)),
+        Some(v) => super::html_with(StatusCode::OK, &offer_page(&v), super::CSP_FORM),
         None => error_page(StatusCode::NOT_FOUND, "Dieses Angebot gibt es hier nicht."),
     }
 }

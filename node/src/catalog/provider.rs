@@ -11,6 +11,7 @@ use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kx_protocol::Did;
+use kx_protocol::registry::OfferStatus;
 
 #[derive(Template)]
 #[template(path = "provider.html")]
@@ -19,9 +20,12 @@ struct ProviderPage {
     profile: Option<Profile>,
     standing: &'static str,
     did: String,
+    incoming_href: String,
     successor: Option<Successor>,
     predecessors: Vec<Link>,
     offers: Vec<Offer>,
+    /// Inherited offers retired in favour of its own (not listed).
+    consolidated: usize,
 }
 
 struct Profile {
@@ -77,6 +81,7 @@ pub(super) async fn page(
         }),
         standing: format::standing(p.standing),
         did: p.did.to_string(),
+        incoming_href: format!("{}/abrufe", format::provider_href(&p.did)),
         successor: p.successor.as_ref().map(|s| Successor {
             href: format::provider_href(&s.did),
             name: s.name.clone(),
@@ -90,8 +95,13 @@ pub(super) async fn page(
                 name: r.name.clone(),
             })
             .collect(),
+        consolidated: offers
+            .iter()
+            .filter(|o| o.inherited && o.status == OfferStatus::Consolidated)
+            .count(),
         offers: offers
             .into_iter()
+            .filter(|o| !(o.inherited && o.status == OfferStatus::Consolidated))
             .map(|o| Offer {
                 href: format::offer_href(&o.owner.did, &o.offer_id, None),
                 title: o.title,

@@ -60,6 +60,8 @@ struct Card {
     availability: String,
     summary: String,
     badge: Option<Badge>,
+    /// How many take it now, and how many places are left.
+    uptake: String,
     /// `did/offer_id`, for the compare page.
     value: String,
     /// The checkbox's element id.
@@ -125,10 +127,11 @@ fn card(v: &OfferView, m: Option<&Municipality>) -> Card {
         provider: shown.name.clone(),
         formerly: v.shown_under.is_some().then(|| v.provider.name.clone()),
         category: format::category(b.category.as_str()),
-        price: format::price(b),
+        price: format::price(&b.pricing),
         availability: format::percent(b.sla.availability_bp),
         summary: b.summary.to_string(),
         badge: v.procurement.as_ref().map(Badge::of),
+        uptake: format::uptake(&v.uptake),
         value: format!("{}/{}", v.provider.did, v.offer_id),
         id: format!("v-{}", v.record.short()),
     }
