@@ -1,7 +1,9 @@
 //! `kx-bench`: measures KX against the limits of the machine it runs on.
 //!
 //! `kx-bench SCENARIO [--json]` with SCENARIO one of `verify-ceiling`, `sync-bytes`,
-//! `submit`, `query`, `catch-up`, `propagation`, `load`, or `all`. Node scenarios
+//! `submit`, `query`, `catch-up`, `propagation`, `load`, `exchange` (an
+//! agreements-heavy data set: searches, the exchange's lists and catch-up on
+//! it), or `all`. Node scenarios
 //! run real `kx-node` processes (the binary next to this one) on loopback; build
 //! both with `cargo build --release`. Every figure is printed with the ceiling it
 //! is compared to where there is one, measured in the same run.
@@ -27,6 +29,7 @@ enum Scenario {
     CatchUp,
     Propagation,
     Load,
+    Exchange,
     All,
 }
 
@@ -89,12 +92,15 @@ fn offer(id: &str, i: usize) -> Result<Body> {
 }
 
 /// A federation: genesis, steward and `providers` admitted provider keys, plus
-/// `per_provider` offers each, all signed.
+/// `per_provider` offers each, all signed; with the exchange, municipalities
+/// admitted, their requests and the providers' answers.
 struct Data {
     genesis: VerifiedRecord,
     governance: Vec<VerifiedRecord>,
     providers: Vec<SecretKey>,
     offers: Vec<VerifiedRecord>,
+    /// Municipality admissions (governance), their requests, the answers.
+    exchange: Vec<Vec<VerifiedRecord>>,
 }
 
 fn federation(providers: usize, per_provider: usize) -> Result<Data> {
@@ -156,7 +162,135 @@ fn federation(providers: usize, per_provider: usize) -> Result<Data> {
         governance,
         providers: keys,
         offers,
+        exchange: Vec::new(),
     })
+}
+
+/// `data` plus the exchange: the 396 NRW municipalities admitted in one
+/// action, each requesting `per_town` offers spread over all of them, and each
+/// provider accepting the requests for its offers while capacity lasts and
+/// declining the rest. In three phases that must be submitted in order.
+fn with_exchange(mut data: Data, per_town: usize) -> Result<Data> {
+    let fed = data.genesis.record().federation;
+    let towns = kx_protocol::geo::municipalities();
+    let keys: Vec<SecretKey> = (0..towns.len()).map(|i| key(10_000 + i as u32)).collect();
+    let head = data
+        .governance
+        .last()
+        .and_then(VerifiedRecord::action)
+        .unwrap_or(fed);
+    let entries: Vec<Value> = towns
+        .iter()
+        .zip(&keys)
+        .map(|(m, k)| json!({"ags": m.ags, "member": k.did().as_str(), "name": m.name}))
+        .collect();
+    let mut b = Body::MunicipalityAdmit(serde_json::from_value(json!({
+        "prev_action": head.to_hex(), "municipalities": entries, "approvals": []
+    }))?);
+    let mut sw = LogWriter::new(
+        key(1),
+        fed,
+        Some((
+            1 + data.governance.len() as u64,
+            data.governance
+                .last()
+                .map_or(data.genesis.id(), VerifiedRecord::id),
+        )),
+    );
+    record::approve(&mut b, sw.key());
+    let admission = sw.write(b, t0())?;
+    // Requests: municipality i asks for offers i, i + step, ... (spread).
+    let n = data.offers.len();
+    let step = (n / per_town.max(1)).max(1);
+    let offers = &data.offers;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = keys.len().div_ceil(threads).max(1);
+    let requests: Vec<VerifiedRecord> = std::thread::scope(|sc| {
+        let hs: Vec<_> = keys
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, ks)| {
+                sc.spawn(move || {
+                    let mut out = Vec::new();
+                    for (j, k) in ks.iter().enumerate() {
+                        let i = c * chunk + j;
+                        let mut w = LogWriter::new(SecretKey::from_seed(k.seed()).ok()?, fed, None);
+                        for r in 0..per_town {
+                            let offer = &offers[(i * 7 + r * step) % n];
+                            let b = Body::from_json(
+                                Kind::Request,
+                                json!({
+                                    "offer": offer.id().to_hex(), "quantity": 40,
+                                    "start": "2026-02-01T00:00:00Z", "term_months": 24,
+                                    "legal_basis": {"kind": "inter_municipal", "reference": "Öffentlich-rechtliche Vereinbarung"},
+                                    "on_behalf_of": [], "note": "", "contact": {"role": "Vergabestelle"}
+                                }),
+                            )
+                            .ok()?;
+                            out.push(w.write(b, t0()).ok()?);
+                        }
+                    }
+                    Some(out)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().ok().flatten().unwrap_or_default())
+            .collect()
+    });
+    // Answers: by the offer's author, in request order, while capacity lasts.
+    let mut by_provider: std::collections::BTreeMap<String, Vec<(&VerifiedRecord, bool)>> =
+        Default::default();
+    let mut left: std::collections::HashMap<Hash32, u64> = std::collections::HashMap::new();
+    let author_of: std::collections::HashMap<Hash32, String> = offers
+        .iter()
+        .map(|o| (o.id(), o.record().author.to_string()))
+        .collect();
+    for r in &requests {
+        let Body::Request(b) = &r.record().body else {
+            continue;
+        };
+        let places = left.entry(b.offer).or_insert(10);
+        let accept = *places > 0;
+        *places = places.saturating_sub(1);
+        if let Some(a) = author_of.get(&b.offer) {
+            by_provider.entry(a.clone()).or_default().push((r, accept));
+        }
+    }
+    let mut answers = Vec::new();
+    let heads: std::collections::HashMap<String, (u64, Hash32)> = offers
+        .iter()
+        .map(|o| (o.record().author.to_string(), (o.record().seq, o.id())))
+        .fold(Default::default(), |mut m, (a, h)| {
+            let e = m.entry(a).or_insert(h);
+            if h.0 > e.0 {
+                *e = h;
+            }
+            m
+        });
+    for k in &data.providers {
+        let Some(list) = by_provider.get(k.did().as_str()) else {
+            continue;
+        };
+        let mut w = LogWriter::new(
+            SecretKey::from_seed(k.seed())?,
+            fed,
+            heads.get(k.did().as_str()).copied(),
+        );
+        for (r, accept) in list {
+            let b = if *accept {
+                Body::from_json(Kind::RequestAccept, json!({"request": r.id().to_hex()}))?
+            } else {
+                Body::from_json(
+                    Kind::RequestDecline,
+                    json!({"request": r.id().to_hex(), "reason": "Kapazität ausgeschöpft"}),
+                )?
+            };
+            answers.push(w.write(b, t0())?);
+        }
+    }
+    data.exchange = vec![vec![admission], requests, answers];
+    Ok(data)
 }
 
 fn report(json: bool, name: &str, v: Value) {
@@ -555,17 +689,20 @@ fn populated_node(dir: &Path, n: usize) -> Result<(NodeProc, Data, f64)> {
     Ok((node, data, rate))
 }
 
+/// The filter mixes the searches of `query` and `exchange` use.
+const FILTERS: [&str; 6] = [
+    "region=05774032",
+    "region=05158004&category=fachverfahren",
+    "category=e-akte",
+    "q=rechenzentrum%20schulungen",
+    "ozg=10124&cert=iso27001-grundschutz",
+    "municipality=Paderborn&procurement=tender_free",
+];
+
 fn query(n: usize) -> Result<(Value, NodeProc, Data)> {
     let (node, data, _) = populated_node(&tmp("query"), n)?;
     let a = agent();
-    let filters = [
-        "region=05774032",
-        "region=05158004&category=fachverfahren",
-        "category=e-akte",
-        "q=rechenzentrum%20schulungen",
-        "ozg=10124&cert=iso27001-grundschutz",
-        "municipality=Paderborn&procurement=tender_free",
-    ];
+    let filters = FILTERS;
     let _ = get_json(&a, &format!("{}/v1/offers?limit=20", node.http))?; // warm the state cache
     let mut times = Vec::new();
     let mut by_filter: Vec<Vec<f64>> = vec![Vec::new(); filters.len()];
@@ -616,6 +753,87 @@ fn query(n: usize) -> Result<(Value, NodeProc, Data)> {
         node,
         data,
     ))
+}
+
+/// p50 and p99 (ms) of GETs of `paths` on `node`, round robin, `n` in all.
+fn timed_gets(node: &NodeProc, paths: &[String], n: usize) -> Result<(f64, f64)> {
+    let a = agent();
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let start = Instant::now();
+        let v = get_json(&a, &format!("{}{}", node.http, paths[i % paths.len()]))?;
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        if v.get("error").is_some() {
+            bail!("{}: {v}", paths[i % paths.len()]);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((
+        (percentile(&times, 0.5) * 100.0).round() / 100.0,
+        (percentile(&times, 0.99) * 100.0).round() / 100.0,
+    ))
+}
+
+/// The agreements-heavy data set: searches (each offer view computing its
+/// uptake), the exchange's lists, memory, and a fresh node catching up.
+fn exchange(offers: usize, per_town: usize, ceiling: f64) -> Result<Value> {
+    let providers = (offers / 100).clamp(8, 200);
+    let data = with_exchange(federation(providers, offers.div_ceil(providers))?, per_town)?;
+    let node = start_node(&tmp("exchange"), &data.genesis, None)?;
+    let a = agent();
+    for g in &data.governance {
+        post(&a, &node.http, g)?;
+    }
+    submit_all(&node.http, &data.offers, 8)?;
+    let mut rates = Vec::new();
+    for phase in &data.exchange {
+        rates.push(submit_all(&node.http, phase, 8)?.round());
+    }
+    let status = get_json(&a, &format!("{}/v1/status", node.http))?;
+    let searches: Vec<String> = FILTERS
+        .iter()
+        .map(|f| format!("/v1/offers?limit=20&{f}"))
+        .collect();
+    let _ = get_json(&a, &format!("{}{}", node.http, searches[0]))?;
+    let (q50, q99) = timed_gets(&node, &searches, 200)?;
+    let provider = data.providers[0].did().to_string();
+    let lists: Vec<String> = vec![
+        "/v1/agreements?ags=05774&limit=100".into(),
+        format!("/v1/requests?provider={provider}&status=open&limit=100"),
+        format!("/v1/agreements?offer={provider}/o1"),
+        "/v1/municipalities/Paderborn".into(),
+        "/v1/demand?limit=100".into(),
+    ];
+    let (l50, l99) = timed_gets(&node, &lists, 100)?;
+    let mut by_list = serde_json::Map::new();
+    for l in &lists {
+        let (p50, p99) = timed_gets(&node, std::slice::from_ref(l), 20)?;
+        by_list.insert(l.clone(), json!([p50, p99]));
+    }
+    let rss = rss_kib(node.child.id());
+    let catch = catch_up(&node, &data, ceiling)?;
+    let exchange_records: usize = data.exchange.iter().map(Vec::len).sum();
+    let agreements = data.exchange.get(2).map_or(0, |ans| {
+        ans.iter()
+            .filter(|r| r.record().kind() == Kind::RequestAccept)
+            .count()
+    });
+    let _ = std::fs::remove_dir_all(&node.dir);
+    Ok(json!({
+        "offers": data.offers.len(),
+        "municipalities": kx_protocol::geo::municipalities().len(),
+        "requests": data.exchange.get(1).map_or(0, Vec::len),
+        "agreements": agreements,
+        "records": status["records"],
+        "exchange_submits_per_s": rates,
+        "exchange_records": exchange_records,
+        "search_p50_ms": q50, "search_p99_ms": q99,
+        "lists_p50_ms": l50, "lists_p99_ms": l99,
+        "lists_p50_p99_ms_by_list": by_list,
+        "node_rss_mib": rss / 1024,
+        "catch_up": catch,
+        "target": "search p50 <= 2 ms, p99 <= 10 ms; catch-up as for offers",
+    }))
 }
 
 fn catch_up(source: &NodeProc, data: &Data, ceiling: f64) -> Result<Value> {
@@ -804,7 +1022,12 @@ fn main() -> Result<()> {
     let s = cli.scenario;
     let all = s == Scenario::All;
     let mut ceiling = None;
-    if all || s == Scenario::VerifyCeiling || s == Scenario::CatchUp {
+    if all
+        || matches!(
+            s,
+            Scenario::VerifyCeiling | Scenario::CatchUp | Scenario::Exchange
+        )
+    {
         let (_, c, v) = verify_ceiling()?;
         report(cli.json, "verify-ceiling", v);
         ceiling = Some(c);
@@ -834,6 +1057,13 @@ fn main() -> Result<()> {
     }
     if all || s == Scenario::Propagation {
         report(cli.json, "propagation", propagation(cli.nodes)?);
+    }
+    if all || s == Scenario::Exchange {
+        report(
+            cli.json,
+            "exchange",
+            exchange(cli.records / 5, 100, ceiling.unwrap_or(1.0))?,
+        );
     }
     Ok(())
 }

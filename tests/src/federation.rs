@@ -216,6 +216,16 @@ impl Federation {
             .insert(i, NodeProc::start(&self.node_dir(i), &[]));
     }
 
+    /// Stops node `i` (the last one), runs `meanwhile` with the others, and
+    /// starts it again on its store: it catches up by itself.
+    pub fn restart_after(&mut self, i: usize, meanwhile: impl FnOnce(&Federation)) {
+        assert_eq!(i + 1, self.nodes.len(), "only the last node can be away");
+        let node = self.nodes.remove(i);
+        node.stop();
+        meanwhile(self);
+        self.nodes.push(NodeProc::start(&self.node_dir(i), &[]));
+    }
+
     /// Kills node `i` (SIGKILL) and starts it again on its store.
     pub fn kill_and_restart(&mut self, i: usize) {
         let node = self.nodes.remove(i);

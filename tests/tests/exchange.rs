@@ -233,34 +233,6 @@ fn a_municipality_requests_a_provider_accepts_and_both_nodes_see_the_agreement_e
     assert_eq!(town["municipality"]["agreements"], 1);
     assert_eq!(town["demands"][0]["demand_id"], "e-akte-2027");
 
-    // Paderborn ends it from mid-2027 on node 1; both nodes agree.
-    f.kx_ok(
-        1,
-        &[
-            "agreement",
-            "end",
-            "--key",
-            "paderborn.key",
-            &id,
-            "--effective-at",
-            "2027-06-30",
-            "--reason",
-            "Eigenbetrieb",
-        ],
-    );
-    wait_request(
-        &f,
-        0,
-        &id,
-        "/end/effective_at",
-        json!("2027-06-30T00:00:00Z"),
-    );
-    let ended = get(
-        &f.url(0),
-        &format!("/v1/requests/{id}?at=2027-07-01T00:00:00Z"),
-    )
-    .json();
-    assert_eq!(ended["agreement"]["status"], "ended");
     let records = f.same();
 
     // Restarted, node 1 rebuilds the same state from its store.
@@ -274,6 +246,39 @@ fn a_municipality_requests_a_provider_accepts_and_both_nodes_see_the_agreement_e
         request_on(&f, 1, &id).expect("still there")["status"],
         "accepted"
     );
+
+    // While node 1 is down, Paderborn ends the agreement from mid-2027 on
+    // node 0; node 1 catches up when it is back.
+    f.restart_after(1, |f| {
+        f.kx_ok(
+            0,
+            &[
+                "agreement",
+                "end",
+                "--key",
+                "paderborn.key",
+                &id,
+                "--effective-at",
+                "2027-06-30",
+                "--reason",
+                "Eigenbetrieb",
+            ],
+        );
+    });
+    wait_request(
+        &f,
+        1,
+        &id,
+        "/end/effective_at",
+        json!("2027-06-30T00:00:00Z"),
+    );
+    let ended = get(
+        &f.url(1),
+        &format!("/v1/requests/{id}?at=2027-07-01T00:00:00Z"),
+    )
+    .json();
+    assert_eq!(ended["agreement"]["status"], "ended");
+    f.same();
 }
 
 #[test]
@@ -542,11 +547,29 @@ fn records_from_peers_are_refused_by_what_they_carry_and_otherwise_folded() {
         .parse::<Hash32>()
         .expect("hash");
     let about = |kind: Kind, r: &str| Body::from_json(kind, json!({"request": r})).expect("body");
-    // A municipality's offer: refused by what it carries, on ingest too.
+    // A municipality's offer and a municipality's request for another:
+    // refused by what they carry, on ingest too.
     let town_offer = next_record(
         &f,
         f.secret("paderborn"),
         kx_tests::records::offer("stadt", 1),
+    );
+    let dms_record: Hash32 =
+        get(&f.url(0), &format!("/v1/offers/{}/dms", f.did("itk"))).json()["record"]
+            .as_str()
+            .expect("record")
+            .parse()
+            .expect("hash");
+    let for_others = next_record(
+        &f,
+        f.secret("delbrueck"),
+        Body::from_json(
+            Kind::Request,
+            json!({"offer": dms_record.to_hex(), "quantity": 1, "start": "2027-01-01T00:00:00Z",
+                   "legal_basis": {"kind": "tender", "reference": "V-1"}, "on_behalf_of": [PADERBORN],
+                   "note": "", "contact": {"role": "Vergabestelle"}}),
+        )
+        .expect("body"),
     );
     // KRZN accepts ITK Rheinland's request: stored, without effect. ITK
     // Rheinland accepts the withdrawn one: its acceptance crossed the
@@ -560,15 +583,18 @@ fn records_from_peers_are_refused_by_what_they_carry_and_otherwise_folded() {
         kx_node::p2p::topic(&fed),
         vec![
             town_offer.canonical_json().to_vec(),
+            for_others.canonical_json().to_vec(),
             foreign.canonical_json().to_vec(),
             late.canonical_json().to_vec(),
         ],
     ));
     let metrics = String::from_utf8(get(&f.url(1), "/metrics").body).expect("utf8");
-    assert!(
-        metrics.contains("kx_records_rejected_total{code=\"not_a_provider\"}"),
-        "{metrics}"
-    );
+    for code in ["not_a_provider", "on_behalf_not_allowed"] {
+        assert!(
+            metrics.contains(&format!("kx_records_rejected_total{{code=\"{code}\"}}")),
+            "{code}: {metrics}"
+        );
+    }
     let records = f.same();
     assert_eq!(
         records,

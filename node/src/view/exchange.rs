@@ -124,9 +124,16 @@ fn passes(state: &State, f: &ExchangeFilters, ids: &Resolved, e: &RequestEntry) 
         }
     }
     if let Some(p) = &ids.provider
-        && !state.responders(&e.provider, &e.offer_id).contains(p)
+        && *p != e.provider
     {
-        return false;
+        // Only a provider something passed to answers for others' offers.
+        let successor = state
+            .providers
+            .get(p)
+            .is_some_and(|x| !x.predecessors.is_empty());
+        if !successor || !state.responders(&e.provider, &e.offer_id).contains(p) {
+            return false;
+        }
     }
     if let Some(o) = &ids.offer {
         let own = e.provider == o.0 && e.offer_id == o.1;
@@ -246,12 +253,14 @@ fn in_category(loaded: &Loaded<'_>, offer: &Hash32, category: &str) -> bool {
     })
 }
 
-/// A page of the requests (`agreements`: the accepted ones, by their status
-/// at `at`) passing `q`, by request id after its cursor.
+/// A page of the requests passing `q` that are `member`s of the list (all,
+/// or the agreements), by request id after its cursor; `status_of` gives an
+/// entry's status for the status filter, and is called only with one.
 fn page<S: ListStatus + PartialEq>(
     node: &Node,
     q: &ListQuery<S>,
     at: Timestamp,
+    member: impl Fn(&RequestEntry) -> bool,
     status_of: impl Fn(&State, &Hash32, &RequestEntry) -> Option<S>,
 ) -> (Vec<RequestView>, Option<Hash32>) {
     // The candidates without bodies; then the category, which needs the
@@ -259,21 +268,68 @@ fn page<S: ListStatus + PartialEq>(
     let candidates: Vec<(Hash32, Hash32)> = node.with_registry(|r| {
         let state = r.state();
         let ids = resolve(r, &q.filters);
-        let after = q
-            .cursor
-            .map(|c| (std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded));
-        let range = after.unwrap_or((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded));
-        state
-            .requests
-            .range(range)
-            .filter(|(id, e)| {
-                let Some(s) = status_of(state, id, e) else {
-                    return false;
-                };
-                q.status.is_none_or(|want| want == s) && passes(state, &q.filters, &ids, e)
-            })
-            .map(|(id, e)| (*id, e.offer_record))
-            .collect()
+        let keep = |id: &Hash32, e: &RequestEntry| {
+            member(e)
+                && passes(state, &q.filters, &ids, e)
+                && q.status
+                    .is_none_or(|want| status_of(state, id, e) == Some(want))
+        };
+        let after = |id: &Hash32| q.cursor.is_none_or(|c| *id > c);
+        // Without a category filter the page is the first `limit` (and one to
+        // see whether more follow).
+        let enough = if q.filters.category.is_none() {
+            q.limit + 1
+        } else {
+            usize::MAX
+        };
+        match &ids.offer {
+            // An offer's requests, and those of the offers consolidated into
+            // it, from the state's index.
+            Some(key) => {
+                let mut sources = vec![key.clone()];
+                let mut i = 0;
+                while i < sources.len() && sources.len() <= state.offers.len() {
+                    for s in state
+                        .consolidated_into
+                        .get(&sources[i])
+                        .into_iter()
+                        .flatten()
+                    {
+                        if !sources.contains(s) {
+                            sources.push(s.clone());
+                        }
+                    }
+                    i += 1;
+                }
+                let mut found: Vec<Hash32> = sources
+                    .iter()
+                    .filter_map(|s| state.requests_by_offer.get(s))
+                    .flatten()
+                    .copied()
+                    .filter(|id| after(id))
+                    .collect();
+                found.sort();
+                found
+                    .into_iter()
+                    .filter_map(|id| Some((id, state.requests.get(&id)?)))
+                    .filter(|(id, e)| keep(id, e))
+                    .take(enough)
+                    .map(|(id, e)| (id, e.offer_record))
+                    .collect()
+            }
+            None => {
+                let from = q
+                    .cursor
+                    .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+                state
+                    .requests
+                    .range((from, std::ops::Bound::Unbounded))
+                    .filter(|(id, e)| keep(id, e))
+                    .take(enough)
+                    .map(|(id, e)| (*id, e.offer_record))
+                    .collect()
+            }
+        }
     });
     let mut chosen = Vec::new();
     let mut more = false;
@@ -315,7 +371,7 @@ fn page<S: ListStatus + PartialEq>(
 
 /// `GET /v1/requests`: a page of requests, any status unless asked.
 pub fn requests(node: &Node, q: &RequestsQuery, at: Timestamp) -> RequestsPage {
-    let (requests, next_cursor) = page(node, q, at, |_, _, e| Some(e.status()));
+    let (requests, next_cursor) = page(node, q, at, |_| true, |_, _, e| Some(e.status()));
     RequestsPage {
         requests,
         next_cursor,
@@ -325,7 +381,9 @@ pub fn requests(node: &Node, q: &RequestsQuery, at: Timestamp) -> RequestsPage {
 /// `GET /v1/agreements`: a page of agreements by their status at `at`.
 pub fn agreements(node: &Node, q: &AgreementsQuery, at: Timestamp) -> AgreementsPage {
     let (agreements, next_cursor) =
-        page(node, q, at, |state, id, _| state.agreement_status(id, at));
+        page(node, q, at, RequestEntry::is_agreement, |state, id, _| {
+            state.agreement_status(id, at)
+        });
     AgreementsPage {
         agreements,
         next_cursor,

@@ -164,8 +164,8 @@ impl Registry {
             let What::Consolidate(c) = &held.what else {
                 return None;
             };
-            let by = self.identity_of(&held.author)?;
-            let counts = self.counts_in_log(&held.author, held.seq, id);
+            let by = self.identity_of(self.author(held))?;
+            let counts = self.counts_in_log(self.author(held), held.seq, id);
             (counts && by != provider && successors.contains(by)).then(|| Consolidation {
                 record: *id,
                 by: by.clone(),
@@ -186,9 +186,9 @@ impl Registry {
         let What::Request(f) = &held.what else {
             return Err(Void::NotAnOffer);
         };
-        let r = self.resolve_static(&held.author, f)?;
+        let r = self.resolve_static(self.author(held), f)?;
         let offer = &self.records[&f.offer];
-        if !self.counts_in_log(&offer.author, offer.seq, &f.offer) {
+        if !self.counts_in_log(self.author(offer), offer.seq, &f.offer) {
             return Err(Void::Unknown);
         }
         if let Some(Taker::Municipality(_)) = r.takers.first()
@@ -219,7 +219,7 @@ impl Registry {
             return Err(Void::NotAnOffer);
         };
         let provider = self
-            .identity_of(&offer.author)
+            .identity_of(self.author(offer))
             .cloned()
             .ok_or(Void::NotAnOffer)?;
         if !self.derived.members.contains_key(&provider) {
@@ -242,7 +242,7 @@ impl Registry {
         if f.start < o.valid_from {
             return Err(Void::StartBeforeOffer);
         }
-        if o.valid_until
+        if o.valid_until()
             .is_some_and(|u| f.start >= u || f.issued_at >= u)
         {
             return Err(Void::OfferExpired);
@@ -296,7 +296,7 @@ impl Registry {
                 .offer_records(&r.provider, &r.offer_id)
                 .any(|(_, h)| match &h.what {
                     What::Withdraw(_, v) => {
-                        *v >= r.version && self.position(&h.author, h.seq) < pos
+                        *v >= r.version && self.position(self.author(h), h.seq) < pos
                     }
                     _ => false,
                 });
@@ -304,7 +304,7 @@ impl Registry {
             .consolidation(providers, &r.provider, &r.offer_id)
             .is_some_and(|c| {
                 let h = &self.records[&c.record];
-                c.by == *responder && self.position(&h.author, h.seq) < pos
+                c.by == *responder && self.position(self.author(h), h.seq) < pos
             });
         withdrawn || consolidated
     }
@@ -322,10 +322,10 @@ impl Registry {
             .iter()
             .filter_map(move |a| {
                 let h = &self.records[a];
-                if !self.counts_in_log(&h.author, h.seq, a) {
+                if !self.counts_in_log(self.author(h), h.seq, a) {
                     return None;
                 }
-                Some((a, h, self.identity_of(&h.author)?.clone()))
+                Some((a, h, self.identity_of(self.author(h))?.clone()))
             })
     }
 
@@ -339,7 +339,7 @@ impl Registry {
         let What::Request(f) = &held.what else {
             return None;
         };
-        if !self.counts_in_log(&held.author, held.seq, id) {
+        if !self.counts_in_log(self.author(held), held.seq, id) {
             return None;
         }
         let r = self.resolve(providers, id).ok()?;
@@ -353,7 +353,7 @@ impl Registry {
         let mut firsts: BTreeMap<Did, (&Hash32, &super::Held, (usize, u64))> = BTreeMap::new();
         for (a, h, who) in self.counted_about(id) {
             if matches!(h.what, What::Answer { .. }) && responders.contains(&who) {
-                let pos = self.position(&h.author, h.seq);
+                let pos = self.position(self.author(h), h.seq);
                 let earlier = firsts.get(&who).is_some_and(|(_, _, p)| *p <= pos);
                 if !earlier {
                     firsts.insert(who, (a, h, pos));

@@ -2,7 +2,7 @@
 //! incrementally, and the from-scratch state it is tested against.
 
 use super::Registry;
-use super::held::{Held, What, extend_canonical};
+use super::held::{Held, Log, What, extend_canonical};
 use super::state::{OfferEntry, OfferHistory, ProviderState, State, succession_of};
 use super::trust::{Derived, GovAction, Standing, identity_view};
 use crate::body::{Body, Kind};
@@ -43,6 +43,19 @@ impl Registry {
         let id = rec.id();
         let r = rec.record();
         let mut held = Held::of(&rec);
+        let next = self.authors.len() as u32;
+        let no = self
+            .logs
+            .entry(r.author.clone())
+            .or_insert_with(|| Log {
+                no: next,
+                ..Log::default()
+            })
+            .no;
+        if no == next {
+            self.authors.push(r.author.clone());
+        }
+        held.author = no;
         if let What::Offer(offer_id, _) | What::Withdraw(offer_id, _) = &mut held.what {
             // The registry keeps the offer id for long: one copy per offer, in
             // an allocation of its own rather than amid the parse's garbage
@@ -77,7 +90,9 @@ impl Registry {
         ) {
             self.misc.entry(r.author.clone()).or_default().insert(id);
         }
-        let log = self.logs.entry(r.author.clone()).or_default();
+        let Some(log) = self.logs.get_mut(&r.author) else {
+            return filed;
+        };
         let at_seq = log.by_seq.entry(r.seq).or_default();
         at_seq.insert(id);
         if at_seq.len() > 1 {
@@ -118,7 +133,7 @@ impl Registry {
 
     /// Files an exchange record into the exchange's indexes.
     fn file_exchange(&mut self, id: Hash32, held: &mut Held) {
-        let author = held.author.clone();
+        let author = self.authors[held.author as usize].clone();
         match &mut held.what {
             What::Demand(demand_id, _) | What::DemandWithdraw(demand_id, _) => {
                 let demands = self.demands.entry(author).or_default();
@@ -390,7 +405,9 @@ impl Registry {
         offer_id: &OfferId,
     ) -> OfferEntry {
         let mut entry = self.offer_entry(identity, offer_id);
-        entry.consolidated = self.consolidation(providers, identity, offer_id);
+        entry.consolidated = self
+            .consolidation(providers, identity, offer_id)
+            .map(Box::new);
         entry
     }
 

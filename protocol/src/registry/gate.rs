@@ -143,7 +143,7 @@ impl Registry {
             What::Request(f) => {
                 let resolved = self.resolve_static(&r.author, f).map_err(void)?;
                 let offer = &self.records[&f.offer];
-                if !self.counts_in_log(&offer.author, offer.seq, &f.offer) {
+                if !self.counts_in_log(self.author(offer), offer.seq, &f.offer) {
                     return Err(void(Void::Unknown));
                 }
                 if resolved
@@ -284,7 +284,7 @@ impl Registry {
                 format!("record {request} is a {}, not a request", held.kind()),
             ));
         };
-        let resolved = self.resolve_static(&held.author, f).map_err(void)?;
+        let resolved = self.resolve_static(self.author(held), f).map_err(void)?;
         match self.state.requests.get(request) {
             Some(e) if e.status() == RequestStatus::Withdrawn => Err(Rejection::invalid(
                 GateCode::RequestWithdrawn,

@@ -54,6 +54,8 @@ impl IdList {
 
 #[derive(Debug, Default, Clone)]
 pub(super) struct Log {
+    /// The author's number: its index in `Registry::authors`.
+    pub(super) no: u32,
     pub(super) by_seq: BTreeMap<u64, IdList>,
     /// `canonical[i]` is the counted record at seq i + 1.
     pub(super) canonical: Vec<Hash32>,
@@ -65,7 +67,9 @@ pub(super) struct Log {
 /// whole.
 #[derive(Debug, Clone)]
 pub struct Held {
-    pub(super) author: Did,
+    /// The author's number (`Registry::author`): 4 bytes rather than a did
+    /// for each of the registry's records.
+    pub(super) author: u32,
     pub(super) seq: u64,
     pub(super) prev: Option<Hash32>,
     pub(super) what: What,
@@ -126,22 +130,44 @@ pub(super) struct ConsolidateFacts {
     pub(super) replacement: Option<OfferId>,
 }
 
-/// What the state needs of an offer record besides its id.
+/// What the state needs of an offer record besides its id. Kept for every
+/// offer, so compact: `valid_until` as seconds, `i64::MAX` when open-ended
+/// (no timestamp reaches it).
 #[derive(Debug, Clone)]
 pub(super) struct OfferFacts {
     pub(super) version: u64,
     pub(super) valid_from: Timestamp,
-    pub(super) valid_until: Option<Timestamp>,
+    valid_until: i64,
     pub(super) capacity: u64,
 }
 
 impl OfferFacts {
+    pub(super) fn new(
+        version: u64,
+        valid_from: Timestamp,
+        valid_until: Option<Timestamp>,
+        capacity: u64,
+    ) -> OfferFacts {
+        OfferFacts {
+            version,
+            valid_from,
+            valid_until: valid_until.map_or(i64::MAX, Timestamp::unix),
+            capacity,
+        }
+    }
+
+    pub(super) fn valid_until(&self) -> Option<Timestamp> {
+        (self.valid_until != i64::MAX)
+            .then(|| Timestamp::from_unix(self.valid_until))
+            .flatten()
+    }
+
     pub(super) fn of(&self, record: Hash32) -> OfferVersion {
         OfferVersion {
             record,
             version: self.version,
             valid_from: self.valid_from,
-            valid_until: self.valid_until,
+            valid_until: self.valid_until(),
             capacity: self.capacity,
         }
     }
@@ -153,12 +179,7 @@ impl Held {
         let what = match &r.body {
             Body::Offer(b) => What::Offer(
                 b.offer_id.clone(),
-                OfferFacts {
-                    version: b.version,
-                    valid_from: b.valid_from,
-                    valid_until: b.valid_until,
-                    capacity: b.capacity,
-                },
+                OfferFacts::new(b.version, b.valid_from, b.valid_until, b.capacity),
             ),
             Body::OfferWithdraw(w) => What::Withdraw(w.offer_id.clone(), w.version),
             Body::Demand(b) => What::Demand(
@@ -200,7 +221,7 @@ impl Held {
             _ => What::Whole(rec.clone()),
         };
         Held {
-            author: r.author.clone(),
+            author: u32::MAX,
             seq: r.seq,
             prev: r.prev,
             what,

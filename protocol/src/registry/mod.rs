@@ -74,6 +74,8 @@ pub struct Registry {
     federation: Hash32,
     records: BTreeMap<Hash32, Held>,
     logs: BTreeMap<Did, Log>,
+    /// Every author key by its number (`Log::no`, `Held::author`).
+    authors: Vec<Did>,
     actions: BTreeMap<Hash32, GovAction>,
     /// author key -> offer id -> offer and withdraw records
     offers: BTreeMap<Did, BTreeMap<OfferId, IdList>>,
@@ -129,6 +131,7 @@ impl Registry {
             federation,
             records: BTreeMap::new(),
             logs: BTreeMap::new(),
+            authors: Vec::new(),
             actions: BTreeMap::new(),
             offers: BTreeMap::new(),
             misc: BTreeMap::new(),
@@ -281,6 +284,11 @@ impl Registry {
             return self.derived.chain_records.contains(&rec.id());
         }
         self.counts_in_log(&r.author, r.seq, &rec.id())
+    }
+
+    /// The author key of a record in the set.
+    pub(super) fn author(&self, h: &Held) -> &Did {
+        &self.authors[h.author as usize]
     }
 
     /// True if `id`, at `seq` of `author`'s log, is the counted record there and

@@ -56,8 +56,9 @@ pub struct OfferEntry {
     pub(super) current: Option<OfferVersion>,
     /// Highest version named by a counted withdrawal (0: none).
     pub withdrawn_to: u64,
-    /// The successor's `offer.consolidate` that retired it, if any.
-    pub consolidated: Option<Consolidation>,
+    /// The successor's `offer.consolidate` that retired it, if any (boxed: a
+    /// registry holds an entry per offer, and nearly none is consolidated).
+    pub consolidated: Option<Box<Consolidation>>,
 }
 
 /// Every counted version and withdrawal of one offer.
