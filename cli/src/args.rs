@@ -593,10 +593,10 @@ pub struct GovArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum GovCommand {
-    /// Suspend a provider: its offers are hidden and its records from the next one
-    /// on are refused until it is reinstated.
+    /// Suspend a member (provider or municipality): its offers are hidden and
+    /// its records from the next one on are refused until it is reinstated.
     Suspend {
-        /// The provider's did.
+        /// The member's did: a provider's, or a municipality's.
         #[arg(long)]
         provider: String,
         /// Why (for the record).
@@ -608,9 +608,9 @@ pub enum GovCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
-    /// Lift a provider's suspension.
+    /// Lift a member's suspension.
     Reinstate {
-        /// The provider's did.
+        /// The member's did: a provider's, or a municipality's.
         #[arg(long)]
         provider: String,
         /// Why (for the record).
@@ -619,10 +619,10 @@ pub enum GovCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
-    /// Revoke a provider for good: its records from the cut on are refused; its
+    /// Revoke a member for good: its records from the cut on are refused; its
     /// history stays and is marked.
     Revoke {
-        /// The provider's did.
+        /// The member's did: a provider's, or a municipality's.
         #[arg(long)]
         provider: String,
         /// Why (for the record).
@@ -634,10 +634,10 @@ pub enum GovCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
-    /// Replace a provider's lost key: its records under the old key from the cut
+    /// Replace a member's lost key: its records under the old key from the cut
     /// on no longer count; it continues under the new key.
     Rekey {
-        /// The provider's did.
+        /// The member's did: a provider's, or a municipality's.
         #[arg(long)]
         provider: String,
         /// The provider's new key (did, from `kx key gen` on the provider's side).

@@ -54,6 +54,14 @@ struct Driver {
     agent: ureq::Agent,
 }
 
+/// Ends the session, which quits Chromium: killing chromedriver alone (when a
+/// step fails) would leave the browser running and the next run slower.
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.try_call("DELETE", "", None);
+    }
+}
+
 impl Driver {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         match self.try_call(method, path, body) {
@@ -400,10 +408,22 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     d.call("POST", &format!("/element/{quantity}/clear"), None);
     d.type_into("#menge", "25");
     d.type_into("#postfach", "vergabe@paderborn.example");
+    // The reference is required; offers without a stated legal basis leave it empty.
+    let reference = d.find("#fundstelle");
+    d.call("POST", &format!("/element/{reference}/clear"), None);
+    d.type_into("#fundstelle", "Vergabe 2026/17");
     d.screenshot("request-form");
+    let invalid = d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": "return [...document.querySelectorAll('#abruf :invalid')].map(e => e.id).join(' ');", "args": []})),
+    );
+    assert_eq!(invalid, "", "form fields the browser would refuse");
     let send = d.find("#abrufen-knopf");
     d.click(&send);
-    let said = d.wait_text("#abruf-ergebnis", "Abruf gesendet");
+    // Both outcomes ("Abruf gesendet", "Nicht gesendet – why") end the wait.
+    let said = d.wait_text("#abruf-ergebnis", "gesendet");
+    assert!(said.starts_with("Abruf gesendet"), "the form said: {said}");
     let id = said
         .split_whitespace()
         .find(|w| w.len() >= 64)
@@ -433,5 +453,4 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     // A search with no municipality match says so.
     d.go(&format!("{catalog}/?gemeinde=Atlantis"));
     d.wait_text("[role=alert]", "Atlantis");
-    d.call("DELETE", "", None);
 }

@@ -15,10 +15,10 @@ use crate::fields::{DemandId, Hash32, OfferId};
 use crate::keys::Did;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Why a request does not count. `Unknown`: the offer it names is not held
-/// (yet). The ingest gate refuses for the kinds a record carries on its own
-/// (`Registry::resolve_static`); the rest depend on what else arrived, and the
-/// gate refuses them only on submission (`Registry::submit`).
+/// Why a request does not count (protocol 6.6.2). `Unknown`: the offer it
+/// names is not in the set (yet), or does not count. A submission is refused
+/// with the code of each (`Registry::submit`); on ingest only
+/// `OnBehalfNotAllowed`, which the record and its author decide alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Void {
     Unknown,
@@ -208,10 +208,9 @@ impl Registry {
         Ok(r)
     }
 
-    /// What a request by `author` with facts `f` carries on its own, given the
-    /// offer record it names (held, whether or not it counts): the rules every
-    /// node decides alike once it holds that record, so the ingest gate
-    /// refuses by them.
+    /// Conditions 1 to 4 of protocol 6.6.2: what a request by `author` with
+    /// facts `f` carries given the offer record it names (in the set, counted
+    /// or not). The fold adds conditions 5 and 6 (`resolve`).
     pub(super) fn resolve_static(&self, author: &Did, f: &RequestFacts) -> Result<Resolved, Void> {
         let buyer = self.identity_of(author).cloned().ok_or(Void::Unknown)?;
         let offer = self.records.get(&f.offer).ok_or(Void::Unknown)?;

@@ -611,7 +611,7 @@ impl Registry {
                         .current()
                         .is_none_or(|c| (v.version, *id) > (c.version, c.record));
                     if better {
-                        entry.current = Some(v.of(*id));
+                        entry.current = v.of(*id);
                     }
                 }
                 What::Withdraw(_, version) => entry.withdrawn_to = entry.withdrawn_to.max(*version),

@@ -1,5 +1,6 @@
-//! The ingest gate: which records a node refuses because they cannot count
-//! given what it already knows, each with its stable code.
+//! The gates: which records a node refuses because they cannot count given
+//! what it already knows (from peers: by the record, its author and the
+//! chain; from their author: also by the state), each with its stable code.
 
 use super::Registry;
 use super::exchange::Void;

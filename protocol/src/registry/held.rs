@@ -167,7 +167,7 @@ impl OfferFacts {
             record,
             version: self.version,
             valid_from: self.valid_from,
-            valid_until: self.valid_until(),
+            until: self.valid_until,
             capacity: self.capacity,
         }
     }

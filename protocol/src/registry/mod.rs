@@ -5,21 +5,27 @@
 //! author's log, author an admitted and unsuspended member at that position, action
 //! on the governance chain) is a function of the whole set. [`Registry::add`] files a
 //! record and brings the [`State`] up to date incrementally: a record that only
-//! extends its author's log changes the entry of its own offer (or the providers);
-//! a governance action or key rotation recomputes the derived trust data and then
-//! only the offers of the identities whose trust data changed. So two registries
+//! extends its author's log changes the entry of its own offer, demand or
+//! request (or the providers); a governance action or key rotation recomputes
+//! the derived trust data and then only the offers of the identities whose
+//! trust data changed, and the exchange. So two registries
 //! holding the same set have the same [`State`] and the same [`State::digest`],
 //! whatever order the records came in, and the same as a full recomputation
 //! (both property-tested in `tests/fold.rs`).
 //!
-//! [`Registry::admit`] is the ingest gate used by nodes: it rejects a record that
-//! cannot count given what is already known, with a stable reason code.
+//! [`Registry::admit`] is the ingest gate used by nodes for records from peers:
+//! it rejects a record that cannot count given what is already known, judged by
+//! the record, its author and the governance chain, with a stable reason code.
+//! [`Registry::submit`] is the gate for a record its author submits: also the
+//! exchange's rules against the current state.
 //!
 //! The code follows the fold's parts: `held.rs` (what is kept of each record and
 //! each author's log), `trust.rs` (the governance chain walk, keys and
-//! standing), `gate.rs` (the ingest gate's refusals), `fold.rs` (filing a record
-//! and the incremental and from-scratch state), `state.rs` (the visible state
-//! and what it answers at an instant) and `digest.rs` (its canonical digest).
+//! standing), `gate.rs` (the gates' refusals), `fold.rs` (filing a record and
+//! the incremental and from-scratch state), `exchange.rs` (the exchange's
+//! fold), `state.rs` (the visible state and what it answers at an instant),
+//! `agreements.rs` (agreements and capacity at an instant) and `digest.rs`
+//! (its canonical digest).
 
 mod agreements;
 mod digest;

@@ -44,16 +44,42 @@ pub struct OfferVersion {
     pub record: Hash32,
     pub version: u64,
     pub valid_from: Timestamp,
-    pub valid_until: Option<Timestamp>,
+    /// `valid_until` in seconds, `i64::MAX` when open-ended: the state holds a
+    /// version per offer, so it is kept small ([`OfferVersion::valid_until`]).
+    pub(super) until: i64,
     /// How many more municipalities the provider can take on.
     pub capacity: u64,
+}
+
+impl Default for OfferVersion {
+    /// No version (`version` 0).
+    fn default() -> OfferVersion {
+        OfferVersion {
+            record: Hash32([0; 32]),
+            version: 0,
+            valid_from: Timestamp::EPOCH,
+            until: i64::MAX,
+            capacity: 0,
+        }
+    }
+}
+
+impl OfferVersion {
+    /// The end of its validity, if it has one.
+    pub fn valid_until(&self) -> Option<Timestamp> {
+        (self.until != i64::MAX)
+            .then(|| Timestamp::from_unix(self.until))
+            .flatten()
+    }
 }
 
 /// One offer of one provider as the state shows it: the winning version and how
 /// far withdrawals reach. [`Registry::offer_history`] gives every version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OfferEntry {
-    pub(super) current: Option<OfferVersion>,
+    /// The winning version; `version` 0 (no offer has it) while there is none,
+    /// which keeps an entry 8 bytes smaller than an `Option`.
+    pub(super) current: OfferVersion,
     /// Highest version named by a counted withdrawal (0: none).
     pub withdrawn_to: u64,
     /// The successor's `offer.consolidate` that retired it, if any (boxed: a
@@ -73,7 +99,7 @@ pub struct OfferHistory {
 impl OfferEntry {
     /// The winning version: highest `version`, then highest record id.
     pub fn current(&self) -> Option<&OfferVersion> {
-        self.current.as_ref()
+        (self.current.version > 0).then_some(&self.current)
     }
 
     /// True if a withdrawal covers the current version.
@@ -357,7 +383,7 @@ impl State {
         if now < b.valid_from {
             return OfferStatus::NotYetValid;
         }
-        if b.valid_until.is_some_and(|u| now >= u) {
+        if b.valid_until().is_some_and(|u| now >= u) {
             return OfferStatus::Expired;
         }
         OfferStatus::Active
