@@ -10,6 +10,7 @@
 pub mod error;
 pub mod exchange;
 pub mod query;
+pub mod transition;
 pub mod views;
 
 pub use error::{ApiCode, ApiError, ErrorBody, ErrorCode};

@@ -57,6 +57,9 @@ pub enum Command {
     /// Municipalities as buyers: what each takes from whom.
     #[command(subcommand)]
     Municipality(MunicipalityCommand),
+    /// The transition in figures: offers, demand, gaps and agreements per Kreis
+    /// and category, break-even, agreements per month.
+    Transition(TransitionArgs),
     /// Signed records: fetch and verify.
     #[command(subcommand)]
     Record(RecordCommand),
@@ -536,6 +539,16 @@ pub enum AgreementCommand {
         #[command(flatten)]
         out: OutArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct TransitionArgs {
+    /// Only this category and those below it (slug, e.g. e-akte-dms).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// The instant (RFC 3339, e.g. 2026-12-31T23:59:59Z; default: now).
+    #[arg(long)]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -157,6 +157,14 @@ impl Client {
         ))
     }
 
+    /// `GET /v1/transition`.
+    pub fn transition(
+        &self,
+        q: &kx_api::transition::TransitionQuery,
+    ) -> Result<kx_api::transition::TransitionView> {
+        self.get(&with_query("/v1/transition".into(), &q.to_query_string()))
+    }
+
     /// The AGS of the municipality admitted with identity `did`, if it is one.
     pub fn municipality_of_did(&self, did: &Did) -> Result<Option<String>> {
         let list = self.municipalities(&MunicipalitiesQuery::default())?;

@@ -5,7 +5,7 @@
 
 use crate::args::{
     AgreementCommand, DemandCommand, MunicipalityCommand, OutArgs, RequestCommand, RequestListArgs,
-    SendArgs,
+    SendArgs, TransitionArgs,
 };
 use crate::client::Client;
 use crate::error::Refused;
@@ -627,6 +627,121 @@ fn show(r: &RequestView) -> Result<()> {
     }
     if let Some(e) = &r.end {
         writeln!(out, "  ends        {} {}", e.effective_at, e.reason)?;
+    }
+    Ok(())
+}
+
+/// `kx transition`: the figures of `GET /v1/transition`, as tables.
+pub fn transition(client: &Client, a: &TransitionArgs, json: bool) -> Result<()> {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [("category", &a.category), ("at", &a.at)] {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    let q = kx_api::transition::TransitionQuery::parse(&q.finish()).map_err(Refused::from)?;
+    let v = client.transition(&q)?;
+    if json {
+        return print_json(&v);
+    }
+    let mut out = std::io::stdout().lock();
+    let t = &v.totals;
+    writeln!(
+        out,
+        "Transition at {}, {}",
+        v.at,
+        v.category
+            .as_ref()
+            .map_or_else(|| "all categories".to_owned(), |c| c.name.clone())
+    )?;
+    writeln!(
+        out,
+        "NRW: {} active offers of {} providers; {} of {} municipalities covered; \
+         {} open demands, {} municipalities with a gap; {} active agreements, \
+         {} taking municipalities, {} of them from a provider they are not a member of; \
+         {} agreements between providers",
+        t.offers,
+        t.providers,
+        t.covered,
+        t.municipalities,
+        t.open_demand,
+        t.gaps,
+        t.active_agreements,
+        t.takers,
+        t.exchange,
+        v.between_providers
+    )?;
+    let header = format!(
+        "{:>6} {:>6} {:>9} {:>8} {:>6} {:>5} {:>10} {:>7} {:>8}",
+        "MUNIC",
+        "OFFERS",
+        "PROVIDERS",
+        "COVERED",
+        "DEMAND",
+        "GAPS",
+        "AGREEMENTS",
+        "TAKERS",
+        "EXCHANGE"
+    );
+    let line = |f: &kx_api::transition::Figures| {
+        format!(
+            "{:>6} {:>6} {:>9} {:>8} {:>6} {:>5} {:>10} {:>7} {:>8}",
+            f.municipalities,
+            f.offers,
+            f.providers,
+            f.covered,
+            f.open_demand,
+            f.gaps,
+            f.active_agreements,
+            f.takers,
+            f.exchange
+        )
+    };
+    writeln!(out, "\n{:<6} {:<28} {header}", "AGS", "KREIS")?;
+    for r in &v.regions {
+        writeln!(
+            out,
+            "{:<6} {:<28} {}",
+            r.ags,
+            cut(&r.name, 28),
+            line(&r.figures)
+        )?;
+    }
+    writeln!(out, "\n{:<35} {header}", "CATEGORY")?;
+    for c in &v.categories {
+        writeln!(
+            out,
+            "{:<35} {}",
+            cut(&c.category.name, 35),
+            line(&c.figures)
+        )?;
+    }
+    let carrying = v.break_even.iter().filter(|b| b.self_sustaining).count();
+    writeln!(
+        out,
+        "\nBreak-even: {carrying} of {} offers that declare one reach it",
+        v.break_even.len()
+    )?;
+    for b in &v.break_even {
+        writeln!(
+            out,
+            "  {:<3} {:>3}/{:<3} {} ({}, {})",
+            if b.self_sustaining { "yes" } else { "no" },
+            b.takers,
+            b.break_even,
+            cut(&b.title, 40),
+            b.provider.name,
+            b.offer_id
+        )?;
+    }
+    writeln!(out, "\nAgreements by month (started/ended):")?;
+    let months: Vec<String> = v
+        .months
+        .iter()
+        .map(|m| format!("{} {}/{}", m.month, m.started, m.ended))
+        .collect();
+    for chunk in months.chunks(6) {
+        writeln!(out, "  {}", chunk.join("  "))?;
     }
     Ok(())
 }

@@ -141,6 +141,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Request(cmd) => exchange::request(&client(), cmd, json),
         Command::Agreement(cmd) => exchange::agreement(&client(), cmd, json),
         Command::Municipality(cmd) => exchange::municipality(&client(), cmd, json),
+        Command::Transition(args) => exchange::transition(&client(), &args, json),
         Command::Record(RecordCommand::Get { id }) => query::record_get(&client(), &id),
         Command::Record(RecordCommand::Verify { file, genesis }) => {
             offline::verify(&file, &genesis, json)

@@ -371,6 +371,10 @@ pub struct OfferBody {
     pub valid_until: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_basis: Option<LegalBasis>,
+    /// How many takers the offer needs to carry itself, as its provider
+    /// declares (the transition view's "self-sustaining").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_even: Option<u64>,
 }
 
 /// `offer.withdraw`: hides versions up to `version` of an offer.
@@ -878,6 +882,9 @@ impl Body {
                 list_len("standards", &b.standards, 0)?;
                 unique("standards", &b.standards)?;
                 contacts(&b.contacts)?;
+                if let Some(n) = b.break_even {
+                    positive("break_even", n)?;
+                }
                 if b.sla.availability_bp > 10_000 {
                     return Err(err(
                         RecordCode::InvalidValue,

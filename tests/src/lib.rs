@@ -232,6 +232,25 @@ impl Resp {
     }
 }
 
+/// Every record a node serves at `/v1/records`, as JSON, page by page in the
+/// node's order.
+pub fn all_records(base: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/records?limit=500&cursor={c}"),
+            None => "/v1/records?limit=500".to_owned(),
+        };
+        let page = get(base, &path).json();
+        out.extend(page["records"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)

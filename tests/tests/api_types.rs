@@ -11,6 +11,10 @@ use kx_api::exchange::{
     RequestsQuery,
 };
 use kx_api::query::{AtQuery, DemandKey, RecordsQuery};
+use kx_api::transition::{
+    BreakEvenView, CategoryFigures, CategoryRef, Figures, MonthFigures, RegionFigures,
+    TransitionQuery, TransitionView,
+};
 use kx_api::views::{
     AuthorView, BuyerKind, BuyerRef, LogHead, MunicipalityRef, OfferView, OffersPage, PeerView,
     ProcurementView, ProfileView, ProviderDetail, ProviderRef, ProviderSummary, ProviderView,
@@ -56,6 +60,7 @@ fn offer_body(full: bool) -> OfferBody {
         v["contacts"] = json!([{"customer_group": "kommunen", "name": "Vertrieb", "email": "vertrieb@example.org", "phone": "0211 1"}]);
         v["valid_until"] = json!("2027-12-31T23:59:59Z");
         v["legal_basis"] = json!({"kind": "inter_municipal", "text": "§ 108 Abs. 6 GWB"});
+        v["break_even"] = json!(5);
     }
     serde_json::from_value(v).expect("offer body")
 }
@@ -250,6 +255,64 @@ fn demand(full: bool) -> DemandView {
         issued_at: ts("2026-01-15T09:00:00Z"),
         status: DemandStatus::Open,
         body: serde_json::from_value(body).expect("demand body"),
+    }
+}
+
+fn transition(full: bool) -> TransitionView {
+    let figures = Figures {
+        municipalities: 10,
+        offers: 4,
+        providers: 2,
+        covered: 9,
+        open_demand: 3,
+        gaps: 1,
+        active_agreements: 5,
+        takers: 4,
+        exchange: 2,
+    };
+    let category = CategoryRef {
+        slug: "e-akte-dms".parse().expect("slug"),
+        name: "E-Akte, DMS & Archiv".into(),
+    };
+    TransitionView {
+        at: ts("2026-11-24T12:00:00Z"),
+        category: full.then(|| category.clone()),
+        totals: figures.clone(),
+        between_providers: 1,
+        regions: vec![RegionFigures {
+            ags: "05774".into(),
+            name: "Kreis Paderborn".into(),
+            level: "kreis".into(),
+            figures: figures.clone(),
+            gap_municipalities: if full {
+                vec![MunicipalityRef {
+                    ags: "05774032".into(),
+                    name: "Paderborn".into(),
+                }]
+            } else {
+                Vec::new()
+            },
+        }],
+        categories: vec![CategoryFigures { category, figures }],
+        break_even: vec![BreakEvenView {
+            provider: ProviderRef {
+                did: did(61),
+                name: "OWL-IT".into(),
+            },
+            offer_id: "e-akte".parse().expect("id"),
+            title: "E-Akte als Service".into(),
+            record: Hash32([7; 32]),
+            takers: 3,
+            break_even: 5,
+            self_sustaining: false,
+        }],
+        months: (1..=24)
+            .map(|i| MonthFigures {
+                month: format!("{}-{:02}", 2024 + (i + 10) / 12, (i + 10) % 12 + 1),
+                started: i,
+                ended: i / 2,
+            })
+            .collect(),
     }
 }
 
@@ -487,6 +550,12 @@ fn every_answer_type_fills_and_matches_its_schema() {
         }],
         &[],
     );
+    check(
+        &api,
+        "Transition",
+        &[transition(true), transition(false)],
+        &[],
+    );
     let codes = every_code();
     check(
         &api,
@@ -663,6 +732,7 @@ fn query_parameters_are_the_ones_the_file_lists() {
         ("/v1/agreements".to_owned(), &AgreementsQuery::PARAMS),
         ("/v1/demand".to_owned(), DemandQuery::PARAMS),
         ("/v1/municipalities".to_owned(), MunicipalitiesQuery::PARAMS),
+        ("/v1/transition".to_owned(), TransitionQuery::PARAMS),
         ("/v1/municipalities/Paderborn".to_owned(), AtQuery::PARAMS),
         (format!("/v1/requests/{}", "ab".repeat(32)), AtQuery::PARAMS),
     ] {

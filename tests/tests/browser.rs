@@ -450,6 +450,35 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     d.wait_text("#offen + div", "Paderborn");
     d.screenshot("incoming");
 
+    // The transition: the map of the Kreise, coloured by take-up of E-Akte
+    // offers, its table, the chart; a Kreis on the map leads to its
+    // municipalities.
+    d.go(&format!("{catalog}/uebergang"));
+    d.wait_text("h1", "Der Übergang in Zahlen");
+    let option = d.find("#kategorie option[value='e-akte-dms']");
+    d.click(&option);
+    let option = d.find("#karte option[value='nutzung']");
+    d.click(&option);
+    let show = d.find("#anzeigen");
+    d.click(&show);
+    d.wait_text("#karte-titel", "Nutzung");
+    let areas = d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": "return document.querySelectorAll('figure.map svg a path').length;", "args": []})),
+    );
+    assert_eq!(areas, 53, "one area per Kreis and kreisfreie Stadt");
+    let table = d.text("#kreise + div table");
+    assert!(table.contains("Kreis Paderborn"), "{table}");
+    d.screenshot("transition");
+    let paderborn = d.find("figure.map a[href='/gemeinden?kreis=05774']");
+    d.click(&paderborn);
+    d.wait_text("h1", "Kreis Paderborn");
+    assert!(
+        d.text("table").contains("Altenbeken"),
+        "every municipality of the Kreis"
+    );
+
     // A search with no municipality match says so.
     d.go(&format!("{catalog}/?gemeinde=Atlantis"));
     d.wait_text("[role=alert]", "Atlantis");

@@ -818,3 +818,269 @@ fn a_merger_carries_agreements_and_a_consolidation_moves_them_to_the_successors_
     );
     f.same();
 }
+
+/// The transition's NRW figures counted straight from the records, for a
+/// federation without withdrawals, successions or capacity contention, whose
+/// offers are all delivered to all NRW: what `GET /v1/transition` must say.
+fn counted(records: &[Value], at: &str, category: Option<&str>) -> Value {
+    let within = |c: &str| category.is_none_or(|want| kx_protocol::taxonomy::is_within(c, want));
+    let of_kind = |k: &'static str| records.iter().filter(move |r| r["kind"] == k);
+    let ags_of: std::collections::HashMap<String, String> = of_kind("municipality.admit")
+        .flat_map(|r| {
+            r["body"]["municipalities"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|m| {
+            (
+                m["member"].as_str().unwrap_or("").to_owned(),
+                m["ags"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let members: std::collections::HashMap<String, Vec<String>> = of_kind("provider.profile")
+        .map(|r| {
+            let m = r["body"]["members"].as_array().cloned().unwrap_or_default();
+            (
+                r["author"].as_str().unwrap_or("").to_owned(),
+                m.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+            )
+        })
+        .collect();
+    // Offers: the latest version of each.
+    let mut offers: std::collections::BTreeMap<(String, String), &Value> = Default::default();
+    for r in of_kind("offer") {
+        let key = (
+            r["author"].as_str().unwrap_or("").to_owned(),
+            r["body"]["offer_id"].as_str().unwrap_or("").to_owned(),
+        );
+        if offers
+            .get(&key)
+            .is_none_or(|o| o["body"]["version"].as_u64() < r["body"]["version"].as_u64())
+        {
+            offers.insert(key, r);
+        }
+    }
+    let record_id = |r: &Value| {
+        kx_protocol::VerifiedRecord::from_bytes(r.to_string().as_bytes())
+            .expect("record")
+            .id()
+            .to_hex()
+    };
+    let offer_by_version: std::collections::HashMap<String, &Value> =
+        of_kind("offer").map(|r| (record_id(r), r)).collect();
+    let current: Vec<&&Value> = offers
+        .values()
+        .filter(|o| within(o["body"]["category"].as_str().unwrap_or("")))
+        .collect();
+    let providers: std::collections::BTreeSet<&str> = current
+        .iter()
+        .filter_map(|o| o["author"].as_str())
+        .collect();
+    let demands: Vec<&Value> = of_kind("demand")
+        .filter(|d| ags_of.contains_key(d["author"].as_str().unwrap_or("")))
+        .filter(|d| d["body"]["wanted_until"].as_str().is_none_or(|u| u > at))
+        .filter(|d| d["body"]["category"].as_str().is_some_and(within))
+        .collect();
+    let gaps: std::collections::BTreeSet<&str> = demands
+        .iter()
+        .filter(|d| {
+            let want = d["body"]["category"].as_str().unwrap_or("");
+            !offers.values().any(|o| {
+                kx_protocol::taxonomy::is_within(o["body"]["category"].as_str().unwrap_or(""), want)
+            })
+        })
+        .map(|d| ags_of[d["author"].as_str().unwrap_or("")].as_str())
+        .collect();
+    let accepted: std::collections::BTreeSet<&str> = of_kind("request.accept")
+        .filter_map(|a| a["body"]["request"].as_str())
+        .collect();
+    let ends: std::collections::HashMap<&str, &str> = of_kind("agreement.end")
+        .filter_map(|e| {
+            Some((
+                e["body"]["request"].as_str()?,
+                e["body"]["effective_at"].as_str()?,
+            ))
+        })
+        .collect();
+    let mut active = 0;
+    let mut takers = std::collections::BTreeSet::new();
+    let mut exchange = std::collections::BTreeSet::new();
+    for r in of_kind("request") {
+        let id = record_id(r);
+        let offer = offer_by_version[r["body"]["offer"].as_str().unwrap_or("")];
+        let runs = accepted.contains(id.as_str())
+            && r["body"]["start"].as_str().is_some_and(|s| s <= at)
+            && ends.get(id.as_str()).is_none_or(|e| *e > at);
+        if !runs || !within(offer["body"]["category"].as_str().unwrap_or("")) {
+            continue;
+        }
+        let ags = ags_of[r["author"].as_str().unwrap_or("")].clone();
+        active += 1;
+        let provider = offer["author"].as_str().unwrap_or("");
+        if !members
+            .get(provider)
+            .is_some_and(|m| m.iter().any(|p| ags.starts_with(p.as_str())))
+        {
+            exchange.insert(ags.clone());
+        }
+        takers.insert(ags);
+    }
+    json!({
+        "municipalities": 396,
+        "offers": current.len(),
+        "providers": providers.len(),
+        "covered": if current.is_empty() { 0 } else { 396 },
+        "open_demand": demands.len(),
+        "gaps": gaps.len(),
+        "active_agreements": active,
+        "takers": takers.len(),
+        "exchange": exchange.len(),
+    })
+}
+
+#[test]
+fn the_transition_view_equals_a_count_from_the_records_on_both_nodes() {
+    let f = exchange_federation();
+    // GKD Paderborn's members are the Kreis Paderborn: in-house for them.
+    f.write(
+        "gkd.toml",
+        "name = \"GKD Paderborn\"\nshort_name = \"GKD\"\ndescription = \"\"\nregions = [\"05774\"]\nmembers = [\"05774\"]\ncertifications = []\nnodes = []\ncontacts = []\n",
+    );
+    f.kx_ok(0, &["profile", "publish", "--key", "gkd.key", "gkd.toml"]);
+    // The DMS says it carries itself from one taker on.
+    f.write(
+        "dms2.toml",
+        &offer_toml("dms", "Dokumentenmanagement", "e-akte", 5)
+            .replace("[sla]", "break_even = 1\n[sla]"),
+    );
+    f.kx_ok(0, &["offer", "publish", "--key", "itk.key", "dms2.toml"]);
+    // Paderborn asks for an e-akte (answered) and for GIS (a gap).
+    f.kx_ok(
+        1,
+        &[
+            "demand",
+            "publish",
+            "--key",
+            "paderborn.key",
+            &example("demand.toml"),
+        ],
+    );
+    f.write(
+        "gis.toml",
+        &std::fs::read_to_string(example("demand.toml"))
+            .expect("example")
+            .replace("e-akte-2027", "gis-2027")
+            .replace("category = \"e-akte\"", "category = \"geodaten-gis\""),
+    );
+    f.kx_ok(
+        1,
+        &["demand", "publish", "--key", "paderborn.key", "gis.toml"],
+    );
+    // Three agreements from 2027-01-01; Paderborn ends its SOC on 2027-01-20.
+    let dms = send(&f, 1, "bueren", &offer_ref(&f, "itk", "dms"), &[]);
+    let konto = send(
+        &f,
+        1,
+        "delbrueck",
+        &offer_ref(&f, "gkd", "servicekonto"),
+        &[],
+    );
+    let soc = send(&f, 1, "paderborn", &offer_ref(&f, "itk", "soc"), &[]);
+    for (key, id) in [("itk", &dms), ("gkd", &konto), ("itk", &soc)] {
+        wait_request(&f, 0, id, "/status", json!("open"));
+        f.kx_ok(
+            0,
+            &["request", "accept", "--key", &format!("{key}.key"), id],
+        );
+    }
+    wait_request(&f, 1, &soc, "/status", json!("accepted"));
+    f.kx_ok(
+        1,
+        &[
+            "agreement",
+            "end",
+            "--key",
+            "paderborn.key",
+            &soc,
+            "--effective-at",
+            "2027-01-20",
+            "--reason",
+            "Eigenbetrieb",
+        ],
+    );
+    f.same();
+
+    let at = "2027-02-01T00:00:00Z";
+    let records = kx_tests::all_records(&f.url(0));
+    for category in [None, Some("e-akte-dms"), Some("geodaten-gis")] {
+        let q = match category {
+            Some(c) => format!("/v1/transition?at={at}&category={c}"),
+            None => format!("/v1/transition?at={at}"),
+        };
+        let views: Vec<Value> = (0..2).map(|i| get(&f.url(i), &q).json()).collect();
+        assert_eq!(views[0], views[1], "both nodes agree on {q}");
+        let v = &views[0];
+        assert_eq!(v["totals"], counted(&records, at, category), "{q}: {v}");
+        let paderborn = v["regions"]
+            .as_array()
+            .expect("regions")
+            .iter()
+            .find(|r| r["ags"] == "05774")
+            .expect("Kreis Paderborn");
+        let mut kreis = counted(&records, at, category);
+        kreis["municipalities"] = json!(10);
+        kreis["covered"] = json!(if v["totals"]["offers"] == 0 { 0 } else { 10 });
+        assert_eq!(paderborn["figures"], kreis, "{q}");
+        assert_eq!(v["regions"].as_array().map(Vec::len), Some(53));
+        let mut args = vec!["transition", "--at", at];
+        if let Some(c) = category {
+            args.extend(["--category", c]);
+        }
+        assert_eq!(
+            &f.kx_json(1, &args),
+            v,
+            "kx transition --json equals the API"
+        );
+    }
+    let all = get(&f.url(0), &format!("/v1/transition?at={at}")).json();
+    assert_eq!(all["totals"]["gaps"], 1, "GIS: {all}");
+    assert_eq!(
+        all["totals"]["exchange"], 1,
+        "Büren takes from ITK Rheinland, not its own"
+    );
+    assert_eq!(
+        all["regions"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["ags"] == "05774"))
+            .map(|r| r["gap_municipalities"].clone()),
+        Some(json!([{"ags": PADERBORN, "name": "Paderborn"}]))
+    );
+    assert_eq!(all["break_even"][0]["offer_id"], "dms");
+    assert_eq!(all["break_even"][0]["self_sustaining"], true);
+    let jan = all["months"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["month"] == "2027-01"))
+        .cloned();
+    assert_eq!(
+        jan,
+        Some(json!({"month": "2027-01", "started": 3, "ended": 1}))
+    );
+    // The catalog's page shows the same, with the map linking to the Kreis.
+    let page = String::from_utf8_lossy(
+        &get(&f.url(1), "/uebergang?stichtag=2027-02-01&karte=nutzung").body,
+    )
+    .into_owned();
+    assert!(
+        page.contains("href=\"/gemeinden?kreis=05774\""),
+        "the map links the Kreis"
+    );
+    assert!(
+        page.contains("Kreis Paderborn: 2 von 10 Gemeinden (20 %)"),
+        "take-up on the map"
+    );
+    assert!(page.contains("<td>1: Paderborn</td>"), "the gap is named");
+}

@@ -210,6 +210,14 @@ fn every_documented_operation_answers_as_documented() {
     api.call("GET", "/v1/municipalities?region=05158", b"");
     let town = api.call("GET", "/v1/municipalities/Erkrath", b"").json();
     assert_eq!(town["agreements"][0]["id"], rid.as_str());
+    let transition = api
+        .call(
+            "GET",
+            "/v1/transition?category=fachverfahren&at=2027-02-01T00:00:00Z",
+            b"",
+        )
+        .json();
+    assert_eq!(transition["totals"]["active_agreements"], 1, "{transition}");
     let metrics = get(&url, "/metrics");
     assert!(
         String::from_utf8_lossy(&metrics.body)
@@ -506,6 +514,9 @@ fn malformed_queries_and_paths_get_their_documented_code() {
         ),
         ("/v1/municipalities?region=0", 400, "malformed_ags"),
         ("/v1/municipalities/Atlantis", 400, "unknown_municipality"),
+        ("/v1/transition?category=Nicht%20da", 400, "malformed_slug"),
+        ("/v1/transition?at=gestern", 400, "invalid_query"),
+        ("/v1/transition?region=05", 400, "unknown_parameter"),
         ("/v1/requests/abc", 400, "malformed_hash"),
     ] {
         cases.push(("GET", path.into(), vec![], status, code));

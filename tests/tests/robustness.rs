@@ -16,23 +16,13 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(90);
 
 fn all_records(http: &str) -> Vec<VerifiedRecord> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/records?limit=500&cursor={c}"),
-            None => "/v1/records?limit=500".to_owned(),
-        };
-        let page = get(http, &path).json();
-        for r in page["records"].as_array().expect("records") {
+    kx_tests::all_records(http)
+        .iter()
+        .map(|r| {
             let bytes = serde_json::to_vec(r).expect("json");
-            out.push(VerifiedRecord::from_bytes(&bytes).expect("served records verify"));
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
+            VerifiedRecord::from_bytes(&bytes).expect("served records verify")
+        })
+        .collect()
 }
 
 #[test]

@@ -272,6 +272,10 @@ fn offers(
         if i % 5 == 4 {
             v["valid_until"] = json!("2028-12-31T23:59:59Z");
         }
+        // Most providers say how many takers an offer needs to carry itself.
+        if h % 3 != 2 {
+            v["break_even"] = json!(2 + h % 5);
+        }
         match h % 4 {
             0 | 1 => {
                 v["legal_basis"] = json!({"kind": "inter_municipal", "text": "Interkommunale Zusammenarbeit nach § 108 Abs. 6 GWB auf Grundlage einer öffentlich-rechtlichen Vereinbarung."});

@@ -187,6 +187,28 @@ pub(super) fn provider_href(did: &Did) -> String {
     format!("/anbieter/{}", url_enc(did.as_str()))
 }
 
+/// The categories as a tree: each indented by its depth.
+pub(super) fn categories() -> Vec<(String, String)> {
+    taxonomy::categories()
+        .iter()
+        .map(|c| {
+            let mut depth = 0;
+            let mut cur = c.parent.as_deref();
+            while let Some(p) = cur {
+                depth += 1;
+                cur = taxonomy::category(p).and_then(|x| x.parent.as_deref());
+                if depth > 8 {
+                    break;
+                }
+            }
+            (
+                c.slug.clone(),
+                format!("{}{}", "– ".repeat(depth), c.label_de),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

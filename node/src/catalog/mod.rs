@@ -13,16 +13,19 @@
 //!
 //! Pages: `search.rs`, `offer.rs`, `provider.rs`, `compare.rs`,
 //! `municipality.rs` (`/gemeinden`, `/gemeinde/{ags}`), `requests.rs`
-//! (`/anbieter/{did}/abrufe`, `/abruf/{id}`).
+//! (`/anbieter/{did}/abrufe`, `/abruf/{id}`), `transition.rs` (`/uebergang`,
+//! with the map of `map.rs`).
 
 mod compare;
 mod form;
 mod format;
+mod map;
 mod municipality;
 mod offer;
 mod provider;
 mod requests;
 mod search;
+mod transition;
 
 use crate::ctx::Ctx;
 use askama::Template;
@@ -59,6 +62,7 @@ pub fn routes() -> Router<Ctx> {
         .route("/gemeinde/{ags}", get(municipality::page))
         .route("/anbieter/{did}/abrufe", get(requests::incoming))
         .route("/abruf/{id}", get(requests::page))
+        .route("/uebergang", get(transition::page))
         .route("/static/kx.css", get(stylesheet))
         .route("/static/abruf.js", get(script))
 }
@@ -131,6 +135,26 @@ fn asset(text: &'static str, content_type: &'static str) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     r
+}
+
+/// One option of a choice list.
+#[derive(Debug, Clone)]
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// The options `(value, label)` of a choice list, `chosen` selected.
+fn choices(options: Vec<(String, String)>, chosen: Option<&str>) -> Vec<Choice> {
+    options
+        .into_iter()
+        .map(|(value, label)| Choice {
+            selected: Some(value.as_str()) == chosen,
+            value,
+            label,
+        })
+        .collect()
 }
 
 /// A link with its text.

@@ -3,22 +3,26 @@
 //! at what price; its open requests and its demand). Municipalities that were
 //! not admitted have a page too: providers may bundle for them.
 
+use super::form::Params;
 use super::{error_page, format, html};
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::view;
 use askama::Template;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State as AxState};
+use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kx_api::exchange::{MunicipalityView, RequestView};
 use kx_api::query::municipality;
+use kx_protocol::geo;
 use kx_protocol::registry::RequestStatus;
 
 #[derive(Template)]
 #[template(path = "municipalities.html")]
 struct IndexPage {
+    /// The Kreis chosen (`?kreis=`), by name.
+    kreis: Option<String>,
     rows: Vec<Row>,
 }
 
@@ -44,10 +48,32 @@ fn row(m: &MunicipalityView) -> Row {
     }
 }
 
-/// `GET /gemeinden`.
-pub(super) async fn index(AxState(ctx): AxState<Ctx>) -> Response {
-    let list = view::municipalities::list(&ctx.node, None, clock::now());
+/// `GET /gemeinden`: those taking part; `?kreis=AGS`: every municipality of
+/// a Kreis or kreisfreie Stadt (where the transition map links to).
+pub(super) async fn index(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> Response {
+    let p = Params::parse(q);
+    let kreis = match p.get("kreis") {
+        None => None,
+        Some(k) => match geo::municipalities().iter().find(|m| m.kreis_ags == k) {
+            Some(m) => Some((m.kreis_ags.as_str(), m.kreis_name.clone())),
+            None => {
+                return error_page(
+                    StatusCode::NOT_FOUND,
+                    &format!(
+                        "„{k}“ ist kein Kreis und keine kreisfreie Stadt in NRW (fünfstelliger AGS, etwa 05774)."
+                    ),
+                );
+            }
+        },
+    };
+    let list = view::municipalities::list(
+        &ctx.node,
+        kreis.as_ref().map(|(a, _)| *a),
+        kreis.is_some(),
+        clock::now(),
+    );
     let page = IndexPage {
+        kreis: kreis.map(|(_, n)| n),
         rows: list.municipalities.iter().map(row).collect(),
     };
     html(StatusCode::OK, &page)

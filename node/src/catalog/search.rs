@@ -2,7 +2,7 @@
 //! it may take each offer without a tender, selection for comparison, pages.
 
 use super::form::{self, Params};
-use super::{Badge, format, html};
+use super::{Badge, Choice, choices, format, html};
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::view;
@@ -39,12 +39,6 @@ struct Select {
     name: &'static str,
     label: &'static str,
     options: Vec<Choice>,
-}
-
-struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
 }
 
 /// One result.
@@ -84,37 +78,8 @@ fn select(
     Select {
         name,
         label,
-        options: options
-            .into_iter()
-            .map(|(value, label)| Choice {
-                selected: Some(value.as_str()) == chosen,
-                value,
-                label,
-            })
-            .collect(),
+        options: choices(options, chosen),
     }
-}
-
-/// The categories as a tree: each indented by its depth.
-fn categories() -> Vec<(String, String)> {
-    taxonomy::categories()
-        .iter()
-        .map(|c| {
-            let mut depth = 0;
-            let mut cur = c.parent.as_deref();
-            while let Some(p) = cur {
-                depth += 1;
-                cur = taxonomy::category(p).and_then(|x| x.parent.as_deref());
-                if depth > 8 {
-                    break;
-                }
-            }
-            (
-                c.slug.clone(),
-                format!("{}{}", "– ".repeat(depth), c.label_de),
-            )
-        })
-        .collect()
 }
 
 /// One result; links keep the municipality searched for.
@@ -208,7 +173,12 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
             .map(|m| m.name.as_str())
             .collect(),
         selects: vec![
-            select("kategorie", "Kategorie", categories(), p.get("kategorie")),
+            select(
+                "kategorie",
+                "Kategorie",
+                format::categories(),
+                p.get("kategorie"),
+            ),
             select("ozg", "OZG-Leistung", ozg, p.get("ozg")),
             select("zertifikat", "Zertifizierung", certs, p.get("zertifikat")),
             select("anbieter", "Anbieter", providers, p.get("anbieter")),

@@ -1,4 +1,5 @@
-//! The exchange: demand, requests, agreements and municipalities. Each
+//! The exchange: demand, requests, agreements, municipalities and the
+//! transition view. Each
 //! handler parses its request, asks the read model and serialises the view.
 
 use super::{ApiResult, PathArgs, json};
@@ -10,6 +11,7 @@ use axum::http::StatusCode;
 use kx_api::ApiError;
 use kx_api::exchange::{AgreementsQuery, DemandQuery, MunicipalitiesQuery, RequestsQuery};
 use kx_api::query::{AtQuery, municipality, parse_record_id};
+use kx_api::transition::TransitionQuery;
 
 /// `GET /v1/demand`.
 pub(super) async fn demand(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
@@ -63,7 +65,7 @@ pub(super) async fn municipalities(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQ
     let region = q.region.as_ref().map(|r| r.as_str());
     Ok(json(
         StatusCode::OK,
-        &view::municipalities::list(&ctx.node, region, at),
+        &view::municipalities::list(&ctx.node, region, false, at),
     ))
 }
 
@@ -79,5 +81,15 @@ pub(super) async fn municipality_detail(
     Ok(json(
         StatusCode::OK,
         &view::municipalities::detail(&ctx.node, m, at),
+    ))
+}
+
+/// `GET /v1/transition`.
+pub(super) async fn transition(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = TransitionQuery::parse(&q.unwrap_or_default())?;
+    let at = q.at.unwrap_or_else(clock::now);
+    Ok(json(
+        StatusCode::OK,
+        &view::transition::transition(&ctx.node, q.category.as_ref(), at),
     ))
 }

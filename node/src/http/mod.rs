@@ -10,7 +10,7 @@
 //!
 //! - `records.rs`: submit, list and get signed records;
 //! - `reads.rs`: offers, providers, authors and the node's status;
-//! - `exchange.rs`: demand, requests, agreements, municipalities;
+//! - `exchange.rs`: demand, requests, agreements, municipalities, transition;
 //! - `metrics.rs`: the Prometheus exposition.
 
 mod exchange;
@@ -146,6 +146,7 @@ pub fn router(ctx: Ctx) -> Router {
             "/v1/municipalities/{ags}",
             get(exchange::municipality_detail),
         )
+        .route("/v1/transition", get(exchange::transition))
         .route("/metrics", get(metrics::metrics))
         .merge(crate::catalog::routes())
         .fallback(not_found)

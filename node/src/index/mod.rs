@@ -76,6 +76,26 @@ struct Doc {
     offer_id: OfferId,
     /// For the catalog, which lists by title.
     title: Box<str>,
+    /// The takers the offer needs to carry itself (0: not declared).
+    break_even: u32,
+}
+
+/// A field [`SearchIndex::filed`] looks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Category,
+    Ozg,
+    Leika,
+}
+
+/// The offers filed under one value.
+pub(crate) struct Filed<'a>(&'a Postings);
+
+impl Filed<'_> {
+    /// Whether the offer in `slot` is among them.
+    pub(crate) fn has(&self, slot: u32) -> bool {
+        self.0.contains(slot)
+    }
 }
 
 /// Reads an offer's current record by id (from the node's store).
@@ -219,6 +239,7 @@ impl SearchIndex {
             record: current.record,
             offer_id: key.1.clone(),
             title: b.title.as_str().into(),
+            break_even: b.break_even.map_or(0, |n| n.min(u32::MAX as u64) as u32),
         });
         self.hot[slot as usize] = Hot {
             valid_from: b.valid_from.unix(),
@@ -487,6 +508,55 @@ impl SearchIndex {
         let slot = *self.order.get(&k)? as usize;
         let doc = self.docs[slot].as_ref()?;
         Some((&doc.title, self.hot[slot].legal_basis))
+    }
+
+    /// The active offers at `at`, as slots in slot order (for the transition
+    /// view, which reads them with [`SearchIndex::offer_at`] and the tests
+    /// below).
+    pub(crate) fn active(&self, state: &State, at: Timestamp) -> Vec<u32> {
+        self.matching(state, &Filters::default(), at)
+    }
+
+    /// The offer filed in `slot`: its key, current record and declared
+    /// break-even (0: none).
+    pub(crate) fn offer_at(&self, slot: u32) -> Option<((&Did, &OfferId), Hash32, u32)> {
+        let doc = self.docs.get(slot as usize)?.as_ref()?;
+        let (d, o) = self.key_of(slot)?;
+        Some(((d.as_ref(), o), doc.record, doc.break_even))
+    }
+
+    /// The slot an offer is filed in.
+    pub(crate) fn slot_of(&self, key: &(Did, OfferId)) -> Option<u32> {
+        let n = self.provider_no.get(&key.0)?;
+        let k = (self.providers[*n as usize].clone(), key.1.clone());
+        self.order.get(&k).copied()
+    }
+
+    /// The offers filed under a field's value: `category` (its own or an
+    /// ancestor, as the search's category filter), `ozg` or `leika`.
+    pub(crate) fn filed(&self, field: Field, value: &str) -> Filed<'_> {
+        let prefix = match field {
+            Field::Category => "c",
+            Field::Ozg => "o",
+            Field::Leika => "l",
+        };
+        Filed(self.slots(&format!("{prefix}:{value}")))
+    }
+
+    /// The region prefixes of each of `slots` (sorted), by slot.
+    pub(crate) fn regions_of(&self, slots: &[u32]) -> HashMap<u32, Vec<&str>> {
+        let mut out: HashMap<u32, Vec<&str>> = HashMap::with_capacity(slots.len());
+        for (term, n) in &self.term_no {
+            let Some(prefix) = term.strip_prefix("r:") else {
+                continue;
+            };
+            for slot in self.terms[*n as usize].iter() {
+                if slots.binary_search(&slot).is_ok() {
+                    out.entry(slot).or_default().push(prefix);
+                }
+            }
+        }
+        out
     }
 
     /// OZG ids of the active offers (for the catalog's choice list).

@@ -8,7 +8,8 @@
 //! - `providers.rs`: providers, their portfolios, authors' log heads;
 //! - `exchange.rs`: requests, agreements, demand, an offer's uptake;
 //! - `municipalities.rs`: municipalities as buyers and takers;
-//! - `status.rs`: the node's status.
+//! - `status.rs`: the node's status;
+//! - `transition.rs`: the transition view (figures per Kreis and category).
 //!
 //! Offer bodies are not in memory: a view reads the records it shows from the
 //! store. It learns their ids under the registry lock, reads them with no lock
@@ -21,6 +22,7 @@ pub mod municipalities;
 pub mod offers;
 pub mod providers;
 pub mod status;
+pub mod transition;
 
 use crate::index::Load;
 use crate::node::Node;

@@ -80,14 +80,22 @@ fn open_demands(state: &State, ags: &str, at: Timestamp) -> usize {
 }
 
 /// `GET /v1/municipalities`: the municipalities in `region` (default: all NRW)
-/// that are admitted or take part in a request, by AGS.
-pub fn list(node: &Node, region: Option<&str>, at: Timestamp) -> MunicipalitiesList {
+/// that are admitted or take part in a request, by AGS; with `everyone`, all
+/// of the region's (the catalog's page of a Kreis).
+pub fn list(
+    node: &Node,
+    region: Option<&str>,
+    everyone: bool,
+    at: Timestamp,
+) -> MunicipalitiesList {
     node.with_state(|state| {
         let tallies = tallies(state);
         let municipalities = geo::municipalities()
             .iter()
             .filter(|m| region.is_none_or(|r| m.ags.starts_with(r)))
-            .filter(|m| tallies.contains_key(&m.ags) || state.municipality_of(&m.ags).is_some())
+            .filter(|m| {
+                everyone || tallies.contains_key(&m.ags) || state.municipality_of(&m.ags).is_some()
+            })
             .map(|m| {
                 let demands = open_demands(state, &m.ags, at);
                 municipality_view(state, m, tallies.get(&m.ags), demands, at)

@@ -213,6 +213,21 @@ pub(super) fn cases() -> Vec<Case> {
         &offer_rec,
         &[],
     ));
+    let mut with_break_even = offer_json("meldewesen-hosting", 1);
+    with_break_even["break_even"] = json!(5);
+    cases.push(positive(
+        "offer-break-even",
+        "offer declaring its break-even (optional member)",
+        &a,
+        &sign(
+            &a,
+            fed,
+            2,
+            Some(profile_rec.id()),
+            body(Kind::Offer, with_break_even),
+        ),
+        &[],
+    ));
     let wd = sign(
         &a,
         fed,
@@ -486,6 +501,12 @@ pub(super) fn cases() -> Vec<Case> {
         t(mutate(&|v| {
             v["body"]["sla"]["availability_bp"] = json!(10001)
         })),
+        "invalid_value",
+    );
+    neg(
+        "invalid-value-break-even",
+        "break_even 0",
+        t(mutate(&|v| v["body"]["break_even"] = json!(0))),
         "invalid_value",
     );
     neg(
