@@ -161,6 +161,30 @@ fn send(f: &Federation, i: usize, buyer: &str, offer: &str, extra: &[&str]) -> S
         .to_owned()
 }
 
+/// GKD Paderborn hands its portfolio to OWL-IT from `effective_at` (on node
+/// 0), and OWL-IT accepts on node `accept_on`.
+fn gkd_merges_into_owl(f: &Federation, effective_at: &str, accept_on: usize) {
+    let out = f.kx_ok(
+        0,
+        &[
+            "provider",
+            "succession",
+            "--key",
+            "gkd.key",
+            "--successor",
+            &f.did("owl"),
+            "--effective-at",
+            effective_at,
+        ],
+    );
+    let succession = out.split_whitespace().nth(2).expect("id").to_owned();
+    let out = f.kx_ok(
+        accept_on,
+        &["provider", "accept", "--key", "owl.key", &succession],
+    );
+    assert!(out.starts_with("stored succession.accept"), "{out}");
+}
+
 /// The request `id` as node `i` shows it (None while it does not count there).
 fn request_on(f: &Federation, i: usize, id: &str) -> Option<Value> {
     let r = get(&f.url(i), &format!("/v1/requests/{id}"));
@@ -632,22 +656,7 @@ fn concurrent_acceptances_over_capacity_converge_to_one_outcome_on_both_nodes() 
     let f = exchange_federation();
     let konto = offer_ref(&f, "gkd", "servicekonto");
     // GKD Paderborn hands its portfolio to OWL-IT; both may answer for it.
-    let mut out = f.kx_ok(
-        0,
-        &[
-            "provider",
-            "succession",
-            "--key",
-            "gkd.key",
-            "--successor",
-            &f.did("owl"),
-            "--effective-at",
-            "2027-06-01",
-        ],
-    );
-    let succession = out.split_whitespace().nth(2).expect("id").to_owned();
-    out = f.kx_ok(0, &["provider", "accept", "--key", "owl.key", &succession]);
-    assert!(out.starts_with("stored succession.accept"), "{out}");
+    gkd_merges_into_owl(&f, "2027-06-01", 0);
     // Capacity 1 from now on: a new version of the offer.
     f.write(
         "servicekonto.toml",
@@ -721,21 +730,7 @@ fn a_merger_carries_agreements_and_a_consolidation_moves_them_to_the_successors_
         &[],
     );
     f.kx_ok(0, &["request", "accept", "--key", "gkd.key", &id]);
-    let out = f.kx_ok(
-        0,
-        &[
-            "provider",
-            "succession",
-            "--key",
-            "gkd.key",
-            "--successor",
-            &f.did("owl"),
-            "--effective-at",
-            "2026-01-01",
-        ],
-    );
-    let succession = out.split_whitespace().nth(2).expect("id").to_owned();
-    f.kx_ok(1, &["provider", "accept", "--key", "owl.key", &succession]);
+    gkd_merges_into_owl(&f, "2026-01-01", 1);
     // OWL-IT carries the agreement ...
     let carried = wait_for("OWL-IT to carry the agreement", WAIT, || {
         let v = f.kx_json(0, &["agreement", "list", "--provider", &f.did("owl")]);

@@ -137,6 +137,27 @@ fn asset(text: &'static str, content_type: &'static str) -> Response {
     r
 }
 
+/// The provider a page's `{did}` path names (its identity or one of its
+/// keys), or the error page that says why there is none. (The page is large
+/// for an `Err`, but it is returned once per request, straight to axum.)
+#[allow(clippy::result_large_err)]
+fn provider_of(
+    ctx: &Ctx,
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<(kx_api::views::ProviderRef, kx_api::views::ProviderSummary), Response> {
+    let Ok(axum::extract::Path(did)) = path else {
+        return Err(error_page(StatusCode::BAD_REQUEST, "Ungültige Adresse."));
+    };
+    let Ok(did) = did.parse::<kx_protocol::Did>() else {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "Unbekannte Anbieterkennung.",
+        ));
+    };
+    crate::view::providers::summary_of(&ctx.node, &did)
+        .ok_or_else(|| error_page(StatusCode::NOT_FOUND, "Diesen Anbieter gibt es hier nicht."))
+}
+
 /// One option of a choice list.
 #[derive(Debug, Clone)]
 struct Choice {

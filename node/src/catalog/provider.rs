@@ -1,7 +1,7 @@
 //! The provider page `/anbieter/{did}`: profile, standing, merger and the
 //! offers it shows, inherited ones included.
 
-use super::{Link, error_page, format, html};
+use super::{Link, format, html, provider_of};
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::view;
@@ -10,7 +10,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
 use axum::response::Response;
-use kx_protocol::Did;
 use kx_protocol::registry::OfferStatus;
 
 #[derive(Template)]
@@ -56,14 +55,9 @@ pub(super) async fn page(
     AxState(ctx): AxState<Ctx>,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let Ok(Path(did)) = path else {
-        return error_page(StatusCode::BAD_REQUEST, "Ungültige Adresse.");
-    };
-    let Ok(did) = did.parse::<Did>() else {
-        return error_page(StatusCode::BAD_REQUEST, "Unbekannte Anbieterkennung.");
-    };
-    let Some((named, p)) = view::providers::summary_of(&ctx.node, &did) else {
-        return error_page(StatusCode::NOT_FOUND, "Diesen Anbieter gibt es hier nicht.");
+    let (named, p) = match provider_of(&ctx, path) {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let offers = view::providers::portfolio(&ctx.node, &p.did, clock::now());
     let page = ProviderPage {

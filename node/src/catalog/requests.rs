@@ -3,7 +3,7 @@
 //! request with what became of it, and the commands that answer it).
 
 use super::municipality::{Line, line};
-use super::{error_page, format, html};
+use super::{error_page, format, html, provider_of};
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::view;
@@ -13,8 +13,8 @@ use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kx_api::exchange::{ExchangeFilters, RequestsQuery};
+use kx_protocol::Hash32;
 use kx_protocol::registry::RequestStatus;
-use kx_protocol::{Did, Hash32};
 
 #[derive(Template)]
 #[template(path = "incoming.html")]
@@ -32,14 +32,9 @@ pub(super) async fn incoming(
     AxState(ctx): AxState<Ctx>,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let Ok(Path(did)) = path else {
-        return error_page(StatusCode::BAD_REQUEST, "Ungültige Adresse.");
-    };
-    let Ok(did) = did.parse::<Did>() else {
-        return error_page(StatusCode::BAD_REQUEST, "Unbekannte Anbieterkennung.");
-    };
-    let Some((named, p)) = view::providers::summary_of(&ctx.node, &did) else {
-        return error_page(StatusCode::NOT_FOUND, "Diesen Anbieter gibt es hier nicht.");
+    let (named, p) = match provider_of(&ctx, path) {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let mut q = RequestsQuery::new(ExchangeFilters {
         provider: Some(p.did.clone()),
