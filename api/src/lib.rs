@@ -15,4 +15,4 @@ pub mod views;
 
 pub use error::{ApiCode, ApiError, ErrorBody, ErrorCode};
 pub use kx_protocol::{GateCode, RecordCode};
-pub use query::{Filters, OfferCursor, OfferQuery, ProcurementFilter, SearchQuery};
+pub use query::{Figures, Filters, OfferCursor, OfferQuery, ProcurementFilter, SearchQuery};

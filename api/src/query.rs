@@ -13,6 +13,7 @@ use kx_protocol::fields::{
 use kx_protocol::geo::{self, Municipality, Procurement};
 use kx_protocol::keys::KeyError;
 use kx_protocol::registry::OfferStatus;
+pub use kx_protocol::terms::Quantities as Figures;
 use kx_protocol::{Did, Timestamp};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -107,6 +108,46 @@ impl Params {
     pub(crate) fn municipality(&self) -> Result<Option<&'static Municipality>, ApiError> {
         self.get("municipality").map(municipality).transpose()
     }
+
+    /// A count (an integer from 0 to 2^53 − 1).
+    pub(crate) fn count(&self, k: &str) -> Result<Option<u64>, ApiError> {
+        self.get(k)
+            .map(|v| match v.parse::<u64>() {
+                Ok(n) if n <= kx_protocol::terms::MAX_EXACT => Ok(n),
+                _ => Err(ApiError::invalid_query(format!(
+                    "{k} must be a whole number from 0 to 9007199254740991"
+                ))),
+            })
+            .transpose()
+    }
+
+    /// The buyer's figures for a cost: inhabitants from the municipality,
+    /// the rest as given.
+    pub(crate) fn figures(&self, m: Option<&Municipality>) -> Result<Figures, ApiError> {
+        Ok(Figures {
+            inhabitants: m.map(|m| m.population),
+            users: self.count("users")?,
+            cases: self.count("cases")?,
+            hours: self.count("hours")?,
+            sites: self.count("sites")?,
+            interfaces: self.count("interfaces")?,
+        })
+    }
+}
+
+/// The names of the figure parameters, in the order of `Figures`.
+pub const FIGURE_PARAMS: [&str; 5] = ["users", "cases", "hours", "sites", "interfaces"];
+
+/// The figures as query pairs (inhabitants come from the municipality).
+pub fn figure_pairs(f: &Figures) -> [(&'static str, Option<String>); 5] {
+    let s = |n: Option<u64>| n.map(|n| n.to_string());
+    [
+        ("users", s(f.users)),
+        ("cases", s(f.cases)),
+        ("hours", s(f.hours)),
+        ("sites", s(f.sites)),
+        ("interfaces", s(f.interfaces)),
+    ]
 }
 
 pub(crate) fn field_error(k: &str, e: FieldError) -> ApiError {
@@ -231,6 +272,8 @@ pub struct Filters {
     pub ozg: Option<OzgId>,
     pub leika: Option<LeikaKey>,
     pub cert: Option<Slug>,
+    /// Offers that declare this standard of the stewards and meet it.
+    pub standard: Option<Slug>,
     /// Offers of this provider, or shown under it after a merger.
     pub provider: Option<Did>,
     /// Lowercase words that must all occur in title, summary or description.
@@ -250,6 +293,7 @@ impl Default for Filters {
             ozg: None,
             leika: None,
             cert: None,
+            standard: None,
             provider: None,
             words: Vec::new(),
             include: vec![OfferStatus::Active],
@@ -302,6 +346,7 @@ impl Filters {
             ozg: q.typed("ozg")?,
             leika: q.typed("leika")?,
             cert: q.typed("cert")?,
+            standard: q.typed("standard")?,
             provider: q.get("provider").map(parse_did).transpose()?,
             words: q.get("q").map(Filters::words_of).unwrap_or_default(),
             include,
@@ -323,6 +368,7 @@ impl Filters {
             ("ozg", self.ozg.as_ref().map(ToString::to_string)),
             ("leika", self.leika.as_ref().map(ToString::to_string)),
             ("cert", self.cert.as_ref().map(ToString::to_string)),
+            ("standard", self.standard.as_ref().map(ToString::to_string)),
             ("provider", self.provider.as_ref().map(ToString::to_string)),
             ("q", Some(self.words.join(" "))),
             ("include", Some(include.join(","))),
@@ -413,6 +459,7 @@ impl SearchQuery {
         "ozg",
         "leika",
         "cert",
+        "standard",
         "provider",
         "q",
         "include",
@@ -462,31 +509,52 @@ pub struct OfferQuery {
     /// Every version and withdrawal.
     pub history: bool,
     pub at: Option<Timestamp>,
-    /// Adds whether this municipality may take the offer without a tender.
+    /// Adds whether this municipality may take the offer without a tender,
+    /// its contact, and its cost.
     pub municipality: Option<&'static Municipality>,
+    /// The buyer's figures for the cost (inhabitants: the municipality's).
+    pub figures: Figures,
 }
 
 impl OfferQuery {
     /// The endpoint's parameters.
-    pub const PARAMS: &'static [&'static str] = &["history", "at", "municipality"];
+    pub const PARAMS: &'static [&'static str] = &[
+        "history",
+        "at",
+        "municipality",
+        "users",
+        "cases",
+        "hours",
+        "sites",
+        "interfaces",
+    ];
 
     /// Parses the query string.
     pub fn parse(raw: &str) -> Result<OfferQuery, ApiError> {
         let q = Params::parse(raw, OfferQuery::PARAMS)?;
+        let municipality = q.municipality()?;
         Ok(OfferQuery {
             history: q.bool("history")?,
             at: q.at()?,
-            municipality: q.municipality()?,
+            municipality,
+            figures: q.figures(municipality)?,
         })
     }
 
     /// The query string that [`OfferQuery::parse`] reads back as `self`.
     pub fn to_query_string(&self) -> String {
-        query_string([
+        let mut pairs = vec![
             ("history", self.history.then(|| "true".to_owned())),
             ("at", self.at.map(|t| t.to_string())),
             ("municipality", self.municipality.map(|m| m.ags.clone())),
-        ])
+        ];
+        pairs.extend(figure_pairs(&self.figures));
+        query_string(pairs)
+    }
+
+    /// Whether the cost is asked for: a municipality or any figure given.
+    pub fn wants_cost(&self) -> bool {
+        self.municipality.is_some() || self.figures != Figures::default()
     }
 }
 
@@ -604,6 +672,12 @@ mod tests {
             history: true,
             at: None,
             municipality: q.filters.municipality,
+            figures: Figures {
+                inhabitants: q.filters.municipality.map(|m| m.population),
+                users: Some(40),
+                sites: Some(3),
+                ..Figures::default()
+            },
         };
         assert_eq!(OfferQuery::parse(&offer.to_query_string()), Ok(offer));
         let records = RecordsQuery {

@@ -4,10 +4,11 @@
 
 use crate::query::OfferCursor;
 use kx_protocol::Did;
-use kx_protocol::body::{OfferBody, ProfileBody, WithdrawBody};
-use kx_protocol::fields::{Hash32, OfferId, Timestamp};
+use kx_protocol::body::{Contact, OfferBody, ProfileBody, StandardDefineBody, WithdrawBody};
+use kx_protocol::fields::{Hash32, OfferId, Slug, Timestamp};
 use kx_protocol::geo::Procurement;
 use kx_protocol::registry::{OfferStatus, Standing};
+use kx_protocol::terms::{Conformance, ContactSource, Cost};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -86,6 +87,48 @@ pub struct OfferView {
     pub withdrawals: Option<Vec<WithdrawalView>>,
     /// Its agreements at the instant.
     pub uptake: UptakeView,
+    /// Each standard the offer declares, checked (`specs/protocol.md` 6.9.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conformance: Vec<Conformance>,
+    /// With a municipality or figures: the cost (6.9.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
+    /// With a municipality: its contact (6.9.3), if any fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactView>,
+}
+
+/// The contact a municipality gets for an offer, and where it is listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactView {
+    pub source: ContactSource,
+    pub contact: Contact,
+}
+
+/// A standard of the stewards' portfolio, with how many offers take it up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandardView {
+    pub standard_id: Slug,
+    /// The record of its current definition.
+    pub record: Hash32,
+    /// The record that retired it, if retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<Hash32>,
+    /// The definition as signed.
+    pub body: StandardDefineBody,
+    /// Active offers that declare it.
+    pub declared: usize,
+    /// Of those, the ones that meet it.
+    pub met: usize,
+}
+
+/// `GET /v1/standards`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandardsList {
+    pub standards: Vec<StandardView>,
 }
 
 impl OfferView {

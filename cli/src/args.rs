@@ -60,6 +60,9 @@ pub enum Command {
     /// The transition in figures: offers, demand, gaps and agreements per Kreis
     /// and category, break-even, agreements per month.
     Transition(TransitionArgs),
+    /// The stewards' standard portfolio: each standard's criteria and how many
+    /// offers declare and meet it.
+    Standards,
     /// Signed records: fetch and verify.
     #[command(subcommand)]
     Record(RecordCommand),
@@ -216,14 +219,14 @@ pub enum OfferCommand {
     },
     /// Search offers.
     Search(SearchArgs),
-    /// Compare two to four offers side by side: PROVIDER/OFFER_ID ...
+    /// Compare two to four offers side by side: PROVIDER/OFFER_ID ... With a
+    /// municipality, the cheapest over five years first.
     Compare {
         /// `did:key:.../offer-id`, two to four times.
         #[arg(num_args = 2..=4, required = true)]
         references: Vec<String>,
-        /// Municipality (name or AGS) for the tender-free assessment.
-        #[arg(long)]
-        municipality: Option<String>,
+        #[command(flatten)]
+        buyer: BuyerArgs,
     },
     /// As a successor, retire an offer inherited in a merger, optionally in
     /// favour of your own offer (its agreements move to it on their terms).
@@ -242,14 +245,42 @@ pub enum OfferCommand {
         #[command(flatten)]
         out: OutArgs,
     },
-    /// Show one offer: PROVIDER/OFFER_ID (provider did).
+    /// Show one offer: PROVIDER/OFFER_ID (provider did). With a municipality:
+    /// its contact, whether it may take the offer without a tender, and the
+    /// first-year and five-year cost worked out.
     Show {
         /// `did:key:.../offer-id`
         reference: String,
         /// Include every version and withdrawal.
         #[arg(long)]
         history: bool,
+        #[command(flatten)]
+        buyer: BuyerArgs,
     },
+}
+
+/// The buyer an offer is read for: a municipality (its inhabitants come
+/// from the shipped data) and the figures its cost is counted with.
+#[derive(Debug, Args, Default, Clone)]
+pub struct BuyerArgs {
+    /// Municipality (name or AGS): tender-free assessment, contact, cost.
+    #[arg(long)]
+    pub municipality: Option<String>,
+    /// Users, for prices per user.
+    #[arg(long)]
+    pub users: Option<u64>,
+    /// Cases per year, for prices per case.
+    #[arg(long)]
+    pub cases: Option<u64>,
+    /// Hours per year, for prices per hour.
+    #[arg(long)]
+    pub hours: Option<u64>,
+    /// Connected sites, for prices per site.
+    #[arg(long)]
+    pub sites: Option<u64>,
+    /// Connected interfaces, for prices per interface.
+    #[arg(long)]
+    pub interfaces: Option<u64>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -277,6 +308,10 @@ pub struct SearchArgs {
     /// Certification slug.
     #[arg(long)]
     pub cert: Option<String>,
+    /// A standard of the stewards (`kx standards`): offers that declare and
+    /// meet it.
+    #[arg(long)]
+    pub standard: Option<String>,
     /// Provider did.
     #[arg(long)]
     pub provider: Option<String>,
@@ -680,6 +715,25 @@ pub enum GovCommand {
         /// Only this offer (repeat); default: the whole portfolio.
         #[arg(long = "offer")]
         offers: Vec<String>,
+        /// Why (for the record).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Define a standard of the portfolio, or define it anew, from a TOML file
+    /// (see examples/standard.toml).
+    DefineStandard {
+        /// The standard (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Retire a standard: no offer meets it until it is defined again.
+    RetireStandard {
+        /// The standard's id.
+        #[arg(long)]
+        standard: String,
         /// Why (for the record).
         #[arg(long)]
         reason: String,

@@ -119,6 +119,11 @@ impl Client {
         self.get(&with_query(path, &q.to_query_string()))
     }
 
+    /// `GET /v1/standards`.
+    pub fn standards(&self) -> Result<kx_api::views::StandardsList> {
+        self.get("/v1/standards")
+    }
+
     /// `GET /v1/providers`.
     pub fn providers(&self) -> Result<ProvidersList> {
         self.get("/v1/providers")

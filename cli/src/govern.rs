@@ -1,5 +1,6 @@
 //! Governance from the command line: admissions, suspensions, reinstatements,
-//! revocations and steward changes need the stewards' threshold of approvals.
+//! revocations, steward changes and the standard portfolio need the stewards'
+//! threshold of approvals.
 //!
 //! Approvals sign the action, not the record, so they can be collected one steward
 //! at a time: a command run with fewer approvals than the threshold writes a draft
@@ -138,6 +139,18 @@ pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
             let at = cut_over_timestamp(&effective_at);
             let v = json!({"provider": p.as_str(), "successor": s.as_str(), "effective_at": at, "offer_ids": offers, "reason": reason});
             act(client, Kind::MemberSuccession, v, gov, json)
+        }
+        GovCommand::DefineStandard { file, gov } => {
+            let v = Value::Object(crate::publish::read_toml(&file)?);
+            act(client, Kind::StandardDefine, v, gov, json)
+        }
+        GovCommand::RetireStandard {
+            standard,
+            reason,
+            gov,
+        } => {
+            let v = json!({"standard_id": standard, "reason": reason});
+            act(client, Kind::StandardRetire, v, gov, json)
         }
         GovCommand::Stewards {
             set,

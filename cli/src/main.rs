@@ -93,10 +93,9 @@ fn run(cli: Cli) -> Result<()> {
             out,
         }) => publish::withdraw(&client(), &key, &offer_id, &reason, out, json),
         Command::Offer(OfferCommand::Search(args)) => query::search(&client(), &args, json),
-        Command::Offer(OfferCommand::Compare {
-            references,
-            municipality,
-        }) => query::compare(&client(), &references, municipality.as_deref(), json),
+        Command::Offer(OfferCommand::Compare { references, buyer }) => {
+            query::compare(&client(), &references, &buyer, json)
+        }
         Command::Offer(OfferCommand::Consolidate {
             key,
             offer,
@@ -112,9 +111,11 @@ fn run(cli: Cli) -> Result<()> {
             out,
             json,
         ),
-        Command::Offer(OfferCommand::Show { reference, history }) => {
-            query::show_offer(&client(), &reference, history, json)
-        }
+        Command::Offer(OfferCommand::Show {
+            reference,
+            history,
+            buyer,
+        }) => query::show_offer(&client(), &reference, history, &buyer, json),
         Command::Provider(ProviderCommand::List) => query::providers(&client(), json),
         Command::Provider(ProviderCommand::Show { did }) => query::provider(&client(), &did, json),
         Command::Provider(ProviderCommand::Succession {
@@ -142,6 +143,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Agreement(cmd) => exchange::agreement(&client(), cmd, json),
         Command::Municipality(cmd) => exchange::municipality(&client(), cmd, json),
         Command::Transition(args) => exchange::transition(&client(), &args, json),
+        Command::Standards => query::standards(&client(), json),
         Command::Record(RecordCommand::Get { id }) => query::record_get(&client(), &id),
         Command::Record(RecordCommand::Verify { file, genesis }) => {
             offline::verify(&file, &genesis, json)

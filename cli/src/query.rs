@@ -2,7 +2,7 @@
 //! Text output is for people (tables); `--json` prints the node's answer as
 //! read into `kx_api`'s views.
 
-use crate::args::SearchArgs;
+use crate::args::{BuyerArgs, SearchArgs};
 use crate::client::Client;
 use crate::error::{CliCode, Refused};
 use anyhow::Result;
@@ -10,8 +10,9 @@ use kx_api::query::{municipality, parse_did, parse_offer_id, parse_record_id};
 use kx_api::views::OfferView;
 use kx_api::{OfferQuery, SearchQuery};
 use kx_protocol::Did;
-use kx_protocol::body::{PriceModel, Pricing};
+use kx_protocol::body::{Charge, PriceModel, PriceUnit, Pricing};
 use kx_protocol::fields::OfferId;
+use kx_protocol::terms::Cost;
 use serde::Serialize;
 use std::io::Write;
 
@@ -81,6 +82,7 @@ fn search_query(a: &SearchArgs) -> Result<SearchQuery, Refused> {
         ("ozg", &a.ozg),
         ("leika", &a.leika),
         ("cert", &a.cert),
+        ("standard", &a.standard),
         ("provider", &a.provider),
         ("q", &a.text),
         ("include", &a.include),
@@ -167,18 +169,112 @@ pub(crate) fn reference(text: &str) -> Result<(Did, OfferId), Refused> {
     Ok((parse_did(did)?, parse_offer_id(id)?))
 }
 
-pub fn show_offer(client: &Client, text: &str, history: bool, json: bool) -> Result<()> {
-    let (did, id) = reference(text)?;
-    let q = OfferQuery {
-        history,
-        ..OfferQuery::default()
+/// The offer query for a buyer: municipality and figures, as the node reads
+/// them.
+fn buyer_query(b: &BuyerArgs, history: bool) -> Result<OfferQuery, Refused> {
+    let m = b.municipality.as_deref().map(municipality).transpose()?;
+    let mut pairs = vec![("history", history.then(|| "true".to_owned()))];
+    pairs.push(("municipality", m.map(|m| m.ags.clone())));
+    for (k, v) in [
+        ("users", b.users),
+        ("cases", b.cases),
+        ("hours", b.hours),
+        ("sites", b.sites),
+        ("interfaces", b.interfaces),
+    ] {
+        pairs.push((k, v.map(|n| n.to_string())));
+    }
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            q.append_pair(k, &v);
+        }
+    }
+    Ok(OfferQuery::parse(&q.finish())?)
+}
+
+/// The cost with its arithmetic, one line per component and the totals.
+fn cost_lines(c: &Cost) -> Vec<String> {
+    let cur = c.currency.as_str();
+    let mut lines = Vec::new();
+    for l in &c.lines {
+        let (n1, n5) = match l.charge {
+            Charge::Once => ("", ""),
+            Charge::Yearly => ("", " × 5"),
+            Charge::Monthly => (" × 12", " × 60"),
+        };
+        let qty = match (l.unit, l.quantity) {
+            (PriceUnit::Flat, _) => String::new(),
+            (u, Some(n)) => format!(" × {n} {}", u.as_str()),
+            (u, None) => format!(" × ? {} (missing)", u.as_str()),
+        };
+        let amount = |n: Option<u64>| n.map_or("-".to_owned(), |n| money(n, cur));
+        lines.push(format!(
+            "{:<24} {:<8} {}{qty}{n1} = {}; five years{n5}: {}{}",
+            cut(&l.label, 24),
+            l.charge.as_str(),
+            money(l.amount_cents, cur),
+            amount(l.first_year_cents),
+            amount(l.five_years_cents),
+            if l.optional {
+                " (optional, not summed)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let total = |n: Option<u64>| match n {
+        _ if c.on_request => "on request".to_owned(),
+        Some(n) => money(n, cur),
+        None => "-".to_owned(),
     };
+    lines.push(format!(
+        "total: first year {}, five years {}",
+        total(c.first_year_cents),
+        total(c.five_years_cents)
+    ));
+    if !c.missing.is_empty() {
+        let flags: Vec<String> = c
+            .missing
+            .iter()
+            .map(|u| match u {
+                PriceUnit::User => "--users".to_owned(),
+                PriceUnit::Case => "--cases".to_owned(),
+                PriceUnit::Hour => "--hours".to_owned(),
+                PriceUnit::Site => "--sites".to_owned(),
+                PriceUnit::Interface => "--interfaces".to_owned(),
+                other => format!("--municipality (for {})", other.as_str()),
+            })
+            .collect();
+        lines.push(format!("for a total, give {}", flags.join(", ")));
+    }
+    lines
+}
+
+pub fn show_offer(
+    client: &Client,
+    text: &str,
+    history: bool,
+    buyer: &BuyerArgs,
+    json: bool,
+) -> Result<()> {
+    let (did, id) = reference(text)?;
+    let q = buyer_query(buyer, history)?;
     let v = client.offer(&did, &id, &q)?;
     if json {
         return print_json(&v);
     }
     let b = &v.body;
     let mut out = std::io::stdout().lock();
+    if let (Some(c), Some(m)) = (&v.contact, q.municipality) {
+        writeln!(
+            out,
+            "your contact ({}, from the {}): {}",
+            m.name,
+            c.source.as_str(),
+            contact_text(&c.contact)
+        )?;
+    }
     writeln!(out, "{}", b.title)?;
     writeln!(
         out,
@@ -236,14 +332,34 @@ pub fn show_offer(client: &Client, text: &str, history: bool, json: bool) -> Res
         writeln!(out, "  legal basis {}: {}", l.kind.as_str(), l.text)?;
     }
     for c in &b.contacts {
+        writeln!(out, "  contact     {}", contact_text(c))?;
+    }
+    for c in &v.conformance {
         writeln!(
             out,
-            "  contact     {}: {} {} {}",
-            c.customer_group,
-            c.name,
-            c.email.as_ref().map_or("", |e| e.as_str()),
-            c.phone.as_ref().map_or("", |p| p.as_str())
+            "  KDN standard {} {}",
+            c.standard_id,
+            c.status.as_str()
         )?;
+        for ch in &c.checks {
+            writeln!(
+                out,
+                "    {} {}: required {}, offered {}",
+                if ch.met { "met    " } else { "NOT met" },
+                ch.criterion.as_str(),
+                ch.required,
+                ch.offered
+            )?;
+        }
+    }
+    if let Some(c) = &v.cost {
+        match q.municipality {
+            Some(m) => writeln!(out, "  cost for {} ({} inhabitants):", m.name, m.population)?,
+            None => writeln!(out, "  cost:")?,
+        }
+        for line in cost_lines(c) {
+            writeln!(out, "    {line}")?;
+        }
     }
     writeln!(out, "  record      {}", v.record)?;
     for h in v.history.iter().flatten() {
@@ -375,7 +491,7 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
 /// The rows of a comparison: label and the value per offer.
 fn compare_rows(offers: &[OfferView]) -> Vec<(&'static str, Vec<String>)> {
     type Cell = fn(&OfferView) -> String;
-    let rows: [(&'static str, Cell); 20] = [
+    let rows: [(&'static str, Cell); 23] = [
         ("Anbieter", provider_of),
         ("Titel", |o| o.body.title.to_string()),
         ("Kategorie", |o| o.body.category.to_string()),
@@ -419,30 +535,68 @@ fn compare_rows(offers: &[OfferView]) -> Vec<(&'static str, Vec<String>)> {
                 .as_ref()
                 .map_or(String::new(), |p| p.label.clone())
         }),
+        ("KDN-Standards", |o| {
+            o.conformance
+                .iter()
+                .map(|c| format!("{} {}", c.standard_id, c.status.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        ("Kosten 1. Jahr", |o| cost_total(o, |c| c.first_year_cents)),
+        ("Kosten 5 Jahre", |o| cost_total(o, |c| c.five_years_cents)),
     ];
     rows.into_iter()
         .map(|(label, cell)| (label, offers.iter().map(cell).collect()))
         .collect()
 }
 
-pub fn compare(
-    client: &Client,
-    refs: &[String],
-    municipality_text: Option<&str>,
-    json: bool,
-) -> Result<()> {
-    let q = OfferQuery {
-        municipality: municipality_text
-            .map(municipality)
-            .transpose()
-            .map_err(Refused::from)?,
-        ..OfferQuery::default()
-    };
+/// A contact on one line: name, channels, group and regions.
+fn contact_text(c: &kx_protocol::body::Contact) -> String {
+    let mut t = format!("{}: {}", c.customer_group, c.name);
+    for extra in [&c.email, &c.phone].into_iter().flatten() {
+        t.push_str(&format!(", {extra}"));
+    }
+    if let Some(r) = &c.regions {
+        t.push_str(&format!(" (in {})", joined(r)));
+    }
+    t
+}
+
+/// The offers in compare order: with a cost, cheapest over five years
+/// first; those without a total after them, in the order given.
+fn by_cost(offers: &mut [OfferView]) {
+    offers.sort_by_key(|v| {
+        v.cost
+            .as_ref()
+            .and_then(|c| c.five_years_cents.map(|t| (t, c.first_year_cents)))
+            .map_or((1, 0, 0), |(t, first)| (0, t, first.unwrap_or(0)))
+    });
+}
+
+/// A total of the offer's cost, or why there is none.
+fn cost_total(o: &OfferView, total: fn(&Cost) -> Option<u64>) -> String {
+    match &o.cost {
+        None => String::new(),
+        Some(c) if c.on_request => "on request".to_owned(),
+        Some(c) => match total(c) {
+            Some(n) => money(n, &c.currency),
+            None if !c.missing.is_empty() => {
+                let units: Vec<&str> = c.missing.iter().map(|u| u.as_str()).collect();
+                format!("missing: {}", units.join(", "))
+            }
+            None => "too large".to_owned(),
+        },
+    }
+}
+
+pub fn compare(client: &Client, refs: &[String], buyer: &BuyerArgs, json: bool) -> Result<()> {
+    let q = buyer_query(buyer, false)?;
     let mut offers = Vec::new();
     for r in refs {
         let (did, id) = reference(r)?;
         offers.push(client.offer(&did, &id, &q)?);
     }
+    by_cost(&mut offers);
     if json {
         return print_json(&offers);
     }
@@ -450,6 +604,9 @@ pub fn compare(
     let width = 30;
     for (label, values) in compare_rows(&offers) {
         if label == "Vergabe" && q.municipality.is_none() {
+            continue;
+        }
+        if label.starts_with("Kosten") && !q.wants_cost() {
             continue;
         }
         let differs = values.iter().any(|v| *v != values[0]);
@@ -461,5 +618,56 @@ pub fn compare(
         writeln!(out, "{mark} {label:<16} {}", cells.join(" "))?;
     }
     writeln!(out, "(* = the offers differ)")?;
+    Ok(())
+}
+
+/// `kx standards`: the stewards' standards, their criteria and uptake.
+pub fn standards(client: &Client, json: bool) -> Result<()> {
+    let list = client.standards()?;
+    if json {
+        return print_json(&list);
+    }
+    let mut out = std::io::stdout().lock();
+    if list.standards.is_empty() {
+        writeln!(out, "no standards defined")?;
+    }
+    for s in &list.standards {
+        let b = &s.body;
+        let state = if s.retired.is_some() {
+            " (retired)"
+        } else {
+            ""
+        };
+        writeln!(out, "{} {}{state}", s.standard_id, b.title)?;
+        writeln!(out, "  category    {}", b.category)?;
+        writeln!(out, "  certified   {}", joined(&b.certifications))?;
+        writeln!(out, "  standards   {}", joined(&b.standards))?;
+        let delivery: Vec<&str> = b.delivery.iter().map(|d| d.as_str()).collect();
+        writeln!(
+            out,
+            "  delivery    {}",
+            if delivery.is_empty() {
+                "any".to_owned()
+            } else {
+                delivery.join(", ")
+            }
+        )?;
+        let m = &b.min_sla;
+        writeln!(
+            out,
+            "  min SLA     availability {}, response {}, resolution {}",
+            m.availability_bp
+                .map_or("-".to_owned(), |bp| format!("{} %", format_bp(bp))),
+            m.response_minutes
+                .map_or("-".to_owned(), |n| format!("≤ {n} min")),
+            m.resolution_hours
+                .map_or("-".to_owned(), |n| format!("≤ {n} h"))
+        )?;
+        writeln!(
+            out,
+            "  offers      {} declare it, {} meet it",
+            s.declared, s.met
+        )?;
+    }
     Ok(())
 }

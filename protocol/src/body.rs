@@ -48,11 +48,13 @@ pub enum Kind {
     RequestDecline,
     AgreementEnd,
     OfferConsolidate,
+    StandardDefine,
+    StandardRetire,
 }
 
 impl Kind {
     /// Every kind, in the order of the spec.
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 25] = [
         Kind::Genesis,
         Kind::MemberAdmit,
         Kind::MemberSuspend,
@@ -76,6 +78,8 @@ impl Kind {
         Kind::RequestDecline,
         Kind::AgreementEnd,
         Kind::OfferConsolidate,
+        Kind::StandardDefine,
+        Kind::StandardRetire,
     ];
 
     /// The `kind` string.
@@ -104,6 +108,8 @@ impl Kind {
             Kind::RequestDecline => "request.decline",
             Kind::AgreementEnd => "agreement.end",
             Kind::OfferConsolidate => "offer.consolidate",
+            Kind::StandardDefine => "standard.define",
+            Kind::StandardRetire => "standard.retire",
         }
     }
 
@@ -125,6 +131,8 @@ impl Kind {
                 | Kind::MemberRekey
                 | Kind::MemberSuccession
                 | Kind::MunicipalityAdmit
+                | Kind::StandardDefine
+                | Kind::StandardRetire
         )
     }
 
@@ -242,7 +250,10 @@ pub struct MemberSuccessionBody {
     pub approvals: Vec<Approval>,
 }
 
-/// A contact for one customer group (e.g. `kommunen`, `kreise`, `schulen`).
+/// A contact for one customer group (e.g. `kommunen`, `mitglieder`, `kreise`),
+/// optionally only for some regions: a role or team and its functional
+/// channels, never a person (`specs/protocol.md` 5.7). Which contact a
+/// municipality gets is `terms::contact_for`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
@@ -252,6 +263,9 @@ pub struct Contact {
     pub email: Option<Short>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<Short>,
+    /// Only for municipalities in these regions (absent: everywhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<AgsPrefix>>,
 }
 
 /// `provider.profile`: the provider's capability statement.
@@ -311,6 +325,48 @@ crate::text_enum! {
         OneTime = "one_time",
         OnRequest = "on_request",
     }
+}
+
+crate::text_enum! {
+    /// When a price component is charged.
+    pub enum Charge {
+        /// Once, in the first year (introduction, set-up).
+        Once = "once",
+        /// Every year.
+        Yearly = "yearly",
+        /// Every month (twelve times a year).
+        Monthly = "monthly",
+    }
+}
+
+crate::text_enum! {
+    /// What a price component is counted in.
+    pub enum PriceUnit {
+        /// A fixed amount.
+        Flat = "flat",
+        Inhabitant = "inhabitant",
+        User = "user",
+        /// Cases per year.
+        Case = "case",
+        /// Hours per year.
+        Hour = "hour",
+        /// A connected site (Anbindung je Standort).
+        Site = "site",
+        /// A connected interface (Anbindung je Schnittstelle).
+        Interface = "interface",
+    }
+}
+
+/// One part of an offer's price: what it is, when it is charged, what it is
+/// counted in, and whether the buyer may leave it out (an optional extra).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceComponent {
+    pub label: Name,
+    pub charge: Charge,
+    pub unit: PriceUnit,
+    pub amount_cents: u64,
+    pub optional: bool,
 }
 
 /// Price in cents of `currency`, per `model`.
@@ -375,6 +431,14 @@ pub struct OfferBody {
     /// declares (the transition view's "self-sustaining").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub break_even: Option<u64>,
+    /// The parts of the price, in the offer's currency (absent: `pricing`
+    /// alone, read as one component).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_components: Option<Vec<PriceComponent>>,
+    /// Ids of the stewards' standards (`standard.define`) the provider
+    /// declares the offer meets; each is checked by `terms::conformance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conforms_to: Option<Vec<Slug>>,
 }
 
 /// `offer.withdraw`: hides versions up to `version` of an offer.
@@ -581,6 +645,51 @@ pub struct ConsolidateBody {
     pub reason: Summary,
 }
 
+/// The service levels a standard requires at least; each bound optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinSla {
+    /// Lowest availability, in basis points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_bp: Option<u64>,
+    /// Longest response time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_minutes: Option<u64>,
+    /// Longest resolution time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_hours: Option<u64>,
+}
+
+/// `standard.define`: the stewards define (or redefine) a standard service of
+/// the federation's portfolio. Offers that declare it are checked against its
+/// machine-checkable criteria; `description` holds the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandardDefineBody {
+    pub prev_action: Hash32,
+    pub standard_id: Slug,
+    pub title: Name,
+    pub description: Description,
+    pub category: Slug,
+    pub certifications: Vec<Slug>,
+    pub standards: Vec<Slug>,
+    /// Allowed ways of delivery (empty: any).
+    pub delivery: Vec<Delivery>,
+    pub min_sla: MinSla,
+    pub approvals: Vec<Approval>,
+}
+
+/// `standard.retire`: the stewards retire a standard; offers can no longer
+/// meet it until it is defined again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandardRetireBody {
+    pub prev_action: Hash32,
+    pub standard_id: Slug,
+    pub reason: Summary,
+    pub approvals: Vec<Approval>,
+}
+
 /// A typed body; the variant fixes the record's kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -608,6 +717,8 @@ pub enum Body {
     RequestDecline(RequestReasonBody),
     AgreementEnd(AgreementEndBody),
     OfferConsolidate(ConsolidateBody),
+    StandardDefine(Box<StandardDefineBody>),
+    StandardRetire(StandardRetireBody),
 }
 
 /// A body-level rule that a well-typed body broke. `code()` is stable.
@@ -682,7 +793,33 @@ fn approvals(list: &[Approval]) -> Result<(), BodyError> {
 }
 
 fn contacts(list: &[Contact]) -> Result<(), BodyError> {
-    list_len("contacts", list, 0)
+    list_len("contacts", list, 0)?;
+    for c in list {
+        if let Some(r) = &c.regions {
+            list_len("contacts.regions", r, 1)?;
+            unique("contacts.regions", r)?;
+        }
+    }
+    Ok(())
+}
+
+/// The rules of an optional list: present means 1 to 512 entries, unique.
+fn optional_list<T: Ord>(field: &str, list: &Option<Vec<T>>) -> Result<(), BodyError> {
+    if let Some(l) = list {
+        list_len(field, l, 1)?;
+        unique(field, l)?;
+    }
+    Ok(())
+}
+
+fn basis_points(field: &str, bp: u64) -> Result<(), BodyError> {
+    if bp > 10_000 {
+        return Err(err(
+            RecordCode::InvalidValue,
+            format!("{field} is {bp}; basis points go up to 10000 (100 %)"),
+        ));
+    }
+    Ok(())
 }
 
 /// A municipality's AGS: 8 digits (a Gemeinde, not a region).
@@ -723,6 +860,8 @@ impl Body {
             Body::RequestDecline(_) => Kind::RequestDecline,
             Body::AgreementEnd(_) => Kind::AgreementEnd,
             Body::OfferConsolidate(_) => Kind::OfferConsolidate,
+            Body::StandardDefine(_) => Kind::StandardDefine,
+            Body::StandardRetire(_) => Kind::StandardRetire,
         }
     }
 
@@ -756,6 +895,8 @@ impl Body {
             Kind::RequestDecline => Body::RequestDecline(de(v)?),
             Kind::AgreementEnd => Body::AgreementEnd(de(v)?),
             Kind::OfferConsolidate => Body::OfferConsolidate(de(v)?),
+            Kind::StandardDefine => Body::StandardDefine(Box::new(de(v)?)),
+            Kind::StandardRetire => Body::StandardRetire(de(v)?),
         })
     }
 
@@ -783,6 +924,8 @@ impl Body {
             Body::RequestAccept(b) => serde_json::to_value(b),
             Body::AgreementEnd(b) => serde_json::to_value(b),
             Body::OfferConsolidate(b) => serde_json::to_value(b),
+            Body::StandardDefine(b) => serde_json::to_value(b),
+            Body::StandardRetire(b) => serde_json::to_value(b),
         };
         // Serialising these plain structs into a Value cannot fail: no maps with
         // non-string keys, no floats.
@@ -800,6 +943,8 @@ impl Body {
             Body::MemberRekey(b) => Some(&b.approvals),
             Body::MemberSuccession(b) => Some(&b.approvals),
             Body::MunicipalityAdmit(b) => Some(&b.approvals),
+            Body::StandardDefine(b) => Some(&b.approvals),
+            Body::StandardRetire(b) => Some(&b.approvals),
             _ => None,
         }
     }
@@ -815,6 +960,8 @@ impl Body {
             Body::MemberRekey(b) => Some(&mut b.approvals),
             Body::MemberSuccession(b) => Some(&mut b.approvals),
             Body::MunicipalityAdmit(b) => Some(&mut b.approvals),
+            Body::StandardDefine(b) => Some(&mut b.approvals),
+            Body::StandardRetire(b) => Some(&mut b.approvals),
             _ => None,
         }
     }
@@ -829,6 +976,8 @@ impl Body {
             Body::MemberRekey(b) => Some(&b.prev_action),
             Body::MemberSuccession(b) => Some(&b.prev_action),
             Body::MunicipalityAdmit(b) => Some(&b.prev_action),
+            Body::StandardDefine(b) => Some(&b.prev_action),
+            Body::StandardRetire(b) => Some(&b.prev_action),
             _ => None,
         }
     }
@@ -885,15 +1034,11 @@ impl Body {
                 if let Some(n) = b.break_even {
                     positive("break_even", n)?;
                 }
-                if b.sla.availability_bp > 10_000 {
-                    return Err(err(
-                        RecordCode::InvalidValue,
-                        format!(
-                            "sla.availability_bp is {}; basis points go up to 10000 (100 %)",
-                            b.sla.availability_bp
-                        ),
-                    ));
+                if let Some(parts) = &b.price_components {
+                    list_len("price_components", parts, 1)?;
                 }
+                optional_list("conforms_to", &b.conforms_to)?;
+                basis_points("sla.availability_bp", b.sla.availability_bp)?;
                 if let Some(until) = b.valid_until
                     && until <= b.valid_from
                 {
@@ -1000,6 +1145,19 @@ impl Body {
                 list_len("offer_ids", &b.offer_ids, 0)?;
                 unique("offer_ids", &b.offer_ids)
             }
+            Body::StandardDefine(b) => {
+                list_len("certifications", &b.certifications, 0)?;
+                unique("certifications", &b.certifications)?;
+                list_len("standards", &b.standards, 0)?;
+                unique("standards", &b.standards)?;
+                list_len("delivery", &b.delivery, 0)?;
+                unique("delivery", &b.delivery)?;
+                if let Some(bp) = b.min_sla.availability_bp {
+                    basis_points("min_sla.availability_bp", bp)?;
+                }
+                approvals(&b.approvals)
+            }
+            Body::StandardRetire(b) => approvals(&b.approvals),
         }
     }
 }

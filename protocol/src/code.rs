@@ -185,6 +185,8 @@ text_enum! {
         NotARequest = "not_a_request",
         /// An end of a request that is not an agreement.
         NotAnAgreement = "not_an_agreement",
+        /// A retirement of a standard that is not in force.
+        UnknownStandard = "unknown_standard",
     }
 }
 

@@ -22,6 +22,7 @@ pub mod record;
 pub mod registry;
 pub mod sync;
 pub mod taxonomy;
+pub mod terms;
 
 pub use body::{Body, Kind};
 pub use code::{GateCode, RecordCode, RejectCode};

@@ -132,10 +132,13 @@ fn check_record(name: &str, v: &Value) {
 
 fn check_state(name: &str, v: &Value) {
     let mut reg = Registry::new(record(&v["genesis"])).expect("genesis");
+    // Offer bodies by record id, for the conformance checks.
+    let mut seen = BTreeMap::new();
     if let Some(steps) = v["steps"].as_array() {
         for (i, step) in steps.iter().enumerate() {
             let rec = VerifiedRecord::from_bytes(&json::canonical(&step["record"]).expect("c"))
                 .expect("step records are valid on their own");
+            seen.insert(rec.id(), rec.clone());
             // From a peer (the ingest gate) unless the step says it is the
             // author's submission.
             let out = match step["via"].as_str() {
@@ -173,6 +176,13 @@ fn check_state(name: &str, v: &Value) {
     assert_eq!(state.summary(), v["expected"]["summary"], "{name}");
     for at in v["expected"]["at"].as_array().into_iter().flatten() {
         check_at(name, state, at);
+    }
+    for c in v["expected"]["conformance"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        check_conformance(name, state, &seen, c);
     }
     assert_eq!(
         state.digest().to_hex(),
@@ -220,6 +230,65 @@ fn check_at(name: &str, state: &kx_protocol::State, at: &Value) {
     }
 }
 
+/// Every standard an offer declares, checked against the standards in force
+/// (6.9).
+fn check_conformance(
+    name: &str,
+    state: &kx_protocol::State,
+    records: &BTreeMap<Hash32, VerifiedRecord>,
+    c: &Value,
+) {
+    let provider: kx_protocol::Did = c["provider"].as_str().expect("did").parse().expect("did");
+    let offer_id: kx_protocol::fields::OfferId = c["offer_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("offer id");
+    let entry = &state.offers[&(provider, offer_id)];
+    let id = entry.current().expect("current").record;
+    let rec = &records[&id];
+    let kx_protocol::Body::Offer(o) = &rec.record().body else {
+        panic!("{name}: not an offer");
+    };
+    let got =
+        serde_json::to_value(kx_protocol::terms::conformances(o, &state.standards)).expect("json");
+    assert_eq!(got, c["conformance"], "{name}: {}", c["offer_id"]);
+}
+
+/// The read rules of 6.9 on their own: cost and contact.
+fn check_terms(name: &str, v: &Value) {
+    use kx_protocol::terms;
+    for c in v["cost"].as_array().expect("cost") {
+        let offer = kx_protocol::Body::from_json(kx_protocol::Kind::Offer, c["offer"].clone())
+            .expect("offer body");
+        let kx_protocol::Body::Offer(o) = offer else {
+            panic!("{name}: not an offer");
+        };
+        let q: terms::Quantities =
+            serde_json::from_value(c["quantities"].clone()).expect("quantities");
+        let got = serde_json::to_value(terms::cost(&o, &q)).expect("json");
+        assert_eq!(got, c["expected"], "{name}: {}", c["note"]);
+    }
+    for c in v["contact"].as_array().expect("contact") {
+        let list = |k: &str| -> Vec<kx_protocol::body::Contact> {
+            serde_json::from_value(c[k].clone()).expect("contacts")
+        };
+        let members: Vec<kx_protocol::fields::AgsPrefix> =
+            serde_json::from_value(c["members"].clone()).expect("members");
+        let (offer, profile) = (list("offer_contacts"), list("profile_contacts"));
+        let got = terms::contact_for(&offer, &profile, &members, c["ags"].as_str().expect("ags"))
+            .map(
+                |(source, index, _)| serde_json::json!({"source": source.as_str(), "index": index}),
+            );
+        assert_eq!(
+            got.unwrap_or(Value::Null),
+            c["expected"],
+            "{name}: {}",
+            c["note"]
+        );
+    }
+}
+
 #[test]
 fn every_vector_holds() {
     let files = committed();
@@ -248,6 +317,7 @@ fn every_vector_holds() {
                 assert_eq!(key.to_file_text(), file, "{name}");
             }
             Some("sync") => check_sync(name, &v),
+            Some("terms") => check_terms(name, &v),
             other => panic!("{name}: unknown type {other:?}"),
         }
     }

@@ -18,8 +18,8 @@ use kx_api::transition::{
 use kx_api::views::{
     AuthorView, BuyerKind, BuyerRef, LogHead, MunicipalityRef, OfferView, OffersPage, PeerView,
     ProcurementView, ProfileView, ProviderDetail, ProviderRef, ProviderSummary, ProviderView,
-    ProvidersList, RecordsPage, StatusView, SubmitResult, SubmitStatus, SuccessorView, SyncView,
-    TakerView, UptakeView, VersionView, WithdrawalView,
+    ProvidersList, RecordsPage, StandardsList, StatusView, SubmitResult, SubmitStatus,
+    SuccessorView, SyncView, TakerView, UptakeView, VersionView, WithdrawalView,
 };
 use kx_api::{ApiError, OfferCursor, OfferQuery, SearchQuery};
 use kx_protocol::body::{
@@ -61,6 +61,12 @@ fn offer_body(full: bool) -> OfferBody {
         v["valid_until"] = json!("2027-12-31T23:59:59Z");
         v["legal_basis"] = json!({"kind": "inter_municipal", "text": "§ 108 Abs. 6 GWB"});
         v["break_even"] = json!(5);
+        v["contacts"][0]["regions"] = json!(["05774"]);
+        v["price_components"] = json!([
+            {"label": "Einführung", "charge": "once", "unit": "flat", "amount_cents": 150000, "optional": false},
+            {"label": "Betrieb", "charge": "yearly", "unit": "inhabitant", "amount_cents": 35, "optional": false}
+        ]);
+        v["conforms_to"] = json!(["kdn-meldewesen"]);
     }
     serde_json::from_value(v).expect("offer body")
 }
@@ -70,7 +76,7 @@ fn profile_body() -> ProfileBody {
         "name": "ITK Rheinland", "short_name": "ITK", "description": "Kommunaler IT-Dienstleister",
         "website": "https://example.org", "regions": ["05158"], "members": ["05158"],
         "certifications": ["iso27001"], "nodes": ["12D3KooW"],
-        "contacts": [{"customer_group": "kommunen", "name": "Vertrieb", "email": "v@example.org", "phone": "1"}],
+        "contacts": [{"customer_group": "kommunen", "name": "Vertrieb", "email": "v@example.org", "phone": "1", "regions": ["05158"]}],
     }))
     .expect("profile body")
 }
@@ -121,8 +127,56 @@ fn offer(full: bool) -> OfferView {
             }]
         }),
         uptake: uptake(full),
+        conformance: if full { conformance() } else { Vec::new() },
+        cost: full.then(|| {
+            kx_protocol::terms::cost(
+                &body,
+                &kx_api::Figures {
+                    inhabitants: Some(152_531),
+                    ..kx_api::Figures::default()
+                },
+            )
+        }),
+        contact: full.then(|| kx_api::views::ContactView {
+            source: kx_protocol::terms::ContactSource::Offer,
+            contact: body.contacts[0].clone(),
+        }),
         body,
     }
+}
+
+/// A standard met, one failed on every kind of check, a retired and an
+/// undefined one.
+fn conformance() -> Vec<kx_protocol::terms::Conformance> {
+    serde_json::from_value(json!([
+        {"standard_id": "kdn-meldewesen", "status": "met", "checks": [
+            {"criterion": "category", "required": "einwohnerwesen", "offered": "einwohnerwesen", "met": true}
+        ]},
+        {"standard_id": "kdn-e-akte", "status": "not_met", "checks": [
+            {"criterion": "certification", "required": "bsi-c5", "offered": null, "met": false},
+            {"criterion": "delivery", "required": ["saas"], "offered": "hosting", "met": false},
+            {"criterion": "availability", "required": 9990, "offered": 9950, "met": false}
+        ]},
+        {"standard_id": "alt", "status": "retired", "checks": []},
+        {"standard_id": "gibt-es-nicht", "status": "undefined", "checks": []}
+    ]))
+    .expect("conformance")
+}
+
+fn standards() -> StandardsList {
+    serde_json::from_value(json!({"standards": [
+        {"standard_id": "kdn-meldewesen", "record": "01".repeat(32), "declared": 4, "met": 2,
+         "body": {"prev_action": "02".repeat(32), "standard_id": "kdn-meldewesen", "title": "Meldewesen",
+                  "description": "", "category": "einwohnerwesen", "certifications": ["iso27001-grundschutz"],
+                  "standards": ["xmeld"], "delivery": ["hosting"], "min_sla": {"availability_bp": 9950, "response_minutes": 60, "resolution_hours": 8},
+                  "approvals": [{"steward": did(1).as_str(), "sig": "A".repeat(86)}]}},
+        {"standard_id": "alt", "record": "03".repeat(32), "retired": "04".repeat(32), "declared": 0, "met": 0,
+         "body": {"prev_action": "02".repeat(32), "standard_id": "alt", "title": "Alt",
+                  "description": "", "category": "e-akte", "certifications": [],
+                  "standards": [], "delivery": [], "min_sla": {},
+                  "approvals": [{"steward": did(1).as_str(), "sig": "A".repeat(86)}]}}
+    ]}))
+    .expect("standards")
 }
 
 fn municipality_buyer() -> BuyerRef {
@@ -418,6 +472,7 @@ fn every_answer_type_fills_and_matches_its_schema() {
         ],
         &[],
     );
+    check(&api, "StandardsList", &[standards()], &[]);
     let summaries: Vec<ProviderSummary> = vec![provider(true, 3), provider(false, 0)];
     check(&api, "Provider", &summaries, &[]);
     check(
@@ -698,6 +753,27 @@ fn codes_and_enums_are_the_ones_the_file_lists() {
         strings(&s("BuyerRef", "/properties/kind/enum")),
         texts(BuyerKind::ALL.iter().map(|x| x.as_str()))
     );
+    use kx_protocol::body::{Charge, PriceUnit};
+    use kx_protocol::terms::{ConformanceStatus, Criterion};
+    assert_eq!(
+        strings(&s("Conformance", "/properties/status/enum")),
+        texts(ConformanceStatus::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s(
+            "Conformance",
+            "/properties/checks/items/properties/criterion/enum"
+        )),
+        texts(Criterion::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("PriceComponent", "/properties/charge/enum")),
+        texts(Charge::ALL.iter().map(|x| x.as_str()))
+    );
+    assert_eq!(
+        strings(&s("PriceComponent", "/properties/unit/enum")),
+        texts(PriceUnit::ALL.iter().map(|x| x.as_str()))
+    );
     let param_enum = |path: &str, name: &str| {
         api.parameter("GET", path, name)
             .pointer("/schema/enum")
@@ -726,6 +802,7 @@ fn query_parameters_are_the_ones_the_file_lists() {
         ("/v1/offers".to_owned(), SearchQuery::PARAMS),
         (format!("/v1/offers/{id}/o1"), OfferQuery::PARAMS),
         ("/v1/providers".to_owned(), AtQuery::PARAMS),
+        ("/v1/standards".to_owned(), AtQuery::PARAMS),
         (format!("/v1/providers/{id}"), AtQuery::PARAMS),
         ("/v1/records".to_owned(), RecordsQuery::PARAMS),
         ("/v1/requests".to_owned(), &RequestsQuery::PARAMS),

@@ -1079,3 +1079,161 @@ fn the_transition_view_equals_a_count_from_the_records_on_both_nodes() {
     );
     assert!(page.contains("<td>1: Paderborn</td>"), "the gap is named");
 }
+
+/// An e-akte offer of `key` declaring the stewards' `kdn-e-akte`, priced per
+/// inhabitant and year, with or without the certification the standard needs.
+fn akte_toml(id: &str, cents: u64, certified: bool) -> String {
+    let certs = if certified {
+        "certifications = [\"iso27001-grundschutz\"]"
+    } else {
+        "certifications = []"
+    };
+    offer_toml(id, &format!("E-Akte {id}"), "e-akte", 5)
+        .replace("certifications = []", certs)
+        .replace(
+            "standards = []",
+            "standards = [\"xdomea\"]\nconforms_to = [\"kdn-e-akte\"]",
+        )
+        .replace("per_user_per_month", "per_inhabitant_per_year")
+        .replace("amount_cents = 450", &format!("amount_cents = {cents}"))
+}
+
+#[test]
+fn a_stewards_standard_shows_met_or_not_with_its_reasons_on_both_nodes_and_compare_sorts_by_cost() {
+    let f = exchange_federation();
+    let mut define = vec!["federation", "define-standard"];
+    let file = example("standard.toml");
+    define.push(&file);
+    define.extend(f.steward_args());
+    let out = f.kx_ok(0, &define);
+    assert!(out.starts_with("stored standard.define"), "{out}");
+    for (key, id, cents, certified) in [
+        ("krzn", "akte-krzn", 30, true),
+        ("owl", "akte-owl", 25, false),
+    ] {
+        f.write(&format!("{id}.toml"), &akte_toml(id, cents, certified));
+        f.kx_ok(
+            1,
+            &[
+                "offer",
+                "publish",
+                "--key",
+                &format!("{key}.key"),
+                &format!("{id}.toml"),
+            ],
+        );
+    }
+    f.same();
+    let krzn = offer_ref(&f, "krzn", "akte-krzn");
+    let owl = offer_ref(&f, "owl", "akte-owl");
+    let read = |i: usize, r: &str| -> Value {
+        let resp = get(&f.url(i), &format!("/v1/offers/{r}?municipality=Paderborn"));
+        assert_eq!(resp.status, 200);
+        serde_json::from_slice(&resp.body).expect("json")
+    };
+    // Met, and not met for the missing certification alone: the same on both nodes.
+    let (met, unmet) = (read(0, &krzn), read(0, &owl));
+    assert_eq!(met["conformance"][0]["status"], "met", "{met}");
+    assert_eq!(unmet["conformance"][0]["status"], "not_met", "{unmet}");
+    let failed: Vec<&Value> = unmet["conformance"][0]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["met"] == false)
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            &json!({"criterion": "certification", "required": "iso27001-grundschutz", "offered": null, "met": false})
+        ]
+    );
+    for r in [&krzn, &owl] {
+        assert_eq!(read(0, r)["conformance"], read(1, r)["conformance"], "{r}");
+    }
+    // The filter by standard, on the other node, through kx.
+    let found = f.kx_json(
+        1,
+        &["offer", "search", "--standard", "kdn-e-akte", "--json"],
+    );
+    let ids: Vec<&str> = found["offers"]
+        .as_array()
+        .expect("offers")
+        .iter()
+        .filter_map(|o| o["offer_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["akte-krzn"]);
+    // Paderborn's yearly cost from its inhabitants in the shipped data.
+    let people = kx_protocol::geo::municipalities()
+        .iter()
+        .find(|m| m.ags == PADERBORN)
+        .map(|m| m.population)
+        .expect("Paderborn");
+    assert_eq!(met["cost"]["first_year_cents"], json!(30 * people), "{met}");
+    assert_eq!(
+        met["cost"]["five_years_cents"],
+        json!(150 * people),
+        "{met}"
+    );
+    assert_eq!(
+        met["contact"],
+        Value::Null,
+        "the test offers name no contact"
+    );
+    // Compare sorts by cost: OWL-IT's cheaper offer first, in kx and on the page.
+    let compared = f.kx_json(
+        0,
+        &[
+            "offer",
+            "compare",
+            &krzn,
+            &owl,
+            "--municipality",
+            "Paderborn",
+            "--json",
+        ],
+    );
+    let order: Vec<&str> = compared
+        .as_array()
+        .expect("offers")
+        .iter()
+        .filter_map(|o| o["offer_id"].as_str())
+        .collect();
+    assert_eq!(order, ["akte-owl", "akte-krzn"]);
+    let page = get(
+        &f.url(1),
+        &format!("/vergleich?o={krzn}&o={owl}&gemeinde=Paderborn"),
+    );
+    let html = String::from_utf8_lossy(&page.body);
+    let (a, b) = (
+        html.find("akte-owl?gemeinde").expect("owl column"),
+        html.find("akte-krzn?gemeinde").expect("krzn column"),
+    );
+    assert!(a < b, "the cheaper offer comes first");
+    let page = get(&f.url(1), &format!("/angebot/{owl}?gemeinde=Paderborn"));
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("KDN-Standard nicht erfüllt"), "{html}");
+    assert!(
+        html.contains("Zertifizierung iso27001-grundschutz fehlt"),
+        "{html}"
+    );
+    let page = get(&f.url(0), &format!("/angebot/{krzn}?gemeinde=Paderborn"));
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("KDN-Standard erfüllt"), "{html}");
+    assert!(
+        html.contains(&format!("× {} Einwohner:innen", thousands(people))),
+        "{html}"
+    );
+}
+
+/// `151633` as the catalog writes it: `151.633`.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -155,10 +155,28 @@ fn every_documented_operation_answers_as_documented() {
         by_town["offers"][0]["procurement"]["municipality"]["ags"],
         "05158004"
     );
-    api.call(
-        "GET",
-        &format!("/v1/offers/{p}/meldewesen-hosting?municipality=05158004"),
-        b"",
+    let costed = api
+        .call(
+            "GET",
+            &format!("/v1/offers/{p}/meldewesen-hosting?municipality=05158004&users=40&sites=2"),
+            b"",
+        )
+        .json();
+    // Erkrath's inhabitants from the shipped data, in the cost's one line.
+    let erkrath = kx_protocol::geo::municipalities()
+        .iter()
+        .find(|m| m.ags == "05158004")
+        .map(|m| m.population);
+    let per_inhabitant = costed["cost"]["lines"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["unit"] == "inhabitant"))
+        .and_then(|x| x["quantity"].as_u64());
+    assert_eq!(per_inhabitant, erkrath, "{costed}");
+    // The example's contact for Kreis Mettmann, where Erkrath is.
+    assert_eq!(
+        costed["contact"]["contact"]["regions"],
+        serde_json::json!(["05158"]),
+        "{costed}"
     );
     let page = get(&url, "/?gemeinde=Erkrath");
     assert!(page.content_type.starts_with("text/html"));
@@ -218,6 +236,8 @@ fn every_documented_operation_answers_as_documented() {
         )
         .json();
     assert_eq!(transition["totals"]["active_agreements"], 1, "{transition}");
+    let standards = api.call("GET", "/v1/standards", b"").json();
+    assert_eq!(standards["standards"], serde_json::json!([]), "{standards}");
     let metrics = get(&url, "/metrics");
     assert!(
         String::from_utf8_lossy(&metrics.body)
@@ -473,6 +493,20 @@ fn malformed_queries_and_paths_get_their_documented_code() {
         ),
         (
             "GET",
+            format!("/v1/offers/{p}/meldewesen-hosting?users=-1"),
+            vec![],
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            format!("/v1/offers/{p}/meldewesen-hosting?sites=9007199254740992"),
+            vec![],
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
             "/v1/providers/xyz".into(),
             vec![],
             400,
@@ -517,6 +551,8 @@ fn malformed_queries_and_paths_get_their_documented_code() {
         ("/v1/transition?category=Nicht%20da", 400, "malformed_slug"),
         ("/v1/transition?at=gestern", 400, "invalid_query"),
         ("/v1/transition?region=05", 400, "unknown_parameter"),
+        ("/v1/standards?at=gestern", 400, "invalid_query"),
+        ("/v1/standards?category=e-akte", 400, "unknown_parameter"),
         ("/v1/requests/abc", 400, "malformed_hash"),
     ] {
         cases.push(("GET", path.into(), vec![], status, code));

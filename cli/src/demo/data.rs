@@ -138,11 +138,87 @@ pub(super) fn providers() -> Result<Vec<Provider>> {
     Ok(out)
 }
 
+/// The profile's contacts: for all municipalities, for members, and one
+/// team per Kreis the provider serves (functional mailboxes, no persons).
 fn contacts(p: &Provider) -> Value {
-    json!([
-        {"customer_group": "kommunen", "name": format!("Vertrieb Kommunen {}", p.short), "email": format!("kommunen@{}.demo.example", p.id)},
-        {"customer_group": "kreise", "name": format!("Kundenbetreuung Kreise {}", p.short), "email": format!("kreise@{}.demo.example", p.id)}
-    ])
+    let mut list = vec![
+        json!({"customer_group": "kommunen", "name": format!("Vertrieb Kommunen {}", p.short), "email": format!("kommunen@{}.demo.example", p.id)}),
+        json!({"customer_group": "kreise", "name": format!("Kundenbetreuung Kreise {}", p.short), "email": format!("kreise@{}.demo.example", p.id)}),
+    ];
+    if !p.members.is_empty() {
+        list.push(json!({"customer_group": "mitglieder", "name": format!("Mitgliederbetreuung {}", p.short), "email": format!("mitglieder@{}.demo.example", p.id)}));
+    }
+    for r in p.regions.iter().filter(|r| r.len() == 5).take(6) {
+        let kreis = kx_protocol::geo::name_of(r).unwrap_or(r.as_str());
+        list.push(json!({"customer_group": "kommunen", "name": format!("Kundenbetreuung {kreis}"), "email": format!("kunden-{r}@{}.demo.example", p.id), "regions": [r]}));
+    }
+    Value::Array(list)
+}
+
+/// The stewards' standards of the demo, as bodies without `prev_action`
+/// and approvals; each names one demo template's category.
+pub(super) fn standards() -> Vec<Value> {
+    vec![
+        json!({
+            "standard_id": "kdn-meldewesen",
+            "title": "KDN-Standard Meldewesen",
+            "description": "Betrieb im zertifizierten kommunalen Rechenzentrum, Anbindung an XMeld und OSCI-Transport, Lösung von Störungen binnen eines Arbeitstags.",
+            "category": "einwohnerwesen",
+            "certifications": ["iso27001-grundschutz"],
+            "standards": ["xmeld", "osci-transport"],
+            "delivery": ["hosting", "saas"],
+            "min_sla": {"availability_bp": 9950, "resolution_hours": 8},
+        }),
+        json!({
+            "standard_id": "kdn-e-akte",
+            "title": "KDN-Standard E-Akte",
+            "description": "E-Akte als Cloud-Dienst mit xdomea-Austausch, C5-testiert.",
+            "category": "e-akte",
+            "certifications": ["iso27001-grundschutz", "bsi-c5"],
+            "standards": ["xdomea"],
+            "delivery": ["saas"],
+            "min_sla": {"availability_bp": 9900, "response_minutes": 120},
+        }),
+        json!({
+            "standard_id": "kdn-service-desk",
+            "title": "KDN-Standard Service-Desk",
+            "description": "Service-Desk nach ITIL 4 mit Annahme binnen einer Stunde.",
+            "category": "service-desk",
+            "certifications": [],
+            "standards": ["itil4"],
+            "delivery": [],
+            "min_sla": {"response_minutes": 60},
+        }),
+    ]
+}
+
+/// The standard an offer of template `key` declares, if any.
+fn declared_standard(key: &str) -> Option<&'static str> {
+    match key {
+        "meldewesen" => Some("kdn-meldewesen"),
+        "e-akte" => Some("kdn-e-akte"),
+        "service-desk" => Some("kdn-service-desk"),
+        _ => None,
+    }
+}
+
+/// Price components for an offer priced by `model` at `cents`: an
+/// introduction, the operation in the template's unit, a connection per
+/// site, and an optional extra.
+fn components(model: PriceModel, cents: u64) -> Option<Value> {
+    let (charge, unit) = match model {
+        PriceModel::PerInhabitantPerYear => ("yearly", "inhabitant"),
+        PriceModel::PerUserPerMonth => ("monthly", "user"),
+        PriceModel::FlatPerYear => ("yearly", "flat"),
+        _ => return None,
+    };
+    let intro = (cents * 20_000).clamp(250_000, 2_500_000) / 100 * 100;
+    Some(json!([
+        {"label": "Einführung und Datenübernahme", "charge": "once", "unit": "flat", "amount_cents": intro, "optional": false},
+        {"label": "Betrieb", "charge": charge, "unit": unit, "amount_cents": cents, "optional": false},
+        {"label": "Anbindung je Standort", "charge": "yearly", "unit": "site", "amount_cents": 48_000, "optional": false},
+        {"label": "Schulung vor Ort", "charge": "once", "unit": "flat", "amount_cents": 180_000, "optional": true}
+    ]))
 }
 
 /// The provider's signed profile.
@@ -275,6 +351,15 @@ fn offers(
         // Most providers say how many takers an offer needs to carry itself.
         if h % 3 != 2 {
             v["break_even"] = json!(2 + h % 5);
+        }
+        if let Some(id) = declared_standard(&t.key) {
+            v["conforms_to"] = json!([id]);
+        }
+        // Some state their price in parts: introduction, operation, connection.
+        if h % 4 == 3
+            && let Some(parts) = components(t.model, cents)
+        {
+            v["price_components"] = parts;
         }
         match h % 4 {
             0 | 1 => {

@@ -266,13 +266,6 @@ fn basis(p: &Provider, o: &OfferBody, m: &Municipality, n: u64) -> Value {
     }
 }
 
-const STARTS: [&str; 4] = [
-    "2026-01-01T00:00:00Z",
-    "2026-04-01T00:00:00Z",
-    "2026-07-01T00:00:00Z",
-    "2027-01-01T00:00:00Z",
-];
-
 fn request_body(
     offer: &VerifiedRecord,
     o: &OfferBody,
@@ -282,7 +275,13 @@ fn request_body(
     on_behalf: &[&str],
     mailbox: &str,
 ) -> Result<Body> {
-    let start = STARTS[(h % 4) as usize];
+    // Starts spread over the months from January 2026 to March 2027.
+    let month = h % 15;
+    let start = if month < 12 {
+        format!("2026-{:02}-01T00:00:00Z", month + 1)
+    } else {
+        format!("2027-{:02}-01T00:00:00Z", month - 11)
+    };
     let mut v = json!({
         "offer": offer.id().to_hex(),
         "quantity": quantity,
@@ -293,7 +292,7 @@ fn request_body(
         "contact": {"role": "Zentrale Vergabestelle", "mailbox": mailbox},
     });
     // A few ran for six months in the first half of 2026 and have expired.
-    if start == STARTS[0] && h.is_multiple_of(7) {
+    if month == 0 && h.is_multiple_of(7) {
         v["term_months"] = json!(6);
     } else {
         v["term_months"] = json!([12, 24, 36, 48][(h / 4 % 4) as usize]);

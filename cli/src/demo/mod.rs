@@ -292,6 +292,19 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
         kdn_node.submit(rec.canonical_json())?;
         submitted += 1;
     }
+    // The stewards' standard portfolio.
+    for v in data::standards() {
+        let mut v = v;
+        v["prev_action"] = serde_json::json!(head.to_hex());
+        v["approvals"] = serde_json::json!([]);
+        let mut b = Body::from_json_draft(kx_protocol::Kind::StandardDefine, v)
+            .map_err(|e| anyhow::anyhow!("demo standard: {e}"))?;
+        record::approve(&mut b, steward.key());
+        let rec = steward.write(b, now()?)?;
+        head = rec.action().context("a definition is an action")?;
+        kdn_node.submit(rec.canonical_json())?;
+        submitted += 1;
+    }
 
     let catalogue = Offers::load()?;
     let total: usize = providers

@@ -1,9 +1,10 @@
 //! The compare page `/vergleich?o=DID/OFFER&o=...`: two to four offers side by
-//! side, differences marked, with the tender-free assessment for a
-//! municipality.
+//! side, differences marked, with the tender-free assessment and the cost for
+//! a municipality (`gemeinde`, and the figures `nutzer`, `standorte`, ...),
+//! cheapest over five years first.
 
 use super::form::Params;
-use super::{error_page, format, html};
+use super::{error_page, format, html, terms};
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::view;
@@ -21,6 +22,11 @@ use kx_protocol::geo::Municipality;
 struct ComparePage {
     /// `Name (AGS)` of the municipality the assessment is for.
     municipality: Option<String>,
+    /// The municipality as entered, for the figures form.
+    gemeinde: String,
+    /// The offers chosen, for the figures form.
+    chosen: Vec<String>,
+    fields: Vec<terms::FigureField>,
     columns: Vec<Column>,
     rows: Vec<Row>,
 }
@@ -76,6 +82,46 @@ fn rows(offers: &[OfferView], m: Option<&Municipality>) -> Vec<Row> {
                 .map_or("keine angegeben".into(), |l| l.text.to_string())
         }),
     ];
+    cells.push(("KDN-Standards", |v| {
+        let met: Vec<&str> = v
+            .conformance
+            .iter()
+            .filter(|c| c.met())
+            .map(|c| c.standard_id.as_str())
+            .collect();
+        if v.conformance.is_empty() {
+            "keine erklärt".into()
+        } else if met.is_empty() {
+            "erklärt, nicht erfüllt".into()
+        } else {
+            format!("erfüllt: {}", met.join(", "))
+        }
+    }));
+    cells.push(("Kosten erstes Jahr", |v| {
+        v.cost
+            .as_ref()
+            .map_or(String::new(), |c| terms::cost_table(c).first)
+    }));
+    cells.push(("Kosten fünf Jahre", |v| {
+        v.cost
+            .as_ref()
+            .map_or(String::new(), |c| terms::cost_table(c).five)
+    }));
+    cells.push(("Kostenbestandteile", |v| {
+        v.cost.as_ref().map_or(String::new(), |c| {
+            let t = terms::cost_table(c);
+            let mut parts: Vec<String> = t
+                .rows
+                .iter()
+                .map(|r| {
+                    let opt = if r.optional { " (optional)" } else { "" };
+                    format!("{}{opt}: {}", r.label, r.first)
+                })
+                .collect();
+            parts.extend(t.missing);
+            parts.join("; ")
+        })
+    }));
     if m.is_some() {
         cells.push(("Vergabe", |v| {
             v.procurement
@@ -107,9 +153,10 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
         );
     }
     let m = p.municipality();
+    let f = terms::figures(&p, m);
     let at = clock::now();
     let mut offers = Vec::with_capacity(refs.len());
-    for r in refs {
+    for r in &refs {
         let Some((provider, offer_id)) = r.rsplit_once('/') else {
             return error_page(StatusCode::BAD_REQUEST, "Ungültige Auswahl.");
         };
@@ -119,15 +166,26 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
         let Ok(offer_id) = offer_id.parse::<OfferId>() else {
             return error_page(StatusCode::BAD_REQUEST, "Ungültige Angebotskennung.");
         };
-        match view::offers::offer(&ctx.node, &did, &offer_id, at, m, false) {
+        match view::offers::offer(&ctx.node, &did, &offer_id, at, m, Some(&f), false) {
             Some(v) => offers.push(v),
             None => {
                 return error_page(StatusCode::NOT_FOUND, "Dieses Angebot gibt es hier nicht.");
             }
         }
     }
+    // Cheapest over five years first; offers without a total (a figure
+    // missing, on request) after them, in the order chosen.
+    offers.sort_by_key(|v| {
+        v.cost
+            .as_ref()
+            .and_then(|c| c.five_years_cents.map(|t| (t, c.first_year_cents)))
+            .map_or((1, 0, 0), |(t, first)| (0, t, first.unwrap_or(0)))
+    });
     let page = ComparePage {
         municipality: m.map(|m| format!("{} ({})", m.name, m.ags)),
+        gemeinde: m.map_or_else(String::new, |m| m.name.clone()),
+        chosen: refs.iter().map(|r| r.to_string()).collect(),
+        fields: terms::figure_fields(&f),
         columns: offers
             .iter()
             .map(|v| Column {

@@ -70,7 +70,7 @@ fn parsed<T: std::str::FromStr>(p: &Params, k: &str, nothing: &mut bool) -> Opti
 }
 
 /// Reads the search form: `gemeinde` (name or AGS), `kategorie`, `ozg`,
-/// `zertifikat`, `anbieter`, `vergabe` (`frei` or a procurement kind; with a
+/// `zertifikat`, `standard` (a stewards' standard met), `anbieter`, `vergabe` (`frei` or a procurement kind; with a
 /// municipality), `text`, `seite`.
 pub(super) fn search(p: &Params) -> Search {
     let mut nothing = false;
@@ -97,6 +97,7 @@ pub(super) fn search(p: &Params) -> Search {
     let category = parsed(p, "kategorie", &mut nothing);
     let ozg = parsed(p, "ozg", &mut nothing);
     let cert = parsed(p, "zertifikat", &mut nothing);
+    let standard = parsed(p, "standard", &mut nothing);
     let provider = parsed(p, "anbieter", &mut nothing);
     let procurement = municipality.and(p.get("vergabe")).and_then(|v| {
         let f = match v {
@@ -113,6 +114,7 @@ pub(super) fn search(p: &Params) -> Search {
             category,
             ozg,
             cert,
+            standard,
             provider,
             words: p.get("text").map(Filters::words_of).unwrap_or_default(),
             ..Filters::default()

@@ -25,6 +25,7 @@ mod offer;
 mod provider;
 mod requests;
 mod search;
+mod terms;
 mod transition;
 
 use crate::ctx::Ctx;

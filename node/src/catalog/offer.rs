@@ -1,5 +1,7 @@
-//! The offer page `/angebot/{provider}/{offer_id}`: terms, SLA, price,
-//! contacts, validity, legal basis, who takes it and what capacity is left,
+//! The offer page `/angebot/{provider}/{offer_id}`: the contact of the
+//! municipality chosen, terms, SLA, price, the stewards' standards met or not,
+//! the cost for the figures entered (`?nutzer=`, `?standorte=`, ...), contacts,
+//! validity, legal basis, who takes it and what capacity is left,
 //! versions and how to verify the record, and the request form: it signs in
 //! the browser with the municipality's key file (`static/abruf.js`, WebCrypto
 //! Ed25519; the key never leaves the browser) and shows the equivalent
@@ -7,7 +9,7 @@
 //! except for the form.
 
 use super::form::Params;
-use super::{Badge, Link, error_page, format};
+use super::{Badge, Link, error_page, format, terms};
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::view;
@@ -16,9 +18,11 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::StatusCode;
 use axum::response::Response;
+use kx_api::Figures;
 use kx_api::views::OfferView;
-use kx_protocol::fields::OfferId;
+use kx_protocol::fields::{OfferId, Slug};
 use kx_protocol::{Did, taxonomy};
+use std::collections::BTreeMap;
 
 #[derive(Template)]
 #[template(path = "offer.html")]
@@ -46,6 +50,15 @@ struct OfferPage {
     validity: String,
     legal_basis: String,
     contacts: Vec<String>,
+    /// For the municipality chosen: its contact, first on the page.
+    your_contact: Option<String>,
+    /// The standards of the stewards the offer declares, checked.
+    standard_lines: Vec<terms::StandardLine>,
+    /// The cost for the figures of the page.
+    cost: Option<terms::CostTable>,
+    /// Whom the cost is for: the municipality and its inhabitants.
+    cost_for: String,
+    fields: Vec<terms::FigureField>,
     version: u64,
     record: String,
     versions: Vec<VersionLine>,
@@ -65,20 +78,27 @@ struct VersionLine {
     short: String,
 }
 
-fn link(r: &kx_api::views::ProviderRef) -> Link {
+/// A provider's page, keeping the municipality chosen (its contact shows
+/// first there).
+fn link(r: &kx_api::views::ProviderRef, ags: Option<&str>) -> Link {
+    let mut href = format::provider_href(&r.did);
+    if let Some(a) = ags {
+        href.push_str(&format!("?gemeinde={a}"));
+    }
     Link {
-        href: format::provider_href(&r.did),
+        href,
         name: r.name.clone(),
     }
 }
 
-fn offer_page(v: &OfferView) -> OfferPage {
+fn offer_page(v: &OfferView, titles: &BTreeMap<Slug, String>, f: &Figures) -> OfferPage {
     let b = &v.body;
+    let ags = v.procurement.as_ref().map(|p| p.municipality.ags.as_str());
     OfferPage {
         title: b.title.to_string(),
         badge: v.procurement.as_ref().map(Badge::of),
-        provider: link(&v.provider),
-        shown_under: v.shown_under.as_ref().map(link),
+        provider: link(&v.provider, ags),
+        shown_under: v.shown_under.as_ref().map(|s| link(s, ags)),
         status: format::status(v.status),
         summary: b.summary.to_string(),
         description: b.description.as_str().lines().map(str::to_owned).collect(),
@@ -129,17 +149,19 @@ fn offer_page(v: &OfferView) -> OfferPage {
             .legal_basis
             .as_ref()
             .map_or("keine angegeben".into(), |l| l.text.to_string()),
-        contacts: b
-            .contacts
-            .iter()
-            .map(|c| {
-                let mut line = format!("{}: {}", c.customer_group, c.name);
-                for extra in [&c.email, &c.phone].into_iter().flatten() {
-                    line.push_str(&format!(", {extra}"));
-                }
-                line
-            })
-            .collect(),
+        contacts: b.contacts.iter().map(terms::contact_line).collect(),
+        your_contact: v.contact.as_ref().map(terms::your_contact),
+        standard_lines: terms::standard_lines(&v.conformance, titles),
+        cost: v.cost.as_ref().map(terms::cost_table),
+        cost_for: match (&v.procurement, f.inhabitants) {
+            (Some(p), Some(n)) => format!(
+                "für {} ({} Einwohner:innen)",
+                p.municipality.name,
+                format::thousands(n)
+            ),
+            _ => "ohne gewählte Gemeinde (Einwohnerzahl fehlt)".to_owned(),
+        },
+        fields: terms::figure_fields(f),
         version: b.version,
         record: v.record.to_hex(),
         versions: v
@@ -183,9 +205,16 @@ pub(super) async fn page(
     let Ok(offer_id) = offer_id.parse::<OfferId>() else {
         return error_page(StatusCode::BAD_REQUEST, "Ungültige Angebotskennung.");
     };
-    let m = Params::parse(q).municipality();
-    match view::offers::offer(&ctx.node, &did, &offer_id, clock::now(), m, true) {
-        Some(v) => super::html_with(StatusCode::OK, &offer_page(&v), super::CSP_FORM),
+    let p = Params::parse(q);
+    let m = p.municipality();
+    let f = terms::figures(&p, m);
+    let titles = view::standards::titles(&ctx.node);
+    match view::offers::offer(&ctx.node, &did, &offer_id, clock::now(), m, Some(&f), true) {
+        Some(v) => super::html_with(
+            StatusCode::OK,
+            &offer_page(&v, &titles, &f),
+            super::CSP_FORM,
+        ),
         None => error_page(StatusCode::NOT_FOUND, "Dieses Angebot gibt es hier nicht."),
     }
 }

@@ -1,21 +1,27 @@
-//! The provider page `/anbieter/{did}`: profile, standing, merger and the
-//! offers it shows, inherited ones included.
+//! The provider page `/anbieter/{did}`: for the municipality of
+//! `?gemeinde=` its contact first, then profile (with its contacts),
+//! standing, merger and the offers it shows, inherited ones included.
 
-use super::{Link, format, html, provider_of};
+use super::form::Params;
+use super::{Link, format, html, provider_of, terms};
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::view;
 use askama::Template;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State as AxState};
+use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::StatusCode;
 use axum::response::Response;
+use kx_api::views::ContactView;
 use kx_protocol::registry::OfferStatus;
 
 #[derive(Template)]
 #[template(path = "provider.html")]
 struct ProviderPage {
     name: String,
+    /// For the municipality of `?gemeinde=`: its contact at this provider.
+    your_contact: Option<String>,
+    gemeinde: Option<String>,
     profile: Option<Profile>,
     standing: &'static str,
     did: String,
@@ -34,6 +40,7 @@ struct Profile {
     members: String,
     certifications: String,
     website: Option<String>,
+    contacts: Vec<String>,
 }
 
 struct Successor {
@@ -54,14 +61,26 @@ struct Offer {
 pub(super) async fn page(
     AxState(ctx): AxState<Ctx>,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
 ) -> Response {
     let (named, p) = match provider_of(&ctx, path) {
         Ok(found) => found,
         Err(page) => return page,
     };
     let offers = view::providers::portfolio(&ctx.node, &p.did, clock::now());
+    let m = Params::parse(q).municipality();
+    let your_contact = m.and_then(|m| {
+        let b = &p.profile.as_ref()?.body;
+        let (source, _, c) = kx_protocol::terms::contact_for(&[], &b.contacts, &b.members, &m.ags)?;
+        Some(terms::your_contact(&ContactView {
+            source,
+            contact: c.clone(),
+        }))
+    });
     let page = ProviderPage {
         name: named.name,
+        your_contact,
+        gemeinde: m.map(|m| m.name.clone()),
         profile: p.profile.as_ref().map(|pr| {
             let b = &pr.body;
             Profile {
@@ -71,6 +90,7 @@ pub(super) async fn page(
                 members: format::regions(&b.members),
                 certifications: format::joined(&b.certifications),
                 website: b.website.as_ref().map(ToString::to_string),
+                contacts: b.contacts.iter().map(terms::contact_line).collect(),
             }
         }),
         standing: format::standing(p.standing),

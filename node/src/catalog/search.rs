@@ -54,6 +54,8 @@ struct Card {
     availability: String,
     summary: String,
     badge: Option<Badge>,
+    /// The stewards' standards it meets.
+    standards: Vec<String>,
     /// How many take it now, and how many places are left.
     uptake: String,
     /// `did/offer_id`, for the compare page.
@@ -96,6 +98,12 @@ fn card(v: &OfferView, m: Option<&Municipality>) -> Card {
         availability: format::percent(b.sla.availability_bp),
         summary: b.summary.to_string(),
         badge: v.procurement.as_ref().map(Badge::of),
+        standards: v
+            .conformance
+            .iter()
+            .filter(|c| c.met())
+            .map(|c| c.standard_id.to_string())
+            .collect(),
         uptake: format::uptake(&v.uptake),
         value: format!("{}/{}", v.provider.did, v.offer_id),
         id: format!("v-{}", v.record.short()),
@@ -126,6 +134,10 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
         .iter()
         .filter(|s| s.kind == "certification" || s.kind == "attestation")
         .map(|s| (s.slug.clone(), s.name.clone()))
+        .collect();
+    let standards: Vec<(String, String)> = view::standards::in_force(&ctx.node)
+        .into_iter()
+        .map(|(id, title)| (id.to_string(), title))
         .collect();
     let providers: Vec<(String, String)> = view::providers::names(&ctx.node)
         .into_iter()
@@ -181,6 +193,7 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
             ),
             select("ozg", "OZG-Leistung", ozg, p.get("ozg")),
             select("zertifikat", "Zertifizierung", certs, p.get("zertifikat")),
+            select("standard", "KDN-Standard", standards, p.get("standard")),
             select("anbieter", "Anbieter", providers, p.get("anbieter")),
             select(
                 "vergabe",

@@ -135,6 +135,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/v1/offers/{provider}/{offer_id}", get(reads::offer))
         .route("/v1/providers", get(reads::providers))
         .route("/v1/providers/{did}", get(reads::provider))
+        .route("/v1/standards", get(reads::standards))
         .route("/v1/authors/{did}", get(reads::author))
         .route("/v1/status", get(reads::status))
         .route("/v1/demand", get(exchange::demand))

@@ -1,4 +1,5 @@
-//! Reading the registry: offers, providers, authors and the node's status.
+//! Reading the registry: offers, providers, standards, authors and the node's
+//! status.
 //! Each handler parses its request, asks the read model and serialises the
 //! view.
 
@@ -29,7 +30,15 @@ pub(super) async fn offer(
     let did = parse_did(&provider)?;
     let offer_id = parse_offer_id(&offer_id)?;
     let at = q.at.unwrap_or_else(clock::now);
-    match view::offers::offer(&ctx.node, &did, &offer_id, at, q.municipality, q.history) {
+    match view::offers::offer(
+        &ctx.node,
+        &did,
+        &offer_id,
+        at,
+        q.municipality,
+        q.wants_cost().then_some(&q.figures),
+        q.history,
+    ) {
         Some(v) => Ok(json(StatusCode::OK, &v)),
         None => Err(ApiError::not_found(format!("no offer {offer_id} of {did}")).into()),
     }
@@ -39,6 +48,13 @@ pub(super) async fn offer(
 pub(super) async fn providers(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
     AtQuery::parse(&q.unwrap_or_default())?;
     Ok(json(StatusCode::OK, &view::providers::list(&ctx.node)))
+}
+
+/// `GET /v1/standards`.
+pub(super) async fn standards(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = AtQuery::parse(&q.unwrap_or_default())?;
+    let at = q.at.unwrap_or_else(clock::now);
+    Ok(json(StatusCode::OK, &view::standards::list(&ctx.node, at)))
 }
 
 /// `GET /v1/providers/{did}`.

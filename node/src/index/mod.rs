@@ -11,6 +11,8 @@
 //!   looks up its prefixes of 2, 3, 5 and 8 digits, which are exactly the regions
 //!   that cover it;
 //! - `ozg`, `leika`, `cert`: filed under each value;
+//! - `standard`: filed under each standard the offer declares; whether it
+//!   meets it is checked on the candidates, from the few fields kept for that;
 //! - `provider`: filed under its provider; a query also takes the providers whose
 //!   portfolio passed to it (their offers may be shown under it), then checks;
 //! - `q`: each word must be a substring of the lowercase title, summary and
@@ -38,10 +40,11 @@ mod scan;
 mod words;
 
 use kx_api::Filters;
-use kx_protocol::body::{LegalBasisKind, OfferBody};
-use kx_protocol::fields::OfferId;
+use kx_protocol::body::{Delivery, LegalBasisKind, OfferBody};
+use kx_protocol::fields::{OfferId, Slug};
 use kx_protocol::geo;
 use kx_protocol::registry::{Changes, OfferStatus};
+use kx_protocol::terms::{self, Offered};
 use kx_protocol::{Body, Did, Hash32, Standing, State, Timestamp, VerifiedRecord, taxonomy};
 use postings::{NO_POSTINGS, Postings, union};
 use std::collections::{BTreeMap, HashMap};
@@ -78,6 +81,48 @@ struct Doc {
     title: Box<str>,
     /// The takers the offer needs to carry itself (0: not declared).
     break_even: u32,
+    /// What the standards it declares check, if it declares any.
+    claims: Option<Box<Claims>>,
+}
+
+/// The fields of an offer a standard's criteria read (`terms::Offered`), kept
+/// for the offers that declare a standard, so that a search by standard
+/// reads no record.
+#[derive(Debug)]
+struct Claims {
+    category: Slug,
+    certifications: Box<[Slug]>,
+    standards: Box<[Slug]>,
+    delivery: Delivery,
+    availability_bp: u64,
+    response_minutes: u64,
+    resolution_hours: u64,
+}
+
+impl Claims {
+    fn of(b: &OfferBody) -> Claims {
+        Claims {
+            category: b.category.clone(),
+            certifications: b.certifications.clone().into(),
+            standards: b.standards.clone().into(),
+            delivery: b.delivery,
+            availability_bp: b.sla.availability_bp,
+            response_minutes: b.sla.response_minutes,
+            resolution_hours: b.sla.resolution_hours,
+        }
+    }
+
+    fn offered(&self) -> Offered<'_> {
+        Offered {
+            category: &self.category,
+            certifications: &self.certifications,
+            standards: &self.standards,
+            delivery: self.delivery,
+            availability_bp: self.availability_bp,
+            response_minutes: self.response_minutes,
+            resolution_hours: self.resolution_hours,
+        }
+    }
 }
 
 /// A field [`SearchIndex::filed`] looks up.
@@ -145,6 +190,12 @@ fn terms_of(b: &OfferBody, provider: u32) -> Vec<String> {
     t.extend(b.ozg_ids.iter().map(|o| format!("o:{}", o.as_str())));
     t.extend(b.leika_keys.iter().map(|l| format!("l:{}", l.as_str())));
     t.extend(b.certifications.iter().map(|c| format!("z:{}", c.as_str())));
+    t.extend(
+        b.conforms_to
+            .iter()
+            .flatten()
+            .map(|s| format!("s:{}", s.as_str())),
+    );
     t.sort();
     t.dedup();
     t
@@ -240,6 +291,7 @@ impl SearchIndex {
             offer_id: key.1.clone(),
             title: b.title.as_str().into(),
             break_even: b.break_even.map_or(0, |n| n.min(u32::MAX as u64) as u32),
+            claims: b.conforms_to.is_some().then(|| Box::new(Claims::of(b))),
         });
         self.hot[slot as usize] = Hot {
             valid_from: b.valid_from.unix(),
@@ -338,6 +390,7 @@ impl SearchIndex {
             ("o", f.ozg.as_ref().map(|o| o.as_str())),
             ("l", f.leika.as_ref().map(|l| l.as_str())),
             ("z", f.cert.as_ref().map(|c| c.as_str())),
+            ("s", f.standard.as_ref().map(|s| s.as_str())),
         ] {
             if let Some(v) = value {
                 lists.push(self.slots(&format!("{prefix}:{v}")).clone());
@@ -410,6 +463,17 @@ impl SearchIndex {
             };
             if !f.include.contains(&status) {
                 continue;
+            }
+            // Filed under the standard means it declares it; whether it meets
+            // it depends on the definition in force.
+            if let Some(id) = &f.standard {
+                let meets = self.docs[slot as usize]
+                    .as_ref()
+                    .and_then(|d| d.claims.as_ref())
+                    .is_some_and(|c| terms::conformance(&c.offered(), id, &state.standards).met());
+                if !meets {
+                    continue;
+                }
             }
             let provider = self.providers[doc.provider as usize].as_ref();
             let shown = || match &self.docs[slot as usize] {
@@ -515,6 +579,27 @@ impl SearchIndex {
     /// below).
     pub(crate) fn active(&self, state: &State, at: Timestamp) -> Vec<u32> {
         self.matching(state, &Filters::default(), at)
+    }
+
+    /// The active offers at `at` that declare the standard `id`, and how many
+    /// of them meet it.
+    pub(crate) fn standard_uptake(
+        &self,
+        state: &State,
+        id: &Slug,
+        at: Timestamp,
+    ) -> (usize, usize) {
+        let filed = self.slots(&format!("s:{id}"));
+        let declared = self
+            .active(state, at)
+            .into_iter()
+            .filter(|s| filed.contains(*s))
+            .count();
+        let f = Filters {
+            standard: Some(id.clone()),
+            ..Filters::default()
+        };
+        (declared, self.matching(state, &f, at).len())
     }
 
     /// The offer filed in `slot`: its key, current record and declared

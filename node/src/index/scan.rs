@@ -5,7 +5,7 @@
 use kx_api::Filters;
 use kx_protocol::body::OfferBody;
 use kx_protocol::registry::OfferEntry;
-use kx_protocol::{Did, State, Timestamp, taxonomy};
+use kx_protocol::{Did, State, Timestamp, taxonomy, terms};
 
 /// True if the current version `b` of `entry`, an offer of `provider`, passes
 /// every filter of `f` at `at`.
@@ -58,6 +58,12 @@ pub(super) fn matches(
     }
     if let Some(c) = &f.cert
         && !b.certifications.contains(c)
+    {
+        return false;
+    }
+    if let Some(id) = &f.standard
+        && !(b.conforms_to.iter().flatten().any(|s| s == id)
+            && terms::conformance(&b.into(), id, &state.standards).met())
     {
         return false;
     }

@@ -8,6 +8,7 @@
 //! - `providers.rs`: providers, their portfolios, authors' log heads;
 //! - `exchange.rs`: requests, agreements, demand, an offer's uptake;
 //! - `municipalities.rs`: municipalities as buyers and takers;
+//! - `standards.rs`: the stewards' standards and their uptake;
 //! - `status.rs`: the node's status;
 //! - `transition.rs`: the transition view (figures per Kreis and category).
 //!
@@ -21,6 +22,7 @@ pub mod exchange;
 pub mod municipalities;
 pub mod offers;
 pub mod providers;
+pub mod standards;
 pub mod status;
 pub mod transition;
 

@@ -4,13 +4,15 @@ use super::{Loaded, current_record};
 use crate::index::Load;
 use crate::node::Node;
 use kx_api::views::{
-    MunicipalityRef, OfferView, OffersPage, ProcurementView, ProviderRef, VersionView,
+    ContactView, MunicipalityRef, OfferView, OffersPage, ProcurementView, ProviderRef, VersionView,
     WithdrawalView,
 };
-use kx_api::{Filters, OfferCursor};
+use kx_api::{Figures, Filters, OfferCursor};
+use kx_protocol::body::OfferBody;
 use kx_protocol::fields::{OfferId, OzgId};
 use kx_protocol::geo::{self, Municipality, Procurement};
 use kx_protocol::registry::{OfferEntry, OfferHistory};
+use kx_protocol::terms;
 use kx_protocol::{Body, Did, Hash32, Registry, State, Timestamp};
 
 /// A provider by did, with the name it goes by.
@@ -50,6 +52,7 @@ pub(crate) fn offer_view(
         return None;
     };
     let shown = state.shown_under(provider, &body.offer_id, at);
+    let contact = m.and_then(|m| contact_view(state, &shown, body, &m.ags));
     Some(OfferView {
         provider: provider_ref(state, provider),
         shown_under: (shown != *provider).then(|| provider_ref(state, &shown)),
@@ -64,6 +67,22 @@ pub(crate) fn offer_view(
         history: None,
         withdrawals: None,
         uptake: super::exchange::uptake(state, provider, &body.offer_id, at),
+        conformance: terms::conformances(body, &state.standards),
+        cost: None,
+        contact,
+    })
+}
+
+/// The contact of the municipality `ags` for an offer shown under `shown`:
+/// the offer's, else the profile's of the provider that offers it now.
+fn contact_view(state: &State, shown: &Did, body: &OfferBody, ags: &str) -> Option<ContactView> {
+    let profile = state.providers.get(shown).and_then(|p| p.profile_body());
+    let (contacts, members) = profile.map_or((&[][..], &[][..]), |p| {
+        (p.contacts.as_slice(), p.members.as_slice())
+    });
+    terms::contact_for(&body.contacts, contacts, members, ags).map(|(source, _, c)| ContactView {
+        source,
+        contact: c.clone(),
     })
 }
 
@@ -128,13 +147,15 @@ fn identity(r: &Registry, did: &Did) -> Did {
 }
 
 /// One offer of the provider `did` (its identity or any of its keys) at `at`,
-/// with its history if asked; None if there is no such offer.
+/// with its cost for `figures` and its history if asked; None if there is no
+/// such offer.
 pub fn offer(
     node: &Node,
     did: &Did,
     offer_id: &OfferId,
     at: Timestamp,
     m: Option<&Municipality>,
+    figures: Option<&Figures>,
     history: bool,
 ) -> Option<OfferView> {
     let ids = node.with_registry(|r| {
@@ -155,6 +176,7 @@ pub fn offer(
             .offers
             .get(&(identity.clone(), offer_id.clone()))?;
         let mut view = offer_view(r.state(), &identity, entry, &loaded.load(), at, m)?;
+        view.cost = figures.map(|f| terms::cost(&view.body, f));
         if history {
             let (versions, withdrawals) =
                 history_views(&r.offer_history(&identity, offer_id), &loaded);

@@ -101,6 +101,11 @@ impl State {
             "municipalities": municipalities,
             "demands": demands,
             "requests": requests,
+            "standards": self.standards.iter().map(|(id, e)| json!({
+                "standard_id": id.as_str(),
+                "record": e.record.to_hex(),
+                "retired": e.retired.is_some(),
+            })).collect::<Vec<_>>(),
         })
     }
 
@@ -226,6 +231,23 @@ impl State {
             w.hex(id);
             w.push(",\"status\":");
             w.plain(r.status().as_str());
+            w.push("}");
+        }
+        w.push("],\"standards\":[");
+        for (i, (id, e)) in self.standards.iter().enumerate() {
+            w.push(if i > 0 {
+                ",{\"record\":"
+            } else {
+                "{\"record\":"
+            });
+            w.hex(&e.record);
+            w.push(if e.retired.is_some() {
+                ",\"retired\":true"
+            } else {
+                ",\"retired\":false"
+            });
+            w.push(",\"standard_id\":");
+            w.plain(id.as_str());
             w.push("}");
         }
         w.push("]}");

@@ -203,6 +203,7 @@ impl Registry {
         self.state.head = self.governance_head();
         self.state.stewards = self.derived.stewards.clone();
         self.state.threshold = self.derived.threshold;
+        self.state.standards = self.derived.standards.clone();
         let new = &self.derived;
         let candidates: BTreeSet<&Did> = old
             .members
@@ -578,6 +579,7 @@ impl Registry {
             requests,
             requests_by_offer,
             consolidated_into,
+            standards: d.standards.clone(),
         }
     }
 

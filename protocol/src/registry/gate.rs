@@ -432,6 +432,15 @@ pub(super) fn check_action(r: &crate::record::Record, d: &Derived) -> Result<(),
             }
             return Ok(());
         }
+        Body::StandardRetire(b) => {
+            return match d.standards.get(&b.standard_id) {
+                Some(s) if s.retired.is_none() => Ok(()),
+                _ => Err(Rejection::invalid(
+                    GateCode::UnknownStandard,
+                    format!("standard {} is not in force", b.standard_id),
+                )),
+            };
+        }
         Body::MemberAdmit(b) => (&b.provider, 1),
         Body::MemberReinstate(b) => (&b.provider, 1),
         Body::MemberSuspend(b) | Body::MemberRevoke(b) => (&b.provider, b.from_seq),

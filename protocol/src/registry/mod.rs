@@ -43,8 +43,8 @@ pub use gate::Rejection;
 pub use held::Held;
 pub use state::{
     AgreementEnd, Answer, Consolidation, DemandEntry, DemandVersion, MunicipalityState, OfferEntry,
-    OfferHistory, OfferStatus, OfferVersion, ProviderState, RequestEntry, RequestStatus, State,
-    SuccessionTerms, Taker, succession_of,
+    OfferHistory, OfferStatus, OfferVersion, ProviderState, RequestEntry, RequestStatus,
+    StandardEntry, State, SuccessionTerms, Taker, succession_of,
 };
 pub use trust::Standing;
 
@@ -161,6 +161,7 @@ impl Registry {
                 requests: BTreeMap::new(),
                 requests_by_offer: BTreeMap::new(),
                 consolidated_into: BTreeMap::new(),
+                standards: BTreeMap::new(),
             },
             changes: None,
         };

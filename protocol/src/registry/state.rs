@@ -4,8 +4,8 @@
 //! too; `agreements.rs` reads agreements at an instant.
 
 use super::trust::Standing;
-use crate::body::{Body, OfferBody, ProfileBody};
-use crate::fields::{AgsPrefix, DemandId, Hash32, OfferId, Timestamp};
+use crate::body::{Body, OfferBody, ProfileBody, StandardDefineBody};
+use crate::fields::{AgsPrefix, DemandId, Hash32, OfferId, Slug, Timestamp};
 use crate::geo::{self, Procurement};
 use crate::keys::Did;
 use crate::record::VerifiedRecord;
@@ -312,6 +312,19 @@ pub struct State {
     pub requests_by_offer: BTreeMap<(Did, OfferId), BTreeSet<Hash32>>,
     /// Replacement offer -> the consolidated offers that name it.
     pub consolidated_into: BTreeMap<(Did, OfferId), BTreeSet<(Did, OfferId)>>,
+    /// The stewards' standards, by id (retired ones included).
+    pub standards: BTreeMap<Slug, StandardEntry>,
+}
+
+/// A standard of the portfolio (`standard.define`): its current definition
+/// on the governance chain and, if retired since, the retiring record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandardEntry {
+    /// The counted record of the action that defined it last.
+    pub record: Hash32,
+    pub body: std::sync::Arc<StandardDefineBody>,
+    /// The counted record of the `standard.retire` after that definition.
+    pub retired: Option<Hash32>,
 }
 
 impl State {

@@ -4,8 +4,9 @@
 
 use super::Registry;
 use super::gate::{check_action, check_approvals};
+use super::state::StandardEntry;
 use crate::body::Body;
-use crate::fields::{AgsPrefix, Hash32};
+use crate::fields::{AgsPrefix, Hash32, Slug};
 use crate::keys::Did;
 use crate::record::VerifiedRecord;
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,6 +73,8 @@ pub(super) struct Derived {
     pub(super) rekeys: Vec<(Did, Did, u64, Did)>,
     /// Counted records of steward successions.
     pub(super) steward_successions: Vec<Hash32>,
+    /// The standards defined on the chain, by id.
+    pub(super) standards: BTreeMap<Slug, StandardEntry>,
     pub(super) keys: BTreeMap<Did, KeyInfo>,
     /// identity -> its keys in rotation order
     pub(super) identities: BTreeMap<Did, Vec<Did>>,
@@ -265,6 +268,21 @@ impl Registry {
                 ));
             }
             Some(Body::MemberSuccession(_)) => d.steward_successions.push(rid),
+            Some(Body::StandardDefine(b)) => {
+                d.standards.insert(
+                    b.standard_id.clone(),
+                    StandardEntry {
+                        record: rid,
+                        body: std::sync::Arc::new((**b).clone()),
+                        retired: None,
+                    },
+                );
+            }
+            Some(Body::StandardRetire(b)) => {
+                if let Some(s) = d.standards.get_mut(&b.standard_id) {
+                    s.retired = Some(rid);
+                }
+            }
             _ => {}
         }
         d.chain.push(digest);

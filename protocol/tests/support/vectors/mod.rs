@@ -7,12 +7,15 @@
 //!
 //! `records.rs`: one accepted record per kind and one rejected record per error
 //! code; `state.rs`: scripted federations through the gate and the fold;
+//! `exchange.rs`: the exchange's state vectors; `standards.rs`: the stewards'
+//! standards and an offer's terms for one buyer (cost, contact);
 //! `sync.rs`: one reconciliation on the wire. This file: the shared helpers.
 
 #![allow(dead_code)]
 
 mod exchange;
 mod records;
+mod standards;
 mod state;
 mod sync;
 
@@ -239,6 +242,8 @@ pub fn generate() -> Vec<Case> {
     cases.extend(state::cases());
     cases.push(state::edges());
     cases.extend(exchange::cases());
+    cases.push(standards::state_case());
+    cases.push(standards::terms_case());
     cases.push(sync::case());
     cases
 }

@@ -295,6 +295,7 @@ pub(super) fn cases() -> Vec<Case> {
     ));
 
     cases.extend(super::exchange::records(&gns, &s1, &s2, &offer_rec));
+    cases.extend(super::standards::records(&gns, &s1, &s2));
 
     // --- negative vectors ---------------------------------------------------------
     let base = record_value(&offer_rec);
