@@ -136,6 +136,17 @@ impl OfferView {
     pub fn offered_by(&self) -> &ProviderRef {
         self.shown_under.as_ref().unwrap_or(&self.provider)
     }
+
+    /// The compare order, as a sort key: offers with a five-year total first,
+    /// the cheapest first (then by the first year); those without one (a
+    /// figure missing, on request, no cost asked) after them, in the order a
+    /// stable sort was given.
+    pub fn cost_order(&self) -> (u8, u64, u64) {
+        self.cost
+            .as_ref()
+            .and_then(|c| c.five_years_cents.map(|t| (t, c.first_year_cents)))
+            .map_or((1, 0, 0), |(t, first)| (0, t, first.unwrap_or(0)))
+    }
 }
 
 kx_protocol::text_enum! {

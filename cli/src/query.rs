@@ -562,17 +562,6 @@ fn contact_text(c: &kx_protocol::body::Contact) -> String {
     t
 }
 
-/// The offers in compare order: with a cost, cheapest over five years
-/// first; those without a total after them, in the order given.
-fn by_cost(offers: &mut [OfferView]) {
-    offers.sort_by_key(|v| {
-        v.cost
-            .as_ref()
-            .and_then(|c| c.five_years_cents.map(|t| (t, c.first_year_cents)))
-            .map_or((1, 0, 0), |(t, first)| (0, t, first.unwrap_or(0)))
-    });
-}
-
 /// A total of the offer's cost, or why there is none.
 fn cost_total(o: &OfferView, total: fn(&Cost) -> Option<u64>) -> String {
     match &o.cost {
@@ -596,7 +585,7 @@ pub fn compare(client: &Client, refs: &[String], buyer: &BuyerArgs, json: bool) 
         let (did, id) = reference(r)?;
         offers.push(client.offer(&did, &id, &q)?);
     }
-    by_cost(&mut offers);
+    offers.sort_by_key(OfferView::cost_order);
     if json {
         return print_json(&offers);
     }

@@ -175,12 +175,7 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
     }
     // Cheapest over five years first; offers without a total (a figure
     // missing, on request) after them, in the order chosen.
-    offers.sort_by_key(|v| {
-        v.cost
-            .as_ref()
-            .and_then(|c| c.five_years_cents.map(|t| (t, c.first_year_cents)))
-            .map_or((1, 0, 0), |(t, first)| (0, t, first.unwrap_or(0)))
-    });
+    offers.sort_by_key(OfferView::cost_order);
     let page = ComparePage {
         municipality: m.map(|m| format!("{} ({})", m.name, m.ags)),
         gemeinde: m.map_or_else(String::new, |m| m.name.clone()),

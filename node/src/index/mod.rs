@@ -581,25 +581,27 @@ impl SearchIndex {
         self.matching(state, &Filters::default(), at)
     }
 
-    /// The active offers at `at` that declare the standard `id`, and how many
-    /// of them meet it.
+    /// Of the offers `active` (from [`SearchIndex::active`], read once for
+    /// every standard), how many declare the standard `id`, and how many of
+    /// those meet it.
     pub(crate) fn standard_uptake(
         &self,
         state: &State,
         id: &Slug,
-        at: Timestamp,
+        active: &[u32],
     ) -> (usize, usize) {
         let filed = self.slots(&format!("s:{id}"));
-        let declared = self
-            .active(state, at)
-            .into_iter()
-            .filter(|s| filed.contains(*s))
-            .count();
-        let f = Filters {
-            standard: Some(id.clone()),
-            ..Filters::default()
-        };
-        (declared, self.matching(state, &f, at).len())
+        let mut declared = 0;
+        let mut met = 0;
+        for slot in active.iter().filter(|s| filed.contains(**s)) {
+            declared += 1;
+            let meets = self.docs[*slot as usize]
+                .as_ref()
+                .and_then(|d| d.claims.as_ref())
+                .is_some_and(|c| terms::conformance(&c.offered(), id, &state.standards).met());
+            met += usize::from(meets);
+        }
+        (declared, met)
     }
 
     /// The offer filed in `slot`: its key, current record and declared

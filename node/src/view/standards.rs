@@ -7,22 +7,25 @@ use kx_protocol::Timestamp;
 
 /// Every standard, by id, at `at` (retired ones included, marked).
 pub fn list(node: &Node, at: Timestamp) -> StandardsList {
-    node.with_index(|state, index| StandardsList {
-        standards: state
-            .standards
-            .iter()
-            .map(|(id, e)| {
-                let (declared, met) = index.standard_uptake(state, id, at);
-                StandardView {
-                    standard_id: id.clone(),
-                    record: e.record,
-                    retired: e.retired,
-                    body: (*e.body).clone(),
-                    declared,
-                    met,
-                }
-            })
-            .collect(),
+    node.with_index(|state, index| {
+        let active = index.active(state, at);
+        StandardsList {
+            standards: state
+                .standards
+                .iter()
+                .map(|(id, e)| {
+                    let (declared, met) = index.standard_uptake(state, id, &active);
+                    StandardView {
+                        standard_id: id.clone(),
+                        record: e.record,
+                        retired: e.retired,
+                        body: (*e.body).clone(),
+                        declared,
+                        met,
+                    }
+                })
+                .collect(),
+        }
     })
 }
 
