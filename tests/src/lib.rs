@@ -297,6 +297,16 @@ pub fn get(base: &str, path: &str) -> Resp {
     finish(agent().get(&format!("{base}{path}")).call())
 }
 
+/// GET `base + path` as a browser asks: accepting HTML.
+pub fn get_html(base: &str, path: &str) -> Resp {
+    finish(
+        agent()
+            .get(&format!("{base}{path}"))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .call(),
+    )
+}
+
 /// POST bytes to `base + path`.
 pub fn post(base: &str, path: &str, body: &[u8]) -> Resp {
     finish(

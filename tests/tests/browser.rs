@@ -3,8 +3,12 @@
 //! a person uses it: search for a municipality and a category, open an offer, open
 //! its provider, compare two offers, see what Paderborn takes, request an offer
 //! with Paderborn's key file (signed in the browser) and find the request on
-//! the provider's page. Screenshots of each page go to
-//! `target/screenshots/` (to `docs/screenshots/` with KX_UPDATE_SCREENSHOTS=1).
+//! the provider's page; work out Paderborn's cost, follow a stewards' standard
+//! to the offers that meet it, and open a Kreis on the transition map with the
+//! keyboard. Every page is checked with axe-core (WCAG 2.1 A and AA, as BITV
+//! 2.0 requires, plus axe's best practices); `scripts/test` fetches it from the
+//! npm registry. Screenshots of each page go to `target/screenshots/` (to
+//! `docs/screenshots/` with KX_UPDATE_SCREENSHOTS=1).
 
 use base64::Engine as _;
 use kx_tests::{TempDir, bin, wait_for};
@@ -52,6 +56,33 @@ struct Driver {
     base: String,
     session: String,
     agent: ureq::Agent,
+    /// axe-core's source, injected into each page checked.
+    axe: String,
+    /// What axe found, page by page; the test fails at its end if any.
+    violations: std::cell::RefCell<Vec<String>>,
+    checked: std::cell::Cell<usize>,
+}
+
+/// The rule sets checked: WCAG 2.0 and 2.1, levels A and AA (BITV 2.0), and
+/// axe's best practices.
+const AXE_RUN: &str = "const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})
+  .then(r => done({passes: r.passes.length, violations: r.violations.map(v =>
+    `${v.id} (${v.impact}): ${v.help}; ` + v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(', '))}))
+  .catch(e => done({error: String(e)}));";
+
+/// axe-core as `scripts/test` fetched it (or `$KX_AXE_CORE`).
+fn axe_source() -> String {
+    let path = std::env::var_os("KX_AXE_CORE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/axe-core/axe.min.js"),
+        PathBuf::from,
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core is missing at {} ({e}): run scripts/test, which fetches it from the npm registry",
+            path.display()
+        )
+    })
 }
 
 /// Ends the session, which quits Chromium: killing chromedriver alone (when a
@@ -113,6 +144,14 @@ impl Driver {
             let t = t.as_str()?.to_owned();
             t.contains(want).then_some(t)
         })
+    }
+
+    /// Waits until the page's address contains `want` (after a form is sent).
+    fn wait_url(&self, want: &str) {
+        wait_for(&format!("the address to contain {want:?}"), WAIT, || {
+            let v = self.try_call("GET", "/url", None).ok()?;
+            v.as_str()?.contains(want).then_some(())
+        });
     }
 
     fn go(&self, url: &str) {
@@ -184,6 +223,40 @@ impl Driver {
         };
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Runs axe-core on the page shown and records its violations.
+    fn check_accessibility(&self, page: &str) {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": format!("{}\nreturn true;", self.axe), "args": []})),
+        );
+        let r = self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": AXE_RUN, "args": []})),
+        );
+        assert!(r.get("error").is_none(), "axe-core on {page}: {r}");
+        assert!(
+            r["passes"].as_u64() > Some(10),
+            "axe-core ran no checks on {page}: {r}"
+        );
+        for v in r["violations"].as_array().into_iter().flatten() {
+            self.violations
+                .borrow_mut()
+                .push(format!("{page}: {}", v.as_str().unwrap_or("")));
+        }
+        self.checked.set(self.checked.get() + 1);
+    }
+
+    /// Runs `script` (synchronous WebDriver script) and returns its value.
+    fn script(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
     }
 
     fn title(&self) -> String {
@@ -273,11 +346,15 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
         base: wd,
         session,
         agent,
+        axe: axe_source(),
+        violations: Default::default(),
+        checked: Default::default(),
     };
 
     // Search: municipality Paderborn, category Fachverfahren.
     d.go(&format!("{catalog}/"));
     assert!(d.title().contains("Angebote finden"));
+    d.check_accessibility("search form");
     d.type_into("#gemeinde", "Paderborn");
     let option = d.find("#kategorie option[value='fachverfahren']");
     d.click(&option);
@@ -296,6 +373,7 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
         "every result shows whether a tender is needed"
     );
     d.screenshot("search");
+    d.check_accessibility("search results");
 
     // Open the first offer.
     let search_url = d
@@ -317,6 +395,7 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
         "the offer page keeps the municipality"
     );
     d.screenshot("offer");
+    d.check_accessibility("offer");
 
     // Its provider.
     let provider = d.find("dd a[href^='/anbieter/']");
@@ -327,6 +406,7 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
         "{ptext}"
     );
     d.screenshot("provider");
+    d.check_accessibility("provider");
 
     // OWL-IT shows the merger.
     d.go(&format!("{catalog}/"));
@@ -347,10 +427,43 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     assert_eq!(heads.len(), 3, "the row label and two offers");
     let table = d.text("table");
     assert!(
-        table.contains("Preis") && table.contains("Vergabe"),
+        table.contains("Preis") && table.contains("Vergabe") && table.contains("Kosten fünf Jahre"),
         "{table}"
     );
+    // With Paderborn's figures entered, sorted by the five-year cost, offers
+    // without a sum (price on request) last.
+    for (field, value) in [
+        ("#v-nutzer", "50"),
+        ("#v-faelle", "1000"),
+        ("#v-stunden", "100"),
+        ("#v-standorte", "3"),
+        ("#v-schnittstellen", "2"),
+    ] {
+        d.type_into(field, value);
+    }
+    let compute = d.find("#v-rechnen");
+    d.click(&compute);
+    d.wait_url("standorte=3");
+    let five = d.script(
+        "return [...document.querySelectorAll('tbody tr')]
+           .find(r => r.querySelector('th').textContent.startsWith('Kosten fünf Jahre'))
+           .querySelectorAll('td').values().map(td => td.textContent).toArray();",
+    );
+    let sums: Vec<Option<u64>> = five
+        .as_array()
+        .expect("five-year row")
+        .iter()
+        .map(|v| euro_cents(v.as_str().unwrap_or("")))
+        .collect();
+    let mut sorted = sums.clone();
+    sorted.sort_by_key(|c| (c.is_none(), *c));
+    assert!(
+        sums.iter().any(Option::is_some),
+        "a sum for Paderborn: {five}"
+    );
+    assert_eq!(sums, sorted, "compare sorts by the five-year cost: {five}");
     d.screenshot("compare");
+    d.check_accessibility("compare");
 
     // Paderborn's page: what it takes from whom.
     d.go(&format!("{catalog}/gemeinde/Paderborn"));
@@ -365,6 +478,10 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
         "running agreements are listed"
     );
     d.screenshot("municipality");
+    d.check_accessibility("municipality");
+    d.go(&format!("{catalog}/gemeinden"));
+    d.wait_text("h1", "Gemeinden im Austausch");
+    d.check_accessibility("municipalities");
 
     // Paderborn requests an offer it does not take yet, signing in the
     // browser with its key file.
@@ -413,6 +530,7 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     d.call("POST", &format!("/element/{reference}/clear"), None);
     d.type_into("#fundstelle", "Vergabe 2026/17");
     d.screenshot("request-form");
+    d.check_accessibility("request form");
     let invalid = d.call(
         "POST",
         "/execute/sync",
@@ -436,6 +554,9 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     assert_eq!(r["offer"]["record"], fresh["record"]);
     assert_eq!(r["contact"]["mailbox"], "vergabe@paderborn.example");
     d.screenshot("request-sent");
+    d.go(&format!("{catalog}/abruf/{id}"));
+    d.wait_text("h1", "Abruf");
+    d.check_accessibility("request");
     d.go(&format!("{catalog}/gemeinde/Paderborn"));
     let open = d.wait_text(
         "#abrufe + div",
@@ -449,6 +570,7 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     ));
     d.wait_text("#offen + div", "Paderborn");
     d.screenshot("incoming");
+    d.check_accessibility("incoming requests");
 
     // The transition: the map of the Kreise, coloured by take-up of E-Akte
     // offers, its table, the chart; a Kreis on the map leads to its
@@ -471,15 +593,138 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     let table = d.text("#kreise + div table");
     assert!(table.contains("Kreis Paderborn"), "{table}");
     d.screenshot("transition");
-    let paderborn = d.find("figure.map a[href='/gemeinden?kreis=05774']");
-    d.click(&paderborn);
+    d.check_accessibility("transition");
+    // The map works with the keyboard: an area takes the focus, Enter opens it.
+    let focused = d.script(
+        "const a = document.querySelector(\"figure.map a[href='/gemeinden?kreis=05774']\");
+         a.focus(); return document.activeElement === a;",
+    );
+    assert_eq!(focused, true, "a Kreis on the map takes the keyboard focus");
+    let enter = "\u{E007}";
+    d.call(
+        "POST",
+        "/actions",
+        Some(
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": enter}, {"type": "keyUp", "value": enter}]}]}),
+        ),
+    );
     d.wait_text("h1", "Kreis Paderborn");
     assert!(
         d.text("table").contains("Altenbeken"),
         "every municipality of the Kreis"
     );
+    d.check_accessibility("municipalities of a Kreis");
 
-    // A search with no municipality match says so.
+    // Paderborn's cost for an offer priced per inhabitant, with three sites
+    // entered on the page: the same sums as the API's, the arithmetic shown.
+    let priced = offers["offers"]
+        .as_array()
+        .expect("offers")
+        .iter()
+        .find(|o| {
+            o["body"]["price_components"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["unit"] == "inhabitant"))
+        })
+        .expect("an offer priced per inhabitant");
+    let (did, offer_id) = (
+        priced["provider"]["did"].as_str().expect("did"),
+        priced["offer_id"].as_str().expect("id"),
+    );
+    let detail = api(&format!(
+        "/v1/offers/{did}/{offer_id}?municipality=05774032&sites=3"
+    ));
+    d.go(&format!(
+        "{catalog}/angebot/{did}/{offer_id}?gemeinde=05774032"
+    ));
+    d.wait_text("#kosten", "Paderborn");
+    d.type_into("#k-standorte", "3");
+    let compute = d.find("#k-rechnen");
+    d.click(&compute);
+    d.wait_url("standorte=3");
+    let first = euro(
+        detail["cost"]["first_year_cents"]
+            .as_u64()
+            .expect("first year"),
+    );
+    d.wait_text("#kosten-jahr", &first);
+    assert_eq!(
+        d.text("#kosten-fuenf"),
+        euro(
+            detail["cost"]["five_years_cents"]
+                .as_u64()
+                .expect("five years")
+        )
+    );
+    let table = d.text("table.cost");
+    assert!(
+        table.contains("× 151.633 Einwohner:innen") && table.contains("× 3 Standorte"),
+        "the arithmetic is shown: {table}"
+    );
+    d.screenshot("offer-cost");
+    d.check_accessibility("offer with cost");
+
+    // The stewards' standards, and the offers that meet one.
+    d.go(&format!("{catalog}/standards"));
+    d.wait_text("h1", "KDN-Standards");
+    let sections = d.find_all("section.standard");
+    assert_eq!(
+        sections.len(),
+        api("/v1/standards")["standards"]
+            .as_array()
+            .map_or(0, Vec::len)
+    );
+    d.screenshot("standards");
+    d.check_accessibility("standards");
+    let meet = d.find("a[href='/?standard=kdn-meldewesen']");
+    d.click(&meet);
+    let total = api("/v1/offers?standard=kdn-meldewesen")["total"]
+        .as_u64()
+        .expect("total");
+    assert!(total >= 1, "the demo has offers that meet it");
+    d.wait_text("#treffer", &format!("{total} Angebot"));
+    let met = d.find_all("article .badge.ok + a[href='/standards#std-kdn-meldewesen']");
+    assert_eq!(
+        met.len() as u64,
+        total,
+        "each result says it meets the standard"
+    );
+    d.check_accessibility("search by standard");
+
+    // A search with no municipality match says so; an unknown page too.
     d.go(&format!("{catalog}/?gemeinde=Atlantis"));
     d.wait_text("[role=alert]", "Atlantis");
+    d.check_accessibility("search without a match");
+    d.go(&format!("{catalog}/gibt-es-nicht"));
+    d.wait_text("[role=alert]", "Diese Seite gibt es nicht");
+    d.check_accessibility("unknown page");
+
+    let found = d.violations.borrow();
+    assert!(
+        found.is_empty(),
+        "{} accessibility violations (axe-core, WCAG 2.1 AA) on the {} pages checked:\n{}",
+        found.len(),
+        d.checked.get(),
+        found.join("\n")
+    );
+}
+
+/// Cents as the catalog writes euros: 123456 → `1.234,56 €`.
+fn euro(cents: u64) -> String {
+    let mut whole = (cents / 100).to_string();
+    let mut i = whole.len();
+    while i > 3 {
+        i -= 3;
+        whole.insert(i, '.');
+    }
+    format!("{whole},{:02} €", cents % 100)
+}
+
+/// The cents of a euro amount as the catalog writes it, if it is one.
+fn euro_cents(text: &str) -> Option<u64> {
+    let digits = text.trim().strip_suffix(" €")?;
+    let (whole, cents) = digits.split_once(',')?;
+    let whole: u64 = whole.replace('.', "").parse().ok()?;
+    Some(whole * 100 + cents.parse::<u64>().ok()?)
 }

@@ -1213,7 +1213,9 @@ fn a_stewards_standard_shows_met_or_not_with_its_reasons_on_both_nodes_and_compa
     let html = String::from_utf8_lossy(&page.body);
     assert!(html.contains("KDN-Standard nicht erfüllt"), "{html}");
     assert!(
-        html.contains("Zertifizierung iso27001-grundschutz fehlt"),
+        html.contains(
+            "Zertifizierung ISO 27001-Zertifizierung auf der Basis von IT-Grundschutz fehlt"
+        ),
         "{html}"
     );
     let page = get(&f.url(0), &format!("/angebot/{krzn}?gemeinde=Paderborn"));

@@ -6,7 +6,7 @@
 
 use kx_tests::federation::{Federation, example};
 use kx_tests::openapi::OpenApi;
-use kx_tests::{Resp, get, request};
+use kx_tests::{Resp, get, get_html, request};
 use std::collections::BTreeSet;
 
 /// Calls that must be documented: each status and body is checked against the
@@ -631,7 +631,7 @@ fn malformed_record_bodies_get_their_documented_code() {
 }
 
 #[test]
-fn unknown_routes_and_methods_are_json_errors_too() {
+fn unknown_routes_are_json_errors_for_the_api_and_a_page_for_a_browser() {
     let f = api_node();
     for (method, path, status, code) in [
         ("GET", "/nope", 404, "not_found"),
@@ -645,6 +645,17 @@ fn unknown_routes_and_methods_are_json_errors_too() {
             "{method} {path}"
         );
     }
+    // A browser gets the catalog's German page for an unknown page, and
+    // still JSON under /v1.
+    let page = get_html(&f.url(0), "/nope");
+    assert_eq!(page.status, 404);
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(String::from_utf8_lossy(&page.body).contains("Diese Seite gibt es nicht"));
+    let api = get_html(&f.url(0), "/v1/nope");
+    assert_eq!(
+        (api.status, api.json()["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
 }
 
 #[test]
@@ -695,6 +706,8 @@ fn every_catalog_page_is_escaped_and_carries_the_content_security_policy() {
         format!("/anbieter/{}/abrufe", url_enc(&p)),
         format!("/abruf/{}", "ab".repeat(32)),
         "/abruf/%3Cscript%3E".to_owned(),
+        "/uebergang".to_owned(),
+        "/standards".to_owned(),
     ];
     let stadt = f.did("stadt");
     let ids = get(&url, &format!("/v1/requests?buyer={stadt}")).json();

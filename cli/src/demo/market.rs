@@ -78,6 +78,15 @@ struct Asked {
     takers: u64,
 }
 
+impl Asked {
+    /// What the answers are drawn from: buyer and offer, the same in every
+    /// run (request ids differ, as the demo's keys are new each time), so the
+    /// demo shows the same agreements whenever it is started.
+    fn key(&self) -> String {
+        format!("{}/{}/{}", self.buyer, self.offer.0, self.offer.1)
+    }
+}
+
 fn body(kind: Kind, v: Value) -> Result<Body> {
     Body::from_json(kind, v).map_err(|e| anyhow::anyhow!("demo {kind}: {e}"))
 }
@@ -422,7 +431,7 @@ pub(super) fn run(mk: &mut Market<'_>, towns: &mut [Town]) -> Result<Made> {
         .collect();
     let mut accepted = Vec::new();
     for a in &asked {
-        let h = small_hash(&a.id.to_hex(), "answer") % 100;
+        let h = small_hash(&a.key(), "answer") % 100;
         // Requests on the merged providers' offers are answered by OWL-IT.
         let responder = if MERGED.contains(&a.provider.as_str()) {
             "owl-it".to_owned()
@@ -468,7 +477,7 @@ pub(super) fn run(mk: &mut Market<'_>, towns: &mut [Town]) -> Result<Made> {
         accepted.push((a, responder));
     }
     for (a, responder) in &accepted {
-        let h = small_hash(&a.id.to_hex(), "end") % 100;
+        let h = small_hash(&a.key(), "end") % 100;
         if h >= 6 {
             continue;
         }

@@ -42,89 +42,96 @@ struct Row {
     values: Vec<String>,
 }
 
-/// The rows of the comparison, each with one value per offer.
-fn rows(offers: &[OfferView], m: Option<&Municipality>) -> Vec<Row> {
-    type Cell = fn(&OfferView) -> String;
+/// An offer as the comparison reads it: the view, its cost table (worked out
+/// once) and the titles of the standards it meets.
+struct Shown<'a> {
+    v: &'a OfferView,
+    cost: Option<terms::CostTable>,
+    met: Vec<String>,
+}
+
+/// Slugs of certifications or standards by name.
+fn names(slugs: &[kx_protocol::fields::Slug]) -> String {
+    slugs
+        .iter()
+        .map(|s| format::standard_name(s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The rows of the comparison, each with one value per offer; rows empty for
+/// every offer are left out.
+fn rows(offers: &[Shown], m: Option<&Municipality>) -> Vec<Row> {
+    type Cell = fn(&Shown) -> String;
     let mut cells: Vec<(&'static str, Cell)> = vec![
-        ("Anbieter", |v| match &v.shown_under {
-            Some(s) => format!("{} (vormals {})", s.name, v.provider.name),
-            None => v.provider.name.clone(),
+        ("Anbieter", |s| match &s.v.shown_under {
+            Some(u) => format!("{} (vormals {})", u.name, s.v.provider.name),
+            None => s.v.provider.name.clone(),
         }),
-        ("Kategorie", |v| format::category(v.body.category.as_str())),
-        ("Status", |v| format::status(v.status).into()),
-        ("Bereitstellung", |v| {
-            format::delivery(v.body.delivery).into()
+        ("Kategorie", |s| {
+            format::category(s.v.body.category.as_str())
         }),
-        ("Preis", |v| format::price(&v.body.pricing)),
-        ("Verfügbarkeit", |v| {
-            format::percent(v.body.sla.availability_bp)
+        ("Status", |s| format::status(s.v.status).into()),
+        ("Bereitstellung", |s| {
+            format::delivery(s.v.body.delivery).into()
         }),
-        ("Supportzeiten", |v| v.body.sla.support_hours.to_string()),
-        ("Reaktionszeit", |v| {
-            format!("{} Minuten", v.body.sla.response_minutes)
+        ("Preis", |s| format::price(&s.v.body.pricing)),
+        ("Verfügbarkeit", |s| {
+            format::percent(s.v.body.sla.availability_bp)
         }),
-        ("Lösungszeit", |v| {
-            format!("{} Stunden", v.body.sla.resolution_hours)
+        ("Supportzeiten", |s| s.v.body.sla.support_hours.to_string()),
+        ("Reaktionszeit", |s| {
+            format!("{} Minuten", s.v.body.sla.response_minutes)
         }),
-        ("Kapazität", |v| format!("{} Kommunen", v.body.capacity)),
-        ("Liefergebiet", |v| format::regions(&v.body.regions)),
-        ("Zertifizierungen", |v| {
-            format::joined(&v.body.certifications)
+        ("Lösungszeit", |s| {
+            format!("{} Stunden", s.v.body.sla.resolution_hours)
         }),
-        ("Standards", |v| format::joined(&v.body.standards)),
-        ("Gültig bis", |v| {
-            v.body.valid_until.map_or("offen".into(), |u| u.date())
+        ("Kapazität", |s| format!("{} Kommunen", s.v.body.capacity)),
+        ("Liefergebiet", |s| format::regions(&s.v.body.regions)),
+        ("Zertifizierungen", |s| names(&s.v.body.certifications)),
+        ("Standards", |s| names(&s.v.body.standards)),
+        ("KDN-Standards", |s| {
+            if s.v.conformance.is_empty() {
+                String::new()
+            } else if s.met.is_empty() {
+                "erklärt, nicht erfüllt".into()
+            } else {
+                format!("erfüllt: {}", s.met.join(", "))
+            }
         }),
-        ("Rechtsgrundlage", |v| {
-            v.body
+        ("Kosten erstes Jahr", |s| {
+            s.cost.as_ref().map_or(String::new(), |c| c.first.clone())
+        }),
+        ("Kosten fünf Jahre", |s| {
+            s.cost.as_ref().map_or(String::new(), |c| c.five.clone())
+        }),
+        ("Kostenbestandteile", |s| {
+            s.cost.as_ref().map_or(String::new(), |t| {
+                let mut parts: Vec<String> = t
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        let opt = if r.optional { " (optional)" } else { "" };
+                        format!("{}{opt}: {}", r.label, r.first)
+                    })
+                    .collect();
+                parts.extend(t.missing.clone());
+                parts.join("; ")
+            })
+        }),
+        ("Gültig bis", |s| {
+            s.v.body.valid_until.map_or("offen".into(), |u| u.date())
+        }),
+        ("Rechtsgrundlage", |s| {
+            s.v.body
                 .legal_basis
                 .as_ref()
                 .map_or("keine angegeben".into(), |l| l.text.to_string())
         }),
     ];
-    cells.push(("KDN-Standards", |v| {
-        let met: Vec<&str> = v
-            .conformance
-            .iter()
-            .filter(|c| c.met())
-            .map(|c| c.standard_id.as_str())
-            .collect();
-        if v.conformance.is_empty() {
-            "keine erklärt".into()
-        } else if met.is_empty() {
-            "erklärt, nicht erfüllt".into()
-        } else {
-            format!("erfüllt: {}", met.join(", "))
-        }
-    }));
-    cells.push(("Kosten erstes Jahr", |v| {
-        v.cost
-            .as_ref()
-            .map_or(String::new(), |c| terms::cost_table(c).first)
-    }));
-    cells.push(("Kosten fünf Jahre", |v| {
-        v.cost
-            .as_ref()
-            .map_or(String::new(), |c| terms::cost_table(c).five)
-    }));
-    cells.push(("Kostenbestandteile", |v| {
-        v.cost.as_ref().map_or(String::new(), |c| {
-            let t = terms::cost_table(c);
-            let mut parts: Vec<String> = t
-                .rows
-                .iter()
-                .map(|r| {
-                    let opt = if r.optional { " (optional)" } else { "" };
-                    format!("{}{opt}: {}", r.label, r.first)
-                })
-                .collect();
-            parts.extend(t.missing);
-            parts.join("; ")
-        })
-    }));
     if m.is_some() {
-        cells.push(("Vergabe", |v| {
-            v.procurement
+        cells.push(("Vergabe", |s| {
+            s.v.procurement
                 .as_ref()
                 .map_or(String::new(), |p| p.label.clone())
         }));
@@ -139,6 +146,7 @@ fn rows(offers: &[OfferView], m: Option<&Municipality>) -> Vec<Row> {
                 values,
             }
         })
+        .filter(|r| r.values.iter().any(|v| !v.is_empty()))
         .collect()
 }
 
@@ -176,6 +184,18 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
     // Cheapest over five years first; offers without a total (a figure
     // missing, on request) after them, in the order chosen.
     offers.sort_by_key(OfferView::cost_order);
+    let titles = view::standards::titles(&ctx.node);
+    let shown: Vec<Shown> = offers
+        .iter()
+        .map(|v| Shown {
+            v,
+            cost: v.cost.as_ref().map(terms::cost_table),
+            met: terms::met(v, &titles)
+                .into_iter()
+                .map(|m| m.title)
+                .collect(),
+        })
+        .collect();
     let page = ComparePage {
         municipality: m.map(|m| format!("{} ({})", m.name, m.ags)),
         gemeinde: m.map_or_else(String::new, |m| m.name.clone()),
@@ -188,7 +208,7 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
                 title: v.body.title.to_string(),
             })
             .collect(),
-        rows: rows(&offers, m),
+        rows: rows(&shown, m),
     };
     html(StatusCode::OK, &page)
 }

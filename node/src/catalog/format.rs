@@ -149,6 +149,15 @@ pub(super) fn category(slug: &str) -> String {
     taxonomy::category(slug).map_or_else(|| slug.to_owned(), |c| c.label_de.clone())
 }
 
+/// The name of a certification or standard slug (the slug if it is not in
+/// the taxonomy).
+pub(super) fn standard_name(slug: &str) -> String {
+    taxonomy::standards()
+        .iter()
+        .find(|s| s.slug == slug)
+        .map_or_else(|| slug.to_owned(), |s| s.name.clone())
+}
+
 /// Regions by name and AGS: `Kreis Mettmann (05158), 05999`.
 pub(super) fn regions(list: &[AgsPrefix]) -> String {
     list.iter()

@@ -14,7 +14,9 @@
 //! Pages: `search.rs`, `offer.rs`, `provider.rs`, `compare.rs`,
 //! `municipality.rs` (`/gemeinden`, `/gemeinde/{ags}`), `requests.rs`
 //! (`/anbieter/{did}/abrufe`, `/abruf/{id}`), `transition.rs` (`/uebergang`,
-//! with the map of `map.rs`).
+//! with the map of `map.rs`), `standards.rs` (`/standards`, the stewards'
+//! standard portfolio). Unknown paths outside `/v1` get a German error page
+//! when the client asks for HTML ([`not_found_page`]).
 
 mod compare;
 mod form;
@@ -25,6 +27,7 @@ mod offer;
 mod provider;
 mod requests;
 mod search;
+mod standards;
 mod terms;
 mod transition;
 
@@ -64,6 +67,7 @@ pub fn routes() -> Router<Ctx> {
         .route("/anbieter/{did}/abrufe", get(requests::incoming))
         .route("/abruf/{id}", get(requests::page))
         .route("/uebergang", get(transition::page))
+        .route("/standards", get(standards::page))
         .route("/static/kx.css", get(stylesheet))
         .route("/static/abruf.js", get(script))
 }
@@ -112,6 +116,14 @@ struct ErrorPage<'a> {
 /// A page that says what went wrong, with a way back to the search.
 fn error_page(status: StatusCode, message: &str) -> Response {
     html(status, &ErrorPage { message })
+}
+
+/// The page for a path the catalog does not have (the API answers JSON).
+pub fn not_found_page() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Diese Seite gibt es nicht. Angebote finden Sie über die Suche.",
+    )
 }
 
 async fn stylesheet() -> Response {

@@ -2,7 +2,7 @@
 //! it may take each offer without a tender, selection for comparison, pages.
 
 use super::form::{self, Params};
-use super::{Badge, Choice, choices, format, html};
+use super::{Badge, Choice, choices, format, html, terms};
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::view;
@@ -55,7 +55,7 @@ struct Card {
     summary: String,
     badge: Option<Badge>,
     /// The stewards' standards it meets.
-    standards: Vec<String>,
+    standards: Vec<terms::Met>,
     /// How many take it now, and how many places are left.
     uptake: String,
     /// `did/offer_id`, for the compare page.
@@ -85,7 +85,11 @@ fn select(
 }
 
 /// One result; links keep the municipality searched for.
-fn card(v: &OfferView, m: Option<&Municipality>) -> Card {
+fn card(
+    v: &OfferView,
+    m: Option<&Municipality>,
+    titles: &std::collections::BTreeMap<kx_protocol::fields::Slug, String>,
+) -> Card {
     let shown = v.offered_by();
     let b = &v.body;
     Card {
@@ -98,12 +102,7 @@ fn card(v: &OfferView, m: Option<&Municipality>) -> Card {
         availability: format::percent(b.sla.availability_bp),
         summary: b.summary.to_string(),
         badge: v.procurement.as_ref().map(Badge::of),
-        standards: v
-            .conformance
-            .iter()
-            .filter(|c| c.met())
-            .map(|c| c.standard_id.to_string())
-            .collect(),
+        standards: terms::met(v, titles),
         uptake: format::uptake(&v.uptake),
         value: format!("{}/{}", v.provider.did, v.offer_id),
         id: format!("v-{}", v.record.short()),
@@ -135,6 +134,7 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
         .filter(|s| s.kind == "certification" || s.kind == "attestation")
         .map(|s| (s.slug.clone(), s.name.clone()))
         .collect();
+    let titles = view::standards::titles(&ctx.node);
     let standards: Vec<(String, String)> = view::standards::in_force(&ctx.node)
         .into_iter()
         .map(|(id, title)| (id.to_string(), title))
@@ -206,7 +206,7 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
         notice: f.notice,
         heading,
         hidden_ags: m.map(|m| m.ags.clone()),
-        cards: offers.iter().map(|v| card(v, m)).collect(),
+        cards: offers.iter().map(|v| card(v, m, &titles)).collect(),
         pager,
     };
     html(StatusCode::OK, &page)

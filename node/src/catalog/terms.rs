@@ -178,6 +178,8 @@ pub(super) struct CheckLine {
 /// A standard the offer declares: met or not, and why.
 pub(super) struct StandardLine {
     pub(super) title: String,
+    /// Its entry on the standards page.
+    pub(super) href: String,
     pub(super) met: bool,
     pub(super) verdict: &'static str,
     pub(super) checks: Vec<CheckLine>,
@@ -204,10 +206,14 @@ fn check_line(c: &Check) -> CheckLine {
             format::category(&text(req)),
             format::category(&text(off))
         ),
-        Criterion::Certification if c.met => format!("Zertifizierung {}", text(req)),
-        Criterion::Certification => format!("Zertifizierung {} fehlt", text(req)),
-        Criterion::Standard if c.met => format!("Standard {}", text(req)),
-        Criterion::Standard => format!("Standard {} fehlt", text(req)),
+        Criterion::Certification if c.met => {
+            format!("Zertifizierung {}", format::standard_name(&text(req)))
+        }
+        Criterion::Certification => {
+            format!("Zertifizierung {} fehlt", format::standard_name(&text(req)))
+        }
+        Criterion::Standard if c.met => format!("Standard {}", format::standard_name(&text(req))),
+        Criterion::Standard => format!("Standard {} fehlt", format::standard_name(&text(req))),
         Criterion::Delivery => {
             format!("Bereitstellung {} (angeboten: {})", text(req), text(off))
         }
@@ -241,6 +247,7 @@ pub(super) fn standard_lines(
                 .get(&c.standard_id)
                 .cloned()
                 .unwrap_or_else(|| c.standard_id.to_string()),
+            href: format!("/standards#std-{}", c.standard_id),
             met: c.met(),
             verdict: match c.status {
                 ConformanceStatus::Met => "KDN-Standard erfüllt",
@@ -249,6 +256,27 @@ pub(super) fn standard_lines(
                 ConformanceStatus::Undefined => "kein KDN-Standard dieses Namens",
             },
             checks: c.checks.iter().map(check_line).collect(),
+        })
+        .collect()
+}
+
+/// A standard an offer meets, by title, with its entry on the standards page.
+pub(super) struct Met {
+    pub(super) title: String,
+    pub(super) href: String,
+}
+
+/// The standards `v` meets; `titles` names them.
+pub(super) fn met(v: &kx_api::views::OfferView, titles: &BTreeMap<Slug, String>) -> Vec<Met> {
+    v.conformance
+        .iter()
+        .filter(|c| c.met())
+        .map(|c| {
+            let id = &c.standard_id;
+            Met {
+                title: titles.get(id).cloned().unwrap_or_else(|| id.to_string()),
+                href: format!("/standards#std-{id}"),
+            }
         })
         .collect()
 }

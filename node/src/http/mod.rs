@@ -171,8 +171,20 @@ async fn count_requests(
     next.run(req).await
 }
 
-async fn not_found() -> HttpError {
-    ApiError::not_found("no such endpoint; the API is under /v1").into()
+/// An unknown path: the catalog's German error page for a browser (a client
+/// that accepts HTML, outside `/v1`), else the API's JSON error.
+async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !uri.path().starts_with("/v1") {
+        return crate::catalog::not_found_page();
+    }
+    HttpError::from(ApiError::not_found(
+        "no such endpoint; the API is under /v1",
+    ))
+    .into_response()
 }
 
 async fn method_not_allowed() -> HttpError {
