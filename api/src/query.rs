@@ -50,6 +50,11 @@ impl Params {
                     ),
                 ));
             }
+            if v.is_empty() {
+                return Err(ApiError::invalid_query(format!(
+                    "parameter {k} is empty: give a value or leave it out"
+                )));
+            }
             if map.insert(k.to_string(), v.to_string()).is_some() {
                 return Err(ApiError::invalid_query(format!(
                     "parameter {k} given twice"
@@ -59,9 +64,9 @@ impl Params {
         Ok(Params(map))
     }
 
-    /// A parameter's value; None if absent or empty.
+    /// A parameter's value (never empty: `parse` refuses empty values).
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
+        self.0.get(k).map(String::as_str)
     }
 
     /// A parameter parsed with `FromStr`; its error keeps the type's code.
@@ -188,10 +193,21 @@ pub fn parse_offer_id(s: &str) -> Result<OfferId, ApiError> {
 pub fn municipality(text: &str) -> Result<&'static Municipality, ApiError> {
     match geo::resolve(text) {
         Ok(m) => Ok(m),
-        Err(candidates) if candidates.is_empty() => Err(ApiError::new(
-            ApiCode::UnknownMunicipality,
-            format!("no NRW municipality is called {:?}", clip(text, 60)),
-        )),
+        Err(candidates) if candidates.is_empty() => {
+            let near: Vec<String> = geo::similar(text, 3)
+                .iter()
+                .map(|m| format!("{} ({})", m.name, m.ags))
+                .collect();
+            let hint = if near.is_empty() {
+                String::new()
+            } else {
+                format!("; did you mean {}?", near.join(" or "))
+            };
+            Err(ApiError::new(
+                ApiCode::UnknownMunicipality,
+                format!("no NRW municipality is called {:?}{hint}", clip(text, 60)),
+            ))
+        }
         Err(candidates) => Err(ApiError::new(
             ApiCode::AmbiguousMunicipality,
             format!(
@@ -626,9 +642,18 @@ mod tests {
             code("municipality=Paderborn&procurement=tender_free"),
             Ok(())
         );
-        assert_eq!(code("municipality=&category=&region="), Ok(()));
         let api = |c| Err(ErrorCode::Api(c));
         let record = |c| Err(ErrorCode::Record(c));
+        // An empty value is refused, for every parameter alike.
+        for empty in [
+            "municipality=",
+            "category=",
+            "region=",
+            "procurement=",
+            "at=",
+        ] {
+            assert_eq!(code(empty), api(ApiCode::InvalidQuery), "{empty}");
+        }
         assert_eq!(code("region=5"), record(RecordCode::MalformedAgs));
         assert_eq!(code("category=E-Akte"), record(RecordCode::MalformedSlug));
         assert_eq!(code("ozg=x1"), record(RecordCode::MalformedOzgId));

@@ -141,9 +141,6 @@ pub struct OutArgs {
 
 #[derive(Debug, Args)]
 pub struct AdmitArgs {
-    /// The federation's genesis record (to check the node serves the same one).
-    #[arg(long)]
-    pub genesis: PathBuf,
     /// The provider's did (`kx key show` of its key).
     #[arg(long)]
     pub provider: String,
@@ -157,9 +154,6 @@ pub struct AdmitArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["ags", "csv"])))]
 pub struct AdmitMunicipalityArgs {
-    /// The federation's genesis record (to check the node serves the same one).
-    #[arg(long)]
-    pub genesis: PathBuf,
     /// The municipality's AGS (8 digits, e.g. 05774032 for Paderborn).
     #[arg(long, requires = "member", conflicts_with = "csv")]
     pub ags: Option<String>,
@@ -628,9 +622,14 @@ pub enum NodeCommand {
 #[derive(Debug, Args)]
 pub struct GovArgs {
     /// Steward key file; repeat to add several approvals. The first steward signs
-    /// the record once the threshold is reached.
+    /// the record once the threshold is reached. A key that is not a current
+    /// steward is refused.
     #[arg(long = "steward-key", required = true)]
     pub steward_keys: Vec<PathBuf>,
+    /// The federation's genesis record: refuse unless the node serves the
+    /// federation it founded.
+    #[arg(long)]
+    pub genesis: Option<PathBuf>,
     /// Where to write the draft while approvals are missing
     /// (default: <kind>-draft.json).
     #[arg(long)]
@@ -755,9 +754,14 @@ pub enum GovCommand {
     Cosign {
         /// The draft file.
         draft: PathBuf,
-        /// Steward key file (repeat for several).
+        /// Steward key file (repeat for several); a key that is not a current
+        /// steward is refused.
         #[arg(long = "steward-key", required = true)]
         steward_keys: Vec<PathBuf>,
+        /// The federation's genesis record: refuse unless the node serves the
+        /// federation it founded.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
         #[command(flatten)]
         out: OutArgs,
     },

@@ -11,6 +11,13 @@ kx_protocol::text_enum! {
         InvalidReference = "invalid_reference",
         /// A draft built on a governance head the federation has moved past.
         StaleAction = "stale_action",
+        /// A steward key given to a governance command that is not a current
+        /// steward of the node's federation.
+        NotASteward = "not_a_steward",
+        /// An AGS prefix no NRW municipality's AGS starts with.
+        UnknownRegion = "unknown_region",
+        /// A genesis file of another federation than the node's.
+        OtherFederation = "other_federation",
     }
 }
 

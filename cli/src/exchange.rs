@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::error::Refused;
 use crate::offline::{now, read_key};
 use crate::publish::{cut_over_timestamp, deliver, read_toml, writer};
-use crate::query::{cut, price, print_json, reference};
+use crate::query::{cut, known_region, price, print_json, reference};
 use anyhow::{Context, Result, bail};
 use kx_api::exchange::{
     AgreementsQuery, DemandQuery, DemandStatus, ExchangeFilters, ListQuery, ListStatus,
@@ -50,6 +50,7 @@ fn record_id(text: &str) -> Result<Hash32> {
 /// A municipality or region given by name or AGS, as an AGS prefix.
 fn region(text: &str) -> Result<AgsPrefix> {
     if let Ok(a) = text.parse::<AgsPrefix>() {
+        known_region(a.as_str())?;
         return Ok(a);
     }
     let m = resolve_municipality(text).map_err(Refused::from)?;

@@ -167,8 +167,12 @@ pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
         GovCommand::Cosign {
             draft,
             steward_keys,
+            genesis,
             out,
-        } => cosign(client, &draft, &steward_keys, out, json),
+        } => {
+            same_federation(&governance(client)?, genesis.as_deref())?;
+            cosign(client, &draft, &steward_keys, out, json)
+        }
     }
 }
 
@@ -188,23 +192,7 @@ fn cut(
 }
 
 /// Admission, used by `kx federation admit`.
-pub fn admit(
-    client: &Client,
-    genesis: &Path,
-    provider: &str,
-    name: &str,
-    gov: GovArgs,
-    json: bool,
-) -> Result<()> {
-    let g = read_genesis(genesis)?;
-    let fed = g.record().federation;
-    let node = governance(client)?;
-    if node.federation != fed {
-        bail!(
-            "the node serves federation {}, the genesis file is {fed}",
-            node.federation
-        );
-    }
+pub fn admit(client: &Client, provider: &str, name: &str, gov: GovArgs, json: bool) -> Result<()> {
     let p = parse_did(provider, "--provider")?;
     act(
         client,
@@ -222,15 +210,6 @@ pub fn admit_municipalities(
     args: crate::args::AdmitMunicipalityArgs,
     json: bool,
 ) -> Result<()> {
-    let g = read_genesis(&args.genesis)?;
-    let node = governance(client)?;
-    if node.federation != g.record().federation {
-        bail!(
-            "the node serves federation {}, the genesis file is {}",
-            node.federation,
-            g.record().federation
-        );
-    }
     let rows = match (&args.csv, &args.ags, &args.member) {
         (Some(path), _, _) => municipality_rows(path)?,
         (None, Some(ags), Some(member)) => vec![(ags.clone(), member.clone(), args.name.clone())],
@@ -296,13 +275,10 @@ fn municipality_rows(path: &Path) -> Result<Vec<(String, String, Option<String>)
 /// keys, and submits it or writes a draft.
 fn act(client: &Client, kind: Kind, mut v: Value, gov: GovArgs, json: bool) -> Result<()> {
     let node = governance(client)?;
+    same_federation(&node, gov.genesis.as_deref())?;
+    let keys = steward_keys(&node, &gov.steward_keys)?;
     v["prev_action"] = json!(node.head.to_hex());
     let mut body = Body::from_json_draft(kind, v).map_err(Refused::from)?;
-    let keys: Vec<SecretKey> = gov
-        .steward_keys
-        .iter()
-        .map(|p| read_key(p))
-        .collect::<Result<_>>()?;
     for k in &keys {
         record::approve(&mut body, k);
     }
@@ -310,6 +286,49 @@ fn act(client: &Client, kind: Kind, mut v: Value, gov: GovArgs, json: bool) -> R
         PathBuf::from(format!("{}-draft.json", kind.as_str().replace('.', "-")))
     });
     finish(client, &node, body, keys, &draft, &gov.out, json)
+}
+
+/// Refuses unless the node serves the federation `genesis` founded.
+fn same_federation(node: &Gov, genesis: Option<&Path>) -> Result<()> {
+    let Some(path) = genesis else {
+        return Ok(());
+    };
+    let fed = read_genesis(path)?.record().federation;
+    if node.federation != fed {
+        bail!(Refused::cli(
+            CliCode::OtherFederation,
+            format!(
+                "the node serves federation {}, {} founded {fed}",
+                node.federation,
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the key files, refusing any that is not a current steward: its
+/// approval could never count.
+fn steward_keys(node: &Gov, files: &[PathBuf]) -> Result<Vec<SecretKey>> {
+    let mut keys = Vec::with_capacity(files.len());
+    for path in files {
+        let k = read_key(path)?;
+        if !node.stewards.contains(k.did()) {
+            let stewards: Vec<&str> = node.stewards.iter().map(Did::as_str).collect();
+            bail!(Refused::cli(
+                CliCode::NotASteward,
+                format!(
+                    "{} ({}) is not a steward of federation {}; its stewards are {}",
+                    path.display(),
+                    k.did(),
+                    node.federation,
+                    stewards.join(", ")
+                ),
+            ));
+        }
+        keys.push(k);
+    }
+    Ok(keys)
 }
 
 /// Submits when the threshold is reached, else writes the draft.
@@ -419,10 +438,7 @@ fn cosign(
             "the federation's governance moved on since this draft was made; create the action again",
         ));
     }
-    let keys: Vec<SecretKey> = key_files
-        .iter()
-        .map(|p| read_key(p))
-        .collect::<Result<_>>()?;
+    let keys = steward_keys(&node, key_files)?;
     for k in &keys {
         record::approve(&mut body, k);
     }

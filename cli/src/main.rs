@@ -68,14 +68,9 @@ fn run(cli: Cli) -> Result<()> {
             publish::rotate(&client(), &key, &new_key, out, json)
         }
         Command::Federation(FederationCommand::Init(args)) => offline::federation_init(args, json),
-        Command::Federation(FederationCommand::Admit(args)) => govern::admit(
-            &client(),
-            &args.genesis,
-            &args.provider,
-            &args.name,
-            args.gov,
-            json,
-        ),
+        Command::Federation(FederationCommand::Admit(args)) => {
+            govern::admit(&client(), &args.provider, &args.name, args.gov, json)
+        }
         Command::Federation(FederationCommand::AdmitMunicipality(args)) => {
             govern::admit_municipalities(&client(), args, json)
         }

@@ -70,8 +70,25 @@ fn provider_of(o: &OfferView) -> String {
     }
 }
 
+/// Refuses an AGS prefix that names no place in NRW: a search for it would
+/// answer "0 offers" as if the region had none.
+pub(crate) fn known_region(prefix: &str) -> Result<(), Refused> {
+    if kx_protocol::geo::is_known_prefix(prefix) {
+        return Ok(());
+    }
+    Err(Refused::cli(
+        CliCode::UnknownRegion,
+        format!(
+            "no NRW municipality's AGS starts with {prefix}: give 05 (NRW), a Regierungsbezirk \
+             (051 to 055), a Kreis or kreisfreie Stadt (5 digits, e.g. 05774 Kreis Paderborn) \
+             or a municipality (8 digits, or --municipality with its name)"
+        ),
+    ))
+}
+
 /// The search the flags describe, read by the API's own parser, so that `kx`
-/// refuses exactly what the node would.
+/// refuses exactly what the node would; a well-formed region that names no
+/// place in NRW is refused too.
 fn search_query(a: &SearchArgs) -> Result<SearchQuery, Refused> {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
@@ -95,7 +112,11 @@ fn search_query(a: &SearchArgs) -> Result<SearchQuery, Refused> {
         "limit",
         &a.limit.clamp(1, SearchQuery::MAX_LIMIT).to_string(),
     );
-    Ok(SearchQuery::parse(&q.finish())?)
+    let query = SearchQuery::parse(&q.finish())?;
+    if let Some(r) = &query.filters.region {
+        known_region(r.as_str())?;
+    }
+    Ok(query)
 }
 
 pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {

@@ -113,6 +113,27 @@ pub fn resolve(query: &str) -> Result<&'static Municipality, Vec<&'static Munici
     }
 }
 
+/// Municipalities whose name is close to `query` (case and umlauts ignored),
+/// best first, for "did you mean": at most `n`, each within an edit distance
+/// of a third of the query's length (at least 1, at most 3).
+pub fn similar(query: &str, n: usize) -> Vec<&'static Municipality> {
+    let q = fold(query.trim());
+    let limit = (q.chars().count() / 3).clamp(1, 3);
+    let mut scored: Vec<(usize, &Municipality)> = municipalities()
+        .iter()
+        .map(|m| (crate::taxonomy::distance(&q, &fold(&m.name)), m))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+    scored.into_iter().take(n).map(|(_, m)| m).collect()
+}
+
+/// Whether an AGS prefix names a place in the shipped data: the prefix of at
+/// least one NRW municipality's AGS.
+pub fn is_known_prefix(prefix: &str) -> bool {
+    municipalities().iter().any(|m| m.ags.starts_with(prefix))
+}
+
 crate::text_enum! {
     /// How a municipality may take an offer.
     pub enum Procurement {
@@ -177,5 +198,19 @@ mod tests {
         assert_eq!(resolve("koeln").map(|m| m.ags.as_str()), Ok("05315000"));
         assert!(resolve("Nirgendwo").is_err_and(|c| c.is_empty()));
         assert_eq!(name_of("05158"), Some("Kreis Mettmann"));
+    }
+
+    #[test]
+    fn near_misses_find_the_name_meant_and_unknown_prefixes_are_known_as_such() {
+        let names =
+            |q: &str| -> Vec<&str> { similar(q, 3).iter().map(|m| m.name.as_str()).collect() };
+        assert_eq!(names("Paderbron"), ["Paderborn"]);
+        assert_eq!(names("muenster"), ["Münster"]);
+        assert_eq!(names("Dusseldorf"), ["Düsseldorf"]);
+        assert!(names("Atlantis").is_empty());
+        assert!(is_known_prefix("05774"));
+        assert!(is_known_prefix("05"));
+        assert!(!is_known_prefix("99999"));
+        assert!(!is_known_prefix("06"));
     }
 }

@@ -4,6 +4,7 @@
 //! Records may use slugs that are not listed (the taxonomy grows); clients warn
 //! about them and search treats a category as including its sub-categories.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// A service category.
@@ -96,6 +97,21 @@ pub fn ozg_name(id: &str) -> Option<&'static str> {
     .map(|(_, v)| v.as_str())
 }
 
+/// Name of a LeiKa-Leistung by its 14-digit key (Leistungskatalog, 4,813
+/// entries).
+pub fn leika_name(key: &str) -> Option<&'static str> {
+    static LEIKA: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    LEIKA
+        .get_or_init(|| {
+            rows(include_str!("../data/leika.csv"))
+                .filter(|f| f.len() == 2)
+                .map(|f| (f[0].clone(), f[1].clone()))
+                .collect()
+        })
+        .get(key)
+        .map(String::as_str)
+}
+
 /// The category with this slug.
 pub fn category(slug: &str) -> Option<&'static Category> {
     categories().iter().find(|c| c.slug == slug)
@@ -122,7 +138,8 @@ pub fn nearest<'a>(slug: &str, known: impl Iterator<Item = &'a str>, n: usize) -
     scored.into_iter().take(n).map(|(_, k)| k).collect()
 }
 
-fn distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance in characters.
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -148,6 +165,8 @@ mod tests {
         assert!(is_within("colocation", "infrastruktur"));
         assert!(!is_within("colocation", "fachverfahren"));
         assert_eq!(ozg_name("10124"), Some("Wohnsitzmeldungen"));
+        assert_eq!(leika_name("99001001000000"), Some("Abfallgebühr"));
+        assert_eq!(leika_name("99001001000001"), None);
         let cat = category("pass-ausweiswesen").expect("known");
         assert_eq!(cat.parent.as_deref(), Some("fachverfahren"));
     }

@@ -281,16 +281,24 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
         .args(["demo", "--dir"])
         .arg(t.path().join("demo"))
         .args(["--base-port", &base.to_string()])
+        .current_dir(t.path())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start kx demo");
     let mut demo = Kill(demo);
     let stdout = demo.0.stdout.take().expect("stdout");
+    let stderr = demo.0.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
+        }
+    });
+    let (etx, erx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = etx.send(line);
         }
     });
     let mut lines = Vec::new();
@@ -304,6 +312,32 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
             .then_some(())
     });
     let catalog = format!("http://127.0.0.1:{base}");
+    try_what_the_demo_prints(&lines, &catalog, t.path());
+    // Without a terminal, progress is one clean line per step.
+    let mut steps: Vec<String> = Vec::new();
+    wait_for("the demo's last step", WAIT, || {
+        while let Ok(l) = erx.try_recv() {
+            steps.push(l);
+        }
+        steps.iter().any(|l| l.starts_with("[6/6]")).then_some(())
+    });
+    let steps: Vec<&str> = steps
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with('['))
+        .take_while(|l| !l.starts_with("[6/6]"))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "[1/6] keys and genesis",
+            "[2/6] starting nodes",
+            "[3/6] admitting providers",
+            "[4/6] publishing offers",
+            "[5/6] the exchange: municipalities, demand, requests, agreements"
+        ],
+        "progress without a terminal"
+    );
 
     // Chromium through chromedriver.
     let port = free_port();
@@ -408,10 +442,46 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     d.screenshot("provider");
     d.check_accessibility("provider");
 
-    // OWL-IT shows the merger.
-    d.go(&format!("{catalog}/"));
-    let owl = d.find_all("#anbieter option");
-    assert!(owl.len() >= 6);
+    // The offer page leads back to the search, as it was.
+    d.go(&search_url);
+    d.wait_text("#treffer", "Angebote für Paderborn");
+    let first = d.find("article h2 a");
+    d.click(&first);
+    let back = d.find("p.back a");
+    assert_eq!(d.text("p.back a"), "← Zurück zur Suche");
+    d.click(&back);
+    d.wait_text("#treffer", &heading);
+    let chosen = d.script("return document.querySelector('#kategorie').value;");
+    assert_eq!(chosen, "fachverfahren", "the search comes back as it was");
+
+    // OWL-IT's page: its offers by area, those inherited from GKD Paderborn
+    // and krz marked, every offer link keeping Paderborn.
+    let providers = ureq::get(&format!("{catalog}/v1/providers"))
+        .call()
+        .expect("providers")
+        .body_mut()
+        .read_to_string()
+        .expect("body");
+    let providers: Value = serde_json::from_str(&providers).expect("json");
+    let owl = providers["providers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "OWL-IT")
+        .and_then(|p| p["did"].as_str())
+        .expect("OWL-IT")
+        .to_owned();
+    d.go(&format!("{catalog}/anbieter/{owl}?gemeinde=05774032"));
+    d.wait_text("h1", "OWL-IT");
+    assert!(d.find_all("main h3").len() >= 3, "grouped by area");
+    let inherited = d.find_all("li .badge.inherited");
+    assert!(!inherited.is_empty(), "inherited offers are marked");
+    let unkept = d.script(
+        "return [...document.querySelectorAll('main li a')]
+           .filter(a => !a.href.includes('gemeinde=05774032')).length;",
+    );
+    assert_eq!(unkept, 0, "every offer link keeps Paderborn");
+    d.check_accessibility("provider with inherited offers");
 
     // Compare two offers from the result list.
     d.go(&search_url);
@@ -708,6 +778,35 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
         d.checked.get(),
         found.join("\n")
     );
+}
+
+/// Runs every command `kx demo` suggests, exactly as printed, in the
+/// directory it was started from: each must work (issue: commands printed
+/// with a `kx` the shell cannot find).
+fn try_what_the_demo_prints(lines: &[String], catalog: &str, cwd: &std::path::Path) {
+    let tries: Vec<&str> = lines
+        .iter()
+        .skip_while(|l| l.as_str() != "Try:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.trim())
+        .filter(|l| !l.starts_with("export "))
+        .collect();
+    assert!(tries.len() >= 6, "the demo suggests commands: {lines:?}");
+    for command in tries {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(cwd)
+            .env("KX_NODE", catalog)
+            .output()
+            .expect("run sh");
+        assert!(
+            out.status.success(),
+            "`{command}` as printed by kx demo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// Cents as the catalog writes euros: 123456 → `1.234,56 €`.

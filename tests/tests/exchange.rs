@@ -1214,7 +1214,7 @@ fn a_stewards_standard_shows_met_or_not_with_its_reasons_on_both_nodes_and_compa
     assert!(html.contains("KDN-Standard nicht erfüllt"), "{html}");
     assert!(
         html.contains(
-            "Zertifizierung ISO 27001-Zertifizierung auf der Basis von IT-Grundschutz fehlt"
+            "Zertifizierung fehlt: ISO 27001-Zertifizierung auf der Basis von IT-Grundschutz"
         ),
         "{html}"
     );

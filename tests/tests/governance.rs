@@ -189,6 +189,75 @@ fn one_steward_writes_a_draft_and_the_second_completes_it_on_the_other_node() {
 }
 
 #[test]
+fn a_key_that_is_no_steward_and_a_genesis_of_another_federation_are_refused() {
+    let mut f = owl_federation();
+    let regio = f.key("regio");
+    f.key("outsider");
+    f.kx_ok(
+        0,
+        &[
+            "federation",
+            "init",
+            "--name",
+            "Andere",
+            "--steward-key",
+            "outsider.key",
+            "--out",
+            "other.json",
+        ],
+    );
+    let gkd = f.did("gkd");
+    let before = f.same();
+    // Every steward command takes the same flags; none writes a draft that
+    // could never be completed.
+    for args in [
+        vec![
+            "federation",
+            "admit",
+            "--provider",
+            &regio,
+            "--name",
+            "regio iT",
+        ],
+        vec![
+            "federation",
+            "suspend",
+            "--provider",
+            &gkd,
+            "--reason",
+            "Prüfung",
+        ],
+        vec![
+            "federation",
+            "revoke",
+            "--provider",
+            &gkd,
+            "--reason",
+            "Ende",
+        ],
+    ] {
+        let mut with_key = args.clone();
+        with_key.extend(["--steward-key", "outsider.key", "--draft", "never.json"]);
+        let out = f.kx(0, &with_key);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(
+            err.contains("not_a_steward") && err.contains("is not a steward"),
+            "{args:?}: {err}"
+        );
+        assert!(!f.dir().join("never.json").exists(), "{args:?}: no draft");
+        // --genesis checks the node's federation for every one of them.
+        let mut with_genesis = args.clone();
+        with_genesis.extend(["--steward-key", "kdn1.key", "--genesis", "other.json"]);
+        let out = f.kx(0, &with_genesis);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("other_federation"), "{args:?}: {err}");
+    }
+    assert_eq!(f.same(), before, "nothing submitted");
+}
+
+#[test]
 fn forged_admissions_are_refused_on_both_nodes_and_store_nothing() {
     let mut f = owl_federation();
     f.key("outsider");
@@ -365,7 +434,7 @@ fn the_owl_it_merger_moves_both_portfolios_once_owl_it_accepts() {
     assert!(page.contains("Portfolio übergegangen an"), "{page}");
     let page = String::from_utf8(get(&f.url(0), &format!("/anbieter/{owl}")).body).expect("html");
     assert!(
-        page.contains("vormals krz"),
+        page.contains("übernommen von krz"),
         "inherited offers are marked: {page}"
     );
 }

@@ -396,8 +396,8 @@ fn malformed_queries_and_paths_get_their_documented_code() {
             "GET",
             "/v1/offers?region=&category=&q=".into(),
             vec![],
-            200,
-            "",
+            400,
+            "invalid_query",
         ),
         (
             "GET",

@@ -141,6 +141,104 @@ fn every_search_filter_finds_its_offers() {
 }
 
 #[test]
+fn an_unknown_region_and_a_misspelt_municipality_are_named_with_what_was_meant() {
+    let f = published();
+    // A region no NRW AGS starts with is not "0 offers".
+    let out = f.kx(0, &["offer", "search", "--region", "99999"]);
+    assert_refused(&out, "unknown_region");
+    let out = f.kx(0, &["demand", "list", "--region", "06"]);
+    assert_refused(&out, "unknown_region");
+    // A near miss gets the name meant, in kx and in the catalog.
+    let out = f.kx(0, &["offer", "search", "--municipality", "Paderbron"]);
+    assert_refused(&out, "unknown_municipality");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean Paderborn (05774032)?"), "{err}");
+    let page = get(&f.url(0), "/?gemeinde=Paderbron&kategorie=fachverfahren");
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(
+        html.contains(
+            "Meinten Sie <a href=\"/?gemeinde=Paderborn&#38;kategorie=fachverfahren\">Paderborn</a>?"
+        ),
+        "{html}"
+    );
+    // Nothing close: no suggestion.
+    let out = f.kx(0, &["offer", "search", "--municipality", "Atlantis"]);
+    assert_refused(&out, "unknown_municipality");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("did you mean"));
+}
+
+#[test]
+fn offer_and_provider_pages_show_names_links_and_the_way_back() {
+    let f = published();
+    let itk = f.did("itk").replace(':', "%3A");
+    let krzn = f.did("krzn").replace(':', "%3A");
+    // From a search, the offer page leads back to it; OZG and LeiKa entries
+    // are named and lead to the offers of the same service.
+    let search = get(&f.url(0), "/?gemeinde=Erkrath&kategorie=fachverfahren");
+    let html = String::from_utf8_lossy(&search.body);
+    let href = format!("/angebot/{itk}/meldewesen-hosting?gemeinde=05158004&#38;suche=");
+    assert!(html.contains(&href), "{html}");
+    let page = get(
+        &f.url(0),
+        &format!(
+            "/angebot/{itk}/meldewesen-hosting?gemeinde=05158004&suche=gemeinde%3DErkrath%26kategorie%3Dfachverfahren"
+        ),
+    );
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(
+        html.contains(
+            "<a href=\"/?gemeinde=Erkrath&#38;kategorie=fachverfahren\">← Zurück zur Suche</a>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/?gemeinde=05158004&#38;ozg=10124\"")
+            && html.contains("10124 Wohnsitzmeldungen"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/?gemeinde=05158004&#38;leika=99115005104000\""),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("/anbieter/{itk}?gemeinde=05158004")),
+        "{html}"
+    );
+    // Without a search before it: the offers of its category.
+    let page = get(&f.url(0), &format!("/angebot/{krzn}/e-akte-basis"));
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("← Weitere Angebote: "), "{html}");
+    // Empty rows are left out; certifications by name.
+    assert!(
+        !html.contains("OZG-Leistungen") && !html.contains("LeiKa"),
+        "{html}"
+    );
+    assert!(html.contains("BSI C5 (Cloud Computing"), "{html}");
+    assert!(!html.contains(">bsi-c5<"), "{html}");
+    // The search by LeiKa key the link leads to.
+    let found = get(&f.url(0), "/?leika=99115005104000");
+    let html = String::from_utf8_lossy(&found.body);
+    assert!(
+        html.contains("Nur Angebote zur LeiKa-Leistung 99115005104000"),
+        "{html}"
+    );
+    assert!(html.contains("1 Angebot"), "{html}");
+    // The provider page groups its offers and keeps the municipality.
+    let page = get(&f.url(0), &format!("/anbieter/{itk}?gemeinde=Erkrath"));
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(
+        html.contains("<h3 id=\"kategorie-1\">Fachverfahren (Fachanwendungen)</h3>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "/angebot/{itk}/meldewesen-hosting?gemeinde=05158004"
+        )),
+        "{html}"
+    );
+}
+
+#[test]
 fn a_new_version_replaces_the_old_and_the_history_keeps_both() {
     let f = published();
     f.kx_ok(

@@ -144,13 +144,51 @@ fn progress(step: &str) {
         let _ = e.flush();
         return;
     }
-    let head: String = step.split(" ... ").next().unwrap_or(step).to_owned();
+    // Not a terminal (a log, a pipe): each step once, without the counter.
+    let head: String = step.split(" ...").next().unwrap_or(step).trim().to_owned();
     if let Ok(mut last) = LAST.lock()
         && *last != head
         && !head.is_empty()
     {
-        let _ = writeln!(e, "{head} ...");
+        let _ = writeln!(e, "{head}");
         *last = head;
+    }
+}
+
+/// This program as a command the user can type: `kx` where the shell finds
+/// this very program under that name, else its path (relative to the working
+/// directory when it lies below it, as `target/release/kx` after the
+/// README's first line).
+fn kx_command() -> String {
+    let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else {
+        return "kx".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .filter_map(|d| d.join("kx").canonicalize().ok())
+            .next()
+            .is_some_and(|found| found == exe)
+    });
+    if on_path {
+        return "kx".to_owned();
+    }
+    let shown = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .ok()
+        .and_then(|d| exe.strip_prefix(d).ok().map(std::path::Path::to_path_buf))
+        .unwrap_or_else(|| exe.clone());
+    shell_word(&shown.display().to_string())
+}
+
+/// `s` quoted for a POSIX shell where it needs quoting.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -445,13 +483,16 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
     let first = &nodes[0].http;
     let owl_did = owl.key.did();
     writeln!(out)?;
+    // Commands as they can be typed here: `kx` only where the shell finds
+    // this program under that name, else its path.
+    let kx = kx_command();
     writeln!(out, "Try:")?;
     writeln!(out, "  export KX_NODE={first}")?;
     writeln!(
         out,
-        "  kx offer search --municipality Paderborn --category fachverfahren"
+        "  {kx} offer search --municipality Paderborn --category fachverfahren"
     )?;
-    writeln!(out, "  kx provider show {owl_did}")?;
+    writeln!(out, "  {kx} provider show {owl_did}")?;
     let krzn = providers.iter().find(|p| p.id == "krzn").context("KRZN")?;
     let both = offered
         .get("owl-it")
@@ -461,29 +502,34 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
     if let Some(o) = both {
         writeln!(
             out,
-            "  kx offer compare {owl_did}/{o} {}/{o}",
+            "  {kx} offer compare {owl_did}/{o} {}/{o} --municipality Paderborn",
             krzn.key.did()
         )?;
     }
-    writeln!(out, "  kx agreement list --municipality Paderborn")?;
-    writeln!(out, "  kx request list --incoming --did {owl_did}")?;
+    writeln!(out, "  {kx} agreement list --municipality Paderborn")?;
+    writeln!(out, "  {kx} request list --incoming --did {owl_did}")?;
+    writeln!(out, "  {kx} transition --category e-akte-dms")?;
+    writeln!(out, "  {kx} node status")?;
+    if let Some((_, rec)) = published.iter().find(|(p, _)| p == "owl-it") {
+        writeln!(
+            out,
+            "  {kx} record get {} > offer.json && {kx} record verify offer.json --genesis {}",
+            rec.id(),
+            shell_word(&dir.join("genesis.json").display().to_string())
+        )?;
+    }
+    writeln!(out)?;
     writeln!(
         out,
-        "  open {first}/gemeinde/05774032 (Paderborn: what it takes from whom)"
+        "In a browser: {first}/gemeinde/05774032 (Paderborn: what it takes from whom), {first}/uebergang (the transition on a map)"
     )?;
     if let Some(t) = towns.iter().find(|t| t.m.ags == "05774032") {
         writeln!(
             out,
-            "  Paderborn's key (for the request form on an offer page, or kx request send --key): {}",
+            "Paderborn's key (for the request form on an offer page, or {kx} request send --key): {}",
             keys.join(format!("{}.key", t.m.ags)).display()
         )?;
     }
-    writeln!(out, "  kx node status")?;
-    writeln!(
-        out,
-        "  kx record get <record id> > r.json && kx record verify r.json --genesis {}",
-        dir.join("genesis.json").display()
-    )?;
     writeln!(out)?;
     writeln!(out, "Keys and genesis: {}", dir.display())?;
     if !args.no_wait {

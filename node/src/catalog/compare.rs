@@ -26,6 +26,9 @@ struct ComparePage {
     gemeinde: String,
     /// The offers chosen, for the figures form.
     chosen: Vec<String>,
+    /// The search that led here (`suche`): a link back, kept by the form.
+    suche: Option<String>,
+    back: Option<String>,
     fields: Vec<terms::FigureField>,
     columns: Vec<Column>,
     rows: Vec<Row>,
@@ -48,15 +51,6 @@ struct Shown<'a> {
     v: &'a OfferView,
     cost: Option<terms::CostTable>,
     met: Vec<String>,
-}
-
-/// Slugs of certifications or standards by name.
-fn names(slugs: &[kx_protocol::fields::Slug]) -> String {
-    slugs
-        .iter()
-        .map(|s| format::standard_name(s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The rows of the comparison, each with one value per offer; rows empty for
@@ -88,8 +82,10 @@ fn rows(offers: &[Shown], m: Option<&Municipality>) -> Vec<Row> {
         }),
         ("Kapazität", |s| format!("{} Kommunen", s.v.body.capacity)),
         ("Liefergebiet", |s| format::regions(&s.v.body.regions)),
-        ("Zertifizierungen", |s| names(&s.v.body.certifications)),
-        ("Standards", |s| names(&s.v.body.standards)),
+        ("Zertifizierungen", |s| {
+            format::standard_names(&s.v.body.certifications)
+        }),
+        ("Standards", |s| format::standard_names(&s.v.body.standards)),
         ("KDN-Standards", |s| {
             if s.v.conformance.is_empty() {
                 String::new()
@@ -200,11 +196,16 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
         municipality: m.map(|m| format!("{} ({})", m.name, m.ags)),
         gemeinde: m.map_or_else(String::new, |m| m.name.clone()),
         chosen: refs.iter().map(|r| r.to_string()).collect(),
+        suche: p.get("suche").map(str::to_owned),
+        back: p.back_to_search(),
         fields: terms::figure_fields(&f),
         columns: offers
             .iter()
             .map(|v| Column {
-                href: format::offer_href(&v.provider.did, &v.offer_id, m),
+                href: format::with_search(
+                    format::offer_href(&v.provider.did, &v.offer_id, m),
+                    p.get("suche").unwrap_or(""),
+                ),
                 title: v.body.title.to_string(),
             })
             .collect(),

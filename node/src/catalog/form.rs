@@ -29,6 +29,32 @@ impl Params {
             .map(|(_, v)| v.trim())
     }
 
+    /// The parameters that have a value, as a query string (without
+    /// `suche`): what a page passes on as `suche` to lead back here.
+    pub(super) fn search_query(&self) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.0 {
+            if k != "suche" && !v.trim().is_empty() {
+                q.append_pair(k, v.trim());
+            }
+        }
+        q.finish()
+    }
+
+    /// The search this page was reached from (`?suche=` holds its query
+    /// string), as a link back. Re-encoded pair by pair, so it can only lead
+    /// to the search page.
+    pub(super) fn back_to_search(&self) -> Option<String> {
+        let raw = self.get("suche")?;
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+            if k != "suche" {
+                q.append_pair(&k, &v);
+            }
+        }
+        Some(format!("/?{}", q.finish()))
+    }
+
     /// Every value of `k`.
     pub(super) fn all(&self, k: &str) -> Vec<&str> {
         self.0
@@ -58,6 +84,9 @@ pub(super) struct Search {
     pub(super) nothing: bool,
     /// What the form could not read, for the person searching.
     pub(super) notice: Option<String>,
+    /// For a municipality name that matches none: the names meant, each with
+    /// the same search for it.
+    pub(super) suggestions: Vec<(String, String)>,
     /// The results page asked for, from 1.
     pub(super) page: usize,
 }
@@ -71,16 +100,29 @@ fn parsed<T: std::str::FromStr>(p: &Params, k: &str, nothing: &mut bool) -> Opti
 
 /// Reads the search form: `gemeinde` (name or AGS), `kategorie`, `ozg`,
 /// `zertifikat`, `standard` (a stewards' standard met), `anbieter`, `vergabe` (`frei` or a procurement kind; with a
-/// municipality), `text`, `seite`.
+/// municipality), `leika` (a LeiKa key, from an offer page's link), `text`,
+/// `seite`.
 pub(super) fn search(p: &Params) -> Search {
     let mut nothing = false;
     let mut notice = None;
+    let mut suggestions = Vec::new();
     let municipality = match p.get("gemeinde") {
         None => None,
         Some(g) => match geo::resolve(g) {
             Ok(m) => Some(m),
             Err(c) if c.is_empty() => {
                 notice = Some(format!("Keine Gemeinde in NRW heißt „{g}“."));
+                suggestions = geo::similar(g, 3)
+                    .iter()
+                    .map(|m| {
+                        let mut q = form_urlencoded::Serializer::new(String::new());
+                        q.append_pair("gemeinde", &m.name);
+                        for (k, v) in p.without("gemeinde") {
+                            q.append_pair(&k, &v);
+                        }
+                        (m.name.clone(), format!("/?{}", q.finish()))
+                    })
+                    .collect();
                 None
             }
             Err(c) => {
@@ -98,6 +140,7 @@ pub(super) fn search(p: &Params) -> Search {
     let ozg = parsed(p, "ozg", &mut nothing);
     let cert = parsed(p, "zertifikat", &mut nothing);
     let standard = parsed(p, "standard", &mut nothing);
+    let leika = parsed(p, "leika", &mut nothing);
     let provider = parsed(p, "anbieter", &mut nothing);
     let procurement = municipality.and(p.get("vergabe")).and_then(|v| {
         let f = match v {
@@ -115,12 +158,14 @@ pub(super) fn search(p: &Params) -> Search {
             ozg,
             cert,
             standard,
+            leika,
             provider,
             words: p.get("text").map(Filters::words_of).unwrap_or_default(),
             ..Filters::default()
         },
         nothing,
         notice,
+        suggestions,
         page: p
             .get("seite")
             .and_then(|s| s.parse().ok())

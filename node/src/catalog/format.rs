@@ -158,6 +158,15 @@ pub(super) fn standard_name(slug: &str) -> String {
         .map_or_else(|| slug.to_owned(), |s| s.name.clone())
 }
 
+/// Certification or standard slugs by name, joined by `, `.
+pub(super) fn standard_names(slugs: &[kx_protocol::fields::Slug]) -> String {
+    slugs
+        .iter()
+        .map(|s| standard_name(s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Regions by name and AGS: `Kreis Mettmann (05158), 05999`.
 pub(super) fn regions(list: &[AgsPrefix]) -> String {
     list.iter()
@@ -165,15 +174,6 @@ pub(super) fn regions(list: &[AgsPrefix]) -> String {
             Some(n) => format!("{n} ({r})"),
             None => r.to_string(),
         })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Items joined by `, `.
-pub(super) fn joined<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -191,9 +191,28 @@ pub(super) fn offer_href(provider: &Did, id: &OfferId, m: Option<&Municipality>)
     u
 }
 
+/// `href` with `suche=` set to the query string of the search it was
+/// reached from (nothing for an empty one).
+pub(super) fn with_search(mut href: String, search: &str) -> String {
+    if !search.is_empty() {
+        href.push(if href.contains('?') { '&' } else { '?' });
+        href.push_str("suche=");
+        href.extend(form_urlencoded::byte_serialize(search.as_bytes()));
+    }
+    href
+}
+
 /// The catalog page of a provider.
 pub(super) fn provider_href(did: &Did) -> String {
     format!("/anbieter/{}", url_enc(did.as_str()))
+}
+
+/// The catalog page of a provider, keeping the chosen municipality (`ags`).
+pub(super) fn provider_href_for(did: &Did, ags: Option<&str>) -> String {
+    match ags {
+        Some(a) => format!("{}?gemeinde={}", provider_href(did), url_enc(a)),
+        None => provider_href(did),
+    }
 }
 
 /// The categories as a tree: each indented by its depth.

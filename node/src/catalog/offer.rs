@@ -28,6 +28,10 @@ use std::collections::BTreeMap;
 #[template(path = "offer.html")]
 struct OfferPage {
     title: String,
+    /// Back to the search that led here, or to the offers of its category.
+    back: Link,
+    /// The search that led here (`suche`), kept by the cost form.
+    suche: Option<String>,
     /// For the municipality chosen in the search.
     badge: Option<Badge>,
     provider: Link,
@@ -36,8 +40,10 @@ struct OfferPage {
     summary: String,
     description: Vec<String>,
     category: String,
-    ozg: String,
-    leika: String,
+    /// OZG-Leistungen, each linked to the search for offers of it.
+    ozg: Vec<Link>,
+    /// LeiKa-Leistungen, each linked to the search for offers of it.
+    leika: Vec<Link>,
     regions: String,
     delivery: &'static str,
     price: String,
@@ -81,20 +87,55 @@ struct VersionLine {
 /// A provider's page, keeping the municipality chosen (its contact shows
 /// first there).
 fn link(r: &kx_api::views::ProviderRef, ags: Option<&str>) -> Link {
-    let mut href = format::provider_href(&r.did);
-    if let Some(a) = ags {
-        href.push_str(&format!("?gemeinde={a}"));
-    }
     Link {
-        href,
+        href: format::provider_href_for(&r.did, ags),
         name: r.name.clone(),
     }
 }
 
-fn offer_page(v: &OfferView, titles: &BTreeMap<Slug, String>, f: &Figures) -> OfferPage {
+/// An identifier with its name from the catalogue, if it has one there.
+fn named(id: &str, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("{id} {n}"),
+        None => id.to_owned(),
+    }
+}
+
+/// The catalog's search for offers with `key=value`, for the municipality
+/// chosen (`ags`).
+fn search_href(key: &str, value: &str, ags: Option<&str>) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    if let Some(a) = ags {
+        q.append_pair("gemeinde", a);
+    }
+    q.append_pair(key, value);
+    format!("/?{}", q.finish())
+}
+
+fn offer_page(
+    v: &OfferView,
+    titles: &BTreeMap<Slug, String>,
+    f: &Figures,
+    p: &Params,
+) -> OfferPage {
     let b = &v.body;
     let ags = v.procurement.as_ref().map(|p| p.municipality.ags.as_str());
+    let back = match p.back_to_search() {
+        Some(href) => Link {
+            href,
+            name: "Zurück zur Suche".to_owned(),
+        },
+        None => Link {
+            href: search_href("kategorie", b.category.as_str(), ags),
+            name: format!(
+                "Weitere Angebote: {}",
+                format::category(b.category.as_str())
+            ),
+        },
+    };
     OfferPage {
+        back,
+        suche: p.get("suche").map(str::to_owned),
         title: b.title.to_string(),
         badge: v.procurement.as_ref().map(Badge::of),
         provider: link(&v.provider, ags),
@@ -106,10 +147,19 @@ fn offer_page(v: &OfferView, titles: &BTreeMap<Slug, String>, f: &Figures) -> Of
         ozg: b
             .ozg_ids
             .iter()
-            .map(|o| format!("{o} {}", taxonomy::ozg_name(o.as_str()).unwrap_or("")))
-            .collect::<Vec<_>>()
-            .join("; "),
-        leika: format::joined(&b.leika_keys),
+            .map(|o| Link {
+                href: search_href("ozg", o.as_str(), ags),
+                name: named(o.as_str(), taxonomy::ozg_name(o.as_str())),
+            })
+            .collect(),
+        leika: b
+            .leika_keys
+            .iter()
+            .map(|k| Link {
+                href: search_href("leika", k.as_str(), ags),
+                name: named(k.as_str(), taxonomy::leika_name(k.as_str())),
+            })
+            .collect(),
         regions: format::regions(&b.regions),
         delivery: format::delivery(b.delivery),
         price: format!("{} {}", format::price(&b.pricing), b.pricing.notes),
@@ -137,8 +187,8 @@ fn offer_page(v: &OfferView, titles: &BTreeMap<Slug, String>, f: &Figures) -> Of
                 name: t.name.clone(),
             })
             .collect(),
-        certifications: format::joined(&b.certifications),
-        standards: format::joined(&b.standards),
+        certifications: format::standard_names(&b.certifications),
+        standards: format::standard_names(&b.standards),
         validity: format!(
             "ab {}{}",
             b.valid_from.date(),
@@ -212,7 +262,7 @@ pub(super) async fn page(
     match view::offers::offer(&ctx.node, &did, &offer_id, clock::now(), m, Some(&f), true) {
         Some(v) => super::html_with(
             StatusCode::OK,
-            &offer_page(&v, &titles, &f),
+            &offer_page(&v, &titles, &f, &p),
             super::CSP_FORM,
         ),
         None => error_page(StatusCode::NOT_FOUND, "Dieses Angebot gibt es hier nicht."),

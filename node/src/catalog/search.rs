@@ -27,9 +27,17 @@ struct SearchPage {
     selects: Vec<Select>,
     text: String,
     notice: Option<String>,
+    /// The LeiKa-Leistung searched for (from an offer page's link): key and
+    /// name; kept in the form.
+    leika: Option<(String, String)>,
+    /// "Meinten Sie": names close to an unknown one, with their searches.
+    suggestions: Vec<(String, String)>,
     heading: String,
     /// The municipality's AGS, passed on to the compare page.
     hidden_ags: Option<String>,
+    /// This search as a query string, passed on so that offer and compare
+    /// pages lead back to it.
+    back: String,
     cards: Vec<Card>,
     pager: Option<Pager>,
 }
@@ -89,11 +97,12 @@ fn card(
     v: &OfferView,
     m: Option<&Municipality>,
     titles: &std::collections::BTreeMap<kx_protocol::fields::Slug, String>,
+    back: &str,
 ) -> Card {
     let shown = v.offered_by();
     let b = &v.body;
     Card {
-        href: format::offer_href(&v.provider.did, &v.offer_id, m),
+        href: format::with_search(format::offer_href(&v.provider.did, &v.offer_id, m), back),
         title: b.title.to_string(),
         provider: shown.name.clone(),
         formerly: v.shown_under.is_some().then(|| v.provider.name.clone()),
@@ -153,6 +162,7 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
     .map(|(v, l)| (v.to_owned(), l.to_owned()))
     .to_vec();
     let m = f.filters.municipality;
+    let back = p.search_query();
     let heading = match m {
         Some(m) => format!(
             "{total} Angebote für {} ({}, {})",
@@ -204,9 +214,18 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
         ],
         text: p.get("text").unwrap_or("").to_owned(),
         notice: f.notice,
+        suggestions: f.suggestions,
+        leika: f.filters.leika.as_ref().map(|k| {
+            let key = k.to_string();
+            let name = kx_protocol::taxonomy::leika_name(&key)
+                .unwrap_or("")
+                .to_owned();
+            (key, name)
+        }),
         heading,
         hidden_ags: m.map(|m| m.ags.clone()),
-        cards: offers.iter().map(|v| card(v, m, &titles)).collect(),
+        cards: offers.iter().map(|v| card(v, m, &titles, &back)).collect(),
+        back,
         pager,
     };
     html(StatusCode::OK, &page)

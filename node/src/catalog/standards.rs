@@ -39,11 +39,7 @@ fn entry(s: &StandardView) -> Entry {
         if slugs.is_empty() {
             "keine".to_owned()
         } else {
-            slugs
-                .iter()
-                .map(|s| format::standard_name(s.as_str()))
-                .collect::<Vec<_>>()
-                .join(", ")
+            format::standard_names(slugs)
         }
     };
     let delivery = if b.delivery.is_empty() {

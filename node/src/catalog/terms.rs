@@ -207,13 +207,16 @@ fn check_line(c: &Check) -> CheckLine {
             format::category(&text(off))
         ),
         Criterion::Certification if c.met => {
-            format!("Zertifizierung {}", format::standard_name(&text(req)))
+            format!("Zertifizierung: {}", format::standard_name(&text(req)))
         }
         Criterion::Certification => {
-            format!("Zertifizierung {} fehlt", format::standard_name(&text(req)))
+            format!(
+                "Zertifizierung fehlt: {}",
+                format::standard_name(&text(req))
+            )
         }
-        Criterion::Standard if c.met => format!("Standard {}", format::standard_name(&text(req))),
-        Criterion::Standard => format!("Standard {} fehlt", format::standard_name(&text(req))),
+        Criterion::Standard if c.met => format!("Standard: {}", format::standard_name(&text(req))),
+        Criterion::Standard => format!("Standard fehlt: {}", format::standard_name(&text(req))),
         Criterion::Delivery => {
             format!("Bereitstellung {} (angeboten: {})", text(req), text(off))
         }

@@ -612,6 +612,17 @@ impl SearchIndex {
         Some(((d.as_ref(), o), doc.record, doc.break_even))
     }
 
+    /// The most specific category an offer is filed under, from the
+    /// postings (no record is read): its path from the root is filed, and
+    /// the taxonomy lists parents before children.
+    pub(crate) fn category_of(&self, key: &(Did, OfferId)) -> Option<&'static taxonomy::Category> {
+        let slot = self.slot_of(key)?;
+        taxonomy::categories()
+            .iter()
+            .rev()
+            .find(|c| self.slots(&format!("c:{}", c.slug)).contains(slot))
+    }
+
     /// The slot an offer is filed in.
     pub(crate) fn slot_of(&self, key: &(Did, OfferId)) -> Option<u32> {
         let n = self.provider_no.get(&key.0)?;

@@ -121,6 +121,8 @@ pub struct PortfolioItem {
     pub owner: ProviderRef,
     pub offer_id: OfferId,
     pub title: String,
+    /// Its category's slug (from the index).
+    pub category: Option<&'static str>,
     pub status: OfferStatus,
     /// Published by a predecessor.
     pub inherited: bool,
@@ -140,11 +142,13 @@ pub fn portfolio(node: &Node, identity: &Did, at: Timestamp) -> Vec<PortfolioIte
                 *owner == identity || state.responders(owner, offer_id).contains(identity)
             })
             .filter_map(|(owner, offer_id, entry)| {
-                let (title, _) = index.title_and_basis(&(owner.clone(), offer_id.clone()))?;
+                let key = (owner.clone(), offer_id.clone());
+                let (title, _) = index.title_and_basis(&key)?;
                 Some(PortfolioItem {
                     owner: provider_ref(state, owner),
                     offer_id: offer_id.clone(),
                     title: title.to_owned(),
+                    category: index.category_of(&key).map(|c| c.slug.as_str()),
                     status: state.offer_status(owner, entry, at),
                     inherited: owner != identity,
                 })
