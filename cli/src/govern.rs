@@ -169,10 +169,7 @@ pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
             steward_keys,
             genesis,
             out,
-        } => {
-            same_federation(&governance(client)?, genesis.as_deref())?;
-            cosign(client, &draft, &steward_keys, out, json)
-        }
+        } => cosign(client, &draft, &steward_keys, genesis.as_deref(), out, json),
     }
 }
 
@@ -412,6 +409,7 @@ fn cosign(
     client: &Client,
     draft: &Path,
     key_files: &[PathBuf],
+    genesis: Option<&Path>,
     out: OutArgs,
     json: bool,
 ) -> Result<()> {
@@ -425,6 +423,7 @@ fn cosign(
     let kind = Kind::parse(&v.kind).context("draft without a known kind")?;
     let mut body = Body::from_json_draft(kind, v.body).map_err(Refused::from)?;
     let node = governance(client)?;
+    same_federation(&node, genesis)?;
     if v.federation != node.federation {
         bail!(
             "the draft is for federation {}, the node serves {}",

@@ -34,6 +34,11 @@ enum Command {
         /// The node's data directory.
         #[arg(long)]
         data_dir: PathBuf,
+        /// Also stop when standard input reaches its end: a supervising
+        /// process that holds the other end of a pipe ends the node with
+        /// itself, however it ends (`kx demo` runs its nodes so).
+        #[arg(long)]
+        stop_with_stdin: bool,
         #[command(flatten)]
         net: NetFlags,
     },
@@ -102,14 +107,25 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Run { data_dir, net } => {
+        Command::Run {
+            data_dir,
+            net,
+            stop_with_stdin,
+        } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
                 let (tx, rx) = tokio::sync::watch::channel(false);
                 tokio::spawn(async move {
-                    wait_for_signal().await;
+                    if stop_with_stdin {
+                        tokio::select! {
+                            _ = wait_for_signal() => {}
+                            _ = stdin_closed() => tracing::info!("standard input closed"),
+                        }
+                    } else {
+                        wait_for_signal().await;
+                    }
                     tracing::info!("shutting down");
                     let _ = tx.send(true);
                 });
@@ -129,6 +145,17 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Resolves once standard input reaches its end (or fails): what it carries
+/// is read and dropped.
+async fn stdin_closed() {
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut buf = [0u8; 256];
+        let mut input = std::io::stdin().lock();
+        while matches!(std::io::Read::read(&mut input, &mut buf), Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 async fn wait_for_signal() {

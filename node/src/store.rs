@@ -154,6 +154,25 @@ const LAYOUT_1_TREES: [&str; 5] = [
 ];
 
 impl SledStore {
+    /// Opens a store this process has just closed: sled lets go of its file
+    /// lock once its last internal reference is gone, which may be a moment
+    /// after the handle is dropped, so a lock still held is waited for (at
+    /// most 20 s); a store another process holds fails once the wait is over.
+    pub fn reopen(dir: &Path, federation: &Hash32) -> Result<SledStore, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            match SledStore::open(dir, federation) {
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Opens (or creates) the store in `dir` for `federation`.
     pub fn open(dir: &Path, federation: &Hash32) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
@@ -402,7 +421,7 @@ mod tests {
             s.put(&recs[2..4]).expect("put");
             s.flush().expect("flush");
         }
-        let s = SledStore::open(&dir, &fed).expect("reopen");
+        let s = SledStore::reopen(&dir, &fed).expect("reopen");
         s.put(&recs[4..]).expect("put after reopen");
         for (at, r) in recs.iter().enumerate() {
             assert_eq!(s.get(&r.id()).expect("get"), Some(json(r)));
@@ -438,7 +457,7 @@ mod tests {
             s.flush().expect("flush");
             assert_eq!(s.get(&recs[2].id()).expect("get"), None);
         }
-        let s = SledStore::open(&dir, &fed).expect("reopen");
+        let s = SledStore::reopen(&dir, &fed).expect("reopen");
         for r in &recs {
             assert_eq!(s.get(&r.id()).expect("get"), Some(json(r)));
         }
@@ -465,7 +484,7 @@ mod tests {
             db.open_tree("by_region").expect("legacy tree");
             db.flush().expect("flush");
         }
-        let s = SledStore::open(&dir, &fed).expect("open");
+        let s = SledStore::reopen(&dir, &fed).expect("open");
         let mut by_id: Vec<_> = recs.iter().map(|r| (r.id(), json(r))).collect();
         by_id.sort();
         assert_eq!(s.page(None, 10).expect("page"), by_id);
@@ -488,7 +507,7 @@ mod tests {
         s.put(&records(4)[3..]).expect("put");
         assert_eq!(s.len(), 4);
         drop(s);
-        assert!(SledStore::open(&dir, &fed).is_ok());
+        assert!(SledStore::reopen(&dir, &fed).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -500,8 +519,8 @@ mod tests {
             let s = SledStore::open(&dir, &fed).expect("open");
             assert!(s.is_empty());
         }
-        assert!(SledStore::open(&dir, &fed).is_ok());
-        let other = SledStore::open(&dir, &Hash32([2; 32]));
+        assert!(SledStore::reopen(&dir, &fed).is_ok());
+        let other = SledStore::reopen(&dir, &Hash32([2; 32]));
         assert!(matches!(other, Err(StoreError::OtherFederation { .. })));
         let _ = std::fs::remove_dir_all(&dir);
     }

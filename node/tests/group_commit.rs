@@ -92,7 +92,7 @@ async fn concurrent_submits_share_flushes_and_survive_reopen() {
     drop(store);
 
     // Everything acknowledged is there after reopening.
-    let store = Arc::new(SledStore::open(&dir, &fed).expect("reopen"));
+    let store = Arc::new(SledStore::reopen(&dir, &fed).expect("reopen"));
     assert_eq!(store.len(), expected);
     let node = Node::start(g, store, 512).expect("node");
     assert_eq!(node.with_state(|s| s.offers.len()), 400);

@@ -30,6 +30,30 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// A base port with six free ports after it, for `kx demo` (which takes
+/// fixed ports); `n` picks another one for a second demo at the same time.
+pub fn free_base_port(n: u16) -> u16 {
+    (0..200)
+        .map(|i| 20_000 + (std::process::id() as u16 % 2000) * 7 + (i + n * 17) * 13)
+        .find(|b| (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", b + i)).is_ok()))
+        .expect("six free ports")
+}
+
+/// The processes whose command line contains `needle` (Linux: /proc).
+pub fn processes_with(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.contains(needle).then_some(pid)
+        })
+        .collect()
+}
+
 /// A directory removed when dropped.
 #[derive(Debug)]
 pub struct TempDir(pub PathBuf);

@@ -11,7 +11,7 @@
 //! `docs/screenshots/` with KX_UPDATE_SCREENSHOTS=1).
 
 use base64::Engine as _;
-use kx_tests::{TempDir, bin, wait_for};
+use kx_tests::{TempDir, bin, free_base_port, wait_for};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -26,14 +26,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
-}
-
-/// A base port with six free ports after it, for `kx demo`.
-fn free_base_port() -> u16 {
-    (0..200)
-        .map(|i| 20_000 + (std::process::id() as u16 % 2000) * 7 + i * 13)
-        .find(|b| (0..6).all(|i| TcpListener::bind(("127.0.0.1", b + i)).is_ok()))
-        .expect("six free ports")
 }
 
 struct Kill(Child);
@@ -276,7 +268,7 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     let t = TempDir::new("browser");
 
     // The demo federation, as a newcomer starts it.
-    let base = free_base_port();
+    let base = free_base_port(0);
     let demo = Command::new(bin("kx"))
         .args(["demo", "--dir"])
         .arg(t.path().join("demo"))

@@ -6,7 +6,9 @@
 //! codes, restarts.
 
 use kx_tests::federation::{Federation, example};
-use kx_tests::{TempDir, assert_refused, get, kx_ok, post};
+use kx_tests::{
+    TempDir, assert_refused, bin, free_base_port, get, kx_ok, post, processes_with, wait_for,
+};
 
 const KRZN_OFFER: &str = r#"
 offer_id = "e-akte-basis"
@@ -450,4 +452,84 @@ fn node_refuses_to_start_without_init_and_init_twice() {
         .expect("run");
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already initialised"));
+}
+
+/// `kx demo` ends its nodes with itself, whatever ends it: SIGTERM (a
+/// supervisor; SIGHUP from a closed terminal takes the same path) and
+/// SIGKILL (nothing it could handle; its nodes see their standard input
+/// close). Two demos at once; each one's nodes must be gone and its ports
+/// free afterwards, so that the next `kx demo` starts.
+#[test]
+fn kx_demo_stops_its_nodes_whatever_ends_it() {
+    use std::io::{BufRead, BufReader};
+    use std::time::Duration;
+    let t = TempDir::new("demo-life");
+    let demos: Vec<(&str, u16, std::process::Child)> = ["TERM", "KILL"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, signal)| {
+            let base = free_base_port(i as u16 + 1);
+            let child = std::process::Command::new(bin("kx"))
+                .args(["demo", "--dir"])
+                .arg(t.path().join(signal))
+                .args(["--base-port", &base.to_string()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start kx demo");
+            (signal, base, child)
+        })
+        .collect();
+    let mut demos: Vec<_> = demos
+        .into_iter()
+        .map(|(signal, base, mut child)| {
+            let out = child.stdout.take().expect("stdout");
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for l in BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(l);
+                }
+            });
+            (signal, base, child, rx)
+        })
+        .collect();
+    for (signal, _, _, rx) in &demos {
+        wait_for(
+            &format!("demo {signal} ready"),
+            Duration::from_secs(240),
+            || {
+                rx.try_iter()
+                    .any(|l| l.contains("Press Ctrl-C"))
+                    .then_some(())
+            },
+        );
+    }
+    for (signal, base, child, _) in &mut demos {
+        let dir = t.path().join(*signal).display().to_string();
+        let nodes = processes_with(&format!("run --stop-with-stdin --data-dir {dir}/"));
+        assert_eq!(nodes.len(), 6, "{signal}: the demo's six nodes");
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill");
+        let _ = child.wait();
+        wait_for(
+            &format!("the nodes of the demo ended by SIG{signal}"),
+            Duration::from_secs(60),
+            || {
+                processes_with(&format!("--data-dir {dir}/"))
+                    .is_empty()
+                    .then_some(())
+            },
+        );
+        wait_for(
+            &format!("ports from {base} free"),
+            Duration::from_secs(30),
+            || {
+                (0..6)
+                    .all(|i| std::net::TcpListener::bind(("127.0.0.1", *base + i)).is_ok())
+                    .then_some(())
+            },
+        );
+    }
 }

@@ -37,6 +37,10 @@ use std::time::{Duration, Instant};
 struct DemoNode {
     name: String,
     child: Child,
+    /// The write end of the node's standard input: the node runs with
+    /// `--stop-with-stdin`, so when this process ends, however it ends (even
+    /// by SIGKILL), the pipe closes and the node stops.
+    _lifeline: Option<std::process::ChildStdin>,
     http: String,
 }
 
@@ -85,16 +89,19 @@ fn start_node(
         std::fs::read_to_string(&cfg)?.replace("sync_interval_secs = 30", "sync_interval_secs = 5");
     std::fs::write(&cfg, text)?;
     let log = std::fs::File::create(dir.join("node.log"))?;
-    let child = Command::new(bin)
-        .args(["run", "--data-dir"])
+    let mut child = Command::new(bin)
+        .args(["run", "--stop-with-stdin", "--data-dir"])
         .arg(dir)
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .with_context(|| format!("start kx-node for {name}"))?;
+    let lifeline = child.stdin.take();
     let mut node = DemoNode {
         name: name.to_owned(),
         child,
+        _lifeline: lifeline,
         http: String::new(),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -192,13 +199,14 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// Runs the demo until Ctrl-C.
+/// Runs the demo until Ctrl-C, SIGTERM or SIGHUP (a closed terminal); its
+/// nodes stop with it, also when it is killed (see `DemoNode`).
 pub fn run(args: DemoArgs) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .context("install the Ctrl-C handler")?;
+            .context("install the handler for Ctrl-C, SIGTERM and SIGHUP")?;
     }
     let (dir, temp) = match &args.dir {
         Some(d) => (d.clone(), false),

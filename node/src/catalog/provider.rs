@@ -29,7 +29,7 @@ struct ProviderPage {
     incoming_href: String,
     successor: Option<Successor>,
     predecessors: Vec<Link>,
-    /// The offers by category (German name), in the taxonomy's order.
+    /// The offers by area of the taxonomy (German name), in its order.
     groups: Vec<(String, Vec<Offer>)>,
     /// How many offers are listed.
     listed: usize,
