@@ -29,6 +29,10 @@ kx_protocol::text_enum! {
         /// The node's storage failed; it takes no more writes.
         StorageError = "storage_error",
         ShuttingDown = "shutting_down",
+        /// The node is an observer: it accepts no submissions.
+        Observer = "observer",
+        /// `GET /readyz`: not yet caught up with its peers.
+        NotReady = "not_ready",
     }
 }
 

@@ -316,7 +316,26 @@ pub struct StatusView {
     pub offers: usize,
     /// Every connected peer was reconciled to the end and had nothing new.
     pub in_sync: bool,
+    /// An observer: it accepts no submissions.
+    pub observer: bool,
     pub peers: Vec<PeerView>,
+}
+
+/// `GET /healthz`: the process answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthView {
+    pub alive: bool,
+}
+
+/// `GET /readyz` when ready: the store is open and the node is caught up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadyView {
+    pub ready: bool,
+    pub records: usize,
+    /// Connected peers, each reconciled to the end recently with nothing new.
+    pub peers: usize,
 }
 
 kx_protocol::text_enum! {

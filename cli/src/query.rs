@@ -493,6 +493,9 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
         "in sync      {}",
         if v.in_sync { "yes" } else { "not yet" }
     )?;
+    if v.observer {
+        writeln!(out, "observer     yes: accepts no submissions")?;
+    }
     writeln!(out, "peers        {}", v.peers.len())?;
     for p in &v.peers {
         let last = match &p.last_sync {

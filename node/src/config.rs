@@ -52,6 +52,10 @@ pub struct Config {
     /// declare in their signed profiles may stay connected.
     #[serde(default)]
     pub closed: bool,
+    /// Observer: holds and verifies the full replica and serves the API and
+    /// catalog, but accepts no submissions over HTTP (403 `observer`).
+    #[serde(default)]
+    pub observer: bool,
 }
 
 fn default_sync_interval() -> u64 {
@@ -113,6 +117,7 @@ impl Default for Config {
             ban_secs: default_ban_secs(),
             max_peers: default_max_peers(),
             closed: false,
+            observer: false,
         }
     }
 }
@@ -203,6 +208,11 @@ max_peers = {max_peers}
 # Closed federation: only the bootstrap peers and the nodes that admitted providers
 # declare in their signed profiles (`nodes`) may stay connected. Default false.
 closed = {closed}
+
+# Observer: holds and verifies the full replica and serves the API and the
+# catalog, but accepts no submissions (POST /v1/records answers 403 observer).
+# For municipalities, KDN and auditors. Default false.
+observer = {observer}
 "#,
             genesis = self.genesis.display().to_string(),
             http = self.http,
@@ -216,6 +226,7 @@ closed = {closed}
             ban_secs = self.ban_secs,
             max_peers = self.max_peers,
             closed = self.closed,
+            observer = self.observer,
         )
     }
 }

@@ -11,4 +11,10 @@ pub struct Ctx {
     pub p2p: P2p,
     /// Largest request body accepted (`max_body_bytes`).
     pub max_body: usize,
+    /// An observer: submissions are refused (`observer` in config.toml).
+    pub observer: bool,
+    /// No bootstrap peers are configured: ready without a peer.
+    pub alone: bool,
+    /// Between reconciliations with a peer (`sync_interval_secs`).
+    pub sync_interval: std::time::Duration,
 }

@@ -60,6 +60,10 @@ struct NetFlags {
     /// Bootstrap peer multiaddr ending in /p2p/PEER_ID; repeatable.
     #[arg(long)]
     bootstrap: Vec<String>,
+    /// An observer: holds and serves the full replica but accepts no
+    /// submissions (sets `observer = true` in config.toml at init).
+    #[arg(long)]
+    observer: bool,
 }
 
 impl From<NetFlags> for Overrides {
@@ -68,6 +72,7 @@ impl From<NetFlags> for Overrides {
             http: n.http,
             listen: n.listen,
             bootstrap: n.bootstrap,
+            observer: n.observer,
         }
     }
 }

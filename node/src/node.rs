@@ -243,6 +243,11 @@ impl Node {
         &self.core.metrics
     }
 
+    /// The store failed a write: the node takes no more until restarted.
+    pub fn storage_failed(&self) -> bool {
+        self.core.failed.load(Ordering::Relaxed)
+    }
+
     /// Runs `f` with read access to the registry.
     pub fn with_registry<T>(&self, f: impl FnOnce(&Registry) -> T) -> T {
         self.core.with_registry(f)

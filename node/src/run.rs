@@ -22,6 +22,8 @@ pub struct Overrides {
     pub http: Option<SocketAddr>,
     pub listen: Vec<String>,
     pub bootstrap: Vec<String>,
+    /// Run (or initialise) as an observer.
+    pub observer: bool,
 }
 
 /// Reads and checks a genesis file.
@@ -67,6 +69,7 @@ fn apply(cfg: &mut Config, ov: Overrides) {
     if !ov.bootstrap.is_empty() {
         cfg.bootstrap = ov.bootstrap;
     }
+    cfg.observer |= ov.observer;
 }
 
 fn multiaddrs(list: &[String]) -> Result<Vec<Multiaddr>> {
@@ -132,10 +135,16 @@ pub async fn run(
     if let Some(r) = ready {
         let _ = r.send(endpoints);
     }
+    if cfg.observer {
+        tracing::info!("observer: submissions over HTTP are refused");
+    }
     let app = router(Ctx {
         node: node.clone(),
         p2p,
         max_body: cfg.max_body_bytes,
+        observer: cfg.observer,
+        alone: cfg.bootstrap.is_empty(),
+        sync_interval: Duration::from_secs(cfg.sync_interval_secs),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

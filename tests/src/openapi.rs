@@ -56,6 +56,21 @@ impl OpenApi {
             .unwrap_or_default()
     }
 
+    /// How many operations (path and method) the file documents.
+    pub fn operations(&self) -> usize {
+        self.doc["paths"].as_object().map_or(0, |m| {
+            m.values()
+                .filter_map(Value::as_object)
+                .map(|item| {
+                    ["get", "post", "put", "delete", "patch"]
+                        .iter()
+                        .filter(|k| item.contains_key(**k))
+                        .count()
+                })
+                .sum()
+        })
+    }
+
     fn operation(&self, method: &str, path: &str) -> Option<&Value> {
         let path = path.split('?').next().unwrap_or(path);
         let segs: Vec<&str> = path.split('/').collect();

@@ -16,10 +16,10 @@ use kx_api::transition::{
     TransitionQuery, TransitionView,
 };
 use kx_api::views::{
-    AuthorView, BuyerKind, BuyerRef, LogHead, MunicipalityRef, OfferView, OffersPage, PeerView,
-    ProcurementView, ProfileView, ProviderDetail, ProviderRef, ProviderSummary, ProviderView,
-    ProvidersList, RecordsPage, StandardsList, StatusView, SubmitResult, SubmitStatus,
-    SuccessorView, SyncView, TakerView, UptakeView, VersionView, WithdrawalView,
+    AuthorView, BuyerKind, BuyerRef, HealthView, LogHead, MunicipalityRef, OfferView, OffersPage,
+    PeerView, ProcurementView, ProfileView, ProviderDetail, ProviderRef, ProviderSummary,
+    ProviderView, ProvidersList, ReadyView, RecordsPage, StandardsList, StatusView, SubmitResult,
+    SubmitStatus, SuccessorView, SyncView, TakerView, UptakeView, VersionView, WithdrawalView,
 };
 use kx_api::{ApiError, OfferCursor, OfferQuery, SearchQuery};
 use kx_protocol::body::{
@@ -538,7 +538,19 @@ fn every_answer_type_fills_and_matches_its_schema() {
             providers: 6,
             offers: 180,
             in_sync: true,
+            observer: false,
             peers: vec![peer(true), peer(false)],
+        }],
+        &[],
+    );
+    check(&api, "Health", &[HealthView { alive: true }], &[]);
+    check(
+        &api,
+        "Ready",
+        &[ReadyView {
+            ready: true,
+            records: 200,
+            peers: 2,
         }],
         &[],
     );

@@ -533,3 +533,139 @@ fn kx_demo_stops_its_nodes_whatever_ends_it() {
         );
     }
 }
+
+/// An observer (`kx-node init --observer`) catches up with a provider's node,
+/// serves the same registry and catalog, and refuses submissions with 403;
+/// `/healthz` and `/readyz` say alive and caught up.
+#[test]
+fn an_observer_holds_and_serves_the_replica_but_takes_no_submissions() {
+    use std::time::Duration;
+    let f = published();
+    let url = f.url(0);
+    // A node without bootstrap peers is ready on its own.
+    assert_eq!(get(&url, "/healthz").json()["alive"], true);
+    let ready = get(&url, "/readyz");
+    assert_eq!(
+        ready.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ready.body)
+    );
+    // The observer, bootstrapping from node 0.
+    let t = TempDir::new("observer");
+    let dir = t.path().join("obs");
+    let g = t.path().join("genesis.json");
+    std::fs::write(&g, f.genesis.canonical_json()).expect("genesis");
+    let out = std::process::Command::new(bin("kx-node"))
+        .args(["init", "--observer", "--data-dir"])
+        .arg(&dir)
+        .arg("--genesis")
+        .arg(&g)
+        .args(["--http", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"])
+        .args(["--bootstrap", &f.nodes[0].listen[0]])
+        .output()
+        .expect("kx-node init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = std::fs::read_to_string(dir.join("config.toml")).expect("config");
+    assert!(config.contains("\nobserver = true\n"), "{config}");
+    kx_tests::quicken(&dir);
+    let obs = kx_tests::NodeProc::start(&dir, &[]);
+    let records = get(&url, "/v1/status").json()["records"].clone();
+    wait_for("the observer to be ready", Duration::from_secs(60), || {
+        let r = get(&obs.http, "/readyz");
+        (r.status == 200 && r.json()["records"] == records).then_some(())
+    });
+    let status = get(&obs.http, "/v1/status").json();
+    assert_eq!(status["observer"], true);
+    assert_eq!(
+        status["state_digest"],
+        get(&url, "/v1/status").json()["state_digest"]
+    );
+    // It refuses a record node 0 would take, and its catalog has no form.
+    let next = sign_next_version(&f);
+    let r = post(&obs.http, "/v1/records", &next);
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["error"]["code"], "observer");
+    let itk = f.did("itk").replace(':', "%3A");
+    let page = get(&obs.http, &format!("/angebot/{itk}/meldewesen-hosting"));
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("Dieser Knoten ist ein Beobachter"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    // The record goes in through node 0 and reaches the observer.
+    assert_eq!(post(&url, "/v1/records", &next).status, 201);
+    wait_for(
+        "the new version on the observer",
+        Duration::from_secs(30),
+        || {
+            (get(&obs.http, "/v1/status").json()["state_digest"]
+                == get(&url, "/v1/status").json()["state_digest"])
+                .then_some(())
+        },
+    );
+    let out = f.kx(0, &["--node", &obs.http, "node", "status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("observer     yes"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A node whose only bootstrap peer cannot be reached is alive, not ready.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let lone = t.path().join("lone");
+    kx_tests::init_fast(
+        &lone,
+        &f.genesis,
+        &[format!(
+            "/ip4/127.0.0.1/tcp/{port}/p2p/{}",
+            f.nodes[0].peer_id
+        )],
+    );
+    let lone = kx_tests::NodeProc::start(&lone, &[]);
+    assert_eq!(get(&lone.http, "/healthz").status, 200);
+    let r = get(&lone.http, "/readyz");
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (503, Some("not_ready")),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(
+        String::from_utf8(get(&lone.http, "/metrics").body)
+            .expect("utf8")
+            .contains("\nkx_ready 0\n")
+    );
+    // Metrics: the documented ones exist, the exported ones are documented,
+    // and the alert rules use only those.
+    let metrics = String::from_utf8(get(&obs.http, "/metrics").body).expect("utf8");
+    assert!(
+        metrics.contains("\nkx_observer 1\n") && metrics.contains("\nkx_ready 1\n"),
+        "{metrics}"
+    );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/ops");
+    let exported: Vec<&str> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+        .collect();
+    let table = std::fs::read_to_string(root.join("metrics.md")).expect("metrics.md");
+    for name in &exported {
+        assert!(table.contains(name), "metrics.md does not document {name}");
+    }
+    for doc in ["metrics.md", "alerts.yml"] {
+        let text = std::fs::read_to_string(root.join(doc)).expect("doc");
+        for word in text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("kx_"))
+        {
+            assert!(
+                exported.contains(&word),
+                "{doc} names {word}, which the node does not export"
+            );
+        }
+    }
+}

@@ -95,6 +95,7 @@ fn init_in_process(dir: &Path, genesis: &VerifiedRecord, bootstrap: Vec<String>)
             http: Some("127.0.0.1:0".parse().expect("addr")),
             listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
             bootstrap,
+            observer: false,
         },
     )
     .expect("init");

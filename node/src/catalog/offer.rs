@@ -28,6 +28,8 @@ use std::collections::BTreeMap;
 #[template(path = "offer.html")]
 struct OfferPage {
     title: String,
+    /// This node is an observer: no request form, the command only.
+    observer: bool,
     /// Back to the search that led here, or to the offers of its category.
     back: Link,
     /// The search that led here (`suche`), kept by the cost form.
@@ -134,6 +136,7 @@ fn offer_page(
         },
     };
     OfferPage {
+        observer: false,
         back,
         suche: p.get("suche").map(str::to_owned),
         title: b.title.to_string(),
@@ -260,11 +263,19 @@ pub(super) async fn page(
     let f = terms::figures(&p, m);
     let titles = view::standards::titles(&ctx.node);
     match view::offers::offer(&ctx.node, &did, &offer_id, clock::now(), m, Some(&f), true) {
-        Some(v) => super::html_with(
-            StatusCode::OK,
-            &offer_page(&v, &titles, &f, &p),
-            super::CSP_FORM,
-        ),
+        Some(v) => {
+            let page = OfferPage {
+                observer: ctx.observer,
+                ..offer_page(&v, &titles, &f, &p)
+            };
+            // An observer's page has no form, so no script either.
+            let csp = if ctx.observer {
+                super::CSP
+            } else {
+                super::CSP_FORM
+            };
+            super::html_with(StatusCode::OK, &page, csp)
+        }
         None => error_page(StatusCode::NOT_FOUND, "Dieses Angebot gibt es hier nicht."),
     }
 }

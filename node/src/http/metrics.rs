@@ -12,6 +12,7 @@ pub(super) async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
     let m = ctx.node.metrics();
     let net = ctx.p2p.stats().await;
     let peers = net.peers;
+    let ready = super::reads::ready(&ctx).await.is_ok();
     let (records, providers, offers) = ctx
         .node
         .with_registry(|r| (r.len(), r.state().providers.len(), r.state().offers.len()));
@@ -113,6 +114,24 @@ pub(super) async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
         "Connected peers.",
         "gauge",
         vec![(String::new(), peers as u64)],
+    );
+    line(
+        "kx_ready",
+        "1 when caught up with the peers (as GET /readyz), else 0.",
+        "gauge",
+        vec![(String::new(), u64::from(ready))],
+    );
+    line(
+        "kx_storage_failed",
+        "1 after a failed write to the store: no more writes until restarted.",
+        "gauge",
+        vec![(String::new(), u64::from(ctx.node.storage_failed()))],
+    );
+    line(
+        "kx_observer",
+        "1 on an observer node (accepts no submissions).",
+        "gauge",
+        vec![(String::new(), u64::from(ctx.observer))],
     );
     let mut resp = Response::new(Body::from(out));
     resp.headers_mut().insert(

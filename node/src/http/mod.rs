@@ -54,9 +54,10 @@ pub fn status_of(code: &ErrorCode) -> StatusCode {
         }
         ErrorCode::Api(ApiCode::NotFound) => StatusCode::NOT_FOUND,
         ErrorCode::Api(ApiCode::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::Api(ApiCode::StorageError | ApiCode::ShuttingDown) => {
+        ErrorCode::Api(ApiCode::StorageError | ApiCode::ShuttingDown | ApiCode::NotReady) => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        ErrorCode::Api(ApiCode::Observer) => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     }
 }
@@ -149,6 +150,8 @@ pub fn router(ctx: Ctx) -> Router {
         )
         .route("/v1/transition", get(exchange::transition))
         .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(reads::healthz))
+        .route("/readyz", get(reads::readyz))
         .merge(crate::catalog::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -10,7 +10,8 @@ use crate::view;
 use axum::extract::{RawQuery, State as AxState};
 use axum::http::StatusCode;
 use kx_api::query::{AtQuery, parse_did, parse_offer_id};
-use kx_api::{ApiError, OfferQuery, SearchQuery};
+use kx_api::views::HealthView;
+use kx_api::{ApiCode, ApiError, OfferQuery, SearchQuery};
 
 /// `GET /v1/offers`.
 pub(super) async fn search(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
@@ -87,6 +88,33 @@ pub(super) async fn author(
 /// `GET /v1/status`.
 pub(super) async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
     let peers = ctx.p2p.peers().await;
-    let v = view::status::status(&ctx.node, ctx.p2p.peer_id().to_string(), peers);
+    let v = view::status::status(
+        &ctx.node,
+        ctx.p2p.peer_id().to_string(),
+        peers,
+        ctx.observer,
+    );
     Ok(json(StatusCode::OK, &v))
+}
+
+/// `GET /healthz`: the process serves HTTP.
+pub(super) async fn healthz() -> ApiResult {
+    Ok(json(StatusCode::OK, &HealthView { alive: true }))
+}
+
+/// `GET /readyz`: the store is open (the node runs on it) and the node is
+/// caught up with its peers: each reconciled to the end with nothing new
+/// within three sync intervals (at least 30 s).
+pub(super) async fn readyz(AxState(ctx): AxState<Ctx>) -> ApiResult {
+    match ready(&ctx).await {
+        Ok(v) => Ok(json(StatusCode::OK, &v)),
+        Err(why) => Err(ApiError::new(ApiCode::NotReady, why).into()),
+    }
+}
+
+/// The readiness `/readyz` answers and `/metrics` exports.
+pub(super) async fn ready(ctx: &Ctx) -> Result<kx_api::views::ReadyView, String> {
+    let peers = ctx.p2p.peers().await;
+    let bound = (ctx.sync_interval * 3).max(std::time::Duration::from_secs(30));
+    view::status::readiness(&ctx.node, &peers, ctx.alone, clock::now(), bound)
 }

@@ -20,6 +20,14 @@ fn storage(e: impl std::fmt::Display) -> HttpError {
 
 /// `POST /v1/records`: parse, verify, gate, store durably, then gossip.
 pub(super) async fn submit(AxState(ctx): AxState<Ctx>, body: Body) -> ApiResult {
+    if ctx.observer {
+        return Err(ApiError::new(
+            ApiCode::Observer,
+            "this node is an observer: it serves the registry but accepts no submissions; \
+             submit to a provider's node",
+        )
+        .into());
+    }
     let bytes: Bytes = axum::body::to_bytes(body, ctx.max_body)
         .await
         .map_err(|_| {

@@ -2,10 +2,13 @@
 
 use crate::node::Node;
 use crate::p2p::PeerInfo;
-use kx_api::views::{PeerView, StatusView, SyncView};
+use kx_api::views::{PeerView, ReadyView, StatusView, SyncView};
+use kx_protocol::Timestamp;
+use std::time::Duration;
 
-/// The status of `node`, whose swarm has `peer_id` and is connected to `peers`.
-pub fn status(node: &Node, peer_id: String, peers: Vec<PeerInfo>) -> StatusView {
+/// The status of `node`, whose swarm has `peer_id` and is connected to
+/// `peers`; `observer` if it accepts no submissions.
+pub fn status(node: &Node, peer_id: String, peers: Vec<PeerInfo>, observer: bool) -> StatusView {
     // In sync: every connected peer was reconciled to the end and had nothing new.
     let in_sync = peers.iter().all(|p| {
         p.last_sync
@@ -39,7 +42,49 @@ pub fn status(node: &Node, peer_id: String, peers: Vec<PeerInfo>) -> StatusView 
             providers: state.providers.len(),
             offers: state.offers.len(),
             in_sync,
+            observer,
             peers,
         }
+    })
+}
+
+/// Whether `node` is ready to serve as a replica: its store takes writes,
+/// each connected peer was
+/// reconciled to the end within `bound` before `now` and had nothing new,
+/// and at least one peer is connected unless the node runs `alone` (no
+/// bootstrap peers configured). Else why not.
+pub fn readiness(
+    node: &Node,
+    peers: &[PeerInfo],
+    alone: bool,
+    now: Timestamp,
+    bound: Duration,
+) -> Result<ReadyView, String> {
+    if node.storage_failed() {
+        return Err("the store failed a write; restart the node".to_owned());
+    }
+    if peers.is_empty() && !alone {
+        return Err("no peer connected yet".to_owned());
+    }
+    let since = now.unix() - i64::try_from(bound.as_secs()).unwrap_or(i64::MAX);
+    let behind = peers
+        .iter()
+        .filter(|p| {
+            !p.last_sync
+                .as_ref()
+                .is_some_and(|s| s.complete && s.received == 0 && s.at.unix() >= since)
+        })
+        .count();
+    if behind > 0 {
+        return Err(format!(
+            "{behind} of {} peers not yet reconciled to the end with nothing new in the last {} s",
+            peers.len(),
+            bound.as_secs()
+        ));
+    }
+    Ok(ReadyView {
+        ready: true,
+        records: node.with_registry(|r| r.len()),
+        peers: peers.len(),
     })
 }
