@@ -1,6 +1,7 @@
 //! kx-node: the KX provider node as a library, so that tests can run nodes in
 //! process. The binary (`main.rs`) parses flags and calls [`run::run`].
 
+pub mod backup;
 pub mod catalog;
 pub mod clock;
 pub mod config;

@@ -42,6 +42,25 @@ enum Command {
         #[command(flatten)]
         net: NetFlags,
     },
+    /// Write every record of the node to a backup file (JSON Lines, in the
+    /// order the node stored them); works while the node runs.
+    Export {
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The backup file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Fill the fresh store of an initialised node from a backup: every
+    /// record is verified first, then ingested; prints the state digest.
+    Import {
+        /// The node's data directory (after `kx-node init`, never run).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The backup file (from `kx-node export` or GET /v1/export).
+        file: PathBuf,
+    },
     /// Check a genesis file and print the federation it founds.
     Genesis {
         /// The genesis record (JSON).
@@ -136,6 +155,30 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 });
                 run(data_dir, net.into(), rx, None).await
             })
+        }
+        Command::Export { data_dir, out } => {
+            let n = kx_node::run::export(&data_dir, &out)?;
+            println!("exported {n} records to {}", out.display());
+            Ok(())
+        }
+        Command::Import { data_dir, file } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let done = rt.block_on(kx_node::run::import(&data_dir, &file))?;
+            println!("imported: {} records", done.records);
+            println!("state digest {}", done.digest);
+            if !done.refused.is_empty() {
+                for (line, why) in done.refused.iter().take(10) {
+                    eprintln!("line {line}: {why}");
+                }
+                anyhow::bail!(
+                    "{} record(s) of {} were refused (the first are listed above)",
+                    done.refused.len(),
+                    file.display()
+                );
+            }
+            Ok(())
         }
         Command::Genesis { file } => {
             let rec = read_genesis(&file)?;

@@ -161,3 +161,147 @@ pub async fn run(
     tracing::info!("stopped");
     Ok(())
 }
+
+/// The store of the node in `dir`, or `None` while a running node holds it
+/// (sled: one process per store).
+fn open_unless_running(dir: &Path, genesis: &VerifiedRecord) -> Result<Option<SledStore>> {
+    match SledStore::open(&dir.join("db"), &genesis.record().federation) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.to_string().contains("could not acquire lock") => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("open store in {}", dir.join("db").display())),
+    }
+}
+
+/// `kx-node export`: every record of the node in `dir` to `out` (a backup,
+/// `crate::backup`), from its store, or from the running node's
+/// `GET /v1/export` while it holds the store. Returns how many.
+pub fn export(dir: &Path, out: &Path) -> Result<usize> {
+    let cfg = Config::load(dir)?;
+    let genesis = read_genesis(&dir.join(&cfg.genesis))?;
+    let store = open_unless_running(dir, &genesis)?;
+    let tmp = out.with_extension("partial");
+    let file = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    let n = match store {
+        Some(s) => crate::backup::write(&s, genesis.record().federation, &mut w)?,
+        None => {
+            let text = std::fs::read_to_string(dir.join("node.json")).with_context(|| {
+                format!(
+                    "the store in {} is in use, but {} is missing: is the node running?",
+                    dir.display(),
+                    dir.join("node.json").display()
+                )
+            })?;
+            let v: serde_json::Value = serde_json::from_str(&text).context("node.json")?;
+            let http = v["http"]
+                .as_str()
+                .context("node.json names no http address")?;
+            let url = format!("{http}/v1/export");
+            let mut resp = ureq::get(&url)
+                .call()
+                .with_context(|| format!("the store is in use; GET {url}"))?;
+            let mut body = resp.body_mut().with_config().limit(u64::MAX).reader();
+            std::io::copy(&mut body, &mut w).with_context(|| format!("read {url}"))?;
+            std::io::Write::flush(&mut w)?;
+            drop(w);
+            // The stream is checked for being whole: header and count.
+            let f = std::fs::File::open(&tmp)?;
+            let mut lines = std::io::BufRead::lines(std::io::BufReader::new(f));
+            let head: crate::backup::Header =
+                serde_json::from_str(&lines.next().context("empty export")??)
+                    .context("the node's export has no header")?;
+            let got = lines.count();
+            if got != head.records {
+                bail!(
+                    "the node's export ended after {got} of {} records",
+                    head.records
+                );
+            }
+            head.records
+        }
+    };
+    std::fs::rename(&tmp, out).with_context(|| format!("write {}", out.display()))?;
+    Ok(n)
+}
+
+/// What `kx-node import` did.
+#[derive(Debug)]
+pub struct Imported {
+    pub records: usize,
+    pub digest: kx_protocol::Hash32,
+    /// Records the gate refused: line in the file and why.
+    pub refused: Vec<(usize, String)>,
+}
+
+/// `kx-node import`: reads and verifies the whole backup `file`, then
+/// ingests it into the fresh store of the node in `dir` (initialised, never
+/// run), through the same gate as every record. A record refused because
+/// what it depends on comes later in the file is offered again after the
+/// rest, until nothing more is admitted.
+pub async fn import(dir: &Path, file: &Path) -> Result<Imported> {
+    let cfg = Config::load(dir)?;
+    let genesis = read_genesis(&dir.join(&cfg.genesis))?;
+    let federation = genesis.record().federation;
+    // The whole file is read and verified before the store is touched.
+    let input = std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?;
+    let (header, records) = crate::backup::read(std::io::BufReader::new(input))
+        .with_context(|| format!("{}", file.display()))?;
+    if header.federation != federation {
+        bail!(
+            "{} is a backup of federation {}, {} belongs to {federation}",
+            file.display(),
+            header.federation,
+            dir.display()
+        );
+    }
+    let store = open_unless_running(dir, &genesis)?.with_context(|| {
+        format!(
+            "the store in {} is in use: stop the node first (import fills a fresh store)",
+            dir.display()
+        )
+    })?;
+    use crate::store::Store;
+    if store.len() > 1 {
+        bail!(
+            "{} already holds {} records: import fills a fresh store (kx-node init)",
+            dir.display(),
+            store.len()
+        );
+    }
+    let node = Node::start(genesis, Arc::new(store), cfg.max_batch)?;
+    let mut todo: Vec<(usize, VerifiedRecord)> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (i + 2, r))
+        .collect();
+    let mut refused = Vec::new();
+    loop {
+        let before = todo.len();
+        refused.clear();
+        let mut later = Vec::new();
+        for chunk in todo.chunks(cfg.max_batch.max(1)) {
+            let recs: Vec<VerifiedRecord> = chunk.iter().map(|(_, r)| r.clone()).collect();
+            let outcomes = node
+                .ingest_many(recs, crate::node::Source::Sync)
+                .await
+                .wait()
+                .await;
+            for ((line, rec), outcome) in chunk.iter().zip(outcomes) {
+                if let Err(e) = outcome {
+                    refused.push((*line, e.to_string()));
+                    later.push((*line, rec.clone()));
+                }
+            }
+        }
+        todo = later;
+        if todo.is_empty() || todo.len() == before {
+            break;
+        }
+    }
+    let (records, digest) = node.with_digest(|r, d| (r.len(), d));
+    Ok(Imported {
+        records,
+        digest,
+        refused,
+    })
+}

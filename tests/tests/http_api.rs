@@ -245,6 +245,17 @@ fn every_documented_operation_answers_as_documented() {
     );
     api.seen.insert(("GET".into(), "/metrics".into()));
     assert_eq!(api.call("GET", "/healthz", b"").json()["alive"], true);
+    // The backup: a header, then every record as signed, the genesis first.
+    let backup = api.call("GET", "/v1/export", b"");
+    assert_eq!(backup.content_type, "application/x-ndjson");
+    let text = String::from_utf8(backup.body).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    let head: serde_json::Value = serde_json::from_str(lines[0]).expect("header");
+    let held = get(&url, "/v1/status").json()["records"].clone();
+    assert_eq!(head["records"], held);
+    assert_eq!(lines.len() as u64, held.as_u64().expect("records") + 1);
+    let first = kx_protocol::VerifiedRecord::from_bytes(lines[1].as_bytes()).expect("genesis");
+    assert_eq!(first.id(), f.genesis.id());
     // A node without bootstrap peers is ready on its own.
     let ready = api.call("GET", "/readyz", b"").json();
     assert_eq!(ready["records"], get(&url, "/v1/status").json()["records"]);

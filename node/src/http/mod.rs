@@ -132,6 +132,7 @@ pub fn router(ctx: Ctx) -> Router {
     Router::new()
         .route("/v1/records", get(records::list).post(records::submit))
         .route("/v1/records/{id}", get(records::get))
+        .route("/v1/export", get(records::export))
         .route("/v1/offers", get(reads::search))
         .route("/v1/offers/{provider}/{offer_id}", get(reads::offer))
         .route("/v1/providers", get(reads::providers))

@@ -105,3 +105,47 @@ pub(super) async fn get(AxState(ctx): AxState<Ctx>, PathArgs(id): PathArgs<Strin
         Err(e) => Err(storage(e)),
     }
 }
+
+/// `GET /v1/export`: every record in the order the node stored them, as a
+/// backup file (`crate::backup`), streamed step by step.
+pub(super) async fn export(
+    AxState(ctx): AxState<Ctx>,
+    RawQuery(q): RawQuery,
+) -> Result<axum::response::Response, HttpError> {
+    kx_api::query::Params::parse(&q.unwrap_or_default(), &[])?;
+    let node = ctx.node.clone();
+    let total = node.store().len();
+    let head = Bytes::from(crate::backup::header_line(node.federation(), total));
+    let steps = futures::stream::unfold(
+        (Some(head), None, total, node),
+        |(head, after, mut left, node)| async move {
+            if let Some(h) = head {
+                return Some((Ok(h), (None, after, left, node)));
+            }
+            if left == 0 {
+                return None;
+            }
+            match crate::backup::step(node.store(), after, &mut left) {
+                Ok((bytes, last)) => Some((Ok(Bytes::from(bytes)), (None, last, left, node))),
+                Err(e) => {
+                    tracing::error!(error = %e, "export failed");
+                    Some((
+                        Err(std::io::Error::other(e.to_string())),
+                        (None, after, 0, node),
+                    ))
+                }
+            }
+        },
+    );
+    let mut resp = axum::response::Response::new(Body::from_stream(steps));
+    let h = resp.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/x-ndjson"),
+    );
+    h.insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_static("attachment; filename=\"kx-backup.jsonl\""),
+    );
+    Ok(resp)
+}
