@@ -125,13 +125,23 @@ impl Default for Config {
 impl Config {
     /// Reads `DIR/config.toml`.
     pub fn load(dir: &Path) -> Result<Config> {
-        let path = dir.join("config.toml");
+        Config::load_for(dir, None)
+    }
+
+    /// Reads `file`, or `DIR/config.toml` without one (a packaged node keeps
+    /// its configuration in `/etc/kx/config.toml` and its data elsewhere).
+    pub fn load_for(dir: &Path, file: Option<&Path>) -> Result<Config> {
+        let path = file.map_or_else(|| dir.join("config.toml"), Path::to_path_buf);
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "read {} (run `kx-node init --data-dir {}` first)",
-                path.display(),
-                dir.display()
-            )
+            if file.is_some() {
+                format!("read {}", path.display())
+            } else {
+                format!(
+                    "read {} (run `kx-node init --data-dir {}` first)",
+                    path.display(),
+                    dir.display()
+                )
+            }
         })?;
         let cfg: Config =
             toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
@@ -243,6 +253,20 @@ mod tests {
         };
         let back: Config = toml::from_str(&cfg.to_toml()).expect("parse");
         assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn the_packaged_file_is_valid_and_differs_only_in_the_genesis_path() {
+        let text = include_str!("../../packaging/config.toml");
+        let cfg: Config = toml::from_str(text).expect("packaged config parses");
+        cfg.check().expect("packaged config is valid");
+        assert_eq!(
+            cfg,
+            Config {
+                genesis: PathBuf::from("/etc/kx/genesis.json"),
+                ..Config::default()
+            }
+        );
     }
 
     #[test]

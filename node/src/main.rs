@@ -40,6 +40,8 @@ enum Command {
         #[arg(long)]
         stop_with_stdin: bool,
         #[command(flatten)]
+        config: ConfigFlag,
+        #[command(flatten)]
         net: NetFlags,
     },
     /// Write every record of the node to a backup file (JSON Lines, in the
@@ -51,6 +53,8 @@ enum Command {
         /// The backup file to write.
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        config: ConfigFlag,
     },
     /// Fill the fresh store of an initialised node from a backup: every
     /// record is verified first, then ingested; prints the state digest.
@@ -60,6 +64,8 @@ enum Command {
         data_dir: PathBuf,
         /// The backup file (from `kx-node export` or GET /v1/export).
         file: PathBuf,
+        #[command(flatten)]
+        config: ConfigFlag,
     },
     /// Check a genesis file and print the federation it founds.
     Genesis {
@@ -85,6 +91,15 @@ struct NetFlags {
     observer: bool,
 }
 
+/// Where the configuration is, if not in the data directory.
+#[derive(Debug, clap::Args)]
+struct ConfigFlag {
+    /// The configuration file (default: DATA_DIR/config.toml), e.g.
+    /// /etc/kx/config.toml of the Debian package.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
 impl From<NetFlags> for Overrides {
     fn from(n: NetFlags) -> Overrides {
         Overrides {
@@ -92,6 +107,7 @@ impl From<NetFlags> for Overrides {
             listen: n.listen,
             bootstrap: n.bootstrap,
             observer: n.observer,
+            config: None,
         }
     }
 }
@@ -135,7 +151,12 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             net,
             stop_with_stdin,
+            config,
         } => {
+            let ov = Overrides {
+                config: config.config,
+                ..net.into()
+            };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -153,19 +174,31 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     tracing::info!("shutting down");
                     let _ = tx.send(true);
                 });
-                run(data_dir, net.into(), rx, None).await
+                run(data_dir, ov, rx, None).await
             })
         }
-        Command::Export { data_dir, out } => {
-            let n = kx_node::run::export(&data_dir, &out)?;
+        Command::Export {
+            data_dir,
+            out,
+            config,
+        } => {
+            let n = kx_node::run::export(&data_dir, config.config.as_deref(), &out)?;
             println!("exported {n} records to {}", out.display());
             Ok(())
         }
-        Command::Import { data_dir, file } => {
+        Command::Import {
+            data_dir,
+            file,
+            config,
+        } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            let done = rt.block_on(kx_node::run::import(&data_dir, &file))?;
+            let done = rt.block_on(kx_node::run::import(
+                &data_dir,
+                config.config.as_deref(),
+                &file,
+            ))?;
             println!("imported: {} records", done.records);
             println!("state digest {}", done.digest);
             if !done.refused.is_empty() {

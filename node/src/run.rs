@@ -24,6 +24,8 @@ pub struct Overrides {
     pub bootstrap: Vec<String>,
     /// Run (or initialise) as an observer.
     pub observer: bool,
+    /// The configuration file, if not `DIR/config.toml`.
+    pub config: Option<PathBuf>,
 }
 
 /// Reads and checks a genesis file.
@@ -97,7 +99,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     ready: Option<tokio::sync::oneshot::Sender<Endpoints>>,
 ) -> Result<()> {
-    let mut cfg = Config::load(&dir)?;
+    let mut cfg = Config::load_for(&dir, ov.config.as_deref())?;
     apply(&mut cfg, ov);
     cfg.check()?;
     let genesis = read_genesis(&dir.join(&cfg.genesis))?;
@@ -132,6 +134,7 @@ pub async fn run(
     std::fs::write(&tmp, serde_json::to_vec_pretty(&endpoints)?)?;
     std::fs::rename(&tmp, dir.join("node.json"))?;
     tracing::info!(http = %endpoints.http, peer_id = %endpoints.peer_id, "node running");
+    notify_systemd(&format!("READY=1\nSTATUS=serving {}", endpoints.http));
     if let Some(r) = ready {
         let _ = r.send(endpoints);
     }
@@ -156,10 +159,38 @@ pub async fn run(
         })
         .await
         .context("HTTP server")?;
+    notify_systemd("STOPPING=1");
     use crate::store::Store;
     store.flush()?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Tells systemd (`Type=notify`) how the node is doing, when it runs under
+/// it: a datagram to `$NOTIFY_SOCKET` (a path, or `@name` in the abstract
+/// namespace). Elsewhere it does nothing.
+fn notify_systemd(state: &str) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram};
+        let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+            return;
+        };
+        let target = target.to_string_lossy().into_owned();
+        let addr = match target.strip_prefix('@') {
+            Some(name) => UnixAddr::from_abstract_name(name.as_bytes()),
+            None => UnixAddr::from_pathname(&target),
+        };
+        let sent = addr.and_then(|a| {
+            UnixDatagram::unbound().and_then(|s| s.send_to_addr(state.as_bytes(), &a))
+        });
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, socket = %target, "cannot notify systemd");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = state;
 }
 
 /// The store of the node in `dir`, or `None` while a running node holds it
@@ -175,8 +206,8 @@ fn open_unless_running(dir: &Path, genesis: &VerifiedRecord) -> Result<Option<Sl
 /// `kx-node export`: every record of the node in `dir` to `out` (a backup,
 /// `crate::backup`), from its store, or from the running node's
 /// `GET /v1/export` while it holds the store. Returns how many.
-pub fn export(dir: &Path, out: &Path) -> Result<usize> {
-    let cfg = Config::load(dir)?;
+pub fn export(dir: &Path, config: Option<&Path>, out: &Path) -> Result<usize> {
+    let cfg = Config::load_for(dir, config)?;
     let genesis = read_genesis(&dir.join(&cfg.genesis))?;
     let store = open_unless_running(dir, &genesis)?;
     let tmp = out.with_extension("partial");
@@ -238,8 +269,8 @@ pub struct Imported {
 /// run), through the same gate as every record. A record refused because
 /// what it depends on comes later in the file is offered again after the
 /// rest, until nothing more is admitted.
-pub async fn import(dir: &Path, file: &Path) -> Result<Imported> {
-    let cfg = Config::load(dir)?;
+pub async fn import(dir: &Path, config: Option<&Path>, file: &Path) -> Result<Imported> {
+    let cfg = Config::load_for(dir, config)?;
     let genesis = read_genesis(&dir.join(&cfg.genesis))?;
     let federation = genesis.record().federation;
     // The whole file is read and verified before the store is touched.

@@ -96,6 +96,7 @@ fn init_in_process(dir: &Path, genesis: &VerifiedRecord, bootstrap: Vec<String>)
             listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
             bootstrap,
             observer: false,
+            config: None,
         },
     )
     .expect("init");
