@@ -33,6 +33,9 @@ kx_protocol::text_enum! {
         Observer = "observer",
         /// `GET /readyz`: not yet caught up with its peers.
         NotReady = "not_ready",
+        /// The client is over its rate limit; `Retry-After` says when to
+        /// come back.
+        RateLimited = "rate_limited",
     }
 }
 

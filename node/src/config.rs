@@ -56,6 +56,27 @@ pub struct Config {
     /// catalog, but accepts no submissions over HTTP (403 `observer`).
     #[serde(default)]
     pub observer: bool,
+    /// Submissions (`POST /v1/records`) per second and client; a client may
+    /// burst four times as many. 0: no limit.
+    #[serde(default = "default_rate_submits")]
+    pub rate_limit_submits_per_sec: u32,
+    /// Other requests (searches, pages, records) per second and client, with
+    /// a burst of four times as many; health, readiness, metrics and static
+    /// files are not counted. 0: no limit.
+    #[serde(default = "default_rate_queries")]
+    pub rate_limit_queries_per_sec: u32,
+    /// Count clients by the last address in `X-Forwarded-For` (set by the
+    /// reverse proxy in front) instead of the connection's address.
+    #[serde(default)]
+    pub forwarded_for: bool,
+}
+
+fn default_rate_submits() -> u32 {
+    50
+}
+
+fn default_rate_queries() -> u32 {
+    100
 }
 
 fn default_sync_interval() -> u64 {
@@ -118,6 +139,9 @@ impl Default for Config {
             max_peers: default_max_peers(),
             closed: false,
             observer: false,
+            rate_limit_submits_per_sec: default_rate_submits(),
+            rate_limit_queries_per_sec: default_rate_queries(),
+            forwarded_for: false,
         }
     }
 }
@@ -223,6 +247,18 @@ closed = {closed}
 # catalog, but accepts no submissions (POST /v1/records answers 403 observer).
 # For municipalities, KDN and auditors. Default false.
 observer = {observer}
+
+# Per-client rate limits, per second (a client may burst four times as many);
+# over them a client gets 429 rate_limited with Retry-After. 0: no limit.
+# Submissions (POST /v1/records). Default 50.
+rate_limit_submits_per_sec = {submits}
+# Everything else but /healthz, /readyz, /metrics and /static. Default 100.
+rate_limit_queries_per_sec = {queries}
+
+# Behind a reverse proxy every request comes from the proxy: count clients by
+# the last address in X-Forwarded-For instead. Only with a proxy that sets it.
+# Default false.
+forwarded_for = {forwarded_for}
 "#,
             genesis = self.genesis.display().to_string(),
             http = self.http,
@@ -237,6 +273,9 @@ observer = {observer}
             max_peers = self.max_peers,
             closed = self.closed,
             observer = self.observer,
+            submits = self.rate_limit_submits_per_sec,
+            queries = self.rate_limit_queries_per_sec,
+            forwarded_for = self.forwarded_for,
         )
     }
 }

@@ -17,4 +17,6 @@ pub struct Ctx {
     pub alone: bool,
     /// Between reconciliations with a peer (`sync_interval_secs`).
     pub sync_interval: std::time::Duration,
+    /// Per-client rate limits.
+    pub limits: Arc<crate::http::limits::Limits>,
 }

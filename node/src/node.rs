@@ -115,6 +115,8 @@ pub struct Metrics {
     pub known: AtomicU64,
     pub commits: AtomicU64,
     pub http_requests: AtomicU64,
+    /// Requests refused over a client's rate limit.
+    pub rate_limited: AtomicU64,
     /// Rejections by code.
     pub rejected: Mutex<std::collections::BTreeMap<ErrorCode, u64>>,
 }

@@ -141,6 +141,11 @@ pub async fn run(
     if cfg.observer {
         tracing::info!("observer: submissions over HTTP are refused");
     }
+    let limits = Arc::new(crate::http::limits::Limits::new(
+        cfg.rate_limit_submits_per_sec,
+        cfg.rate_limit_queries_per_sec,
+        cfg.forwarded_for,
+    ));
     let app = router(Ctx {
         node: node.clone(),
         p2p,
@@ -148,17 +153,31 @@ pub async fn run(
         observer: cfg.observer,
         alone: cfg.bootstrap.is_empty(),
         sync_interval: Duration::from_secs(cfg.sync_interval_secs),
+        limits: limits.clone(),
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            while !*shutdown.borrow() {
-                if shutdown.changed().await.is_err() {
-                    break;
-                }
+    // Quiet clients are forgotten every minute.
+    let mut stop = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => limits.forget_quiet(),
+                _ = stop.changed() => break,
             }
-        })
-        .await
-        .context("HTTP server")?;
+        }
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await
+    .context("HTTP server")?;
     notify_systemd("STOPPING=1");
     use crate::store::Store;
     store.flush()?;

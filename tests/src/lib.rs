@@ -323,10 +323,20 @@ pub fn get(base: &str, path: &str) -> Resp {
 
 /// GET `base + path` as a browser asks: accepting HTML.
 pub fn get_html(base: &str, path: &str) -> Resp {
+    get_with(
+        base,
+        path,
+        "accept",
+        "text/html,application/xhtml+xml,*/*;q=0.8",
+    )
+}
+
+/// GET `base + path` with one more header.
+pub fn get_with(base: &str, path: &str, name: &str, value: &str) -> Resp {
     finish(
         agent()
             .get(&format!("{base}{path}"))
-            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .header(name, value)
             .call(),
     )
 }
@@ -445,7 +455,16 @@ pub fn quicken(dir: &Path) {
     let text = text
         .replace("sync_interval_secs = 30", "sync_interval_secs = 1")
         .replace("gossip_heartbeat_ms = 1000", "gossip_heartbeat_ms = 100")
-        .replace("ban_threshold = 20", "ban_threshold = 5");
+        .replace("ban_threshold = 20", "ban_threshold = 5")
+        // Tests load and query nodes faster than any one client should.
+        .replace(
+            "rate_limit_submits_per_sec = 50",
+            "rate_limit_submits_per_sec = 0",
+        )
+        .replace(
+            "rate_limit_queries_per_sec = 100",
+            "rate_limit_queries_per_sec = 0",
+        );
     std::fs::write(path, text).expect("write config");
 }
 

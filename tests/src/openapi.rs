@@ -93,9 +93,11 @@ impl OpenApi {
         let op = self
             .operation(method, path)
             .unwrap_or_else(|| panic!("{method} {path} is not in specs/http-api.yaml"));
-        let resp = op["responses"]
-            .get(status.to_string())
-            .unwrap_or_else(|| panic!("{method} {path}: status {status} is not documented"));
+        let resp = self.resolve(
+            op["responses"]
+                .get(status.to_string())
+                .unwrap_or_else(|| panic!("{method} {path}: status {status} is not documented")),
+        );
         let Some(schema) = resp.pointer("/content/application~1json/schema") else {
             return;
         };

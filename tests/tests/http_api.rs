@@ -6,7 +6,7 @@
 
 use kx_tests::federation::{Federation, example};
 use kx_tests::openapi::OpenApi;
-use kx_tests::{Resp, get, get_html, request};
+use kx_tests::{Resp, get, get_html, get_with, request};
 use std::collections::BTreeSet;
 
 /// Calls that must be documented: each status and body is checked against the
@@ -931,5 +931,65 @@ checks.positive_data_acceptance.expected-statuses = [200, 201, 400, 413, 422]
     assert!(
         stdout.contains(&format!("Selected: {operations}/{operations}")),
         "{stdout}"
+    );
+}
+
+/// A client over its rate limit gets 429 rate_limited with Retry-After, as
+/// documented, while another client's searches go on; health checks are not
+/// counted. Clients are told apart by X-Forwarded-For (`forwarded_for`), as
+/// behind a reverse proxy.
+#[test]
+fn a_client_over_its_rate_limit_gets_429_and_others_are_served() {
+    let t = kx_tests::TempDir::new("limits");
+    let f = api_node();
+    let dir = t.path().join("n");
+    kx_tests::init_fast(&dir, &f.genesis, &[]);
+    let cfg = dir.join("config.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace(
+            "rate_limit_queries_per_sec = 0",
+            "rate_limit_queries_per_sec = 2",
+        )
+        .replace("forwarded_for = false", "forwarded_for = true");
+    std::fs::write(&cfg, text).expect("config");
+    let node = kx_tests::NodeProc::start(&dir, &[]);
+    let spec = OpenApi::load();
+    let flood: Vec<Resp> = (0..40)
+        .map(|_| {
+            get_with(
+                &node.http,
+                "/v1/offers",
+                "x-forwarded-for",
+                "192.0.2.1, 10.0.0.1",
+            )
+        })
+        .collect();
+    let limited: Vec<&Resp> = flood.iter().filter(|r| r.status == 429).collect();
+    assert!(
+        limited.len() >= 20,
+        "{} of 40 refused; a burst of 8 at 2/s lets at most a few more through",
+        limited.len()
+    );
+    for r in &limited {
+        spec.check("GET", "/v1/offers", r.status, &r.body);
+        assert_eq!(r.json()["error"]["code"], "rate_limited");
+        let after: u64 = r
+            .header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After");
+        assert!(after >= 1);
+    }
+    // Another client, and the health check of the first, are served.
+    let other = get_with(&node.http, "/v1/offers", "x-forwarded-for", "10.0.0.2");
+    assert_eq!(other.status, 200);
+    let health = get_with(&node.http, "/healthz", "x-forwarded-for", "10.0.0.1");
+    assert_eq!(health.status, 200);
+    let metrics = String::from_utf8(get(&node.http, "/metrics").body).expect("utf8");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("kx_http_rate_limited_total ") && !l.ends_with(" 0")),
+        "{metrics}"
     );
 }

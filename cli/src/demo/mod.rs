@@ -85,8 +85,13 @@ fn start_node(
     }
     // Quicker repair than in production, for a demo that starts all at once.
     let cfg = dir.join("config.toml");
-    let text =
-        std::fs::read_to_string(&cfg)?.replace("sync_interval_secs = 30", "sync_interval_secs = 5");
+    // The demo loads each node with hundreds of records from one client.
+    let text = std::fs::read_to_string(&cfg)?
+        .replace("sync_interval_secs = 30", "sync_interval_secs = 5")
+        .replace(
+            "rate_limit_submits_per_sec = 50",
+            "rate_limit_submits_per_sec = 0",
+        );
     std::fs::write(&cfg, text)?;
     let log = std::fs::File::create(dir.join("node.log"))?;
     let mut child = Command::new(bin)

@@ -74,6 +74,12 @@ pub(super) async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
         vec![(String::new(), get(&m.http_requests))],
     );
     line(
+        "kx_http_rate_limited_total",
+        "HTTP requests refused over a client's rate limit (429).",
+        "counter",
+        vec![(String::new(), get(&m.rate_limited))],
+    );
+    line(
         "kx_records",
         "Records held.",
         "gauge",

@@ -14,6 +14,7 @@
 //! - `metrics.rs`: the Prometheus exposition.
 
 mod exchange;
+pub mod limits;
 mod metrics;
 mod reads;
 mod records;
@@ -58,6 +59,7 @@ pub fn status_of(code: &ErrorCode) -> StatusCode {
             StatusCode::SERVICE_UNAVAILABLE
         }
         ErrorCode::Api(ApiCode::Observer) => StatusCode::FORBIDDEN,
+        ErrorCode::Api(ApiCode::RateLimited) => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
     }
 }
@@ -156,6 +158,10 @@ pub fn router(ctx: Ctx) -> Router {
         .merge(crate::catalog::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            limits::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             count_requests,
