@@ -12,6 +12,11 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "kx-node", version, about)]
 struct Cli {
+    /// Log one JSON object per line (for a log collector) instead of text;
+    /// also with KX_LOG_FORMAT=json. Logs go to stderr (the journal under
+    /// systemd); RUST_LOG sets the level (default info).
+    #[arg(long, global = true)]
+    log_json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -114,14 +119,19 @@ impl From<NetFlags> for Overrides {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    let json = cli.log_json || std::env::var("KX_LOG_FORMAT").is_ok_and(|f| f == "json");
+    if json {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     match main_inner(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

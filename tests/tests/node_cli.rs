@@ -626,8 +626,20 @@ fn an_observer_holds_and_serves_the_replica_but_takes_no_submissions() {
             f.nodes[0].peer_id
         )],
     );
-    let lone = kx_tests::NodeProc::start(&lone, &[]);
+    let lone = kx_tests::NodeProc::start(&lone, &["--log-json"]);
     assert_eq!(get(&lone.http, "/healthz").status, 200);
+    // Its log, asked for as JSON: one object per line.
+    let log = std::fs::read_to_string(lone.dir.join("node.log")).expect("log");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "node running" && l["level"] == "INFO"),
+        "{log}"
+    );
     let r = get(&lone.http, "/readyz");
     assert_eq!(
         (r.status, r.json()["error"]["code"].as_str()),
