@@ -36,6 +36,8 @@ kx_protocol::text_enum! {
         /// The client is over its rate limit; `Retry-After` says when to
         /// come back.
         RateLimited = "rate_limited",
+        /// The request took longer than `request_timeout_secs` to answer.
+        Timeout = "timeout",
     }
 }
 

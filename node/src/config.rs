@@ -69,6 +69,14 @@ pub struct Config {
     /// reverse proxy in front) instead of the connection's address.
     #[serde(default)]
     pub forwarded_for: bool,
+    /// Seconds a request may take until its answer starts (503 `timeout`);
+    /// health, readiness and metrics are exempt. 0: no limit.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+fn default_request_timeout() -> u64 {
+    30
 }
 
 fn default_rate_submits() -> u32 {
@@ -142,6 +150,7 @@ impl Default for Config {
             rate_limit_submits_per_sec: default_rate_submits(),
             rate_limit_queries_per_sec: default_rate_queries(),
             forwarded_for: false,
+            request_timeout_secs: default_request_timeout(),
         }
     }
 }
@@ -259,6 +268,10 @@ rate_limit_queries_per_sec = {queries}
 # the last address in X-Forwarded-For instead. Only with a proxy that sets it.
 # Default false.
 forwarded_for = {forwarded_for}
+
+# Seconds a request may take until its answer starts; then 503 timeout (health,
+# readiness and metrics are exempt). 0: no limit. Default 30.
+request_timeout_secs = {timeout}
 "#,
             genesis = self.genesis.display().to_string(),
             http = self.http,
@@ -276,6 +289,7 @@ forwarded_for = {forwarded_for}
             submits = self.rate_limit_submits_per_sec,
             queries = self.rate_limit_queries_per_sec,
             forwarded_for = self.forwarded_for,
+            timeout = self.request_timeout_secs,
         )
     }
 }

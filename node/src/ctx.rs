@@ -19,4 +19,6 @@ pub struct Ctx {
     pub sync_interval: std::time::Duration,
     /// Per-client rate limits.
     pub limits: Arc<crate::http::limits::Limits>,
+    /// Longest a request may take until its answer starts (`None`: no limit).
+    pub request_timeout: Option<std::time::Duration>,
 }

@@ -154,6 +154,8 @@ pub async fn run(
         alone: cfg.bootstrap.is_empty(),
         sync_interval: Duration::from_secs(cfg.sync_interval_secs),
         limits: limits.clone(),
+        request_timeout: (cfg.request_timeout_secs > 0)
+            .then(|| Duration::from_secs(cfg.request_timeout_secs)),
     });
     // Quiet clients are forgotten every minute.
     let mut stop = shutdown.clone();

@@ -55,9 +55,9 @@ pub fn status_of(code: &ErrorCode) -> StatusCode {
         }
         ErrorCode::Api(ApiCode::NotFound) => StatusCode::NOT_FOUND,
         ErrorCode::Api(ApiCode::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::Api(ApiCode::StorageError | ApiCode::ShuttingDown | ApiCode::NotReady) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        ErrorCode::Api(
+            ApiCode::StorageError | ApiCode::ShuttingDown | ApiCode::NotReady | ApiCode::Timeout,
+        ) => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Api(ApiCode::Observer) => StatusCode::FORBIDDEN,
         ErrorCode::Api(ApiCode::RateLimited) => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
@@ -158,6 +158,7 @@ pub fn router(ctx: Ctx) -> Router {
         .merge(crate::catalog::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(ctx.clone(), timeout))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             limits::limit,
@@ -167,6 +168,27 @@ pub fn router(ctx: Ctx) -> Router {
             count_requests,
         ))
         .with_state(ctx)
+}
+
+/// Answers 503 `timeout` when a request's answer has not started within
+/// `request_timeout_secs` (a streamed body, once started, is not cut).
+async fn timeout(
+    AxState(ctx): AxState<Ctx>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let exempt = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    match ctx.request_timeout {
+        Some(limit) if !exempt => match tokio::time::timeout(limit, next.run(req)).await {
+            Ok(resp) => resp,
+            Err(_) => HttpError::from(ApiError::new(
+                ApiCode::Timeout,
+                format!("no answer within {} s", limit.as_secs()),
+            ))
+            .into_response(),
+        },
+        _ => next.run(req).await,
+    }
 }
 
 async fn count_requests(
