@@ -228,11 +228,26 @@ fn open_unless_running(dir: &Path, genesis: &VerifiedRecord) -> Result<Option<Sl
 /// `crate::backup`), from its store, or from the running node's
 /// `GET /v1/export` while it holds the store. Returns how many.
 pub fn export(dir: &Path, config: Option<&Path>, out: &Path) -> Result<usize> {
+    let tmp = out.with_extension("partial");
+    let written = export_to(dir, config, &tmp);
+    match written {
+        Ok(n) => {
+            std::fs::rename(&tmp, out).with_context(|| format!("write {}", out.display()))?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// [`export`] into `tmp`, which is renamed into place only when whole.
+fn export_to(dir: &Path, config: Option<&Path>, tmp: &Path) -> Result<usize> {
     let cfg = Config::load_for(dir, config)?;
     let genesis = read_genesis(&dir.join(&cfg.genesis))?;
     let store = open_unless_running(dir, &genesis)?;
-    let tmp = out.with_extension("partial");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+    let file = std::fs::File::create(tmp).with_context(|| format!("create {}", tmp.display()))?;
     let mut w = std::io::BufWriter::new(file);
     let n = match store {
         Some(s) => crate::backup::write(&s, genesis.record().federation, &mut w)?,
@@ -257,7 +272,7 @@ pub fn export(dir: &Path, config: Option<&Path>, out: &Path) -> Result<usize> {
             std::io::Write::flush(&mut w)?;
             drop(w);
             // The stream is checked for being whole: header and count.
-            let f = std::fs::File::open(&tmp)?;
+            let f = std::fs::File::open(tmp)?;
             let mut lines = std::io::BufRead::lines(std::io::BufReader::new(f));
             let head: crate::backup::Header =
                 serde_json::from_str(&lines.next().context("empty export")??)
@@ -272,7 +287,6 @@ pub fn export(dir: &Path, config: Option<&Path>, out: &Path) -> Result<usize> {
             head.records
         }
     };
-    std::fs::rename(&tmp, out).with_context(|| format!("write {}", out.display()))?;
     Ok(n)
 }
 
