@@ -418,6 +418,18 @@ pub(super) fn cases() -> Vec<Case> {
         "invalid_text",
     );
     neg(
+        "float-empty-exponent",
+        "capacity written as 12e (an exponent without digits is still an exponent)",
+        t(base_text.replacen("\"capacity\":12", "\"capacity\":12e", 1)),
+        "float_not_allowed",
+    );
+    neg(
+        "float-out-of-range",
+        "capacity written as 12345678901234567.5 (a fraction decides before the range)",
+        t(base_text.replacen("\"capacity\":12", "\"capacity\":12345678901234567.5", 1)),
+        "float_not_allowed",
+    );
+    neg(
         "float-bare-point",
         "capacity written as 12. (a point with no digits is still a fraction)",
         t(base_text.replacen("\"capacity\":12", "\"capacity\":12.", 1)),
@@ -586,6 +598,20 @@ pub(super) fn cases() -> Vec<Case> {
         t(mutate(&|v| v["author"] = json!(signed_zero))),
         "malformed_did",
     );
+    // y = p + 1: reduced mod p it would be the identity (weak_key), but an
+    // unreduced y is malformed first.
+    let mut unreduced = [0xffu8; 32];
+    unreduced[0] = 0xee;
+    unreduced[31] = 0x7f;
+    let mut raw = vec![0xed, 0x01];
+    raw.extend_from_slice(&unreduced);
+    let y_unreduced = format!("did:key:z{}", bs58_encode(&raw));
+    neg(
+        "malformed-did-y-unreduced",
+        "a key whose y is p + 1 (not reduced mod p; reduced it would be the identity point)",
+        t(mutate(&|v| v["author"] = json!(y_unreduced))),
+        "malformed_did",
+    );
     neg(
         "malformed-timestamp",
         "issued_at with an offset",
@@ -724,13 +750,12 @@ pub(super) fn cases() -> Vec<Case> {
         t(text(&mx)),
         "bad_signature",
     );
-    let mut small_r = [0u8; 64];
-    small_r[0] = 1; // R = identity point, S = 0
+    let small_r = small_order_r_signature(&a, &base);
     let mut smr = base.clone();
     smr["sig"] = json!(kx_protocol::Signature(small_r).to_text());
     neg(
         "bad-signature-small-order-r",
-        "R is the identity point and S = 0",
+        "R is the identity point and S = k·a: the verification equation holds, only the small-order check of R rejects it",
         t(text(&smr)),
         "bad_signature",
     );
@@ -830,11 +855,16 @@ fn add_l(sig: &[u8; 64]) -> [u8; 64] {
     out
 }
 
-/// A signature on `record` by `key` whose R has a small-order component:
-/// `R = rB + T`, `S = r + k·a`, with `k = H(R || A || M)`. It satisfies the
-/// cofactored equation `[8]SB = [8]R + [8]kA` (checked here) but not the strict one.
-fn mixed_order_signature(key: &SecretKey, record: &Value) -> [u8; 64] {
-    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
+/// The message `key` signs for `record`, its secret scalar and public point.
+fn signing_parts(
+    key: &SecretKey,
+    record: &Value,
+) -> (
+    Vec<u8>,
+    curve25519_dalek::scalar::Scalar,
+    curve25519_dalek::edwards::EdwardsPoint,
+) {
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
     use curve25519_dalek::scalar::Scalar;
     use sha2::{Digest, Sha512};
     let mut unsigned = record.clone();
@@ -850,13 +880,52 @@ fn mixed_order_signature(key: &SecretKey, record: &Value) -> [u8; 64] {
     let a = Scalar::from_bytes_mod_order(clamped);
     let big_a = a * B;
     assert_eq!(big_a.compress().to_bytes(), *key.did().public_key());
-    let r = Scalar::from_bytes_mod_order_wide(&Sha512::digest(b"kx mixed-order vector").into());
-    let big_r = r * B + EIGHT_TORSION[1];
+    (msg, a, big_a)
+}
+
+/// The challenge `k = H(R || A || M)` of RFC 8032.
+fn challenge(
+    big_r: &curve25519_dalek::edwards::EdwardsPoint,
+    big_a: &curve25519_dalek::edwards::EdwardsPoint,
+    msg: &[u8],
+) -> curve25519_dalek::scalar::Scalar {
+    use sha2::{Digest, Sha512};
     let mut kh = Sha512::new();
     kh.update(big_r.compress().to_bytes());
     kh.update(big_a.compress().to_bytes());
-    kh.update(&msg);
-    let k = Scalar::from_bytes_mod_order_wide(&kh.finalize().into());
+    kh.update(msg);
+    curve25519_dalek::scalar::Scalar::from_bytes_mod_order_wide(&kh.finalize().into())
+}
+
+/// A signature on `record` by `key` with R the identity point and `S = k·a`:
+/// `[S]B - [k]A` is the identity, so the verification equation holds (checked
+/// here) and only the rule that R must not be of small order rejects it.
+fn small_order_r_signature(key: &SecretKey, record: &Value) -> [u8; 64] {
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::traits::Identity;
+    let (msg, a, big_a) = signing_parts(key, record);
+    let big_r = EdwardsPoint::identity();
+    let k = challenge(&big_r, &big_a, &msg);
+    let s = k * a;
+    assert_eq!(s * B - k * big_a, big_r, "the equation holds");
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&big_r.compress().to_bytes());
+    sig[32..].copy_from_slice(&s.to_bytes());
+    sig
+}
+
+/// A signature on `record` by `key` whose R has a small-order component:
+/// `R = rB + T`, `S = r + k·a`, with `k = H(R || A || M)`. It satisfies the
+/// cofactored equation `[8]SB = [8]R + [8]kA` (checked here) but not the strict one.
+fn mixed_order_signature(key: &SecretKey, record: &Value) -> [u8; 64] {
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
+    use curve25519_dalek::scalar::Scalar;
+    use sha2::{Digest, Sha512};
+    let (msg, a, big_a) = signing_parts(key, record);
+    let r = Scalar::from_bytes_mod_order_wide(&Sha512::digest(b"kx mixed-order vector").into());
+    let big_r = r * B + EIGHT_TORSION[1];
+    let k = challenge(&big_r, &big_a, &msg);
     let s = r + k * a;
     let lhs = (s * B).mul_by_cofactor();
     let rhs = (big_r + k * big_a).mul_by_cofactor();

@@ -170,6 +170,12 @@ pub(super) fn records(gns: &VerifiedRecord, s1: &SecretKey, s2: &SecretKey) -> V
         "invalid_value",
     ));
     cases.push(neg(
+        "null-list-entry",
+        "null as an entry of an optional list (no list entry is optional)",
+        offer_with(&|v| v["body"]["conforms_to"] = json!(["meldewesen-standard", null])),
+        "invalid_type",
+    ));
+    cases.push(neg(
         "duplicate-entry-conforms-to",
         "conforms_to names a standard twice",
         offer_with(&|v| {
