@@ -256,11 +256,62 @@ pub(super) fn edges() -> Case {
         ),
         "stored",
     );
+    // A steward that is also a provider continues one log (6.2): its
+    // governance records are links of its counted chain.
+    sc.act(
+        "admit steward S2 as a provider too",
+        &s1,
+        Kind::MemberAdmit,
+        adm(&s2, "S2 als Anbieter"),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "S2 publishes an offer after its governance records, continuing its log",
+        &s2,
+        offer("s2-dienst", 1),
+        "stored",
+    );
+    let at_one = sign(&s2, fed, 1, None, offer("s2-dienst-zwei", 1));
+    sc.submit(
+        "S2 publishes an offer at seq 1, the position of its first action",
+        at_one,
+        "equivocation",
+        false,
+    );
+    // A successor revoked after it accepted stays the successor; an
+    // acceptance after its cut is refused (6.6.1).
+    let (after_accept, _) = sc.next(&p6_new);
+    sc.act(
+        "revoke P6 after it accepted P5's portfolio",
+        &s1,
+        Kind::MemberRevoke,
+        json!({"provider": p[6].did().as_str(), "key": p6_new.did().as_str(), "from_seq": after_accept, "reason": "Aufgelöst"}),
+        &[&s1],
+        "stored",
+    );
+    let late = sc.act(
+        "the stewards hand P0's portfolio to the revoked P6",
+        &s1,
+        Kind::MemberSuccession,
+        json!({"provider": p[0].did().as_str(), "successor": p[6].did().as_str(), "effective_at": "2025-06-01T00:00:00Z", "offer_ids": [], "reason": "Spät"}),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "P6 accepts after its revocation cut",
+        &p6_new,
+        body(
+            Kind::SuccessionAccept,
+            json!({"succession": late.id().to_hex()}),
+        ),
+        "member_revoked",
+    );
     let state = sc.reg.state();
     Case {
         name: "state-governance-edges".into(),
         json: json!({
-            "desc": "held and forked governance actions, actions on revoked or unknown providers, void rotations, a succession to a non-member",
+            "desc": "held and forked governance actions, actions on revoked or unknown providers, void rotations, a succession to a non-member, a steward that is also a provider, a successor revoked after it accepted",
             "type": "state",
             "genesis": record_value(&gns),
             "steps": sc.steps,
