@@ -205,21 +205,34 @@ pub(super) fn edges() -> Case {
     // The stewards replace P6's lost key and hand P5's portfolio to P6.
     let p6_new = key(71);
     let (p6_next, _) = sc.next(&p[6]);
-    sc.act(
-        "the stewards replace P6's lost key",
-        &s1,
-        Kind::MemberRekey,
-        json!({"provider": p[6].did().as_str(), "key": p[6].did().as_str(), "from_seq": p6_next, "new_key": p6_new.did().as_str(), "reason": "Schlüssel verloren"}),
-        &[&s1],
+    // Two replacements of the same key at the same seq: the first on the
+    // chain counts. The first is given the higher record id (by its reason's
+    // number), so that "lowest record id" would pick the other one.
+    let rekey = |new_key: &SecretKey, reason: &str, prev_action: Hash32| {
+        action(
+            Kind::MemberRekey,
+            json!({"prev_action": prev_action.to_hex(), "provider": p[6].did().as_str(), "key": p[6].did().as_str(), "from_seq": p6_next, "new_key": new_key.did().as_str(), "reason": reason}),
+            &[&s1],
+        )
+    };
+    let head = sc.reg.governance_head();
+    let (first, second) = (0..)
+        .map(|n| {
+            let b1 = rekey(&p6_new, &format!("Schlüssel verloren ({n})"), head);
+            let d1 = sha256(&action_bytes(Kind::MemberRekey, &b1));
+            let first = sc.make(&s1, b1);
+            let b2 = rekey(&key(73), "Doppelt", d1);
+            let second = sign(&s1, fed, first.record().seq + 1, Some(first.id()), b2);
+            (first, second)
+        })
+        .find(|(first, second)| first.id() > second.id())
+        .expect("a reason that orders the ids");
+    sc.submit("the stewards replace P6's lost key", first, "stored", true);
+    sc.submit(
+        "a second replacement of the same key at the same seq, with the lower record id: the first on the chain counts",
+        second,
         "stored",
-    );
-    sc.act(
-        "a second replacement of the same key at the same seq: the first on the chain counts",
-        &s1,
-        Kind::MemberRekey,
-        json!({"provider": p[6].did().as_str(), "key": p[6].did().as_str(), "from_seq": p6_next, "new_key": key(73).did().as_str(), "reason": "Doppelt"}),
-        &[&s1],
-        "stored",
+        true,
     );
     sc.publish(
         "the second replacement key signs",
