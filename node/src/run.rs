@@ -214,12 +214,19 @@ fn notify_systemd(state: &str) {
     let _ = state;
 }
 
+/// The configuration of the node in `dir` (or `config`) and its genesis.
+fn config_and_genesis(dir: &Path, config: Option<&Path>) -> Result<(Config, VerifiedRecord)> {
+    let cfg = Config::load_for(dir, config)?;
+    let genesis = read_genesis(&dir.join(&cfg.genesis))?;
+    Ok((cfg, genesis))
+}
+
 /// The store of the node in `dir`, or `None` while a running node holds it
 /// (sled: one process per store).
 fn open_unless_running(dir: &Path, genesis: &VerifiedRecord) -> Result<Option<SledStore>> {
     match SledStore::open(&dir.join("db"), &genesis.record().federation) {
         Ok(s) => Ok(Some(s)),
-        Err(e) if e.to_string().contains("could not acquire lock") => Ok(None),
+        Err(e) if e.is_locked() => Ok(None),
         Err(e) => Err(e).with_context(|| format!("open store in {}", dir.join("db").display())),
     }
 }
@@ -244,8 +251,7 @@ pub fn export(dir: &Path, config: Option<&Path>, out: &Path) -> Result<usize> {
 
 /// [`export`] into `tmp`, which is renamed into place only when whole.
 fn export_to(dir: &Path, config: Option<&Path>, tmp: &Path) -> Result<usize> {
-    let cfg = Config::load_for(dir, config)?;
-    let genesis = read_genesis(&dir.join(&cfg.genesis))?;
+    let (_, genesis) = config_and_genesis(dir, config)?;
     let store = open_unless_running(dir, &genesis)?;
     let file = std::fs::File::create(tmp).with_context(|| format!("create {}", tmp.display()))?;
     let mut w = std::io::BufWriter::new(file);
@@ -305,8 +311,7 @@ pub struct Imported {
 /// what it depends on comes later in the file is offered again after the
 /// rest, until nothing more is admitted.
 pub async fn import(dir: &Path, config: Option<&Path>, file: &Path) -> Result<Imported> {
-    let cfg = Config::load_for(dir, config)?;
-    let genesis = read_genesis(&dir.join(&cfg.genesis))?;
+    let (cfg, genesis) = config_and_genesis(dir, config)?;
     let federation = genesis.record().federation;
     // The whole file is read and verified before the store is touched.
     let input = std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?;

@@ -52,6 +52,15 @@ pub enum StoreError {
     Damaged { id: String, reason: String },
 }
 
+impl StoreError {
+    /// Another handle holds the store's file lock: another process (a running
+    /// node), or, for a moment after it was dropped, this process's own.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StoreError::Sled(sled::Error::Io(e))
+            if e.to_string().contains("could not acquire lock"))
+    }
+}
+
 /// What the node needs from storage.
 pub trait Store: Send + Sync {
     /// Writes records (not yet durable). If it fails, some of them may be
@@ -162,10 +171,7 @@ impl SledStore {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             match SledStore::open(dir, federation) {
-                Err(e)
-                    if e.to_string().contains("could not acquire lock")
-                        && std::time::Instant::now() < deadline =>
-                {
+                Err(e) if e.is_locked() && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
                 other => return other,

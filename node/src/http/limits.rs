@@ -72,7 +72,7 @@ pub(super) async fn limit(AxState(ctx): AxState<Ctx>, req: Request, next: Next) 
     let path = req.uri().path();
     let which = if req.method() == Method::POST && path == "/v1/records" {
         limits.submits.as_ref()
-    } else if matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/static/") {
+    } else if super::operational(path) || path.starts_with("/static/") {
         None
     } else {
         limits.queries.as_ref()

@@ -170,6 +170,12 @@ pub fn router(ctx: Ctx) -> Router {
         .with_state(ctx)
 }
 
+/// The endpoints supervisors and monitoring call: neither rate-limited nor
+/// timed out, so that they answer whatever clients do.
+fn operational(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
 /// Answers 503 `timeout` when a request's answer has not started within
 /// `request_timeout_secs` (a streamed body, once started, is not cut).
 async fn timeout(
@@ -177,16 +183,17 @@ async fn timeout(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let exempt = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
     match ctx.request_timeout {
-        Some(limit) if !exempt => match tokio::time::timeout(limit, next.run(req)).await {
-            Ok(resp) => resp,
-            Err(_) => HttpError::from(ApiError::new(
-                ApiCode::Timeout,
-                format!("no answer within {} s", limit.as_secs()),
-            ))
-            .into_response(),
-        },
+        Some(limit) if !operational(req.uri().path()) => {
+            match tokio::time::timeout(limit, next.run(req)).await {
+                Ok(resp) => resp,
+                Err(_) => HttpError::from(ApiError::new(
+                    ApiCode::Timeout,
+                    format!("no answer within {} s", limit.as_secs()),
+                ))
+                .into_response(),
+            }
+        }
         _ => next.run(req).await,
     }
 }
