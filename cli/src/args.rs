@@ -24,13 +24,17 @@ pub struct Cli {
         default_value = "http://127.0.0.1:7300"
     )]
     pub node: String,
+    /// Read the passphrase of encrypted key files from this file (its first line
+    /// break is dropped) instead of `KX_PASSPHRASE` or a prompt.
+    #[arg(long, global = true, env = "KX_PASSPHRASE_FILE", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Signing keys (ed25519): create and inspect.
+    /// Signing keys (ed25519): create, inspect, encrypt at rest.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Federation governance by the stewards.
@@ -73,16 +77,46 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+/// PBKDF2 cost of an encrypted key file.
+#[derive(Debug, Args)]
+pub struct IterationsArg {
+    /// PBKDF2-HMAC-SHA256 iterations (1000 to 10000000); lower than the default
+    /// only for throwaway keys.
+    #[arg(id = "iterations", long = "iterations", default_value_t = kx_protocol::keyfile::DEFAULT_ITERATIONS)]
+    pub count: u32,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Create a new key file (mode 0600) and print its did.
+    /// Create a new key file (mode 0600), encrypted with a passphrase, and print
+    /// its did. The passphrase comes from --passphrase-file, KX_PASSPHRASE or a
+    /// prompt (asked twice); at least 8 characters.
     Gen {
         /// Where to write the key; refuses to overwrite an existing file.
         #[arg(long)]
         out: PathBuf,
+        /// Write the key in plain text (every later use warns).
+        #[arg(long, conflicts_with = "iterations")]
+        unencrypted: bool,
+        #[command(flatten)]
+        iterations: IterationsArg,
     },
-    /// Print the did of a key file.
+    /// Print the did a key file names (no passphrase needed; an encrypted file's
+    /// did is checked against the key whenever it is opened).
     Show {
+        /// The key file.
+        file: PathBuf,
+    },
+    /// Encrypt a plain key file in place with a passphrase.
+    Encrypt {
+        /// The key file.
+        file: PathBuf,
+        #[command(flatten)]
+        iterations: IterationsArg,
+    },
+    /// Decrypt an encrypted key file in place (plain text; prefer keeping it
+    /// encrypted).
+    Decrypt {
         /// The key file.
         file: PathBuf,
     },

@@ -9,9 +9,10 @@ use crate::args::{
 };
 use crate::client::Client;
 use crate::error::Refused;
-use crate::offline::{now, read_key};
+use crate::offline::now;
 use crate::publish::{cut_over_timestamp, deliver, read_toml, writer};
 use crate::query::{cut, known_region, price, print_json, reference};
+use crate::secret::read_key;
 use anyhow::{Context, Result, bail};
 use kx_api::exchange::{
     AgreementsQuery, DemandQuery, DemandStatus, ExchangeFilters, ListQuery, ListStatus,

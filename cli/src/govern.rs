@@ -11,8 +11,9 @@
 use crate::args::{GovArgs, GovCommand, OutArgs};
 use crate::client::Client;
 use crate::error::{CliCode, Refused};
-use crate::offline::{now, read_genesis, read_key, write_new};
+use crate::offline::{now, read_genesis, write_new};
 use crate::publish::{cut_over_timestamp, deliver, writer};
+use crate::secret::read_key;
 use anyhow::{Context, Result, bail};
 use kx_protocol::body::Kind;
 use kx_protocol::{Body, Did, Hash32, SecretKey, record};

@@ -11,7 +11,7 @@
 //!
 //! Modules: `args` (the command line), `error` (refusals), `client` (the node
 //! API, typed by `kx_api`), and one module per group of commands: `offline`
-//! (keys, genesis, verification), `publish` (signing and submitting),
+//! (genesis, verification), `secret` (key files and passphrases), `publish` (signing and submitting),
 //! `govern` (steward actions), `exchange` (demand, requests, agreements),
 //! `query` (reading), `demo`.
 
@@ -24,6 +24,7 @@ mod govern;
 mod offline;
 mod publish;
 mod query;
+mod secret;
 
 use anyhow::Result;
 use args::{
@@ -60,10 +61,19 @@ fn main() -> ExitCode {
 /// Runs a parsed command line.
 fn run(cli: Cli) -> Result<()> {
     let json = cli.json;
+    secret::set_passphrase_file(cli.passphrase_file.clone());
     let client = || Client::new(&cli.node);
     match cli.command {
-        Command::Key(KeyCommand::Gen { out }) => offline::key_gen(&out, json),
-        Command::Key(KeyCommand::Show { file }) => offline::key_show(&file, json),
+        Command::Key(KeyCommand::Gen {
+            out,
+            unencrypted,
+            iterations,
+        }) => secret::key_gen(&out, unencrypted, iterations.count, json),
+        Command::Key(KeyCommand::Show { file }) => secret::key_show(&file, json),
+        Command::Key(KeyCommand::Encrypt { file, iterations }) => {
+            secret::key_encrypt(&file, iterations.count, json)
+        }
+        Command::Key(KeyCommand::Decrypt { file }) => secret::key_decrypt(&file, json),
         Command::Key(KeyCommand::Rotate { key, new_key, out }) => {
             publish::rotate(&client(), &key, &new_key, out, json)
         }

@@ -1,7 +1,8 @@
-//! Commands that need no node: keys, the federation genesis, offline verification.
+//! Commands that need no node: the federation genesis, offline verification.
 
 use crate::args::InitArgs;
 use crate::error::Refused;
+use crate::secret::read_key;
 use anyhow::{Context, Result, bail};
 use kx_protocol::fields::{Name, Timestamp};
 use kx_protocol::{Did, Registry, SecretKey, VerifiedRecord};
@@ -16,19 +17,6 @@ pub fn print_did(did: &Did, json: bool) -> Result<()> {
         writeln!(out, "{did}")?;
     }
     Ok(())
-}
-
-pub fn key_gen(out: &Path, json: bool) -> Result<()> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let key = SecretKey::from_seed(seed).context("derive key")?;
-    write_new(out, key.to_file_text().as_bytes(), true)?;
-    print_did(key.did(), json)
-}
-
-pub fn key_show(file: &Path, json: bool) -> Result<()> {
-    let key = read_key(file)?;
-    print_did(key.did(), json)
 }
 
 /// Creates `path` (mode 0600 if `private`); never overwrites.
@@ -48,13 +36,6 @@ pub fn write_new(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .with_context(|| format!("write {}", path.display()))
-}
-
-/// Reads a key file.
-pub fn read_key(path: &Path) -> Result<SecretKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("read key file {}", path.display()))?;
-    SecretKey::from_file_text(&text).with_context(|| format!("key file {}", path.display()))
 }
 
 /// The current time as a record timestamp.

@@ -7,7 +7,8 @@
 use crate::args::OutArgs;
 use crate::client::Client;
 use crate::error::Refused;
-use crate::offline::{now, read_key, write_new};
+use crate::offline::{now, write_new};
+use crate::secret::read_key;
 use anyhow::{Context, Result, bail};
 use kx_api::OfferQuery;
 use kx_api::views::{AuthorView, SubmitStatus};

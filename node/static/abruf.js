@@ -1,7 +1,8 @@
 // The request form of the offer page: signs a `request` record (specs/protocol.md
 // 5.3) in the browser with the municipality's secret-key file (2.2) and submits
-// it to this node. The key is read and used here only (WebCrypto Ed25519); the
-// node receives the signed record, as from `kx request send`.
+// it to this node. The key is read and used here only (WebCrypto: PBKDF2 and
+// AES-CBC open an encrypted file, Ed25519 signs); the node receives the signed
+// record, as from `kx request send`.
 "use strict";
 (function () {
   const form = document.getElementById("abruf");
@@ -57,6 +58,120 @@
       throw new Error("Die Kennung in der Schlüsseldatei ist kein Ed25519-Schlüssel.");
     }
     return new Uint8Array(bytes.slice(2));
+  };
+  // An encrypted key file (2.2.1): a did line, then the PEM block of a PKCS #8
+  // EncryptedPrivateKeyInfo with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC).
+  const OID = {
+    pbes2: "2a864886f70d01050d",
+    pbkdf2: "2a864886f70d01050c",
+    hmacSha256: "2a864886f70d0209",
+    aes256cbc: "60864801650304012a",
+  };
+  const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const damaged = () => new Error("Die verschlüsselte Schlüsseldatei ist beschädigt.");
+  // One DER element at `pos` of `buf` with the expected tag: its content and end.
+  const element = (buf, pos, tag) => {
+    if (pos + 2 > buf.length || buf[pos] !== tag) {
+      throw damaged();
+    }
+    let len = buf[pos + 1];
+    let start = pos + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n < 1 || n > 3 || start + n > buf.length) {
+        throw damaged();
+      }
+      len = 0;
+      for (let i = 0; i < n; i++) {
+        len = len * 256 + buf[start + i];
+      }
+      start += n;
+    }
+    if (start + len > buf.length) {
+      throw damaged();
+    }
+    return { content: buf.subarray(start, start + len), end: start + len };
+  };
+  // The elements of a SEQUENCE's content, in order.
+  const items = (content) => {
+    const out = [];
+    for (let pos = 0; pos < content.length; ) {
+      const tag = content[pos];
+      const e = element(content, pos, tag);
+      out.push({ tag, content: e.content });
+      pos = e.end;
+    }
+    return out;
+  };
+  const expect = (item, tag, oid) => {
+    if (!item || item.tag !== tag || (oid && toHex(item.content) !== oid)) {
+      throw new Error("Diese Verschlüsselung der Schlüsseldatei wird nicht unterstützt (erwartet: PBKDF2-HMAC-SHA256 und AES-256-CBC).");
+    }
+    return item.content;
+  };
+  const integer = (bytes) => bytes.reduce((n, b) => n * 256 + b, 0);
+  const openEncrypted = async (text, passphrase) => {
+    const lines = text.split("\n").map((l) => l.replace(/\r$/, ""));
+    const did = lines[0];
+    const begin = lines.indexOf("-----BEGIN ENCRYPTED PRIVATE KEY-----");
+    const end = lines.indexOf("-----END ENCRYPTED PRIVATE KEY-----");
+    if (begin !== 1 || end < begin) {
+      throw new Error("Die Datei ist keine KX-Schlüsseldatei.");
+    }
+    if (!passphrase) {
+      throw new Error("Die Schlüsseldatei ist verschlüsselt: bitte die Passphrase eingeben.");
+    }
+    const body = lines.slice(begin + 1, end);
+    if (body.length === 0 || body.slice(0, -1).some((l) => l.length !== 64) || body[body.length - 1].length > 64) {
+      throw damaged();
+    }
+    let bytes;
+    try {
+      bytes = Uint8Array.from(atob(body.join("")), (c) => c.charCodeAt(0));
+    } catch (e) {
+      throw damaged();
+    }
+    const [alg, data] = items(element(bytes, 0, 0x30).content);
+    const [scheme, params] = items(expect(alg, 0x30));
+    expect(scheme, 0x06, OID.pbes2);
+    const [kdf, cipher] = items(expect(params, 0x30));
+    const [kdfOid, kdfParams] = items(expect(kdf, 0x30));
+    expect(kdfOid, 0x06, OID.pbkdf2);
+    const p = items(expect(kdfParams, 0x30));
+    const salt = expect(p[0], 0x04);
+    const iterations = integer(expect(p[1], 0x02));
+    let next = 2;
+    if (p[next] && p[next].tag === 0x02) {
+      if (integer(p[next].content) !== 32) {
+        expect(null);
+      }
+      next++;
+    }
+    expect(items(expect(p[next], 0x30))[0], 0x06, OID.hmacSha256);
+    if (iterations < 1 || iterations > 10000000) {
+      expect(null);
+    }
+    const [cipherOid, iv] = items(expect(cipher, 0x30));
+    expect(cipherOid, 0x06, OID.aes256cbc);
+    const base = await crypto.subtle.importKey("raw", utf8(passphrase), "PBKDF2", false, ["deriveKey"]);
+    const aes = await crypto.subtle.deriveKey(
+      { name: "PBKDF2", hash: "SHA-256", salt, iterations },
+      base,
+      { name: "AES-CBC", length: 256 },
+      false,
+      ["decrypt"],
+    );
+    let plain;
+    try {
+      plain = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-CBC", iv: expect(iv, 0x04) }, aes, expect(data, 0x04)));
+    } catch (e) {
+      plain = new Uint8Array(0);
+    }
+    const prefix = "302e020100300506032b657004220420";
+    if (plain.length !== 48 || toHex(plain.subarray(0, 16)) !== prefix) {
+      throw new Error("Falsche Passphrase (oder eine beschädigte Schlüsseldatei).");
+    }
+    return { did, seed: plain.subarray(16) };
   };
   // JCS (4): members sorted by their UTF-16 code units, primitives as JSON.stringify.
   const jcs = (v) => {
@@ -140,16 +255,22 @@
       if (!file) {
         throw new Error("Bitte die Schlüsseldatei der Gemeinde wählen.");
       }
+      const text = await file.text();
       let key;
-      try {
-        key = JSON.parse(await file.text());
-      } catch (e) {
-        throw new Error("Die Datei ist keine KX-Schlüsseldatei.");
+      if (text.startsWith("did:")) {
+        key = await openEncrypted(text, $("passphrase").value);
+      } else {
+        try {
+          key = JSON.parse(text);
+        } catch (e) {
+          throw new Error("Die Datei ist keine KX-Schlüsseldatei.");
+        }
+        if (!key || key.type !== "kx-secret-key" || key.v !== 1 || typeof key.did !== "string" || typeof key.seed !== "string") {
+          throw new Error("Die Datei ist keine KX-Schlüsseldatei.");
+        }
+        key.seed = fromB64url(key.seed);
       }
-      if (!key || key.type !== "kx-secret-key" || key.v !== 1 || typeof key.did !== "string" || typeof key.seed !== "string") {
-        throw new Error("Die Datei ist keine KX-Schlüsseldatei.");
-      }
-      const seed = fromB64url(key.seed);
+      const seed = key.seed;
       if (seed.length !== 32) {
         throw new Error("Der Schlüssel in der Datei ist beschädigt.");
       }

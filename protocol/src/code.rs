@@ -129,6 +129,10 @@ text_enum! {
         WrongFederation = "wrong_federation",
         /// A secret-key file (2.2), not a record: the CLI's key files.
         MalformedSecretKey = "malformed_secret_key",
+        /// An encrypted secret-key file whose passphrase is wrong (or which is damaged).
+        WrongPassphrase = "wrong_passphrase",
+        /// An encrypted secret-key file with another cipher, KDF or too many iterations.
+        UnsupportedKeyEncryption = "unsupported_key_encryption",
         MalformedDemandId = "malformed_demand_id",
         /// An `agreement.end` whose `effective_at` is before its `issued_at`.
         BackdatedEnd = "backdated_end",

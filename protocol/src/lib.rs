@@ -17,6 +17,7 @@ mod de;
 pub mod fields;
 pub mod geo;
 pub mod json;
+pub mod keyfile;
 pub mod keys;
 pub mod record;
 pub mod registry;

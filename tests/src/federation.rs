@@ -124,7 +124,12 @@ impl Federation {
     pub fn secret(&self, name: &str) -> SecretKey {
         let text =
             std::fs::read_to_string(self.dir().join(format!("{name}.key"))).expect("key file");
-        SecretKey::from_file_text(&text).expect("key")
+        match kx_protocol::keyfile::KeyFile::parse(&text).expect("key file") {
+            kx_protocol::keyfile::KeyFile::Encrypted(f) => {
+                f.open(crate::TEST_PASSPHRASE.as_bytes()).expect("key")
+            }
+            kx_protocol::keyfile::KeyFile::Plain(k) => k,
+        }
     }
 
     /// Admits `did` as `name` on node 0, approved by every steward.
@@ -235,9 +240,21 @@ impl Federation {
     }
 }
 
-/// `kx key gen --out NAME.key` in `dir`; the did.
+/// `kx key gen --out NAME.key` in `dir` (encrypted with `TEST_PASSPHRASE`, at the
+/// lowest cost `kx` writes); the did.
 fn gen_key(dir: &Path, name: &str) -> String {
-    kx_ok(dir, "", &["key", "gen", "--out", &format!("{name}.key")])
-        .trim()
-        .to_owned()
+    kx_ok(
+        dir,
+        "",
+        &[
+            "key",
+            "gen",
+            "--out",
+            &format!("{name}.key"),
+            "--iterations",
+            "1000",
+        ],
+    )
+    .trim()
+    .to_owned()
 }

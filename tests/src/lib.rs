@@ -99,10 +99,15 @@ pub fn kx(dir: &Path, node: &str, args: &[&str]) -> Output {
     Command::new(bin("kx"))
         .current_dir(dir)
         .env("KX_NODE", node)
+        .env("KX_PASSPHRASE", TEST_PASSPHRASE)
+        .env_remove("KX_PASSPHRASE_FILE")
         .args(args)
         .output()
         .expect("run kx")
 }
+
+/// The passphrase of the key files tests make (`kx` gets it as `KX_PASSPHRASE`).
+pub const TEST_PASSPHRASE: &str = "kx-test-passphrase";
 
 /// Runs `kx` and returns stdout, panicking with stderr on failure.
 pub fn kx_ok(dir: &Path, node: &str, args: &[&str]) -> String {

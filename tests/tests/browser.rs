@@ -583,6 +583,9 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     );
     let key = t.path().join("demo/keys/municipalities/05774032.key");
     d.type_into("#schluessel", &key.display().to_string());
+    // The demo's keys are encrypted (PKCS #8, PBES2) like real ones; the page
+    // opens the file with WebCrypto.
+    d.type_into("#passphrase", "kx-demo");
     let quantity = d.find("#menge");
     d.call("POST", &format!("/element/{quantity}/clear"), None);
     d.type_into("#menge", "25");

@@ -170,6 +170,21 @@ fn one_steward_writes_a_draft_and_the_second_completes_it_on_the_other_node() {
         "names who is missing: {first}"
     );
     assert_eq!(f.same(), before, "nothing submitted below the threshold");
+    // The draft travels between stewards: it holds no key material, neither the
+    // encrypted key file's text nor the seed inside it.
+    let draft = std::fs::read_to_string(f.dir().join("regio.json")).expect("draft");
+    let key_file = std::fs::read_to_string(f.dir().join("kdn1.key")).expect("key");
+    assert!(key_file.contains("ENCRYPTED PRIVATE KEY"), "{key_file}");
+    for line in key_file.lines().skip(2).filter(|l| l.len() > 16) {
+        assert!(!draft.contains(line), "the draft holds key text: {line}");
+    }
+    std::fs::copy(f.dir().join("kdn1.key"), f.dir().join("kdn1-plain.key")).expect("copy");
+    f.kx_ok(0, &["key", "decrypt", "kdn1-plain.key"]);
+    let plain: Value = serde_json::from_str(
+        &std::fs::read_to_string(f.dir().join("kdn1-plain.key")).expect("plain key"),
+    )
+    .expect("json");
+    assert!(!draft.contains(plain["seed"].as_str().expect("seed")));
     let done = f.kx_ok(
         1,
         &[

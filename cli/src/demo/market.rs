@@ -149,7 +149,7 @@ pub(super) fn admit(
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
             let key = SecretKey::from_seed(seed)?;
-            std::fs::write(keys.join(format!("{}.key", m.ags)), key.to_file_text())?;
+            super::write_key(&keys.join(format!("{}.key", m.ags)), &key)?;
             entries.push(json!({"ags": m.ags, "member": key.did().as_str(), "name": m.name}));
             towns.push(Town {
                 m,

@@ -265,13 +265,25 @@ pub fn run(args: DemoArgs) -> Result<()> {
     waited
 }
 
+/// The passphrase of every demo key: the demo's keys protect nothing, but they
+/// are encrypted like real ones so that every command works as it will later.
+pub(super) const DEMO_PASSPHRASE: &str = "kx-demo";
+
+/// Writes a demo key file, encrypted with `DEMO_PASSPHRASE` at the lowest cost `kx`
+/// writes (the passphrase is public; hundreds of keys are made at start).
+pub(super) fn write_key(path: &Path, key: &SecretKey) -> Result<()> {
+    let sealing = crate::secret::fresh_sealing(crate::secret::MIN_ITERATIONS)?;
+    let text = key.to_encrypted_file_text(DEMO_PASSPHRASE.as_bytes(), sealing)?;
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+}
+
 fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBool) -> Result<()> {
     let bin = node_binary();
     progress("[1/6] keys and genesis ...");
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let kdn = SecretKey::from_seed(seed)?;
-    std::fs::write(dir.join("keys/kdn-steward.key"), kdn.to_file_text())?;
+    write_key(&dir.join("keys/kdn-steward.key"), &kdn)?;
     let g = genesis(
         "KDN Dienstleistungsaustausch NRW (Demo)"
             .parse()
@@ -288,7 +300,7 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
     std::fs::write(dir.join("genesis.json"), &genesis_text)?;
     let providers = data::providers()?;
     for p in &providers {
-        std::fs::write(dir.join(format!("keys/{}.key", p.id)), p.key.to_file_text())?;
+        write_key(&dir.join(format!("keys/{}.key", p.id)), &p.key)?;
     }
 
     progress("[2/6] starting nodes ...");
@@ -539,12 +551,16 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
     if let Some(t) = towns.iter().find(|t| t.m.ags == "05774032") {
         writeln!(
             out,
-            "Paderborn's key (for the request form on an offer page, or {kx} request send --key): {}",
+            "Paderborn's key (for the request form on an offer page, or {kx} request send --key; passphrase {DEMO_PASSPHRASE}): {}",
             keys.join(format!("{}.key", t.m.ags)).display()
         )?;
     }
     writeln!(out)?;
     writeln!(out, "Keys and genesis: {}", dir.display())?;
+    writeln!(
+        out,
+        "The keys are encrypted with the passphrase {DEMO_PASSPHRASE} (export KX_PASSPHRASE={DEMO_PASSPHRASE} to use them without a prompt)."
+    )?;
     if !args.no_wait {
         writeln!(out, "Press Ctrl-C to stop.")?;
     }

@@ -9,11 +9,12 @@
 //! code; `state.rs`: scripted federations through the gate and the fold;
 //! `exchange.rs`: the exchange's state vectors; `standards.rs`: the stewards'
 //! standards and an offer's terms for one buyer (cost, contact);
-//! `sync.rs`: one reconciliation on the wire. This file: the shared helpers.
+//! `sync.rs`: one reconciliation on the wire; `keyfiles.rs`: encrypted key files. This file: the shared helpers.
 
 #![allow(dead_code)]
 
 mod exchange;
+mod keyfiles;
 mod records;
 mod standards;
 mod state;
@@ -245,6 +246,7 @@ pub fn generate() -> Vec<Case> {
     cases.push(standards::state_case());
     cases.push(standards::terms_case());
     cases.push(sync::case());
+    cases.extend(keyfiles::cases());
     cases
 }
 
