@@ -312,6 +312,11 @@ impl EncryptedKeyFile {
         &self.did
     }
 
+    /// The PBKDF2 iteration count: what opening the file costs.
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
     /// Decrypts with `passphrase` (its bytes as given) and checks the key is the
     /// named did's (rules 5 and 6).
     pub fn open(&self, passphrase: &[u8]) -> Result<SecretKey, KeyFileError> {

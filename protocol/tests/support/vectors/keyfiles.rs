@@ -24,6 +24,7 @@ const PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
 const HMAC_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09];
 const HMAC_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x0b];
 const AES256_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a];
+const SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
 const AES128_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x02];
 
 /// A DER element with a minimal length.
@@ -57,6 +58,7 @@ fn int(n: u64) -> Vec<u8> {
 #[derive(Clone)]
 struct Parts {
     scheme: Vec<u8>,
+    kdf: Vec<u8>,
     salt: Vec<u8>,
     iterations: Vec<u8>,
     key_length: Option<Vec<u8>>,
@@ -64,12 +66,22 @@ struct Parts {
     cipher: Vec<u8>,
     iv: Vec<u8>,
     data: Vec<u8>,
+    /// Bytes after the last element of a SEQUENCE, by [`INFO`], [`ALG`], ...
+    trail: [Vec<u8>; 5],
 }
+
+/// The SEQUENCEs whose end `Parts::trail` can extend.
+const INFO: usize = 0;
+const ALG: usize = 1;
+const PBES2_PARAMS: usize = 2;
+const KDF: usize = 3;
+const CIPHER: usize = 4;
 
 impl Parts {
     fn valid(salt: &[u8], iterations: u32, iv: &[u8], data: &[u8]) -> Parts {
         Parts {
             scheme: tlv(0x06, PBES2),
+            kdf: tlv(0x06, PBKDF2),
             salt: tlv(0x04, salt),
             iterations: int(u64::from(iterations)),
             key_length: None,
@@ -77,6 +89,7 @@ impl Parts {
             cipher: tlv(0x06, AES256_CBC),
             iv: tlv(0x04, iv),
             data: tlv(0x04, data),
+            trail: Default::default(),
         }
     }
 
@@ -84,10 +97,12 @@ impl Parts {
         let mut kdf_params = vec![self.salt.clone(), self.iterations.clone()];
         kdf_params.extend(self.key_length.clone());
         kdf_params.extend(self.prf.clone());
-        let kdf = seq(&[tlv(0x06, PBKDF2), seq(&kdf_params)]);
-        let cipher = seq(&[self.cipher.clone(), self.iv.clone()]);
-        let alg = seq(&[self.scheme.clone(), seq(&[kdf, cipher])]);
-        seq(&[alg, self.data.clone()])
+        let t = &self.trail;
+        let kdf = seq(&[self.kdf.clone(), seq(&kdf_params), t[KDF].clone()]);
+        let cipher = seq(&[self.cipher.clone(), self.iv.clone(), t[CIPHER].clone()]);
+        let pbes2 = seq(&[kdf, cipher, t[PBES2_PARAMS].clone()]);
+        let alg = seq(&[self.scheme.clone(), pbes2, t[ALG].clone()]);
+        seq(&[alg, self.data.clone(), t[INFO].clone()])
     }
 }
 
@@ -219,7 +234,7 @@ pub fn cases() -> Vec<Case> {
     let unsupported = Err("unsupported_key_encryption");
     let wrong = Err("wrong_passphrase");
 
-    // Rule 1 and 2: the text.
+    // Rules 1 to 3: lines, the did line, the PEM block.
     add(
         "crlf",
         "the valid file with CRLF line ends (the did line's included)",
@@ -291,6 +306,64 @@ pub fn cases() -> Vec<Case> {
         PASSPHRASE,
         malformed,
     );
+    let rewrap = |width: usize, merge_last: bool| {
+        let mut chunks: Vec<String> = base64
+            .as_bytes()
+            .chunks(width)
+            .map(|c| String::from_utf8(c.to_vec()).expect("ascii"))
+            .collect();
+        if merge_last {
+            let last = chunks.pop().expect("line");
+            let before = chunks.pop().expect("line");
+            chunks.push(before + &last);
+        }
+        format!(
+            "{}\n{}\n{}\n{}\n",
+            lines[0],
+            lines[1],
+            chunks.join("\n"),
+            lines[lines.len() - 1]
+        )
+    };
+    add(
+        "pem-line-width-60",
+        "every base64 line at most 64 characters, but the full ones 60",
+        rewrap(60, false),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "pem-last-line-long",
+        "full lines of 64, but the last line longer than 64 (the last two joined)",
+        rewrap(64, true),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "begin-line",
+        "the BEGIN line with the label PRIVATE KEY, the END line right",
+        valid.replacen(
+            &format!("-----BEGIN {PEM_LABEL}-----"),
+            "-----BEGIN PRIVATE KEY-----",
+            1,
+        ),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "base64-no-padding",
+        "the base64 without its = padding",
+        valid.replace('=', ""),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "bom",
+        "the valid file after a UTF-8 byte-order mark (the text does not start with did:, so it is read as the plain form)",
+        format!("\u{feff}{valid}"),
+        PASSPHRASE,
+        malformed,
+    );
     // The last base64 group is padded: with one '=' its third character
     // carries two unused bits, with two '=' its second carries four.
     // Flipping the lowest bit of that character decodes to the same bytes.
@@ -320,7 +393,7 @@ pub fn cases() -> Vec<Case> {
         malformed,
     );
 
-    // Rule 3: the DER, in reading order.
+    // Rule 4: the DER, in reading order.
     let mut long = parts.der();
     long.push(0);
     add(
@@ -501,7 +574,246 @@ pub fn cases() -> Vec<Case> {
         unsupported,
     );
 
-    // Rule 4: decryption.
+    add(
+        "order-did-line-first",
+        "a did line that is not a did and scrypt as the key derivation: the did line is checked first",
+        with(&|p| {
+            p.kdf = tlv(0x06, SCRYPT);
+        })
+        .replacen(did, "did:key:z0OIl", 1),
+        PASSPHRASE,
+        malformed,
+    );
+    for (name, desc, bytes) in [
+        (
+            "der-length-82",
+            "the salt's length 16 written as 82 00 10",
+            vec![0x04, 0x82, 0x00, 0x10],
+        ),
+        (
+            "der-length-83",
+            "the salt's length 16 written as 83 00 00 10",
+            vec![0x04, 0x83, 0x00, 0x00, 0x10],
+        ),
+    ] {
+        add(
+            name,
+            desc,
+            with(&|p| {
+                p.salt = [bytes.clone(), salt.to_vec()].concat();
+            }),
+            PASSPHRASE,
+            malformed,
+        );
+    }
+    let mut indefinite = parts.der();
+    indefinite[1] = 0x80;
+    let header = if parts.der()[1] == 0x81 { 3 } else { 4 };
+    indefinite.drain(2..header);
+    indefinite.extend([0, 0]);
+    add(
+        "der-indefinite-length",
+        "the outer SEQUENCE with the indefinite length 80 ... 00 00 (BER, not DER)",
+        armor(did, &indefinite),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "der-overrun",
+        "the salt's length says 40 bytes: more than its enclosing SEQUENCE holds",
+        with(&|p| {
+            p.salt[1] = 40;
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "der-empty-integer",
+        "the iteration count an INTEGER without content (02 00)",
+        with(&|p| {
+            p.iterations = vec![0x02, 0x00];
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "der-integer-ff",
+        "the iteration count written ff 80 (-128 with a needless leading ff)",
+        with(&|p| {
+            p.iterations = vec![0x02, 0x02, 0xff, 0x80];
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "iterations-negative",
+        "the iteration count -128 (02 01 80): a well-formed INTEGER out of range",
+        with(&|p| {
+            p.iterations = vec![0x02, 0x01, 0x80];
+        }),
+        PASSPHRASE,
+        unsupported,
+    );
+    for (name, at, what) in [
+        ("info", INFO, "EncryptedPrivateKeyInfo, after encryptedData"),
+        (
+            "alg",
+            ALG,
+            "encryptionAlgorithm, after the PBES2 parameters",
+        ),
+        (
+            "pbes2",
+            PBES2_PARAMS,
+            "the PBES2 parameters, after the cipher",
+        ),
+        ("kdf", KDF, "keyDerivationFunc, after the PBKDF2 parameters"),
+        ("cipher", CIPHER, "encryptionScheme, after the IV"),
+    ] {
+        add(
+            &format!("der-trailing-{name}"),
+            &format!("a NULL (05 00) at the end of {what}"),
+            with(&|p| {
+                p.trail[at] = vec![0x05, 0x00];
+            }),
+            PASSPHRASE,
+            malformed,
+        );
+    }
+    add(
+        "der-trailing-params",
+        "a NULL (05 00) at the end of the PBKDF2 parameters, after the prf",
+        with(&|p| {
+            if let Some(prf) = &mut p.prf {
+                prf.extend([0x05, 0x00]);
+            }
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "der-trailing-prf",
+        "the prf hmacWithSHA256, NULL, and another NULL",
+        with(&|p| {
+            p.prf = Some(seq(&[
+                tlv(0x06, HMAC_SHA256),
+                tlv(0x05, &[]),
+                tlv(0x05, &[]),
+            ]));
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "der-null-content",
+        "the prf's NULL with one content byte (05 01 00)",
+        with(&|p| {
+            p.prf = Some(seq(&[tlv(0x06, HMAC_SHA256), vec![0x05, 0x01, 0x00]]));
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "iterations-tag",
+        "the iteration count as an OCTET STRING (04 02 03 e8)",
+        with(&|p| {
+            p.iterations = tlv(0x04, &[0x03, 0xe8]);
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "iv-tag",
+        "the IV as an INTEGER",
+        with(&|p| {
+            p.iv = int(0x4444);
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "data-tag",
+        "encryptedData as a BIT STRING",
+        with(&|p| {
+            p.data[0] = 0x03;
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "missing-iv",
+        "encryptionScheme with the cipher OID and no IV",
+        with(&|p| {
+            p.iv = Vec::new();
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "kdf-oid",
+        "the key derivation named scrypt (1.3.6.1.4.1.11591.4.11), its parameters PBKDF2's",
+        with(&|p| {
+            p.kdf = tlv(0x06, SCRYPT);
+        }),
+        PASSPHRASE,
+        unsupported,
+    );
+    add(
+        "salt-other-source",
+        "the salt given as an AlgorithmIdentifier (otherSource), not an OCTET STRING",
+        with(&|p| {
+            p.salt = seq(&[tlv(0x06, PBKDF2)]);
+        }),
+        PASSPHRASE,
+        unsupported,
+    );
+    add(
+        "salt-long",
+        "a 33-byte salt",
+        with(&|p| {
+            p.salt = tlv(0x04, &[0x33; 33]);
+        }),
+        PASSPHRASE,
+        unsupported,
+    );
+    for (name, desc, salt_len, iterations) in [
+        (
+            "salt-8",
+            "an 8-byte salt, the shortest a reader accepts",
+            8,
+            1000,
+        ),
+        (
+            "salt-32",
+            "a 32-byte salt, the longest a reader accepts",
+            32,
+            1000,
+        ),
+        (
+            "iterations-one",
+            "1 iteration, the fewest a reader accepts",
+            16,
+            1,
+        ),
+    ] {
+        let salt = vec![0x33; salt_len];
+        let params =
+            Parameters::generate_pbkdf2_sha256_aes256cbc(iterations, &salt, iv).expect("params");
+        let data = params
+            .encrypt(PASSPHRASE.as_bytes(), &pkcs8_of(&a.seed()))
+            .expect("encrypt");
+        add(
+            name,
+            desc,
+            with(&|p| {
+                p.salt = tlv(0x04, &salt);
+                p.iterations = int(u64::from(iterations));
+                p.data = tlv(0x04, &data);
+            }),
+            PASSPHRASE,
+            Ok(did),
+        );
+    }
+    // Rule 5: decryption.
     add(
         "wrong-passphrase",
         "the valid file opened with another passphrase (the last character differs)",
@@ -554,7 +866,40 @@ pub fn cases() -> Vec<Case> {
         wrong,
     );
 
-    // Rule 5: the did line.
+    // "u" and a combining diaeresis: a reader that normalises to NFC derives
+    // another key.
+    let decomposed = "Stadtverwaltung Du\u{308}ren";
+    let decomposed_data = cheap
+        .encrypt(decomposed.as_bytes(), &pkcs8_of(&a.seed()))
+        .expect("encrypt");
+    add(
+        "passphrase-not-normalised",
+        "encrypted with a passphrase holding u + U+0308 (not NFC): opened with exactly those bytes",
+        with(&|p| {
+            p.data = tlv(0x04, &decomposed_data);
+        }),
+        decomposed,
+        Ok(did),
+    );
+    add(
+        "empty-passphrase",
+        "the valid file opened with the empty passphrase",
+        valid.clone(),
+        "",
+        wrong,
+    );
+    let mut damaged = ciphertext.clone();
+    damaged[20] ^= 0x01;
+    add(
+        "damaged-seed",
+        "one bit of the second ciphertext block flipped: prefix and padding decrypt right, the seed does not, so the did check fails",
+        with(&|p| {
+            p.data = tlv(0x04, &damaged);
+        }),
+        PASSPHRASE,
+        malformed,
+    );
+    // Rule 6: the check against the did line.
     add(
         "did-mismatch",
         "the did line names another key than the encrypted one",
@@ -594,6 +939,54 @@ pub fn cases() -> Vec<Case> {
         plain.replacen(seed_text, &trailing, 1),
         "",
         malformed,
+    );
+    for (name, desc, text) in [
+        (
+            "plain-type",
+            "the plain form with type kx-public-key",
+            plain.replacen("kx-secret-key", "kx-public-key", 1),
+        ),
+        (
+            "plain-v-2",
+            "the plain form with v 2",
+            plain.replacen("\"v\":1", "\"v\":2", 1),
+        ),
+        (
+            "plain-v-float",
+            "the plain form with v 1.0 (a number with a fraction part is not the integer 1)",
+            plain.replacen("\"v\":1", "\"v\":1.0", 1),
+        ),
+        (
+            "plain-seed-long",
+            "the plain form whose seed has 44 characters",
+            plain.replacen(seed_text, &format!("{seed_text}A"), 1),
+        ),
+        (
+            "plain-seed-alphabet",
+            "the plain form whose seed holds + (standard base64, not base64url)",
+            plain.replacen(seed_text, &format!("+{}", &seed_text[1..]), 1),
+        ),
+        (
+            "plain-duplicate-member",
+            "the plain form with v twice",
+            plain.replacen("\"v\":1", "\"v\":1,\"v\":1", 1),
+        ),
+        (
+            "plain-bom",
+            "the plain form after a UTF-8 byte-order mark",
+            format!("\u{feff}{plain}"),
+        ),
+    ] {
+        add(name, desc, text, "", malformed);
+    }
+    add(
+        "plain-whitespace",
+        "the plain form with members reordered, spaces and no final line break: values are checked, not text",
+        format!(
+            "{{ \"seed\": \"{seed_text}\", \"did\": \"{did}\", \"v\": 1, \"type\": \"kx-secret-key\" }}"
+        ),
+        "",
+        Ok(did),
     );
     add(
         "plain-did-mismatch",
