@@ -221,16 +221,30 @@ pub enum ProfileCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum OfferCommand {
-    /// Sign and submit an offer written as TOML (see examples/offer.toml). Without
-    /// `version` in the file, the next version after the node's is used.
+    /// Sign and submit an offer written as TOML (see examples/offer.toml), or a
+    /// whole portfolio as a CSV or XLSX sheet, one row per offer (see
+    /// examples/offers.csv): every row is checked first, then the changed
+    /// offers are signed as one batch. Without `version`, the next version
+    /// after the node's is used.
     Publish {
         /// The provider's key file.
         #[arg(long)]
         key: PathBuf,
-        /// The offer (TOML).
+        /// The offer (TOML) or the sheet (.csv, .xlsx).
         file: PathBuf,
+        /// With `--out` and a sheet: every signed record, one per line.
         #[command(flatten)]
         out: OutArgs,
+    },
+    /// Write a provider's current offers (not withdrawn) as a sheet in the
+    /// columns `publish` reads: CSV, or XLSX if `--out` ends in .xlsx.
+    Export {
+        /// The provider's did.
+        #[arg(long)]
+        provider: String,
+        /// The file to write (default: CSV to standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Withdraw an offer (its current version and all before it).
     Withdraw {

@@ -25,6 +25,7 @@ mod offline;
 mod publish;
 mod query;
 mod secret;
+mod sheet;
 
 use anyhow::Result;
 use args::{
@@ -88,8 +89,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Profile(ProfileCommand::Publish { key, file, out }) => {
             publish::profile(&client(), &key, &file, out, json)
         }
+        Command::Offer(OfferCommand::Publish { key, file, out }) if sheet::is_sheet(&file) => {
+            sheet::publish(&client(), &key, &file, out, json)
+        }
         Command::Offer(OfferCommand::Publish { key, file, out }) => {
             publish::offer(&client(), &key, &file, out, json)
+        }
+        Command::Offer(OfferCommand::Export { provider, out }) => {
+            sheet::export(&client(), &provider, out.as_deref())
         }
         Command::Offer(OfferCommand::Withdraw {
             key,

@@ -785,3 +785,75 @@ fn a_backup_restores_the_same_state_and_a_tampered_one_is_refused() {
     assert!(err.contains("line 3: bad_signature"), "{err}");
     assert!(!other.join("db").exists(), "nothing written");
 }
+
+#[test]
+fn a_portfolio_sheet_publishes_only_changed_rows_and_exports_what_it_reads() {
+    let f = published();
+    let itk = f.did("itk");
+    let sheet = example("offers.csv");
+    let first = f.kx_ok(0, &["offer", "publish", "--key", "itk.key", &sheet]);
+    assert!(
+        first.contains("2 offer(s) published, 0 unchanged"),
+        "{first}"
+    );
+    let version =
+        |id: &str| f.kx_json(0, &["offer", "show", &format!("{itk}/{id}")])["version"].clone();
+    // The row differs from examples/offer.toml: a new version; the other is new.
+    assert_eq!(version("meldewesen-hosting"), 2);
+    assert_eq!(version("ratsinformation-saas"), 1);
+
+    // What export writes, publish reads back as unchanged, in CSV and XLSX.
+    for file in ["portfolio.csv", "portfolio.xlsx"] {
+        f.kx_ok(0, &["offer", "export", "--provider", &itk, "--out", file]);
+        let again = f.kx_ok(0, &["offer", "publish", "--key", "itk.key", file]);
+        assert!(
+            again.contains("0 offer(s) published, 2 unchanged"),
+            "{file}: {again}"
+        );
+    }
+    let csv = std::fs::read_to_string(f.dir().join("portfolio.csv")).expect("csv");
+    assert!(csv.starts_with("offer_id,title,"), "{csv}");
+    let stdout = f.kx_ok(0, &["offer", "export", "--provider", &itk]);
+    assert_eq!(stdout, csv);
+
+    // One changed cell: one new version, the other row untouched.
+    f.write("changed.csv", &csv.replacen(",40,", ",35,", 1));
+    let changed = f.kx_ok(0, &["offer", "publish", "--key", "itk.key", "changed.csv"]);
+    assert!(
+        changed.contains("1 offer(s) published, 1 unchanged"),
+        "{changed}"
+    );
+    assert_eq!(version("ratsinformation-saas"), 2);
+    assert_eq!(version("meldewesen-hosting"), 2);
+
+    // Every problem is named with row and column, and nothing is signed.
+    let head = |f: &Federation| {
+        get(&f.url(0), &format!("/v1/authors/{itk}")).json()["head"]["seq"].clone()
+    };
+    let before = head(&f);
+    let bad = csv.replacen(",40,", ",zwölf,", 1).replacen(
+        "\"05158, 05162, 05111\"",
+        "\"5158, 05162\"",
+        1,
+    );
+    assert_ne!(bad, csv);
+    f.write("bad.csv", &bad);
+    let out = f.kx(0, &["offer", "publish", "--key", "itk.key", "bad.csv"]);
+    assert_refused(&out, "invalid_value");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 problem(s); nothing was signed"), "{err}");
+    assert!(err.contains("(capacity)") && err.contains("zwölf"), "{err}");
+    assert!(
+        err.contains("(regions)") && err.contains("malformed_ags"),
+        "{err}"
+    );
+    assert_eq!(head(&f), before);
+    f.write("unknown.csv", &csv.replacen("offer_id,", "angebot,", 1));
+    let out = f.kx(0, &["offer", "publish", "--key", "itk.key", "unknown.csv"]);
+    assert_refused(&out, "invalid_value");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("row 1, column A (angebot): unknown column"),
+        "{err}"
+    );
+}
