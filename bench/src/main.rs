@@ -30,6 +30,7 @@ enum Scenario {
     Propagation,
     Load,
     Exchange,
+    Flood,
     All,
 }
 
@@ -1026,6 +1027,150 @@ fn load(node: &NodeProc, data: &Data, seconds: u64) -> Result<Value> {
     )
 }
 
+/// Searches by two clients while a third floods the node with submissions that
+/// look valid but are badly signed, all behind a reverse proxy (clients told
+/// apart by `X-Forwarded-For`) with the shipped rate limits. The flood must not
+/// starve the searches: their p99 under the flood against the same searches
+/// before it.
+fn flood(n: usize, seconds: u64) -> Result<Value> {
+    let (node, data, _) = populated_node(&tmp("flood"), n)?;
+    let dir = node.dir.clone();
+    drop(node);
+    // Back to the shipped limits, counted per forwarded client.
+    let cfg = dir.join("config.toml");
+    let text = std::fs::read_to_string(&cfg)?
+        .replace(
+            "rate_limit_submits_per_sec = 0",
+            "rate_limit_submits_per_sec = 50",
+        )
+        .replace(
+            "rate_limit_queries_per_sec = 0",
+            "rate_limit_queries_per_sec = 100",
+        )
+        .replace("forwarded_for = false", "forwarded_for = true");
+    std::fs::write(&cfg, text)?;
+    let node = run_node(&dir)?;
+    let search = |client: &str, i: usize, a: &ureq::Agent| -> Result<(f64, u16)> {
+        let url = format!(
+            "{}/v1/offers?limit=20&{}",
+            node.http,
+            FILTERS[i % FILTERS.len()]
+        );
+        let start = Instant::now();
+        let mut r = a.get(&url).header("x-forwarded-for", client).call()?;
+        r.body_mut().read_to_string()?;
+        Ok((start.elapsed().as_secs_f64() * 1000.0, r.status().as_u16()))
+    };
+    // Each searcher stays within its allowance: 40 searches a second.
+    let searches = |stop: &AtomicUsize| -> Result<(Vec<f64>, usize)> {
+        let mut times = Vec::new();
+        let mut refused = 0;
+        std::thread::scope(|sc| {
+            let workers: Vec<_> = ["198.51.100.1", "198.51.100.2"]
+                .into_iter()
+                .map(|client| {
+                    sc.spawn(move || -> Result<(Vec<f64>, usize)> {
+                        let a = agent();
+                        let (mut t, mut refused) = (Vec::new(), 0);
+                        let mut i = 0;
+                        while stop.load(Ordering::Relaxed) == 0 && t.len() < 400 {
+                            let started = Instant::now();
+                            let (ms, status) = search(client, i, &a)?;
+                            if status == 200 {
+                                t.push(ms);
+                            } else {
+                                refused += 1;
+                            }
+                            i += 1;
+                            if let Some(rest) =
+                                Duration::from_millis(25).checked_sub(started.elapsed())
+                            {
+                                std::thread::sleep(rest);
+                            }
+                        }
+                        Ok((t, refused))
+                    })
+                })
+                .collect();
+            for w in workers {
+                let (t, r) = w
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("searcher panicked"))??;
+                times.extend(t);
+                refused += r;
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+        times.sort_by(f64::total_cmp);
+        Ok((times, refused))
+    };
+    let never = AtomicUsize::new(0);
+    let (before, _) = searches(&never)?;
+    // The flood: one client, eight connections, each sending records signed by
+    // an admitted provider's key but altered after signing.
+    let fed = data.genesis.record().federation;
+    let k = data.providers.first().context("no provider")?;
+    let key = SecretKey::from_seed(k.seed())?;
+    let mut w = LogWriter::new(key, fed, None);
+    let mut forged = Vec::new();
+    for i in 0..64 {
+        let rec = w.write(offer(&format!("flood-{i}"), i)?, t0())?;
+        let text = String::from_utf8(rec.canonical_json().to_vec())?;
+        forged.push(text.replacen("\"capacity\":", "\"capacity\":1", 1));
+    }
+    let (sent, limited) = (AtomicU64::new(0), AtomicU64::new(0));
+    let stop = AtomicUsize::new(0);
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let (during, refused) = std::thread::scope(|sc| {
+        for t in 0..8 {
+            let (forged, sent, limited, stop, http) = (&forged, &sent, &limited, &stop, &node.http);
+            sc.spawn(move || {
+                let a = agent();
+                let mut i = t;
+                while stop.load(Ordering::Relaxed) == 0 {
+                    let r = a
+                        .post(&format!("{http}/v1/records"))
+                        .header("x-forwarded-for", "203.0.113.66")
+                        .send(forged[i % forged.len()].as_bytes());
+                    if let Ok(mut r) = r {
+                        let _ = r.body_mut().read_to_string();
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        if r.status().as_u16() == 429 {
+                            limited.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    i += 1;
+                }
+            });
+        }
+        // Let the flood use up its burst before measuring.
+        std::thread::sleep(Duration::from_secs(2));
+        let measured = searches(&never);
+        while Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stop.store(1, Ordering::Relaxed);
+        measured
+    })?;
+    let flood_s = seconds.max(1) as f64;
+    let ms = |t: &[f64], p| (percentile(t, p) * 100.0).round() / 100.0;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(json!({
+        "offers": data.offers.len(),
+        "searches_before": before.len(),
+        "p50_ms_before": ms(&before, 0.5),
+        "p99_ms_before": ms(&before, 0.99),
+        "searches_during": during.len(),
+        "searches_refused_during": refused,
+        "p50_ms_during": ms(&during, 0.5),
+        "p99_ms_during": ms(&during, 0.99),
+        "flood_requests_per_s": (sent.load(Ordering::Relaxed) as f64 / flood_s).round(),
+        "flood_rate_limited_share": ((limited.load(Ordering::Relaxed) as f64
+            / sent.load(Ordering::Relaxed).max(1) as f64) * 1000.0).round() / 1000.0,
+        "target": "no search refused; p99 during the flood <= 10 ms"
+    }))
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let s = cli.scenario;
@@ -1066,6 +1211,13 @@ fn main() -> Result<()> {
     }
     if all || s == Scenario::Propagation {
         report(cli.json, "propagation", propagation(cli.nodes)?);
+    }
+    if all || s == Scenario::Flood {
+        report(
+            cli.json,
+            "flood",
+            flood((cli.records / 5).max(1000), cli.seconds.min(30))?,
+        );
     }
     if all || s == Scenario::Exchange {
         report(
