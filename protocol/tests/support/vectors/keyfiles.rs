@@ -584,6 +584,39 @@ pub fn cases() -> Vec<Case> {
         PASSPHRASE,
         malformed,
     );
+    let after_info = {
+        let mut p = parts.clone();
+        p.scheme = tlv(0x06, PBES1_SHA1_DES);
+        let mut der = p.der();
+        der.push(0);
+        armor(did, &der)
+    };
+    add(
+        "order-m-before-u",
+        "a 0x00 byte after the outer SEQUENCE and PBES1 inside: step 1 fails first",
+        after_info,
+        PASSPHRASE,
+        malformed,
+    );
+    add(
+        "order-u-before-m",
+        "PBES1 and a NULL at the end of EncryptedPrivateKeyInfo: the scheme (step 2) fails before the end of info (step 7)",
+        with(&|p| {
+            p.scheme = tlv(0x06, PBES1_SHA1_DES);
+            p.trail[INFO] = vec![0x05, 0x00];
+        }),
+        PASSPHRASE,
+        unsupported,
+    );
+    add(
+        "oid-tag",
+        "the PBES2 OID's bytes in an OCTET STRING instead of an OBJECT IDENTIFIER",
+        with(&|p| {
+            p.scheme = tlv(0x04, PBES2);
+        }),
+        PASSPHRASE,
+        malformed,
+    );
     for (name, desc, bytes) in [
         (
             "der-length-82",
@@ -767,6 +800,15 @@ pub fn cases() -> Vec<Case> {
         unsupported,
     );
     add(
+        "salt-7",
+        "a 7-byte salt, one less than a reader accepts",
+        with(&|p| {
+            p.salt = tlv(0x04, &[0x33; 7]);
+        }),
+        PASSPHRASE,
+        unsupported,
+    );
+    add(
         "salt-long",
         "a 33-byte salt",
         with(&|p| {
@@ -886,6 +928,15 @@ pub fn cases() -> Vec<Case> {
         "the valid file opened with the empty passphrase",
         valid.clone(),
         "",
+        wrong,
+    );
+    add(
+        "ciphertext-empty",
+        "encryptedData empty",
+        with(&|p| {
+            p.data = tlv(0x04, &[]);
+        }),
+        PASSPHRASE,
         wrong,
     );
     let mut damaged = ciphertext.clone();
