@@ -312,6 +312,8 @@ pub struct StatusView {
     pub governance_head: Hash32,
     pub stewards: Vec<Did>,
     pub threshold: u64,
+    /// The observer nodes the stewards admitted, by peer id.
+    pub observers: Vec<kx_protocol::body::Observer>,
     pub providers: usize,
     pub offers: usize,
     /// Every connected peer was reconciled to the end and had nothing new.

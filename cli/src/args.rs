@@ -798,6 +798,23 @@ pub enum GovCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
+    /// Admit or remove observer nodes: nodes of municipalities, KDN or auditors
+    /// that a closed federation lets in besides its providers' nodes. The new
+    /// list is the node's current one with these changes.
+    Observers {
+        /// Admit this libp2p peer id (`kx node status` on that node shows it);
+        /// give `--name` for each (repeat).
+        #[arg(long = "add")]
+        add: Vec<String>,
+        /// The organisation running the node added at the same position.
+        #[arg(long = "name")]
+        names: Vec<String>,
+        /// Remove this peer id (repeat).
+        #[arg(long = "remove")]
+        remove: Vec<String>,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
     /// Add approvals to a draft; submits it once the threshold is reached.
     Cosign {
         /// The draft file.

@@ -165,6 +165,53 @@ pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
             let v = json!({"stewards": dids, "threshold": threshold});
             act(client, Kind::FederationStewards, v, gov, json)
         }
+        GovCommand::Observers {
+            add,
+            names,
+            remove,
+            gov,
+        } => {
+            if add.len() != names.len() {
+                bail!(
+                    "give one --name for each --add ({} --add, {} --name)",
+                    add.len(),
+                    names.len()
+                );
+            }
+            if add.is_empty() && remove.is_empty() {
+                bail!("give --add PEER_ID --name NAME or --remove PEER_ID");
+            }
+            const BASE58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+            for peer in &add {
+                if !(40..=100).contains(&peer.len()) || !peer.chars().all(|c| BASE58.contains(c)) {
+                    bail!(
+                        "--add {peer:?} is not a libp2p peer id (base58, like 12D3KooW...; `kx node status` on the observer shows it)"
+                    );
+                }
+            }
+            let current = client.status()?.observers;
+            for r in &remove {
+                if !current.iter().any(|o| o.peer_id.as_str() == r) {
+                    bail!("--remove {r}: not an observer of this federation");
+                }
+            }
+            let mut list: Vec<Value> = current
+                .into_iter()
+                .filter(|o| !remove.iter().any(|r| r == o.peer_id.as_str()))
+                .filter(|o| !add.iter().any(|a| a == o.peer_id.as_str()))
+                .map(|o| json!({"peer_id": o.peer_id.as_str(), "name": o.name.as_str()}))
+                .collect();
+            for (peer, name) in add.iter().zip(&names) {
+                list.push(json!({"peer_id": peer, "name": name}));
+            }
+            act(
+                client,
+                Kind::FederationObservers,
+                json!({"observers": list}),
+                gov,
+                json,
+            )
+        }
         GovCommand::Cosign {
             draft,
             steward_keys,

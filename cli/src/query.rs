@@ -496,6 +496,16 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
     if v.observer {
         writeln!(out, "observer     yes: accepts no submissions")?;
     }
+    if !v.observers.is_empty() {
+        writeln!(
+            out,
+            "observers    {} admitted by the stewards",
+            v.observers.len()
+        )?;
+        for o in &v.observers {
+            writeln!(out, "  {} {}", o.peer_id.as_str(), o.name.as_str())?;
+        }
+    }
     writeln!(out, "peers        {}", v.peers.len())?;
     for p in &v.peers {
         let last = match &p.last_sync {

@@ -50,11 +50,12 @@ pub enum Kind {
     OfferConsolidate,
     StandardDefine,
     StandardRetire,
+    FederationObservers,
 }
 
 impl Kind {
     /// Every kind, in the order of the spec.
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Genesis,
         Kind::MemberAdmit,
         Kind::MemberSuspend,
@@ -80,6 +81,7 @@ impl Kind {
         Kind::OfferConsolidate,
         Kind::StandardDefine,
         Kind::StandardRetire,
+        Kind::FederationObservers,
     ];
 
     /// The `kind` string.
@@ -110,6 +112,7 @@ impl Kind {
             Kind::OfferConsolidate => "offer.consolidate",
             Kind::StandardDefine => "standard.define",
             Kind::StandardRetire => "standard.retire",
+            Kind::FederationObservers => "federation.observers",
         }
     }
 
@@ -133,6 +136,7 @@ impl Kind {
                 | Kind::MunicipalityAdmit
                 | Kind::StandardDefine
                 | Kind::StandardRetire
+                | Kind::FederationObservers
         )
     }
 
@@ -690,6 +694,25 @@ pub struct StandardRetireBody {
     pub approvals: Vec<Approval>,
 }
 
+/// `federation.observers`: the stewards name the observer nodes a closed
+/// federation admits besides its providers' nodes (replacing the list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObserversBody {
+    pub prev_action: Hash32,
+    pub observers: Vec<Observer>,
+    pub approvals: Vec<Approval>,
+}
+
+/// An observer node: its libp2p peer id and the organisation that runs it
+/// (a municipality, KDN, an auditor; never a person).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observer {
+    pub peer_id: Text<1, 100>,
+    pub name: Name,
+}
+
 /// A typed body; the variant fixes the record's kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -719,6 +742,7 @@ pub enum Body {
     OfferConsolidate(ConsolidateBody),
     StandardDefine(Box<StandardDefineBody>),
     StandardRetire(StandardRetireBody),
+    FederationObservers(ObserversBody),
 }
 
 /// A body-level rule that a well-typed body broke. `code()` is stable.
@@ -862,6 +886,7 @@ impl Body {
             Body::OfferConsolidate(_) => Kind::OfferConsolidate,
             Body::StandardDefine(_) => Kind::StandardDefine,
             Body::StandardRetire(_) => Kind::StandardRetire,
+            Body::FederationObservers(_) => Kind::FederationObservers,
         }
     }
 
@@ -897,6 +922,7 @@ impl Body {
             Kind::OfferConsolidate => Body::OfferConsolidate(de(v)?),
             Kind::StandardDefine => Body::StandardDefine(Box::new(de(v)?)),
             Kind::StandardRetire => Body::StandardRetire(de(v)?),
+            Kind::FederationObservers => Body::FederationObservers(de(v)?),
         })
     }
 
@@ -926,6 +952,7 @@ impl Body {
             Body::OfferConsolidate(b) => serde_json::to_value(b),
             Body::StandardDefine(b) => serde_json::to_value(b),
             Body::StandardRetire(b) => serde_json::to_value(b),
+            Body::FederationObservers(b) => serde_json::to_value(b),
         };
         // Serialising these plain structs into a Value cannot fail: no maps with
         // non-string keys, no floats.
@@ -945,6 +972,7 @@ impl Body {
             Body::MunicipalityAdmit(b) => Some(&b.approvals),
             Body::StandardDefine(b) => Some(&b.approvals),
             Body::StandardRetire(b) => Some(&b.approvals),
+            Body::FederationObservers(b) => Some(&b.approvals),
             _ => None,
         }
     }
@@ -962,6 +990,7 @@ impl Body {
             Body::MunicipalityAdmit(b) => Some(&mut b.approvals),
             Body::StandardDefine(b) => Some(&mut b.approvals),
             Body::StandardRetire(b) => Some(&mut b.approvals),
+            Body::FederationObservers(b) => Some(&mut b.approvals),
             _ => None,
         }
     }
@@ -978,6 +1007,7 @@ impl Body {
             Body::MunicipalityAdmit(b) => Some(&b.prev_action),
             Body::StandardDefine(b) => Some(&b.prev_action),
             Body::StandardRetire(b) => Some(&b.prev_action),
+            Body::FederationObservers(b) => Some(&b.prev_action),
             _ => None,
         }
     }
@@ -1158,6 +1188,11 @@ impl Body {
                 approvals(&b.approvals)
             }
             Body::StandardRetire(b) => approvals(&b.approvals),
+            Body::FederationObservers(b) => {
+                list_len("observers", &b.observers, 0)?;
+                unique("observers", b.observers.iter().map(|o| &o.peer_id))?;
+                approvals(&b.approvals)
+            }
         }
     }
 }

@@ -535,6 +535,12 @@ fn every_answer_type_fills_and_matches_its_schema() {
             governance_head: Hash32([8; 32]),
             stewards: vec![did(1)],
             threshold: 1,
+            observers: vec![
+                serde_json::from_value(
+                    serde_json::json!({"peer_id": "12D3KooWobs", "name": "KDN Prüfstelle"}),
+                )
+                .expect("observer"),
+            ],
             providers: 6,
             offers: 180,
             in_sync: true,

@@ -628,4 +628,68 @@ fn a_closed_federation_keeps_undeclared_nodes_out() {
         || (status(&x.http)["records"] == status(&a)["records"]).then_some(()),
     );
     x.stop();
+
+    // An observer node (KDN's, say) is dropped until the stewards admit it,
+    // then catches up; removed again, it is disconnected.
+    let odir = f.dir().join("observer");
+    init_fast(&odir, &f.genesis, &[f.nodes[0].listen[0].clone()]);
+    let ocfg = odir.join("config.toml");
+    let text = std::fs::read_to_string(&ocfg)
+        .expect("cfg")
+        .replace("observer = false", "observer = true");
+    std::fs::write(&ocfg, text).expect("w");
+    let o = NodeProc::start(&odir, &[]);
+    wait_for("the closed node to drop the observer", CONVERGE, || {
+        (f.nodes[0]
+            .log()
+            .matches("closed federation: peer is not a declared node")
+            .count()
+            >= 2)
+            .then_some(())
+    });
+    assert_eq!(
+        status(&o.http)["records"],
+        1,
+        "the observer got nothing yet"
+    );
+    let mut args = vec![
+        "federation",
+        "observers",
+        "--add",
+        o.peer_id.as_str(),
+        "--name",
+        "KDN Prüfstelle",
+    ];
+    args.extend(f.steward_args());
+    let out = f.kx_ok(0, &args);
+    assert!(out.starts_with("stored federation.observers"), "{out}");
+    assert_eq!(status(&a)["observers"][0]["peer_id"], o.peer_id.as_str());
+    assert_eq!(status(&a)["observers"][0]["name"], "KDN Prüfstelle");
+    wait_for(
+        "the admitted observer to catch up",
+        Duration::from_secs(120),
+        || (status(&o.http)["records"] == status(&a)["records"]).then_some(()),
+    );
+    // A peer id that is not one is refused before anything is signed.
+    let mut bad = vec![
+        "federation",
+        "observers",
+        "--add",
+        "not-a-peer",
+        "--name",
+        "X",
+    ];
+    bad.extend(f.steward_args());
+    assert!(!f.kx(0, &bad).status.success());
+    let mut args = vec!["federation", "observers", "--remove", o.peer_id.as_str()];
+    args.extend(f.steward_args());
+    f.kx_ok(0, &args);
+    assert_eq!(status(&a)["observers"], serde_json::json!([]));
+    wait_for("the removed observer to be disconnected", CONVERGE, || {
+        f.nodes[0]
+            .log()
+            .contains("closed federation: peer no longer declared; disconnecting")
+            .then_some(())
+    });
+    o.stop();
 }

@@ -105,8 +105,9 @@ impl Task {
         tracing::debug!("swarm stopped");
     }
 
-    /// In a closed federation: is this peer a bootstrap peer or a node declared in
-    /// the profile of an admitted provider in good standing?
+    /// In a closed federation: is this peer a bootstrap peer, a node declared in
+    /// the profile of an admitted provider in good standing, or an observer node
+    /// the stewards admitted?
     fn allowed(&self, peer: &PeerId) -> bool {
         if !self.cfg.closed {
             return true;
@@ -120,11 +121,12 @@ impl Task {
         }
         let text = peer.to_string();
         self.node.with_state(|state| {
-            state.providers.values().any(|p| {
-                p.standing == kx_protocol::Standing::Active
-                    && p.profile_body()
-                        .is_some_and(|b| b.nodes.iter().any(|n| n.as_str() == text))
-            })
+            state.observers.iter().any(|o| o.peer_id.as_str() == text)
+                || state.providers.values().any(|p| {
+                    p.standing == kx_protocol::Standing::Active
+                        && p.profile_body()
+                            .is_some_and(|b| b.nodes.iter().any(|n| n.as_str() == text))
+                })
         })
     }
 

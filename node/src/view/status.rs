@@ -39,6 +39,7 @@ pub fn status(node: &Node, peer_id: String, peers: Vec<PeerInfo>, observer: bool
             governance_head: r.governance_head(),
             stewards: state.stewards.iter().cloned().collect(),
             threshold: state.threshold,
+            observers: state.observers.clone(),
             providers: state.providers.len(),
             offers: state.offers.len(),
             in_sync,

@@ -92,6 +92,10 @@ impl State {
             "federation": self.federation.to_hex(),
             "governance": {
                 "head": self.head.to_hex(),
+                "observers": self.observers.iter().map(|o| json!({
+                    "name": o.name.as_str(),
+                    "peer_id": o.peer_id.as_str(),
+                })).collect::<Vec<_>>(),
                 "stewards": self.stewards.iter().map(Did::as_str).collect::<Vec<_>>(),
                 "threshold": self.threshold,
             },
@@ -148,7 +152,15 @@ impl State {
         w.hex(&self.federation);
         w.push(",\"governance\":{\"head\":");
         w.hex(&self.head);
-        w.push(",\"stewards\":");
+        w.push(",\"observers\":[");
+        for (i, o) in self.observers.iter().enumerate() {
+            w.push(if i > 0 { ",{\"name\":" } else { "{\"name\":" });
+            w.string(o.name.as_str());
+            w.push(",\"peer_id\":");
+            w.string(o.peer_id.as_str());
+            w.push("}");
+        }
+        w.push("],\"stewards\":");
         w.plains(self.stewards.iter().map(Did::as_str));
         w.push(&format!(
             ",\"threshold\":{}}},\"municipalities\":[",

@@ -204,6 +204,7 @@ impl Registry {
         self.state.stewards = self.derived.stewards.clone();
         self.state.threshold = self.derived.threshold;
         self.state.standards = self.derived.standards.clone();
+        self.state.observers = self.derived.observers.clone();
         let new = &self.derived;
         let candidates: BTreeSet<&Did> = old
             .members
@@ -580,6 +581,7 @@ impl Registry {
             requests_by_offer,
             consolidated_into,
             standards: d.standards.clone(),
+            observers: d.observers.clone(),
         }
     }
 

@@ -162,6 +162,7 @@ impl Registry {
                 requests_by_offer: BTreeMap::new(),
                 consolidated_into: BTreeMap::new(),
                 standards: BTreeMap::new(),
+                observers: Vec::new(),
             },
             changes: None,
         };

@@ -314,6 +314,9 @@ pub struct State {
     pub consolidated_into: BTreeMap<(Did, OfferId), BTreeSet<(Did, OfferId)>>,
     /// The stewards' standards, by id (retired ones included).
     pub standards: BTreeMap<Slug, StandardEntry>,
+    /// The observer nodes the stewards admitted (`federation.observers`),
+    /// sorted by peer id.
+    pub observers: Vec<crate::body::Observer>,
 }
 
 /// A standard of the portfolio (`standard.define`): its current definition

@@ -75,6 +75,8 @@ pub(super) struct Derived {
     pub(super) steward_successions: Vec<Hash32>,
     /// The standards defined on the chain, by id.
     pub(super) standards: BTreeMap<Slug, StandardEntry>,
+    /// The observer nodes of the last `federation.observers`, by peer id.
+    pub(super) observers: Vec<crate::body::Observer>,
     pub(super) keys: BTreeMap<Did, KeyInfo>,
     /// identity -> its keys in rotation order
     pub(super) identities: BTreeMap<Did, Vec<Did>>,
@@ -282,6 +284,10 @@ impl Registry {
                 if let Some(s) = d.standards.get_mut(&b.standard_id) {
                     s.retired = Some(rid);
                 }
+            }
+            Some(Body::FederationObservers(b)) => {
+                d.observers = b.observers.clone();
+                d.observers.sort_by(|x, y| x.peer_id.cmp(&y.peer_id));
             }
             _ => {}
         }

@@ -172,6 +172,44 @@ pub(super) fn cases() -> Vec<Case> {
         &rec,
         &[(1, &s1), (2, &s2)],
     ));
+    // Peer ids are text: two that differ only in case are two entries; one of
+    // 100 characters is the longest allowed.
+    let observers = json!([
+        {"peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "name": "KDN Prüfstelle"},
+        {"peer_id": "12D3KooWd3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "name": "Kreis Lippe"},
+        {"peer_id": "1".repeat(100), "name": "Stadt Paderborn"}
+    ]);
+    let obs = action(
+        Kind::FederationObservers,
+        json!({"prev_action": head.to_hex(), "observers": observers}),
+        &[&s1, &s2],
+    );
+    let rec = sign(&s2, fed, 3, Some(Hash32([3; 32])), obs);
+    cases.push(positive(
+        "federation-observers",
+        "the stewards admit three observer nodes to a closed federation (two peer ids differ only in case; one has 100 characters)",
+        &s2,
+        &rec,
+        &[(1, &s1), (2, &s2)],
+    ));
+    let observers_record = rec;
+    let mut most: Vec<Value> = (0..512)
+        .map(|i| json!({"peer_id": format!("12D3KooWobserver{i:03}"), "name": format!("Beobachter {i}")}))
+        .collect();
+    most[0]["name"] = json!("N".repeat(200));
+    let obs = action(
+        Kind::FederationObservers,
+        json!({"prev_action": head.to_hex(), "observers": most}),
+        &[&s1, &s2],
+    );
+    let rec = sign(&s2, fed, 4, Some(Hash32([4; 32])), obs);
+    cases.push(positive(
+        "federation-observers-512",
+        "the longest observer list: 512 entries, the first with a name of 200 characters",
+        &s2,
+        &rec,
+        &[(1, &s1), (2, &s2)],
+    ));
     let ms = action(
         Kind::MemberSuccession,
         json!({"prev_action": head.to_hex(), "provider": a.did().as_str(), "successor": b.did().as_str(), "effective_at": "2024-01-01T00:00:00Z", "offer_ids": [], "reason": "Fusion; Schlüssel des Vorgängers verloren"}),
@@ -777,6 +815,68 @@ pub(super) fn cases() -> Vec<Case> {
         "the same steward's approval twice",
         t(text(&resign(&s1, twice))),
         "duplicate_entry",
+    );
+    // Observer lists the body rules refuse, each approved as it is: the body
+    // rule, not the approvals, refuses them.
+    let observers_with = |list: Value| {
+        let mut v = record_value(&observers_record);
+        v["body"]["observers"] = list;
+        let mut action = v["body"].clone();
+        if let Value::Object(m) = &mut action {
+            m.remove("approvals");
+        }
+        let mut bytes = kx_protocol::record::ACTION_TAG.to_vec();
+        bytes.extend(
+            kx_protocol::json::canonical(&json!({"body": action, "kind": "federation.observers"}))
+                .expect("jcs"),
+        );
+        v["body"]["approvals"] = json!([
+            {"steward": s1.did().as_str(), "sig": s1.sign(&bytes).to_text()},
+            {"steward": s2.did().as_str(), "sig": s2.sign(&bytes).to_text()},
+        ]);
+        t(text(&resign(&s2, v)))
+    };
+    neg(
+        "duplicate-entry-observers",
+        "federation.observers naming one peer id twice (with two names), correctly approved",
+        observers_with(json!([
+            {"peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "name": "KDN Prüfstelle"},
+            {"peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "name": "KDN"}
+        ])),
+        "duplicate_entry",
+    );
+    let many: Vec<Value> = (0..513)
+        .map(|i| json!({"peer_id": format!("12D3KooWobserver{i:03}"), "name": format!("Beobachter {i}")}))
+        .collect();
+    neg(
+        "observers-513",
+        "federation.observers with 513 entries (at most 512)",
+        observers_with(json!(many)),
+        "invalid_value",
+    );
+    neg(
+        "observers-name-empty",
+        "an observer with an empty name",
+        observers_with(
+            json!([{"peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "name": ""}]),
+        ),
+        "invalid_length",
+    );
+    let mut no_prev = record_value(&observers_record);
+    if let Value::Object(m) = &mut no_prev["body"] {
+        m.remove("prev_action");
+    }
+    neg(
+        "observers-no-prev-action",
+        "federation.observers without prev_action",
+        t(text(&resign(&s2, no_prev))),
+        "missing_field",
+    );
+    neg(
+        "observers-peer-id-length",
+        "an observer's peer_id of 101 characters (text(1, 100))",
+        observers_with(json!([{"peer_id": "1".repeat(101), "name": "KDN"}])),
+        "invalid_length",
     );
     let mut gv = record_value(&gns);
     gv["federation"] = json!("00".repeat(32));

@@ -320,11 +320,40 @@ pub(super) fn edges() -> Case {
         ),
         "member_revoked",
     );
+    // Observer nodes: each federation.observers replaces the list (6.3).
+    sc.act(
+        "the stewards admit two observer nodes",
+        &s1,
+        Kind::FederationObservers,
+        json!({"observers": [
+            {"peer_id": "12D3KooWLRPJAA5o6Z6ZEqGyHkfiN1mzV9uQ76Sc5GBdD52Q9rfB", "name": "Stadt Paderborn"},
+            {"peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "name": "KDN Prüfstelle"}
+        ]}),
+        &[&s1],
+        "stored",
+    );
+    // The final list, given out of order: the summary sorts it by the bytes of
+    // peer_id (D < L < a, and U+FF5E before U+1F600, which UTF-16 orders the
+    // other way), neither the order of the names nor a case-insensitive one.
+    sc.act(
+        "the stewards replace the list: three observers, the KDN's renamed",
+        &s1,
+        Kind::FederationObservers,
+        json!({"observers": [
+            {"peer_id": "12D3KooWaxQ8w5i7ZTkdDhRrxvg1jjM8VheS7xDyBW7oA6PcR4Fz", "name": "Archiv NRW"},
+            {"peer_id": "12D3KooWLRPJAA5o6Z6ZEqGyHkfiN1mzV9uQ76Sc5GBdD52Q9rfB", "name": "Stadt Paderborn"},
+            {"peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "name": "KDN Prüfstelle Köln"},
+            {"peer_id": "\u{1F600} test", "name": "Testknoten 2"},
+            {"peer_id": "\u{FF5E} test", "name": "Testknoten 1"}
+        ]}),
+        &[&s1],
+        "stored",
+    );
     let state = sc.reg.state();
     Case {
         name: "state-governance-edges".into(),
         json: json!({
-            "desc": "held and forked governance actions, actions on revoked or unknown providers, void rotations, a succession to a non-member, a steward that is also a provider, a successor revoked after it accepted",
+            "desc": "held and forked governance actions, actions on revoked or unknown providers, void rotations, a succession to a non-member, a steward that is also a provider, a successor revoked after it accepted, the observer list replaced",
             "type": "state",
             "genesis": record_value(&gns),
             "steps": sc.steps,
@@ -717,6 +746,23 @@ pub(super) fn cases() -> Vec<Case> {
         again,
         "unexpected_genesis",
         false,
+    );
+    // An empty observer list removes every observer (and is a valid action).
+    sc.act(
+        "the stewards admit an observer node",
+        &s1,
+        Kind::FederationObservers,
+        json!({"observers": [{"peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "name": "KDN Prüfstelle"}]}),
+        &[&s1, &s2],
+        "stored",
+    );
+    sc.act(
+        "the stewards remove every observer",
+        &s2,
+        Kind::FederationObservers,
+        json!({"observers": []}),
+        &[&s1, &s2],
+        "stored",
     );
 
     let state = sc.reg.state();
