@@ -849,8 +849,16 @@ pub fn export(client: &Client, provider: &str, out: Option<&Path>) -> Result<()>
         .filter(|o| o.status != OfferStatus::Withdrawn && o.status != OfferStatus::Consolidated)
         .map(|o| row_of(&o.body))
         .collect();
+    let extension = out
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        None | Some("csv" | "xlsx") => {}
+        Some(other) => bail!("export writes .csv or .xlsx, not .{other}"),
+    }
     match out {
-        Some(path) if is_xlsx(path) => write_xlsx(path, &header, &rows)?,
+        Some(path) if extension.as_deref() == Some("xlsx") => write_xlsx(path, &header, &rows)?,
         Some(path) => write_new(path, &csv_bytes(&header, &rows)?, false)?,
         None => std::io::stdout()
             .lock()
