@@ -426,11 +426,13 @@ fn column_of_path(path: &str) -> Option<&'static Column> {
     })
 }
 
-/// A row read into an offer body (without `version` unless the row gives one).
+/// A row read into a checked offer body; `version` is the row's own, if it
+/// gives one (the body holds a stand-in until the plan sets it).
 struct Row {
     line: usize,
     offer_id: String,
-    json: Map<String, Value>,
+    version: Option<u64>,
+    body: OfferBody,
 }
 
 /// Reads every row; returns the rows or every problem found.
@@ -529,29 +531,34 @@ fn read_rows(sheet: &Sheet) -> Result<Vec<Row>, Vec<Problem>> {
             continue;
         }
         // The protocol's checks, with a stand-in version when the row has none.
-        let mut probe = body.clone();
-        probe.entry("version").or_insert(json!(1));
-        if let Err(e) = Body::from_json(Kind::Offer, Value::Object(probe)) {
-            let column = match &e {
-                RecordError::Field { path, .. } => column_of_path(path)
-                    .map(|c| match index.get(c.name) {
-                        Some(i) => format!("{} ({})", letter(*i), c.name),
-                        None => c.name.to_owned(),
-                    })
-                    .unwrap_or_else(|| path.clone()),
-                _ => "-".into(),
-            };
-            problems.push(Problem {
-                row: *line,
-                column,
-                message: format!("{}: {e}", e.code()),
-            });
-            continue;
-        }
+        let version = body.get("version").and_then(Value::as_u64);
+        body.entry("version").or_insert(json!(1));
+        let checked = match Body::from_json(Kind::Offer, Value::Object(body)) {
+            Ok(Body::Offer(b)) => *b,
+            Ok(_) => continue,
+            Err(e) => {
+                let column = match &e {
+                    RecordError::Field { path, .. } => column_of_path(path)
+                        .map(|c| match index.get(c.name) {
+                            Some(i) => format!("{} ({})", letter(*i), c.name),
+                            None => c.name.to_owned(),
+                        })
+                        .unwrap_or_else(|| path.clone()),
+                    _ => "-".into(),
+                };
+                problems.push(Problem {
+                    row: *line,
+                    column,
+                    message: format!("{}: {e}", e.code()),
+                });
+                continue;
+            }
+        };
         rows.push(Row {
             line: *line,
             offer_id,
-            json: body,
+            version,
+            body: checked,
         });
     }
     if problems.is_empty() {
@@ -597,19 +604,21 @@ enum Plan {
 }
 
 fn plan(row: &Row, current: Option<&OfferView>) -> Result<Plan, String> {
-    let given = row.json.get("version").and_then(Value::as_u64);
-    let with_version = |v: u64| {
-        let mut m = row.json.clone();
-        m.insert("version".into(), json!(v));
-        Body::from_json(Kind::Offer, Value::Object(m)).map_err(|e| e.to_string())
+    let given = row.version;
+    // The row's body is checked; a version ≥ 1 keeps it so.
+    let with_version = |version: u64| {
+        Box::new(Body::Offer(Box::new(OfferBody {
+            version,
+            ..row.body.clone()
+        })))
     };
     let Some(cur) = current else {
-        return Ok(Plan::Publish(Box::new(with_version(given.unwrap_or(1))?)));
+        return Ok(Plan::Publish(with_version(given.unwrap_or(1))));
     };
-    let same = match with_version(cur.version)? {
-        Body::Offer(b) => *b == cur.body,
-        _ => false,
-    };
+    let same = OfferBody {
+        version: cur.version,
+        ..row.body.clone()
+    } == cur.body;
     let shown = cur.status != OfferStatus::Withdrawn && cur.status != OfferStatus::Consolidated;
     if same && shown && given.is_none_or(|g| g == cur.version) {
         return Ok(Plan::Unchanged(cur.version));
@@ -619,8 +628,8 @@ fn plan(row: &Row, current: Option<&OfferView>) -> Result<Plan, String> {
             "version {g} is not after the node's current version {} (leave version empty to publish the next one)",
             cur.version
         )),
-        Some(g) => Ok(Plan::Publish(Box::new(with_version(g)?))),
-        None => Ok(Plan::Publish(Box::new(with_version(cur.version + 1)?))),
+        Some(g) => Ok(Plan::Publish(with_version(g))),
+        None => Ok(Plan::Publish(with_version(cur.version + 1))),
     }
 }
 

@@ -113,6 +113,15 @@ impl KeyFile {
         }
     }
 
+    /// The key: the plain form's at once, the encrypted form's opened with
+    /// `passphrase` (2.2.1 rules 5 and 6).
+    pub fn open(self, passphrase: &[u8]) -> Result<SecretKey, KeyFileError> {
+        match self {
+            KeyFile::Plain(key) => Ok(key),
+            KeyFile::Encrypted(file) => file.open(passphrase),
+        }
+    }
+
     /// The did the file names (for the encrypted form: the one it claims, checked
     /// by `open`).
     pub fn did(&self) -> &Did {

@@ -314,10 +314,7 @@ fn every_vector_holds() {
                 let file = v["file"].as_str().expect("file");
                 let pass = v["passphrase"].as_str().expect("passphrase");
                 let got = KeyFile::parse(file)
-                    .and_then(|f| match f {
-                        KeyFile::Encrypted(e) => e.open(pass.as_bytes()),
-                        KeyFile::Plain(k) => Ok(k),
-                    })
+                    .and_then(|f| f.open(pass.as_bytes()))
                     .map(|k| k.did().as_str().to_owned())
                     .map_err(|e| e.code().as_str());
                 let expected = match v["expected"]["error"].as_str() {

@@ -124,12 +124,9 @@ impl Federation {
     pub fn secret(&self, name: &str) -> SecretKey {
         let text =
             std::fs::read_to_string(self.dir().join(format!("{name}.key"))).expect("key file");
-        match kx_protocol::keyfile::KeyFile::parse(&text).expect("key file") {
-            kx_protocol::keyfile::KeyFile::Encrypted(f) => {
-                f.open(crate::TEST_PASSPHRASE.as_bytes()).expect("key")
-            }
-            kx_protocol::keyfile::KeyFile::Plain(k) => k,
-        }
+        kx_protocol::keyfile::KeyFile::parse(&text)
+            .and_then(|f| f.open(crate::TEST_PASSPHRASE.as_bytes()))
+            .expect("key")
     }
 
     /// Admits `did` as `name` on node 0, approved by every steward.

@@ -110,10 +110,7 @@ impl Parts {
 /// error code.
 fn read(text: &str, passphrase: &str) -> Result<String, &'static str> {
     KeyFile::parse(text)
-        .and_then(|f| match f {
-            KeyFile::Encrypted(e) => e.open(passphrase.as_bytes()),
-            KeyFile::Plain(k) => Ok(k),
-        })
+        .and_then(|f| f.open(passphrase.as_bytes()))
         .map(|k| k.did().as_str().to_owned())
         .map_err(|e| e.code().as_str())
 }
