@@ -278,6 +278,12 @@ pub struct AuthorView {
     /// Standing of the key at its next seq.
     pub standing: Standing,
     pub steward: bool,
+    /// The identity's allowance of log positions (protocol 6.4); null for a
+    /// key of no identity.
+    pub allowance: Option<u64>,
+    /// The position the key's next seq takes in its identity's log: records
+    /// beyond `allowance` do not count and are refused.
+    pub next_position: Option<u64>,
 }
 
 /// The last reconciliation with a peer.

@@ -747,6 +747,22 @@ pub enum GovCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
+    /// Set how many positions of its log a member's records may take, over all
+    /// its keys (default 10,000): beyond it records do not count and nodes
+    /// refuse them (`allowance_exceeded`). Bounds what a stolen key can publish.
+    Allowance {
+        /// The member's did: a provider's, or a municipality's.
+        #[arg(long)]
+        provider: String,
+        /// The new allowance (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=9_007_199_254_740_991))]
+        records: u64,
+        /// Why (for the record).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
     /// Hand a provider's portfolio to a successor when the provider cannot sign
     /// any more; takes effect once the successor accepts (`kx provider accept`).
     Succession {

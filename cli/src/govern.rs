@@ -127,6 +127,16 @@ pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
             let v = json!({"provider": p.as_str(), "key": key.as_str(), "from_seq": from_seq.unwrap_or(next), "new_key": n.as_str(), "reason": reason});
             act(client, Kind::MemberRekey, v, gov, json)
         }
+        GovCommand::Allowance {
+            provider,
+            records,
+            reason,
+            gov,
+        } => {
+            let p = parse_did(&provider, "--provider")?;
+            let v = json!({"provider": p.as_str(), "allowance": records, "reason": reason});
+            act(client, Kind::MemberAllowance, v, gov, json)
+        }
         GovCommand::Succession {
             provider,
             successor,

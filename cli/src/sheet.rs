@@ -680,6 +680,24 @@ pub fn publish(client: &Client, key: &Path, path: &Path, out: OutArgs, json: boo
     if !problems.is_empty() {
         return Err(report(&problems, path));
     }
+    let changed = plans
+        .iter()
+        .filter(|(_, p)| matches!(p, Plan::Publish(_)))
+        .count() as u64;
+    if let (Some(allowance), Some(next)) = (author.allowance, author.next_position)
+        && changed > 0
+        && next + changed - 1 > allowance
+    {
+        bail!(Refused::new(
+            kx_protocol::GateCode::AllowanceExceeded,
+            format!(
+                "{changed} changed offers would take positions {next} to {} of {identity}'s log; \
+                 its allowance is {allowance}: ask the stewards to raise it \
+                 (kx federation allowance --provider {identity} --records N)",
+                next + changed - 1
+            ),
+        ));
+    }
     let issued_at = now()?;
     let mut signed: Vec<(&Row, VerifiedRecord)> = Vec::new();
     let mut unchanged = Vec::new();

@@ -117,6 +117,8 @@ pub struct Metrics {
     pub http_requests: AtomicU64,
     /// Requests refused over a client's rate limit.
     pub rate_limited: AtomicU64,
+    /// Records dropped because the stewards cut them off (protocol 7.2).
+    pub pruned: AtomicU64,
     /// Rejections by code.
     pub rejected: Mutex<std::collections::BTreeMap<ErrorCode, u64>>,
 }
@@ -206,6 +208,15 @@ impl Node {
         }
         if bad > 0 {
             tracing::warn!(bad, "records in the store failed verification");
+        }
+        // A store written before a cut arrived, or by a run that stopped
+        // between dropping records and deleting them, may hold records the
+        // stewards cut off (protocol 7.2).
+        let gone = registry.prune();
+        if !gone.is_empty() {
+            store.remove(&gone)?;
+            store.flush()?;
+            tracing::info!(records = gone.len(), "dropped records the stewards cut off");
         }
         if store.get(&genesis.id())?.is_none() {
             store.put(std::slice::from_ref(&genesis))?;
@@ -453,6 +464,22 @@ impl Core {
         tracing::debug!("writer stopped");
     }
 
+    /// Takes dropped records out of the read cache and counts them.
+    fn forget(&self, gone: &[Hash32]) {
+        let mut recent = match self.recent.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        for id in gone {
+            recent.young.remove(id);
+            recent.old.remove(id);
+        }
+        self.metrics
+            .pruned
+            .fetch_add(gone.len() as u64, Ordering::Relaxed);
+        tracing::info!(records = gone.len(), "dropped records the stewards cut off");
+    }
+
     fn commit(&self, jobs: Vec<Job>) {
         let mut outcomes: Vec<Vec<Result<Admitted, kx_protocol::registry::Rejection>>> =
             Vec::with_capacity(jobs.len());
@@ -481,6 +508,14 @@ impl Core {
                 }
                 outcomes.push(outs);
             }
+            // What a revocation or a steward rotation in this batch cut off
+            // leaves the set, the store and the reconciliation (protocol 7.2);
+            // the state does not change.
+            let gone = registry.prune();
+            if !gone.is_empty() {
+                let dropped: std::collections::HashSet<&Hash32> = gone.iter().collect();
+                new.retain(|r| !dropped.contains(&r.id()));
+            }
             timings[0] = started.elapsed();
             // Written (not yet durable) before readers can see the new state:
             // pages read offer bodies from the store. (If the write fails the
@@ -505,6 +540,14 @@ impl Core {
                     Err(p) => *p.into_inner() = None,
                 }
             }
+            // Deleted only now: the index read the bodies of offers it took out.
+            let written = written.and_then(|()| {
+                if gone.is_empty() {
+                    return Ok(());
+                }
+                self.forget(&gone);
+                self.store.remove(&gone)
+            });
             timings[2] = started.elapsed();
             written
         };

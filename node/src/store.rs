@@ -68,6 +68,9 @@ pub trait Store: Send + Sync {
     fn put(&self, batch: &[VerifiedRecord]) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Deletes records (not yet durable): what the stewards cut off
+    /// (`Registry::prune`). Ids not stored are skipped.
+    fn remove(&self, ids: &[Hash32]) -> Result<(), StoreError>;
     /// The canonical JSON of a record.
     fn get(&self, id: &Hash32) -> Result<Option<Vec<u8>>, StoreError>;
     /// Where a record is in the order records were written (see `scan`).
@@ -328,6 +331,22 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn remove(&self, ids: &[Hash32]) -> Result<(), StoreError> {
+        for part in ids.chunks(SLED_BATCH) {
+            let (mut bodies, mut gone) = (sled::Batch::default(), sled::Batch::default());
+            for id in part {
+                if let Some(at) = self.by_id.get(id.0)? {
+                    bodies.remove(at);
+                    gone.remove(&id.0[..]);
+                }
+            }
+            // Ids first: an id never names a position without its record.
+            self.by_id.apply_batch(gone)?;
+            self.arrival.apply_batch(bodies)?;
+        }
+        Ok(())
+    }
+
     fn get(&self, id: &Hash32) -> Result<Option<Vec<u8>>, StoreError> {
         match self.by_id.get(id.0)? {
             Some(at) => Ok(Some(self.body_at(&id.0, &at)?)),
@@ -467,6 +486,34 @@ mod tests {
         for r in &recs {
             assert_eq!(s.get(&r.id()).expect("get"), Some(json(r)));
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn removed_records_are_gone_from_every_read_and_stay_gone() {
+        let (dir, fed, recs) = setup("remove", 4);
+        {
+            let s = SledStore::open(&dir, &fed).expect("open");
+            s.put(&recs).expect("put");
+            let absent = Hash32([7; 32]);
+            s.remove(&[recs[1].id(), recs[3].id(), absent])
+                .expect("remove");
+            s.flush().expect("flush");
+            assert_eq!(s.len(), 2);
+            assert_eq!(s.get(&recs[1].id()).expect("get"), None);
+            assert_eq!(s.position(&recs[3].id()).expect("position"), None);
+        }
+        let s = SledStore::reopen(&dir, &fed).expect("reopen");
+        assert_eq!(s.len(), 2);
+        let scanned: Vec<Vec<u8>> = s
+            .scan(None, 10)
+            .expect("scan")
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(scanned, vec![json(&recs[0]), json(&recs[2])]);
+        let paged = s.page(None, 10).expect("page");
+        assert_eq!(paged.len(), 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

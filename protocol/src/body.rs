@@ -51,11 +51,12 @@ pub enum Kind {
     StandardDefine,
     StandardRetire,
     FederationObservers,
+    MemberAllowance,
 }
 
 impl Kind {
     /// Every kind, in the order of the spec.
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 27] = [
         Kind::Genesis,
         Kind::MemberAdmit,
         Kind::MemberSuspend,
@@ -82,6 +83,7 @@ impl Kind {
         Kind::StandardDefine,
         Kind::StandardRetire,
         Kind::FederationObservers,
+        Kind::MemberAllowance,
     ];
 
     /// The `kind` string.
@@ -113,6 +115,7 @@ impl Kind {
             Kind::StandardDefine => "standard.define",
             Kind::StandardRetire => "standard.retire",
             Kind::FederationObservers => "federation.observers",
+            Kind::MemberAllowance => "member.allowance",
         }
     }
 
@@ -137,6 +140,7 @@ impl Kind {
                 | Kind::StandardDefine
                 | Kind::StandardRetire
                 | Kind::FederationObservers
+                | Kind::MemberAllowance
         )
     }
 
@@ -224,6 +228,23 @@ pub struct StewardsBody {
     pub threshold: u64,
     pub approvals: Vec<Approval>,
 }
+
+/// `member.allowance`: the stewards set how many positions of its log an
+/// identity's records may take (the default is [`DEFAULT_ALLOWANCE`]): what a
+/// stolen key can publish before the stewards revoke it stays bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowanceBody {
+    pub prev_action: Hash32,
+    pub provider: Did,
+    pub allowance: u64,
+    pub reason: Summary,
+    pub approvals: Vec<Approval>,
+}
+
+/// The allowance of an identity no `member.allowance` names
+/// (`specs/protocol.md` 6.4).
+pub const DEFAULT_ALLOWANCE: u64 = 10_000;
 
 /// `member.rekey`: the stewards replace a provider's lost key. Records of `key`
 /// from `from_seq` on no longer count; the provider continues under `new_key`.
@@ -743,6 +764,7 @@ pub enum Body {
     StandardDefine(Box<StandardDefineBody>),
     StandardRetire(StandardRetireBody),
     FederationObservers(ObserversBody),
+    MemberAllowance(AllowanceBody),
 }
 
 /// A body-level rule that a well-typed body broke. `code()` is stable.
@@ -887,6 +909,7 @@ impl Body {
             Body::StandardDefine(_) => Kind::StandardDefine,
             Body::StandardRetire(_) => Kind::StandardRetire,
             Body::FederationObservers(_) => Kind::FederationObservers,
+            Body::MemberAllowance(_) => Kind::MemberAllowance,
         }
     }
 
@@ -923,6 +946,7 @@ impl Body {
             Kind::StandardDefine => Body::StandardDefine(Box::new(de(v)?)),
             Kind::StandardRetire => Body::StandardRetire(de(v)?),
             Kind::FederationObservers => Body::FederationObservers(de(v)?),
+            Kind::MemberAllowance => Body::MemberAllowance(de(v)?),
         })
     }
 
@@ -953,6 +977,7 @@ impl Body {
             Body::StandardDefine(b) => serde_json::to_value(b),
             Body::StandardRetire(b) => serde_json::to_value(b),
             Body::FederationObservers(b) => serde_json::to_value(b),
+            Body::MemberAllowance(b) => serde_json::to_value(b),
         };
         // Serialising these plain structs into a Value cannot fail: no maps with
         // non-string keys, no floats.
@@ -973,6 +998,7 @@ impl Body {
             Body::StandardDefine(b) => Some(&b.approvals),
             Body::StandardRetire(b) => Some(&b.approvals),
             Body::FederationObservers(b) => Some(&b.approvals),
+            Body::MemberAllowance(b) => Some(&b.approvals),
             _ => None,
         }
     }
@@ -991,6 +1017,7 @@ impl Body {
             Body::StandardDefine(b) => Some(&mut b.approvals),
             Body::StandardRetire(b) => Some(&mut b.approvals),
             Body::FederationObservers(b) => Some(&mut b.approvals),
+            Body::MemberAllowance(b) => Some(&mut b.approvals),
             _ => None,
         }
     }
@@ -1008,6 +1035,7 @@ impl Body {
             Body::StandardDefine(b) => Some(&b.prev_action),
             Body::StandardRetire(b) => Some(&b.prev_action),
             Body::FederationObservers(b) => Some(&b.prev_action),
+            Body::MemberAllowance(b) => Some(&b.prev_action),
             _ => None,
         }
     }
@@ -1031,6 +1059,10 @@ impl Body {
             }
             Body::MemberRekey(b) => {
                 positive("from_seq", b.from_seq)?;
+                approvals(&b.approvals)
+            }
+            Body::MemberAllowance(b) => {
+                positive("allowance", b.allowance)?;
                 approvals(&b.approvals)
             }
             Body::MemberSuccession(b) => {

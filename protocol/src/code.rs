@@ -191,6 +191,8 @@ text_enum! {
         NotAnAgreement = "not_an_agreement",
         /// A retirement of a standard that is not in force.
         UnknownStandard = "unknown_standard",
+        /// The record lies beyond its identity's allowance of log positions.
+        AllowanceExceeded = "allowance_exceeded",
     }
 }
 

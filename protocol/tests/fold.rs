@@ -240,7 +240,7 @@ impl Builder {
             }
             6 => {
                 let from = next_seq.saturating_sub(u64::from(arg % 2)).max(1);
-                match arg % 5 {
+                match arg % 6 {
                     0 => self.govern(steward, Kind::MemberSuspend, member(from), false),
                     1 => self.govern(
                         steward,
@@ -255,6 +255,11 @@ impl Builder {
                         let v = json!({"provider": did.as_str(), "key": key(k).did().as_str(), "from_seq": from, "new_key": key(new).did().as_str(), "reason": ""});
                         self.govern(steward, Kind::MemberRekey, v, false);
                         self.current.insert(p, new);
+                    }
+                    4 => {
+                        // A small allowance, so that histories run past it.
+                        let v = json!({"provider": did.as_str(), "allowance": u64::from(arg % 7) + 2, "reason": ""});
+                        self.govern(steward, Kind::MemberAllowance, v, false);
                     }
                     _ => {
                         let succ = key(10 + (p + 1) % 4).did().clone();
@@ -369,18 +374,32 @@ fn permute<T: Clone>(items: &[T], order: &[usize]) -> Vec<T> {
     v
 }
 
-fn gate_to_fixpoint(g: &VerifiedRecord, records: &[VerifiedRecord]) -> Registry {
+/// What anti-entropy does: offers every record until nothing more is
+/// taken. With `prune`, the node drops what the stewards cut off after each
+/// record (7.2), and peers keep offering everything they hold: a record
+/// dropped under a cut that a longer governance branch undoes later is taken
+/// again.
+fn gate_to_fixpoint(g: &VerifiedRecord, records: &[VerifiedRecord], prune: bool) -> Registry {
     let mut reg = Registry::new(g.clone()).expect("registry");
     let mut pending: Vec<VerifiedRecord> = records.to_vec();
     loop {
-        let before = pending.len();
+        let mut progress = false;
         pending.retain(|r| {
+            let out = reg.admit(r.clone());
+            progress |= matches!(
+                out,
+                Ok(Admitted::Stored | Admitted::Held | Admitted::Equivocation)
+            );
+            if prune {
+                reg.prune();
+                return true;
+            }
             !matches!(
-                reg.admit(r.clone()),
+                out,
                 Ok(Admitted::Stored | Admitted::Known | Admitted::Held | Admitted::Equivocation)
             )
         });
-        if pending.len() == before {
+        if !progress {
             return reg;
         }
     }
@@ -443,7 +462,7 @@ proptest! {
                 shuffled.push(records[d % records.len()].clone());
             }
         }
-        let mut other = Registry::new(g).expect("registry");
+        let mut other = Registry::new(g.clone()).expect("registry");
         for r in &shuffled {
             other.add(r.clone()).expect("add");
             // The incrementally kept state is the full recomputation, at every step.
@@ -451,6 +470,18 @@ proptest! {
         }
         prop_assert_eq!(other.len(), reference.len());
         prop_assert_eq!(other.state().digest(), reference.state().digest());
+        // Dropping what revocations cut off (7.2) changes nothing that counts:
+        // the state stays, and is what the remaining records give from scratch.
+        let mut pruned = other.clone();
+        let gone = pruned.prune();
+        prop_assert_eq!(pruned.len() + gone.len(), other.len());
+        prop_assert_eq!(incremental_view(&pruned), full_view(&pruned));
+        prop_assert_eq!(pruned.state().digest(), other.state().digest());
+        let mut rebuilt = Registry::new(g.clone()).expect("registry");
+        for r in records.iter().filter(|r| !gone.contains(&r.id())) {
+            rebuilt.add(r.clone()).expect("add");
+        }
+        prop_assert_eq!(rebuilt.state().digest(), other.state().digest());
         // An offer's history is its counted versions and withdrawals, in any order.
         for (provider, offer_id) in other.state().offers.keys() {
             let of = |reg: &Registry| {
@@ -496,11 +527,21 @@ proptest! {
         order in prop::collection::vec(any::<usize>(), 0..80),
     ) {
         let (g, records) = history(&ops, &xops);
-        let a = gate_to_fixpoint(&g, &records);
+        let a = gate_to_fixpoint(&g, &records, false);
         let mut reversed = records.clone();
         reversed.reverse();
-        let b = gate_to_fixpoint(&g, &permute(&reversed, &order));
+        let b = gate_to_fixpoint(&g, &permute(&reversed, &order), false);
         prop_assert_eq!(a.state().summary(), b.state().summary());
+        // Nodes that drop cut-off records (7.2) end with the same state and
+        // none of them. (Their sets may still differ in records that do not
+        // count, as any two nodes' may: 7.)
+        let c = gate_to_fixpoint(&g, &permute(&reversed, &order), true);
+        let d = gate_to_fixpoint(&g, &records, true);
+        prop_assert_eq!(c.state().summary(), a.state().summary());
+        prop_assert_eq!(d.state().summary(), a.state().summary());
+        prop_assert!(c.cut_off().is_empty());
+        prop_assert!(d.cut_off().is_empty());
+        prop_assert_eq!(incremental_view(&c), full_view(&c));
     }
 
     #[test]
@@ -581,14 +622,14 @@ fn gate_regression_orders_agree() {
         (125, 181, 206),
     ];
     let (g, records) = history(&ops, &[]);
-    let reference = gate_to_fixpoint(&g, &records).state().summary();
+    let reference = gate_to_fixpoint(&g, &records, false).state().summary();
     let mut reversed = records.clone();
     reversed.reverse();
     for seed in 0..20usize {
         let order: Vec<usize> = (0..80)
             .map(|i| (i * 7919 + seed * 104_729) % 1000)
             .collect();
-        let other = gate_to_fixpoint(&g, &permute(&reversed, &order));
+        let other = gate_to_fixpoint(&g, &permute(&reversed, &order), true);
         assert_eq!(other.state().summary(), reference, "order {seed}");
     }
 }

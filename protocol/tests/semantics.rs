@@ -253,3 +253,95 @@ fn regions_cover_by_prefix() {
     assert!(covers("05162024")); // Neuss
     assert!(!covers("05315000")); // Köln
 }
+
+#[test]
+fn an_allowance_bounds_an_identity_across_its_keys_and_can_be_raised() {
+    let mut f = Fed::new();
+    let p = key(10);
+    f.admit(&p, "ITK Rheinland");
+    f.govern(
+        Kind::MemberAllowance,
+        json!({"provider": p.did().as_str(), "allowance": 3, "reason": "Probe"}),
+    );
+    assert_eq!(f.reg.allowance(p.did()), 3);
+    let mut w = f.writer(10);
+    for v in 1..=2 {
+        let o = w.write(offer(&format!("o{v}"), 1), ts(T0)).expect("sign");
+        assert_eq!(f.submit(o), Admitted::Stored);
+    }
+    // The third position goes to a rotation; the new key continues at
+    // position 4 of the identity's log: beyond the allowance.
+    let rot = w
+        .write(
+            body(Kind::KeyRotate, json!({"new_key": key(11).did().as_str()})),
+            ts(T0),
+        )
+        .expect("sign");
+    assert_eq!(f.submit(rot), Admitted::Stored);
+    assert_eq!(f.reg.identity_position(key(11).did(), 1), Some(4));
+    let w2 = f.writer(11);
+    let over = w2.peek(offer("o3", 1), ts(T0)).expect("sign");
+    let refused = f.reg.admit(over.clone()).expect_err("beyond the allowance");
+    assert_eq!(refused.code(), GateCode::AllowanceExceeded.into());
+    assert!(!f.reg.counts(&over));
+    // Raised, the same record is taken and counts.
+    f.govern(
+        Kind::MemberAllowance,
+        json!({"provider": p.did().as_str(), "allowance": 10, "reason": "Portfolio"}),
+    );
+    assert_eq!(f.submit(over.clone()), Admitted::Stored);
+    assert!(f.reg.counts(&over));
+    assert_eq!(f.reg.state().offers.len(), 3);
+}
+
+#[test]
+fn a_revocation_or_a_steward_rekey_cuts_the_flood_off_and_nodes_drop_it() {
+    for rekey in [false, true] {
+        let mut f = Fed::new();
+        let p = key(10);
+        f.admit(&p, "KRZN");
+        let mut w = f.writer(10);
+        let good = w.write(offer("meldewesen", 1), ts(T0)).expect("sign");
+        assert_eq!(f.submit(good.clone()), Admitted::Stored);
+        let digest_before = f.reg.state().digest();
+        let before = f.reg.len();
+        // The stolen key floods valid offers.
+        for i in 0..50 {
+            let o = w
+                .write(offer(&format!("flut-{i}"), 1), ts(T0))
+                .expect("sign");
+            assert_eq!(f.submit(o), Admitted::Stored);
+        }
+        assert_eq!(f.reg.state().offers.len(), 51);
+        let cut = json!({"provider": p.did().as_str(), "key": p.did().as_str(), "from_seq": 2, "reason": "Schlüssel gestohlen"});
+        if rekey {
+            let mut v = cut.clone();
+            v["new_key"] = json!(key(12).did().as_str());
+            f.govern(Kind::MemberRekey, v);
+        } else {
+            f.govern(Kind::MemberRevoke, cut);
+        }
+        assert_eq!(f.reg.state().offers.len(), 1);
+        let state = f.reg.state().digest();
+        assert_eq!(f.reg.cut_off().len(), 50);
+        let gone = f.reg.prune();
+        assert_eq!(gone.len(), 50);
+        // Only the governance action is left of it; the state is unchanged.
+        assert_eq!(f.reg.len(), before + 1);
+        assert_eq!(f.reg.state().digest(), state);
+        assert_ne!(f.reg.state().digest(), digest_before);
+        assert!(f.reg.prune().is_empty());
+        assert!(f.reg.counts(&good));
+        // Offered again by a peer that has not dropped it, the flood is refused.
+        let mut again = f.writer(10);
+        again.write(offer("meldewesen", 1), ts(T0)).expect("sign");
+        let o = again.peek(offer("flut-0", 1), ts(T0)).expect("sign");
+        let code = f.reg.admit(o).expect_err("cut off").code();
+        let want = if rekey {
+            GateCode::KeyRotated
+        } else {
+            GateCode::MemberRevoked
+        };
+        assert_eq!(code, want.into());
+    }
+}

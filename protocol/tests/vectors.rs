@@ -166,12 +166,24 @@ fn check_state(name: &str, v: &Value) {
                 "{name} step {i}: {}",
                 step["note"]
             );
+            // A node removes what the step cut off (7.2).
+            if let Some(removed) = step["removed"].as_array() {
+                let mut gone: Vec<String> = reg.prune().iter().map(|id| id.to_hex()).collect();
+                gone.sort();
+                let want: Vec<&str> = removed.iter().filter_map(Value::as_str).collect();
+                assert_eq!(gone, want, "{name} step {i}: removed");
+            }
         }
     }
     if let Some(records) = v["records"].as_array() {
         for r in records {
             reg.add(record(r)).expect("add");
         }
+    }
+    if let Some(held) = v["expected"]["held"].as_array() {
+        let got: Vec<String> = reg.held_ids().map(|id| id.to_hex()).collect();
+        let want: Vec<&str> = held.iter().filter_map(Value::as_str).collect();
+        assert_eq!(got, want, "{name}: held");
     }
     let state = reg.state();
     assert_eq!(state.summary(), v["expected"]["summary"], "{name}");

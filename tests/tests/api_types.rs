@@ -502,6 +502,8 @@ fn every_answer_type_fills_and_matches_its_schema() {
                 current_key: Some(did(12)),
                 standing: Standing::Active,
                 steward: false,
+                allowance: Some(10_000),
+                next_position: Some(7),
             },
             AuthorView {
                 did: did(20),
@@ -510,6 +512,8 @@ fn every_answer_type_fills_and_matches_its_schema() {
                 current_key: None,
                 standing: Standing::NotMember,
                 steward: true,
+                allowance: None,
+                next_position: None,
             },
         ],
         &[],

@@ -693,3 +693,115 @@ fn a_closed_federation_keeps_undeclared_nodes_out() {
     });
     o.stop();
 }
+
+/// The records node `url` holds in its store: its backup (`GET /v1/export`)
+/// has a header line and one line per stored record.
+fn stored(url: &str) -> usize {
+    let body = get(url, "/v1/export").body;
+    body.iter().filter(|b| **b == b'\n').count() - 1
+}
+
+#[test]
+fn a_stolen_key_floods_up_to_its_allowance_and_the_revocation_leaves_nothing_of_it() {
+    let mut f = Federation::new("Diebstahl", &["s"], 1, 3, &[("itk", "ITK Rheinland")]);
+    let itk = f.did("itk");
+    let mut w =
+        kx_protocol::author::LogWriter::new(f.secret("itk"), f.genesis.record().federation, None);
+    let legit = w
+        .write(kx_tests::records::offer("meldewesen", 1), t0())
+        .expect("sign");
+    assert_eq!(
+        post(&f.url(0), "/v1/records", legit.canonical_json()).status,
+        201
+    );
+    // The stewards bound what any key of ITK Rheinland may sign.
+    let out = f.kx_ok(
+        1,
+        &[
+            "federation",
+            "allowance",
+            "--provider",
+            &itk,
+            "--records",
+            "40",
+            "--reason",
+            "Probebetrieb",
+            "--steward-key",
+            "s.key",
+        ],
+    );
+    assert!(out.starts_with("stored member.allowance"), "{out}");
+    let before = f.same();
+    // The thief floods valid offers into node 0: up to the allowance, then
+    // every further one is refused, with what to do about it.
+    let mut refused = 0;
+    for i in 0..60 {
+        let rec = w
+            .write(kx_tests::records::offer(&format!("flut-{i}"), 1), t0())
+            .expect("sign");
+        let resp = post(&f.url(0), "/v1/records", rec.canonical_json());
+        if resp.status == 201 {
+            continue;
+        }
+        let body = resp.json();
+        assert_eq!(resp.status, 422, "{body}");
+        assert_eq!(body["error"]["code"], "allowance_exceeded", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("member.allowance")),
+            "{body}"
+        );
+        refused += 1;
+    }
+    assert_eq!(
+        refused, 21,
+        "positions 41 to 61 are beyond the allowance of 40"
+    );
+    let flooded = f.same();
+    assert_eq!(flooded, before + 39);
+    for i in 0..3 {
+        assert_eq!(
+            stored(&f.url(i)) as u64,
+            flooded,
+            "node {i} stored the flood"
+        );
+    }
+    // The stewards revoke the key from before the flood, on another node,
+    // while node 2 is away: it comes back holding the flood, and must neither
+    // keep it nor hand it back to the others.
+    f.restart_after(2, |f| {
+        f.kx_ok(
+            1,
+            &[
+                "federation",
+                "revoke",
+                "--provider",
+                &itk,
+                "--from-seq",
+                "2",
+                "--reason",
+                "Schlüssel gestohlen",
+                "--steward-key",
+                "s.key",
+            ],
+        );
+    });
+    // Every node drops the flood from its registry and its store, and they
+    // agree on the state; the offer from before the theft stays.
+    let after = f.same();
+    assert_eq!(after, before + 1, "only the revocation is left of it");
+    for i in 0..3 {
+        let url = f.url(i);
+        assert_eq!(stored(&url) as u64, after, "node {i}'s store shrank back");
+        let metrics = String::from_utf8(get(&url, "/metrics").body).expect("utf-8");
+        assert!(
+            metrics.contains("kx_records_pruned_total 39"),
+            "node {i}: {metrics}"
+        );
+        let melde = get(&url, &format!("/v1/offers/{itk}/meldewesen")).json();
+        assert_eq!(melde["status"], "provider_revoked", "{melde}");
+        let flood = get(&url, &format!("/v1/offers/{itk}/flut-0"));
+        assert_eq!(flood.status, 404);
+    }
+}

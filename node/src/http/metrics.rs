@@ -80,6 +80,12 @@ pub(super) async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
         vec![(String::new(), get(&m.rate_limited))],
     );
     line(
+        "kx_records_pruned_total",
+        "Records dropped because the stewards cut them off (revocation or member.rekey).",
+        "counter",
+        vec![(String::new(), get(&m.pruned))],
+    );
+    line(
         "kx_records",
         "Records held.",
         "gauge",

@@ -170,6 +170,8 @@ pub fn author(node: &Node, did: &Did) -> AuthorView {
             current_key: r.identity_of(did).and_then(|i| r.current_key(i)).cloned(),
             standing: r.standing(did, next),
             steward: stewards.contains(did),
+            allowance: r.identity_of(did).map(|i| r.allowance(i)),
+            next_position: r.identity_position(did, next),
         }
     })
 }

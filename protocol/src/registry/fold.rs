@@ -171,6 +171,7 @@ impl Registry {
         if filed.derive {
             let old = std::mem::take(&mut self.derived);
             self.derive();
+            self.prune_due |= super::prune::cuts_changed(&old, &self.derived);
             if filed.rebuild {
                 let new = self.recomputed_state();
                 let old_state = std::mem::replace(&mut self.state, new);
@@ -187,7 +188,9 @@ impl Registry {
             self.refresh_derived(&old);
         } else if filed.second {
             let r = rec.record();
-            if self.standing(&r.author, r.seq) == Standing::Active {
+            if self.standing(&r.author, r.seq) == Standing::Active
+                && self.within_allowance(&r.author, r.seq)
+            {
                 self.state.equivocations.insert((r.author.clone(), r.seq));
             }
         }
@@ -644,7 +647,10 @@ impl Registry {
     fn equivocations(&self) -> BTreeSet<(Did, u64)> {
         self.multi
             .iter()
-            .filter(|(author, seq)| self.standing(author, *seq) == Standing::Active)
+            .filter(|(author, seq)| {
+                self.standing(author, *seq) == Standing::Active
+                    && self.within_allowance(author, *seq)
+            })
             .cloned()
             .collect()
     }

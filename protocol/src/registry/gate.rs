@@ -92,6 +92,21 @@ impl Registry {
             Standing::Revoked => return Err(Rejection::Revoked { author, seq: r.seq }),
             Standing::KeyRotated => return Err(Rejection::KeyRotated { author, seq: r.seq }),
         }
+        if !self.within_allowance(&r.author, r.seq) {
+            let identity = self
+                .identity_of(&r.author)
+                .cloned()
+                .unwrap_or(r.author.clone());
+            return Err(Rejection::invalid(
+                GateCode::AllowanceExceeded,
+                format!(
+                    "{identity} has used its allowance of {} records (this would be position {}); \
+                     the stewards can raise it with member.allowance",
+                    self.allowance(&identity),
+                    self.identity_position(&r.author, r.seq).unwrap_or(r.seq),
+                ),
+            ));
+        }
         // Rotations to a key in use and accepts of unknown successions are stored
         // and given no effect by the fold rather than refused here: refusing them
         // would depend on arrival order and break the author's log for the records
@@ -445,6 +460,7 @@ pub(super) fn check_action(r: &crate::record::Record, d: &Derived) -> Result<(),
         Body::MemberReinstate(b) => (&b.provider, 1),
         Body::MemberSuspend(b) | Body::MemberRevoke(b) => (&b.provider, b.from_seq),
         Body::MemberRekey(b) => (&b.provider, b.from_seq),
+        Body::MemberAllowance(b) => (&b.provider, 1),
         Body::MemberSuccession(b) => {
             if d.municipalities.contains_key(&b.provider) {
                 return Err(Rejection::invalid(

@@ -33,6 +33,7 @@ mod exchange;
 mod fold;
 mod gate;
 mod held;
+mod prune;
 mod state;
 mod trust;
 
@@ -104,6 +105,8 @@ pub struct Registry {
     state: State,
     /// What changed in `state` since the last `take_changes` (when tracked).
     changes: Option<Changes>,
+    /// Records may be cut off by a revocation: `prune` has work.
+    prune_due: bool,
 }
 
 impl Registry {
@@ -165,6 +168,7 @@ impl Registry {
                 observers: Vec::new(),
             },
             changes: None,
+            prune_due: false,
         };
         reg.file(genesis);
         reg.derive();
@@ -190,6 +194,11 @@ impl Registry {
     /// Always false: the genesis is held from the start.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+
+    /// The ids of all held records, in id order.
+    pub fn held_ids(&self) -> impl Iterator<Item = &Hash32> {
+        self.records.keys()
     }
 
     /// The ids of all held records, for set reconciliation, without a copy.
@@ -245,9 +254,15 @@ impl Registry {
                 Admitted::Held
             });
         }
+        let counts = self.counts(&rec);
+        if !counts && self.standing(&rec.record().author, rec.record().seq) != Standing::Active {
+            // Only `add` (a rebuild from storage, an import) files such a
+            // record: the gate refuses it.
+            self.prune_due = true;
+        }
         Ok(if filed.second {
             Admitted::Equivocation
-        } else if self.counts(&rec) {
+        } else if counts {
             Admitted::Stored
         } else {
             Admitted::Held
@@ -299,15 +314,18 @@ impl Registry {
         &self.authors[h.author as usize]
     }
 
-    /// True if `id`, at `seq` of `author`'s log, is the counted record there and
-    /// the author is in good standing at that position.
+    /// True if `id`, at `seq` of `author`'s log, is the counted record there,
+    /// the author is in good standing at that position and it lies within its
+    /// identity's allowance.
     fn counts_in_log(&self, author: &Did, seq: u64, id: &Hash32) -> bool {
         let canonical = self
             .logs
             .get(author)
             .and_then(|l| l.canonical.get(seq as usize - 1))
             == Some(id);
-        canonical && self.standing(author, seq) == Standing::Active
+        canonical
+            && self.standing(author, seq) == Standing::Active
+            && self.within_allowance(author, seq)
     }
 
     /// The records of `author` among `ids` that count.

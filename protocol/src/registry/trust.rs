@@ -39,10 +39,13 @@ pub(super) struct KeyInfo {
     pub(super) index: usize,
     /// Seq of the counted `key.rotate` in this key's log.
     pub(super) rotated_at: Option<u64>,
+    /// Positions of the identity's log before this key's seq 1: the sum of
+    /// the cuts of the keys before it (`specs/protocol.md` 6.4).
+    pub(super) offset: u64,
 }
 
 /// A cut named by a suspension or revocation: from `from_seq` of `key`'s log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Cut {
     key: Did,
     from_seq: u64,
@@ -77,6 +80,8 @@ pub(super) struct Derived {
     pub(super) standards: BTreeMap<Slug, StandardEntry>,
     /// The observer nodes of the last `federation.observers`, by peer id.
     pub(super) observers: Vec<crate::body::Observer>,
+    /// identity -> the allowance its last `member.allowance` set
+    pub(super) allowances: BTreeMap<Did, u64>,
     pub(super) keys: BTreeMap<Did, KeyInfo>,
     /// identity -> its keys in rotation order
     pub(super) identities: BTreeMap<Did, Vec<Did>>,
@@ -113,6 +118,7 @@ impl Registry {
                     identity: id.clone(),
                     index: 0,
                     rotated_at: None,
+                    offset: 0,
                 },
             );
             d.identities.insert(id.clone(), vec![id.clone()]);
@@ -135,15 +141,17 @@ impl Registry {
                 if by.len() != 1 || d.keys.contains_key(&new_key) || d.stewards.contains(&new_key) {
                     continue;
                 }
-                let (old, _) = &by[0];
+                let (old, cut) = &by[0];
                 let identity = d.keys[old].identity.clone();
                 let index = d.keys[old].index + 1;
+                let offset = d.keys[old].offset.saturating_add(*cut);
                 d.keys.insert(
                     new_key.clone(),
                     KeyInfo {
                         identity: identity.clone(),
                         index,
                         rotated_at: None,
+                        offset,
                     },
                 );
                 d.identities
@@ -285,6 +293,9 @@ impl Registry {
                     s.retired = Some(rid);
                 }
             }
+            Some(Body::MemberAllowance(b)) => {
+                d.allowances.insert(b.provider.clone(), b.allowance);
+            }
             Some(Body::FederationObservers(b)) => {
                 d.observers = b.observers.clone();
                 d.observers.sort_by(|x, y| x.peer_id.cmp(&y.peer_id));
@@ -328,6 +339,7 @@ impl Registry {
             let counted = log.canonical.get(r.seq as usize - 1) == Some(id);
             if counted
                 && standing_in(d, key, r.seq) == Standing::Active
+                && within_allowance(d, key, r.seq)
                 && best.as_ref().is_none_or(|(s, _)| r.seq < *s)
             {
                 best = Some((r.seq, b.new_key.clone()));
@@ -339,6 +351,25 @@ impl Registry {
     /// Standing of `key` at position `seq` of its log.
     pub fn standing(&self, key: &Did, seq: u64) -> Standing {
         standing_in(&self.derived, key, seq)
+    }
+
+    /// True if `seq` of `key`'s log lies within its identity's allowance
+    /// (`specs/protocol.md` 6.4); false for a key of no identity.
+    pub fn within_allowance(&self, key: &Did, seq: u64) -> bool {
+        within_allowance(&self.derived, key, seq)
+    }
+
+    /// The allowance of an identity: how many positions of its log (over all
+    /// its keys) may hold records that count.
+    pub fn allowance(&self, identity: &Did) -> u64 {
+        allowance_in(&self.derived, identity)
+    }
+
+    /// The position in its identity's log of `seq` of `key`'s log: the seq
+    /// plus the cuts of the keys before it. None for a key of no identity.
+    pub fn identity_position(&self, key: &Did, seq: u64) -> Option<u64> {
+        let info = self.derived.keys.get(key)?;
+        Some(info.offset.saturating_add(seq))
     }
 
     /// Current standing of a member identity, provider or municipality (of its
@@ -368,7 +399,8 @@ type IdentityView<'a> = (
     Option<&'a Standing>,
     Option<(&'a Did, u64)>,
     Option<(&'a Did, u64)>,
-    Vec<(&'a Did, Option<(usize, Option<u64>)>)>,
+    u64,
+    Vec<(&'a Did, Option<(usize, Option<u64>, u64)>)>,
 );
 
 pub(super) fn identity_view<'a>(d: &'a Derived, identity: &Did) -> IdentityView<'a> {
@@ -379,11 +411,12 @@ pub(super) fn identity_view<'a>(d: &'a Derived, identity: &Did) -> IdentityView<
         d.chain_standing.get(identity),
         d.suspensions.get(identity).map(cut),
         d.revocations.get(identity).map(cut),
+        allowance_in(d, identity),
         d.identities
             .get(identity)
             .into_iter()
             .flatten()
-            .map(|k| (k, d.keys.get(k).map(|i| (i.index, i.rotated_at))))
+            .map(|k| (k, d.keys.get(k).map(|i| (i.index, i.rotated_at, i.offset))))
             .collect(),
     )
 }
@@ -411,4 +444,18 @@ pub(super) fn standing_in(d: &Derived, key: &Did, seq: u64) -> Standing {
         return Standing::Suspended;
     }
     Standing::Active
+}
+
+fn allowance_in(d: &Derived, identity: &Did) -> u64 {
+    d.allowances
+        .get(identity)
+        .copied()
+        .unwrap_or(crate::body::DEFAULT_ALLOWANCE)
+}
+
+/// Whether position `seq` of `key`'s log is within its identity's allowance.
+pub(super) fn within_allowance(d: &Derived, key: &Did, seq: u64) -> bool {
+    d.keys
+        .get(key)
+        .is_some_and(|k| k.offset.saturating_add(seq) <= allowance_in(d, &k.identity))
 }

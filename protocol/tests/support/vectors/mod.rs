@@ -242,6 +242,7 @@ pub fn generate() -> Vec<Case> {
     let mut cases = records::cases();
     cases.extend(state::cases());
     cases.push(state::edges());
+    cases.push(state::cut_off());
     cases.extend(exchange::cases());
     cases.push(standards::state_case());
     cases.push(standards::terms_case());

@@ -172,6 +172,20 @@ pub(super) fn cases() -> Vec<Case> {
         &rec,
         &[(1, &s1), (2, &s2)],
     ));
+    let al = action(
+        Kind::MemberAllowance,
+        json!({"prev_action": head.to_hex(), "provider": a.did().as_str(), "allowance": 25000, "reason": "großes Portfolio"}),
+        &[&s1, &s2],
+    );
+    let rec = sign(&s1, fed, 5, Some(admit.id()), al);
+    cases.push(positive(
+        "member-allowance",
+        "stewards raise a provider's allowance to 25,000 log positions",
+        &s1,
+        &rec,
+        &[(1, &s1), (2, &s2)],
+    ));
+    let allowance_record = rec;
     // Peer ids are text: two that differ only in case are two entries; one of
     // 100 characters is the longest allowed.
     let observers = json!([
@@ -818,24 +832,37 @@ pub(super) fn cases() -> Vec<Case> {
     );
     // Observer lists the body rules refuse, each approved as it is: the body
     // rule, not the approvals, refuses them.
-    let observers_with = |list: Value| {
-        let mut v = record_value(&observers_record);
-        v["body"]["observers"] = list;
+    let approved_with = |rec: &VerifiedRecord, field: &str, value: Value| {
+        let kind = rec.record().kind();
+        let mut v = record_value(rec);
+        v["body"][field] = value;
         let mut action = v["body"].clone();
         if let Value::Object(m) = &mut action {
             m.remove("approvals");
         }
         let mut bytes = kx_protocol::record::ACTION_TAG.to_vec();
         bytes.extend(
-            kx_protocol::json::canonical(&json!({"body": action, "kind": "federation.observers"}))
+            kx_protocol::json::canonical(&json!({"body": action, "kind": kind.as_str()}))
                 .expect("jcs"),
         );
         v["body"]["approvals"] = json!([
             {"steward": s1.did().as_str(), "sig": s1.sign(&bytes).to_text()},
             {"steward": s2.did().as_str(), "sig": s2.sign(&bytes).to_text()},
         ]);
-        t(text(&resign(&s2, v)))
+        let author = if rec.record().author == *s1.did() {
+            &s1
+        } else {
+            &s2
+        };
+        t(text(&resign(author, v)))
     };
+    let observers_with = |list: Value| approved_with(&observers_record, "observers", list);
+    neg(
+        "invalid-value-allowance",
+        "member.allowance of 0, correctly approved",
+        approved_with(&allowance_record, "allowance", json!(0)),
+        "invalid_value",
+    );
     neg(
         "duplicate-entry-observers",
         "federation.observers naming one peer id twice (with two names), correctly approved",

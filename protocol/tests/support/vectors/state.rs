@@ -373,6 +373,8 @@ pub(super) struct Script {
     pub(super) accepted: Vec<VerifiedRecord>,
     pub(super) heads: std::collections::BTreeMap<Did, (u64, Hash32)>,
     pub(super) submitting: bool,
+    /// After each step, remove the cut-off records (7.2) and note them.
+    pub(super) pruning: bool,
 }
 
 impl Script {
@@ -387,6 +389,7 @@ impl Script {
                 .into_iter()
                 .collect(),
             submitting: false,
+            pruning: false,
         }
     }
 
@@ -453,6 +456,11 @@ impl Script {
         let mut step = json!({"note": note, "record": record_value(&rec), "expected": outcome});
         if self.submitting {
             step["via"] = json!("submit");
+        }
+        if self.pruning {
+            let mut gone = self.reg.prune();
+            gone.sort();
+            step["removed"] = json!(gone.iter().map(|id| id.to_hex()).collect::<Vec<_>>());
         }
         self.steps.push(step);
         rec
@@ -807,4 +815,238 @@ pub(super) fn cases() -> Vec<Case> {
             json: set_case,
         },
     ]
+}
+
+/// The allowance (6.4) and cut-off records (7.2): an allowance across a
+/// rotation, raised and lowered (a rotation beyond it gives no key), a steward
+/// rotation's cut counted whole, and the records a revocation and a
+/// `member.rekey` cut off, which a node removes; a steward that is also a
+/// provider keeps its governance records when it is revoked.
+pub(super) fn cut_off() -> Case {
+    let s1 = key(1);
+    let s2 = key(2);
+    let p = key(40); // its keys: p, p2, p3
+    let p2 = key(41);
+    let p3 = key(42);
+    let q = key(43); // replaced by the stewards: q2
+    let q2 = key(44);
+    let r = key(45); // revoked after a flood
+    let gns = genesis(&[&s1, &s2], 1);
+    let mut sc = Script::new(&gns);
+    sc.pruning = true;
+    let adm = |k: &SecretKey, n: &str| json!({"provider": k.did().as_str(), "name": n});
+    let allow = |k: &SecretKey, n: u64| json!({"provider": k.did().as_str(), "allowance": n, "reason": "Portfolio"});
+    for (k, n) in [(&p, "Citeq"), (&q, "regio iT"), (&r, "KRZN")] {
+        sc.act(
+            &format!("admit {n}"),
+            &s1,
+            Kind::MemberAdmit,
+            adm(k, n),
+            &[&s1],
+            "stored",
+        );
+    }
+    sc.act(
+        "allowance 4 for P",
+        &s1,
+        Kind::MemberAllowance,
+        allow(&p, 4),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "P offer at identity position 1",
+        &p,
+        offer("p-a", 1),
+        "stored",
+    );
+    sc.publish(
+        "P offer at identity position 2",
+        &p,
+        offer("p-b", 1),
+        "stored",
+    );
+    sc.publish(
+        "P rotates to P2 at seq 3: P2's seq 1 is identity position 4",
+        &p,
+        body(Kind::KeyRotate, json!({"new_key": p2.did().as_str()})),
+        "stored",
+    );
+    sc.publish("P2 seq 1, position 4", &p2, offer("p-c", 1), "stored");
+    let over = sc.make(&p2, offer("p-d", 1));
+    sc.submit(
+        "P2 seq 2, position 5: beyond the allowance",
+        over.clone(),
+        "allowance_exceeded",
+        false,
+    );
+    sc.act(
+        "allowance 6 for P",
+        &s1,
+        Kind::MemberAllowance,
+        allow(&p, 6),
+        &[&s1],
+        "stored",
+    );
+    sc.submit(
+        "the same record, now within the allowance",
+        over,
+        "stored",
+        true,
+    );
+    sc.publish(
+        "P2 rotates to P3 at seq 3 (position 6): P3's seq 1 is position 7",
+        &p2,
+        body(Kind::KeyRotate, json!({"new_key": p3.did().as_str()})),
+        "stored",
+    );
+    let p3_first = sc.make(&p3, offer("p-e", 1));
+    sc.submit(
+        "P3 seq 1, position 7: beyond the allowance",
+        p3_first.clone(),
+        "allowance_exceeded",
+        false,
+    );
+    sc.act(
+        "allowance 8 for P",
+        &s1,
+        Kind::MemberAllowance,
+        allow(&p, 8),
+        &[&s1],
+        "stored",
+    );
+    sc.submit("P3 seq 1, now within", p3_first, "stored", true);
+    sc.act(
+        "allowance 5 for P: P2's rotation at position 6 is beyond it, so P3 is no key of P; P2's seq 2 (position 5) still counts",
+        &s1,
+        Kind::MemberAllowance,
+        allow(&p, 5),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "P3 seq 2: P3 is no key now",
+        &p3,
+        offer("p-f", 1),
+        "not_member",
+    );
+    // A steward rotation: its cut counts whole for the new key's offset.
+    sc.publish("Q offer, seq 1", &q, offer("q-a", 1), "stored");
+    sc.publish("Q offer, seq 2", &q, offer("q-b", 1), "stored");
+    sc.publish("Q offer, seq 3", &q, offer("q-c", 1), "stored");
+    sc.act(
+        "allowance 2 for Q",
+        &s1,
+        Kind::MemberAllowance,
+        allow(&q, 2),
+        &[&s1],
+        "stored",
+    );
+    sc.act(
+        "the stewards replace Q's key from seq 2 (cut 1): Q's seq 2 and 3 are cut off and removed",
+        &s1,
+        Kind::MemberRekey,
+        json!({"provider": q.did().as_str(), "key": q.did().as_str(), "from_seq": 2, "new_key": q2.did().as_str(), "reason": "Schlüssel gestohlen"}),
+        &[&s1],
+        "stored",
+    );
+    sc.publish("Q2 seq 1: position 2", &q2, offer("q-d", 1), "stored");
+    sc.publish(
+        "Q2 seq 2: position 3, beyond",
+        &q2,
+        offer("q-e", 1),
+        "allowance_exceeded",
+    );
+    // An equivocation beyond the allowance is none (6.6).
+    let e = key(46);
+    sc.act(
+        "admit E",
+        &s1,
+        Kind::MemberAdmit,
+        adm(&e, "OWL-IT"),
+        &[&s1],
+        "stored",
+    );
+    sc.publish("E offer, seq 1", &e, offer("e-a", 1), "stored");
+    let e2 = sc.make(&e, offer("e-b", 1));
+    let twin = sc.make(&e, offer("e-twin", 1));
+    sc.submit("E offer, seq 2", e2, "stored", true);
+    sc.submit(
+        "a second record at E's seq 2: an equivocation",
+        twin,
+        "equivocation",
+        false,
+    );
+    sc.act(
+        "allowance 1 for E: seq 2 is beyond it, no longer an equivocation",
+        &s1,
+        Kind::MemberAllowance,
+        allow(&e, 1),
+        &[&s1],
+        "stored",
+    );
+    // A flood, revoked from before it.
+    sc.publish("R offer, seq 1", &r, offer("r-a", 1), "stored");
+    let mut flood = Vec::new();
+    for i in 0..3 {
+        flood.push(sc.publish(
+            &format!("R floods, seq {}", i + 2),
+            &r,
+            offer(&format!("flut-{i}"), 1),
+            "stored",
+        ));
+    }
+    sc.act(
+        "the stewards revoke R from seq 2: the flood is cut off and removed",
+        &s1,
+        Kind::MemberRevoke,
+        json!({"provider": r.did().as_str(), "key": r.did().as_str(), "from_seq": 2, "reason": "Schlüssel gestohlen"}),
+        &[&s1],
+        "stored",
+    );
+    sc.submit(
+        "a flood record offered again by a peer",
+        flood[1].clone(),
+        "member_revoked",
+        false,
+    );
+    // A steward that is also a provider keeps its governance records.
+    sc.act(
+        "admit steward S2 as a provider",
+        &s1,
+        Kind::MemberAdmit,
+        adm(&s2, "Südwestfalen-IT"),
+        &[&s1],
+        "stored",
+    );
+    sc.act(
+        "S2 signs an action (seq 1 of its log)",
+        &s2,
+        Kind::StandardDefine,
+        json!({"standard_id": "e-akte-basis", "title": "E-Akte Basis", "description": "Grundfunktionen", "category": "fachverfahren", "certifications": [], "standards": [], "delivery": [], "min_sla": {}}),
+        &[&s1],
+        "stored",
+    );
+    sc.publish("S2 offer, seq 2", &s2, offer("s-a", 1), "stored");
+    sc.act(
+        "S2 revoked from seq 1: its offer is removed, its action stays",
+        &s1,
+        Kind::MemberRevoke,
+        json!({"provider": s2.did().as_str(), "key": s2.did().as_str(), "from_seq": 1, "reason": "Austritt"}),
+        &[&s1],
+        "stored",
+    );
+    let state = sc.reg.state();
+    let mut held: Vec<String> = sc.reg.held_ids().map(|id| id.to_hex()).collect();
+    held.sort();
+    Case {
+        name: "state-cut-off".into(),
+        json: json!({
+            "desc": "the allowance across rotations, raised and lowered; an equivocation beyond the allowance; a steward rotation's cut counted whole; records cut off by a member.rekey and a member.revoke, which a node removes after each step (removed), and what it holds at the end (held); a revoked steward-provider's governance record stays",
+            "type": "state",
+            "genesis": record_value(&gns),
+            "steps": sc.steps,
+            "expected": {"summary": state.summary(), "digest": state.digest().to_hex(), "held": held},
+        }),
+    }
 }
