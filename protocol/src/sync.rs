@@ -123,6 +123,13 @@ impl Prefix {
         self.nibbles == 0
     }
 
+    /// Its hex digits (`""` for the whole space).
+    pub fn digits(&self) -> String {
+        let mut hex = Hash32(self.bytes).to_hex();
+        hex.truncate(self.len());
+        hex
+    }
+
     /// The sub-prefix with next digit `digit` (none below a full id).
     pub fn child(&self, digit: u8) -> Option<Prefix> {
         if self.nibbles >= 64 || digit >= 16 {

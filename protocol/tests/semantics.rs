@@ -345,3 +345,41 @@ fn a_revocation_or_a_steward_rekey_cuts_the_flood_off_and_nodes_drop_it() {
         assert_eq!(code, want.into());
     }
 }
+
+#[test]
+fn a_thief_that_rotated_the_stolen_key_to_its_own_leaves_nothing_either() {
+    let mut f = Fed::new();
+    let p = key(10);
+    f.admit(&p, "regio iT");
+    let mut w = f.writer(10);
+    let good = w.write(offer("meldewesen", 1), ts(T0)).expect("sign");
+    assert_eq!(f.submit(good.clone()), Admitted::Stored);
+    let before = f.reg.len();
+    // The thief rotates to a key of its own, then floods with it.
+    let thief = key(66);
+    let rot = w
+        .write(
+            body(Kind::KeyRotate, json!({"new_key": thief.did().as_str()})),
+            ts(T0),
+        )
+        .expect("sign");
+    assert_eq!(f.submit(rot), Admitted::Stored);
+    let mut t = f.writer(66);
+    for i in 0..20 {
+        let o = t
+            .write(offer(&format!("flut-{i}"), 1), ts(T0))
+            .expect("sign");
+        assert_eq!(f.submit(o), Admitted::Stored);
+    }
+    // Revoked from the rotation on: the thief's key is no key of anyone now,
+    // and everything it signed goes with the rotation that named it.
+    f.govern(
+        Kind::MemberRevoke,
+        json!({"provider": p.did().as_str(), "key": p.did().as_str(), "from_seq": 2, "reason": "Schlüssel gestohlen"}),
+    );
+    let state = f.reg.state().digest();
+    assert_eq!(f.reg.prune().len(), 21);
+    assert_eq!(f.reg.len(), before + 1);
+    assert_eq!(f.reg.state().digest(), state);
+    assert!(f.reg.counts(&good));
+}

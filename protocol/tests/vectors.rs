@@ -180,10 +180,10 @@ fn check_state(name: &str, v: &Value) {
             reg.add(record(r)).expect("add");
         }
     }
-    if let Some(held) = v["expected"]["held"].as_array() {
+    if let Some(set) = v["expected"]["in_set"].as_array() {
         let got: Vec<String> = reg.held_ids().map(|id| id.to_hex()).collect();
-        let want: Vec<&str> = held.iter().filter_map(Value::as_str).collect();
-        assert_eq!(got, want, "{name}: held");
+        let want: Vec<&str> = set.iter().filter_map(Value::as_str).collect();
+        assert_eq!(got, want, "{name}: in_set");
     }
     let state = reg.state();
     assert_eq!(state.summary(), v["expected"]["summary"], "{name}");
@@ -336,6 +336,7 @@ fn every_vector_holds() {
                 assert_eq!(got, expected, "{name}");
             }
             Some("sync") => check_sync(name, &v),
+            Some("sync-messages") => check_sync_messages(name, &v),
             Some("terms") => check_terms(name, &v),
             other => panic!("{name}: unknown type {other:?}"),
         }
@@ -385,6 +386,30 @@ fn check_encrypted_key_file(name: &str, v: &Value) {
         file,
         "{name}"
     );
+}
+
+/// Decodes each message of a `sync-messages` vector: what it holds, or that it
+/// is malformed; a fetch of more ids than a responder sends is answered
+/// `too_many`.
+fn check_sync_messages(name: &str, v: &Value) {
+    let messages = v["messages"].as_array().expect("messages");
+    assert!(messages.len() >= 20, "{name}");
+    for m in messages {
+        let note = &m["note"];
+        let bytes = unhex(m["hex"].as_str().expect("hex"));
+        let request = m["direction"] == "request";
+        let mut expected = m["expected"].clone();
+        let answer = expected.as_object_mut().and_then(|e| e.remove("answer"));
+        assert_eq!(
+            support::vectors::message_json(request, &bytes),
+            expected,
+            "{name}: {note}"
+        );
+        if let Some(answer) = answer {
+            assert_eq!(answer["code"], "too_many", "{name}: {note}");
+            assert!(expected["ids"].as_array().expect("ids").len() > kx_protocol::sync::MAX_FETCH);
+        }
+    }
 }
 
 /// Replays a sync vector from its id lists alone: every message must encode to

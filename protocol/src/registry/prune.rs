@@ -1,7 +1,8 @@
 //! Dropping what the stewards cut off (`specs/protocol.md` 7.2): the records
-//! of a revoked identity at positions where its standing is `revoked`, and
-//! those of a key the stewards replaced (`member.rekey`) from its `from_seq`
-//! on, can never count while the governance chain stands, so a node removes
+//! of a revoked identity under its revocation cut, those of a key the
+//! stewards replaced (`member.rekey`) from its `from_seq` on, and those of the
+//! keys that such records rotated to (and no identity holds), can never count
+//! while the governance chain stands, so a node removes
 //! them from its set (and its store), and its reconciliation set no longer
 //! names them. A stolen key's flood thus leaves nothing behind once the
 //! stewards revoke or replace the key from before it.
@@ -14,7 +15,7 @@
 
 use super::Registry;
 use super::held::{IdList, What};
-use super::trust::{Derived, Standing, standing_in};
+use super::trust::{Derived, under_revocation};
 use crate::fields::Hash32;
 use crate::keys::Did;
 
@@ -57,13 +58,14 @@ pub(super) fn cuts_changed(old: &Derived, new: &Derived) -> bool {
         || old.identities != new.identities
 }
 
-/// True if position `seq` of `key`'s log is cut off (7.2): its standing there
-/// is `revoked`, or a steward rotation of the key takes effect at or before it.
+/// True if position `seq` of `key`'s log is cut off (7.2): under its
+/// identity's revocation cut, or at or after the `from_seq` of a steward
+/// rotation of the key.
 fn cut_off_at(d: &Derived, key: &Did, seq: u64) -> bool {
     let Some(info) = d.keys.get(key) else {
         return false;
     };
-    standing_in(d, key, seq) == Standing::Revoked
+    under_revocation(d, key, seq)
         || d.rekeys
             .iter()
             .any(|(p, k, from, _)| k == key && *p == info.identity && *from <= seq)
@@ -94,19 +96,48 @@ impl Registry {
             .collect();
         let mut gone = Vec::new();
         for key in keys {
-            let Some(log) = self.logs.get(key) else {
-                continue;
-            };
-            for (seq, ids) in &log.by_seq {
-                if cut_off_at(d, key, *seq) {
-                    gone.extend(
-                        ids.iter()
-                            .filter(|id| !self.records[*id].kind().is_governance()),
-                    );
+            self.log_where(key, |seq| cut_off_at(d, key, seq), &mut gone);
+        }
+        // Keys that cut-off rotations named (and that no identity holds, so
+        // nothing of theirs can count): a thief who rotated the stolen key to
+        // one of its own and flooded with that.
+        let mut orphans: std::collections::BTreeSet<Did> = std::collections::BTreeSet::new();
+        let mut checked = 0;
+        while checked < gone.len() {
+            let named: Vec<Did> = gone[checked..]
+                .iter()
+                .filter_map(
+                    |id| match self.records[id].whole().map(|r| &r.record().body) {
+                        Some(crate::body::Body::KeyRotate(b)) => Some(b.new_key.clone()),
+                        _ => None,
+                    },
+                )
+                .filter(|k| !d.keys.contains_key(k) && !d.stewards.contains(k))
+                .collect();
+            checked = gone.len();
+            for key in named {
+                if orphans.insert(key.clone()) {
+                    self.log_where(&key, |_| true, &mut gone);
                 }
             }
         }
         gone
+    }
+
+    /// Appends to `out` the non-governance records of `key`'s log at the
+    /// positions `cut` names.
+    fn log_where(&self, key: &Did, cut: impl Fn(u64) -> bool, out: &mut Vec<Hash32>) {
+        let Some(log) = self.logs.get(key) else {
+            return;
+        };
+        for (seq, ids) in &log.by_seq {
+            if cut(*seq) {
+                out.extend(
+                    ids.iter()
+                        .filter(|id| !self.records[*id].kind().is_governance()),
+                );
+            }
+        }
     }
 
     /// Takes one record out of the set and every index that names it.

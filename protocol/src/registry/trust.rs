@@ -428,22 +428,42 @@ pub(super) fn standing_in(d: &Derived, key: &Did, seq: u64) -> Standing {
     if info.rotated_at.is_some_and(|n| seq > n) {
         return Standing::KeyRotated;
     }
-    // A cut applies from `from_seq` of the key it names, to every position of
-    // keys rotated in after that key, and not to keys before it. A cut naming a
-    // key the provider does not have cuts nothing at record level.
-    let cut = |c: &Cut| match d.keys.get(&c.key) {
+    if d.revocations
+        .get(&info.identity)
+        .is_some_and(|c| cut_covers(d, info, c, seq))
+    {
+        return Standing::Revoked;
+    }
+    if d.suspensions
+        .get(&info.identity)
+        .is_some_and(|c| cut_covers(d, info, c, seq))
+    {
+        return Standing::Suspended;
+    }
+    Standing::Active
+}
+
+/// Whether a cut of `info`'s identity covers position `seq` of that key's log
+/// (6.4 rule 3): from `from_seq` of the key it names, and every position of
+/// keys rotated in after that key, not keys before it. A cut naming a key the
+/// identity does not have cuts nothing at record level.
+fn cut_covers(d: &Derived, info: &KeyInfo, c: &Cut, seq: u64) -> bool {
+    match d.keys.get(&c.key) {
         Some(k) if k.identity == info.identity => {
             info.index > k.index || (info.index == k.index && seq >= c.from_seq)
         }
         _ => false,
-    };
-    if d.revocations.get(&info.identity).is_some_and(cut) {
-        return Standing::Revoked;
     }
-    if d.suspensions.get(&info.identity).is_some_and(cut) {
-        return Standing::Suspended;
-    }
-    Standing::Active
+}
+
+/// Whether position `seq` of `key`'s log is under its identity's revocation
+/// cut (the condition of 6.4 rule 3, whatever rules 1 and 2 say).
+pub(super) fn under_revocation(d: &Derived, key: &Did, seq: u64) -> bool {
+    d.keys.get(key).is_some_and(|info| {
+        d.revocations
+            .get(&info.identity)
+            .is_some_and(|c| cut_covers(d, info, c, seq))
+    })
 }
 
 fn allowance_in(d: &Derived, identity: &Did) -> u64 {

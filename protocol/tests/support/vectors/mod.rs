@@ -19,6 +19,8 @@ mod records;
 mod standards;
 mod state;
 mod sync;
+#[allow(unused_imports)] // used by tests/vectors.rs, not by the generator
+pub use sync::message_json;
 
 use kx_protocol::body::{Body, Kind};
 use kx_protocol::fields::{Hash32, Timestamp};
@@ -247,6 +249,7 @@ pub fn generate() -> Vec<Case> {
     cases.push(standards::state_case());
     cases.push(standards::terms_case());
     cases.push(sync::case());
+    cases.push(sync::messages());
     cases.extend(keyfiles::cases());
     cases
 }

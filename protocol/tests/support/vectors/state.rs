@@ -818,25 +818,44 @@ pub(super) fn cases() -> Vec<Case> {
 }
 
 /// The allowance (6.4) and cut-off records (7.2): an allowance across a
-/// rotation, raised and lowered (a rotation beyond it gives no key), a steward
-/// rotation's cut counted whole, and the records a revocation and a
-/// `member.rekey` cut off, which a node removes; a steward that is also a
-/// provider keeps its governance records when it is revoked.
+/// rotation, raised and lowered (a rotation beyond it gives no key); the
+/// default allowance at its edge, reached through steward rotations whose cut
+/// counts whole; the gate's order; `member.allowance`'s validity; an
+/// equivocation beyond the allowance; and the records a revocation, a
+/// `member.rekey` and a cut-off rotation cut off, which a node removes
+/// (waiting and equivocating ones too), while suspended, rotated-away and
+/// governance records stay.
 pub(super) fn cut_off() -> Case {
     let s1 = key(1);
     let s2 = key(2);
-    let p = key(40); // its keys: p, p2, p3
+    let p = key(40); // its keys: p, p2 (p3 only while the allowance allows)
     let p2 = key(41);
     let p3 = key(42);
     let q = key(43); // replaced by the stewards: q2
     let q2 = key(44);
-    let r = key(45); // revoked after a flood
+    let r = key(45); // floods, is revoked
+    let e = key(46); // equivocates, then suspended
+    let d = key(47); // replaced at from_seq 10,000: d2
+    let d2 = key(48);
+    let f = key(49); // replaced at from_seq 10,002: f2
+    let f2 = key(50);
+    let m = key(51); // a municipality
+    let t = key(52); // R's thief's own key
     let gns = genesis(&[&s1, &s2], 1);
     let mut sc = Script::new(&gns);
     sc.pruning = true;
     let adm = |k: &SecretKey, n: &str| json!({"provider": k.did().as_str(), "name": n});
     let allow = |k: &SecretKey, n: u64| json!({"provider": k.did().as_str(), "allowance": n, "reason": "Portfolio"});
-    for (k, n) in [(&p, "Citeq"), (&q, "regio iT"), (&r, "KRZN")] {
+    let cut = |k: &SecretKey, from: u64| json!({"provider": k.did().as_str(), "key": k.did().as_str(), "from_seq": from, "reason": "Schlüssel gestohlen"});
+    let rekey = |k: &SecretKey, from: u64, new: &SecretKey| json!({"provider": k.did().as_str(), "key": k.did().as_str(), "from_seq": from, "new_key": new.did().as_str(), "reason": "Schlüssel gestohlen"});
+    for (k, n) in [
+        (&p, "Citeq"),
+        (&q, "regio iT"),
+        (&r, "KRZN"),
+        (&e, "OWL-IT"),
+        (&d, "ITK Rheinland"),
+        (&f, "GKD Paderborn"),
+    ] {
         sc.act(
             &format!("admit {n}"),
             &s1,
@@ -846,6 +865,7 @@ pub(super) fn cut_off() -> Case {
             "stored",
         );
     }
+    // The allowance across rotations.
     sc.act(
         "allowance 4 for P",
         &s1,
@@ -866,11 +886,23 @@ pub(super) fn cut_off() -> Case {
         offer("p-b", 1),
         "stored",
     );
-    sc.publish(
-        "P rotates to P2 at seq 3: P2's seq 1 is identity position 4",
+    let rot = sc.make(
         &p,
         body(Kind::KeyRotate, json!({"new_key": p2.did().as_str()})),
+    );
+    sc.heads.insert(p.did().clone(), (3, rot.id()));
+    let late = sc.make(&p, offer("p-late", 1));
+    sc.submit(
+        "P seq 4 arrives before the rotation at seq 3 it follows: held",
+        late,
+        "held",
+        true,
+    );
+    sc.submit(
+        "P rotates to P2 at seq 3: P2's seq 1 is identity position 4; P's seq 4 is rotated away and stays in the set",
+        rot,
         "stored",
+        false,
     );
     sc.publish("P2 seq 1, position 4", &p2, offer("p-c", 1), "stored");
     let over = sc.make(&p2, offer("p-d", 1));
@@ -946,7 +978,7 @@ pub(super) fn cut_off() -> Case {
         "the stewards replace Q's key from seq 2 (cut 1): Q's seq 2 and 3 are cut off and removed",
         &s1,
         Kind::MemberRekey,
-        json!({"provider": q.did().as_str(), "key": q.did().as_str(), "from_seq": 2, "new_key": q2.did().as_str(), "reason": "Schlüssel gestohlen"}),
+        rekey(&q, 2, &q2),
         &[&s1],
         "stored",
     );
@@ -957,16 +989,47 @@ pub(super) fn cut_off() -> Case {
         offer("q-e", 1),
         "allowance_exceeded",
     );
-    // An equivocation beyond the allowance is none (6.6).
-    let e = key(46);
+    // The default allowance, 10,000, reached through a cut counted whole even
+    // where the log is shorter; a steward rotation whose cut lies beyond the
+    // allowance still rotates.
+    sc.publish("D offer, seq 1", &d, offer("d-a", 1), "stored");
     sc.act(
-        "admit E",
+        "the stewards replace D's key from seq 10,000 (cut 9,999; D's log is 1 long)",
         &s1,
-        Kind::MemberAdmit,
-        adm(&e, "OWL-IT"),
+        Kind::MemberRekey,
+        rekey(&d, 10_000, &d2),
         &[&s1],
         "stored",
     );
+    sc.publish(
+        "D2 seq 1: position 10,000, the last within the default",
+        &d2,
+        offer("d-b", 1),
+        "stored",
+    );
+    sc.publish(
+        "D2 seq 2: position 10,001",
+        &d2,
+        offer("d-c", 1),
+        "allowance_exceeded",
+    );
+    sc.publish("F offer, seq 1", &f, offer("f-a", 1), "stored");
+    sc.act(
+        "the stewards replace F's key from seq 10,002 (cut 10,001, beyond the allowance: F2 is F's key all the same)",
+        &s1,
+        Kind::MemberRekey,
+        rekey(&f, 10_002, &f2),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "F2 seq 1: position 10,002",
+        &f2,
+        offer("f-b", 1),
+        "allowance_exceeded",
+    );
+    // An equivocation beyond the allowance is none (6.6); standing codes come
+    // before the allowance, the allowance before the municipality codes.
     sc.publish("E offer, seq 1", &e, offer("e-a", 1), "stored");
     let e2 = sc.make(&e, offer("e-b", 1));
     let twin = sc.make(&e, offer("e-twin", 1));
@@ -985,10 +1048,57 @@ pub(super) fn cut_off() -> Case {
         &[&s1],
         "stored",
     );
-    // A flood, revoked from before it.
+    sc.act(
+        "E suspended from seq 2: its seq 2 records are not cut off",
+        &s1,
+        Kind::MemberSuspend,
+        cut(&e, 2),
+        &[&s1],
+        "stored",
+    );
+    sc.publish(
+        "E seq 3: suspended, and beyond the allowance",
+        &e,
+        offer("e-c", 1),
+        "member_suspended",
+    );
+    sc.act(
+        "admit municipality M",
+        &s1,
+        Kind::MunicipalityAdmit,
+        json!({"municipalities": [{"ags": "05774032", "member": m.did().as_str(), "name": "Paderborn"}]}),
+        &[&s1],
+        "stored",
+    );
+    sc.act(
+        "allowance 1 for M",
+        &s1,
+        Kind::MemberAllowance,
+        allow(&m, 1),
+        &[&s1],
+        "stored",
+    );
+    sc.publish("M demand, seq 1", &m, demand("d1", 1), "stored");
+    sc.publish(
+        "M offer at seq 2: beyond the allowance before not a provider",
+        &m,
+        offer("m-a", 1),
+        "allowance_exceeded",
+    );
+    sc.act(
+        "allowance for a key no member holds",
+        &s1,
+        Kind::MemberAllowance,
+        allow(&key(53), 5),
+        &[&s1],
+        "not_member",
+    );
+    // A flood, revoked from before it: everything from the cut goes, waiting
+    // and equivocating records included, and what the thief's own key signed
+    // after a rotation the cut covers.
     sc.publish("R offer, seq 1", &r, offer("r-a", 1), "stored");
     let mut flood = Vec::new();
-    for i in 0..3 {
+    for i in 0..2 {
         flood.push(sc.publish(
             &format!("R floods, seq {}", i + 2),
             &r,
@@ -996,11 +1106,27 @@ pub(super) fn cut_off() -> Case {
             "stored",
         ));
     }
+    let r_twin = sign(&r, sc.fed, 3, Some(flood[0].id()), offer("flut-twin", 1));
+    sc.submit("R equivocates at seq 3", r_twin, "equivocation", false);
+    let waiting = sign(&r, sc.fed, 9, Some(Hash32([9; 32])), offer("flut-later", 1));
+    sc.submit(
+        "R seq 9, waiting for its predecessor",
+        waiting,
+        "held",
+        false,
+    );
+    sc.publish(
+        "R rotates to the thief's own key at seq 4",
+        &r,
+        body(Kind::KeyRotate, json!({"new_key": t.did().as_str()})),
+        "stored",
+    );
+    sc.publish("the thief's key, seq 1", &t, offer("flut-t", 1), "stored");
     sc.act(
-        "the stewards revoke R from seq 2: the flood is cut off and removed",
+        "the stewards revoke R from seq 2: seq 2 to 9 of R and all of the thief's key are removed",
         &s1,
         Kind::MemberRevoke,
-        json!({"provider": r.did().as_str(), "key": r.did().as_str(), "from_seq": 2, "reason": "Schlüssel gestohlen"}),
+        cut(&r, 2),
         &[&s1],
         "stored",
     );
@@ -1009,6 +1135,31 @@ pub(super) fn cut_off() -> Case {
         flood[1].clone(),
         "member_revoked",
         false,
+    );
+    sc.act(
+        "allowance for revoked R",
+        &s1,
+        Kind::MemberAllowance,
+        allow(&r, 50),
+        &[&s1],
+        "member_revoked",
+    );
+    // A steward rotation naming a key of another identity cuts nothing.
+    sc.act(
+        "member.rekey for E naming P's first key: P's records stay",
+        &s1,
+        Kind::MemberRekey,
+        json!({"provider": e.did().as_str(), "key": p.did().as_str(), "from_seq": 1, "new_key": key(54).did().as_str(), "reason": "Irrtum"}),
+        &[&s1],
+        "stored",
+    );
+    sc.act(
+        "P revoked from seq 3 of its first key: its rotation and seq 4 go (rotated away or not); the rotation no longer counts, so P2 and the P3 it rotated to are no keys of P, and all they signed goes with the rotations that named them",
+        &s1,
+        Kind::MemberRevoke,
+        cut(&p, 3),
+        &[&s1],
+        "stored",
     );
     // A steward that is also a provider keeps its governance records.
     sc.act(
@@ -1032,21 +1183,21 @@ pub(super) fn cut_off() -> Case {
         "S2 revoked from seq 1: its offer is removed, its action stays",
         &s1,
         Kind::MemberRevoke,
-        json!({"provider": s2.did().as_str(), "key": s2.did().as_str(), "from_seq": 1, "reason": "Austritt"}),
+        cut(&s2, 1),
         &[&s1],
         "stored",
     );
     let state = sc.reg.state();
-    let mut held: Vec<String> = sc.reg.held_ids().map(|id| id.to_hex()).collect();
-    held.sort();
+    let mut set: Vec<String> = sc.reg.held_ids().map(|id| id.to_hex()).collect();
+    set.sort();
     Case {
         name: "state-cut-off".into(),
         json: json!({
-            "desc": "the allowance across rotations, raised and lowered; an equivocation beyond the allowance; a steward rotation's cut counted whole; records cut off by a member.rekey and a member.revoke, which a node removes after each step (removed), and what it holds at the end (held); a revoked steward-provider's governance record stays",
+            "desc": "the allowance across rotations, raised and lowered, at the default's edge, in the gate's order and on the chain; an equivocation beyond the allowance; records cut off by member.rekey, member.revoke and a cut-off rotation, which a node removes after each step (removed), and every record it holds at the end (in_set); suspended, rotated-away and governance records stay",
             "type": "state",
             "genesis": record_value(&gns),
             "steps": sc.steps,
-            "expected": {"summary": state.summary(), "digest": state.digest().to_hex(), "held": held},
+            "expected": {"summary": state.summary(), "digest": state.digest().to_hex(), "in_set": set},
         }),
     }
 }

@@ -78,3 +78,350 @@ pub(super) fn case() -> Case {
         }),
     }
 }
+
+/// A sync message as the vector shows it: what a reader of `sync.md` 3.1 gets
+/// from the bytes (ids, fingerprints and records as hex).
+pub fn message_json(request: bool, bytes: &[u8]) -> Value {
+    use kx_protocol::sync::{Answer, SyncRequest, SyncResponse};
+    let ids = |ids: &[Hash32]| ids.iter().map(Hash32::to_hex).collect::<Vec<_>>();
+    if request {
+        return match SyncRequest::decode(bytes) {
+            Err(_) => json!({"malformed": true}),
+            Ok(SyncRequest::Reconcile { federation, ranges }) => json!({
+                "type": "reconcile",
+                "federation": federation.to_hex(),
+                "ranges": ranges.iter().map(|r| json!({
+                    "prefix": r.prefix.digits(),
+                    "count": r.count,
+                    "fingerprint": hex(&r.fingerprint.0),
+                })).collect::<Vec<_>>(),
+            }),
+            Ok(SyncRequest::Fetch {
+                federation,
+                ids: list,
+            }) => json!({
+                "type": "fetch",
+                "federation": federation.to_hex(),
+                "ids": ids(&list),
+            }),
+            Ok(SyncRequest::Peers { federation }) => json!({
+                "type": "peers",
+                "federation": federation.to_hex(),
+            }),
+        };
+    }
+    match SyncResponse::decode(bytes) {
+        Err(_) => json!({"malformed": true}),
+        Ok(SyncResponse::Reconcile { answers }) => json!({
+            "type": "reconcile",
+            "answers": answers.iter().map(|a| match a {
+                Answer::Ids { prefix, ids: list } => json!({"prefix": prefix.digits(), "ids": ids(list)}),
+                Answer::Children { prefix, children } => json!({
+                    "prefix": prefix.digits(),
+                    "children": children.iter().map(|(count, fp)| json!({"count": count, "fingerprint": hex(&fp.0)})).collect::<Vec<_>>(),
+                }),
+            }).collect::<Vec<_>>(),
+        }),
+        Ok(SyncResponse::Records { records }) => json!({
+            "type": "records",
+            "records": records.iter().map(|r| hex(r)).collect::<Vec<_>>(),
+        }),
+        Ok(SyncResponse::Peers { peers }) => json!({
+            "type": "peers",
+            "peers": peers.iter().map(|p| json!({"peer_id": p.peer_id, "addrs": p.addrs})).collect::<Vec<_>>(),
+        }),
+        Ok(SyncResponse::Error { code, message }) => json!({
+            "type": "error",
+            "code": code.as_str(),
+            "message": message,
+        }),
+    }
+}
+
+/// Single sync messages (`sync.md` 3.1): one of each request and answer,
+/// fetches of 256 and 257 ids, and malformed messages, each with one defect.
+pub(super) fn messages() -> Case {
+    use kx_protocol::sync::{
+        Answer, IdSet, MAX_RANGES, PeerAddr, Prefix, Summary, SyncCode, SyncRequest, SyncResponse,
+        fingerprint,
+    };
+    let fed = sha256(b"sync-federation");
+    let ids = sync_ids(0..300);
+    let set = IdSet::new(ids[..40].iter().copied());
+    let mut out: Vec<Value> = Vec::new();
+    let mut add = |note: &str, request: bool, bytes: Vec<u8>, extra: Value| {
+        let mut expected = message_json(request, &bytes);
+        if let (Value::Object(e), Value::Object(x)) = (&mut expected, extra) {
+            e.extend(x);
+        }
+        out.push(json!({
+            "note": note,
+            "direction": if request { "request" } else { "response" },
+            "hex": hex(&bytes),
+            "expected": expected,
+        }));
+    };
+    // Well-formed requests.
+    let root = set.summary(Prefix::ROOT);
+    let a = Prefix::ROOT.child(10).expect("child");
+    let a3 = a.child(3).expect("child");
+    let reconcile = SyncRequest::Reconcile {
+        federation: fed,
+        ranges: vec![root, set.summary(a), set.summary(a3)],
+    };
+    add(
+        "reconcile of three ranges: the whole space, \"a\" and \"a3\" (odd length: low nibble 0)",
+        true,
+        reconcile.encode(),
+        json!({}),
+    );
+    let fetch = |n: usize| SyncRequest::Fetch {
+        federation: fed,
+        ids: ids[..n].to_vec(),
+    };
+    add("fetch of 2 ids", true, fetch(2).encode(), json!({}));
+    add(
+        "fetch of 256 ids: the most a responder sends",
+        true,
+        fetch(256).encode(),
+        json!({}),
+    );
+    add(
+        "fetch of 257 ids: well-formed, answered with an error of code too_many",
+        true,
+        fetch(257).encode(),
+        json!({"answer": {"type": "error", "code": "too_many"}}),
+    );
+    add(
+        "peers",
+        true,
+        SyncRequest::Peers { federation: fed }.encode(),
+        json!({}),
+    );
+    // Well-formed answers.
+    // The initiator's summaries of an empty set: the responder's 40 ids differ.
+    let empty = |prefix: Prefix| Summary {
+        prefix,
+        count: 0,
+        fingerprint: fingerprint([]).1,
+    };
+    let first = ids[0].to_hex();
+    let near = Prefix::ROOT
+        .child(u8::from_str_radix(&first[..1], 16).expect("hex"))
+        .and_then(|p| p.child(u8::from_str_radix(&first[1..2], 16).expect("hex")))
+        .expect("prefix");
+    let answers = set.respond(&[empty(Prefix::ROOT), empty(near)]);
+    assert!(
+        matches!(answers[1], Answer::Ids { .. }),
+        "a small range is answered with ids"
+    );
+    add(
+        "reconcile answer to two ranges of an empty set: children of the whole space (empty sub-ranges without fingerprint), and the ids of a two-digit prefix",
+        false,
+        SyncResponse::Reconcile {
+            answers: answers.clone(),
+        }
+        .encode(),
+        json!({}),
+    );
+    let small = vec![Answer::Ids {
+        prefix: Prefix::ROOT,
+        ids: Vec::new(),
+    }];
+    add(
+        "reconcile answer: no ids in the whole space",
+        false,
+        SyncResponse::Reconcile { answers: small }.encode(),
+        json!({}),
+    );
+    let rec = br#"{"a":1}"#.to_vec();
+    add(
+        "records answer: two records' bytes (the receiver parses each strictly; here the second is not a record)",
+        false,
+        SyncResponse::Records {
+            records: vec![rec.clone(), b"not json".to_vec()],
+        }
+        .encode(),
+        json!({}),
+    );
+    add(
+        "peers answer: a peer id and two addresses (multiaddr text with /p2p/ of the peer)",
+        false,
+        SyncResponse::Peers {
+            peers: vec![PeerAddr {
+                peer_id: "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA".into(),
+                addrs: vec![
+                    "/ip4/127.0.0.1/tcp/7300/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA".into(),
+                    "/ip6/::1/tcp/7300/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA".into(),
+                ],
+            }],
+        }
+        .encode(),
+        json!({}),
+    );
+    add(
+        "error answer",
+        false,
+        SyncResponse::Error {
+            code: SyncCode::WrongFederation,
+            message: "another federation".into(),
+        }
+        .encode(),
+        json!({}),
+    );
+    add(
+        "error answer with a code this version does not know: kept as text",
+        false,
+        SyncResponse::Error {
+            code: SyncCode::Other("from_a_newer_peer".into()),
+            message: String::new(),
+        }
+        .encode(),
+        json!({}),
+    );
+    // Malformed: each has one defect.
+    let peers = SyncRequest::Peers { federation: fed }.encode();
+    let mut bad = |note: &str, request: bool, bytes: Vec<u8>| {
+        assert_eq!(
+            message_json(request, &bytes),
+            json!({"malformed": true}),
+            "{note}"
+        );
+        add(note, request, bytes, json!({}));
+    };
+    let with = |mut v: Vec<u8>, f: &dyn Fn(&mut Vec<u8>)| {
+        f(&mut v);
+        v
+    };
+    bad(
+        "an unknown request type (0x04)",
+        true,
+        with(peers.clone(), &|v| v[0] = 0x04),
+    );
+    bad(
+        "a response type sent as a request (0x81)",
+        true,
+        with(peers.clone(), &|v| v[0] = 0x81),
+    );
+    bad(
+        "peers request with a byte after it",
+        true,
+        with(peers.clone(), &|v| v.push(0)),
+    );
+    bad(
+        "peers request with a federation of 31 bytes",
+        true,
+        with(peers.clone(), &|v| {
+            v.pop();
+        }),
+    );
+    bad("empty message", true, Vec::new());
+    let f2 = fetch(2).encode();
+    bad(
+        "fetch whose count (3) is longer than the message",
+        true,
+        with(f2.clone(), &|v| v[33] = 3),
+    );
+    bad(
+        "fetch whose count is a non-minimal varint (0x82 0x00 for 2)",
+        true,
+        with(f2.clone(), &|v| {
+            v[33] = 0x82;
+            v.insert(34, 0x00);
+        }),
+    );
+    bad(
+        "fetch with half an id at the end",
+        true,
+        with(f2.clone(), &|v| v.truncate(v.len() - 16)),
+    );
+    let many: Vec<_> = (0..=MAX_RANGES).map(|_| root).collect();
+    bad(
+        "reconcile of 513 ranges (at most 512)",
+        true,
+        SyncRequest::Reconcile {
+            federation: fed,
+            ranges: many,
+        }
+        .encode(),
+    );
+    let r1 = SyncRequest::Reconcile {
+        federation: fed,
+        ranges: vec![set.summary(a3)],
+    }
+    .encode();
+    // Prefix "a3": length byte at 34, digits 0xa3 at 35.
+    bad(
+        "reconcile with a prefix of 65 digits",
+        true,
+        with(r1.clone(), &|v| v[34] = 65),
+    );
+    bad(
+        "reconcile with a prefix of 1 digit whose low nibble is not 0 (0xa3)",
+        true,
+        with(r1.clone(), &|v| v[34] = 1),
+    );
+    let resp = SyncResponse::Reconcile { answers }.encode();
+    bad(
+        "reconcile answer with an unknown answer kind (0x03)",
+        false,
+        with(resp.clone(), &|v| {
+            // The first answer: prefix "" (one byte 0x00), then its kind.
+            v[3] = 0x03;
+        }),
+    );
+    bad(
+        "an unknown answer type (0x85)",
+        false,
+        with(resp.clone(), &|v| v[0] = 0x85),
+    );
+    let records: Vec<Vec<u8>> = (0..257).map(|_| rec.clone()).collect();
+    bad(
+        "records answer of 257 records (at most 256)",
+        false,
+        SyncResponse::Records { records }.encode(),
+    );
+    let peer = |addrs: usize| PeerAddr {
+        peer_id: "p".into(),
+        addrs: (0..addrs)
+            .map(|i| format!("/ip4/127.0.0.1/tcp/{i}"))
+            .collect(),
+    };
+    bad(
+        "peers answer of 65 peers (at most 64)",
+        false,
+        SyncResponse::Peers {
+            peers: (0..65).map(|_| peer(1)).collect(),
+        }
+        .encode(),
+    );
+    bad(
+        "peers answer with a peer of 9 addresses (at most 8)",
+        false,
+        SyncResponse::Peers {
+            peers: vec![peer(9)],
+        }
+        .encode(),
+    );
+    let err = SyncResponse::Error {
+        code: SyncCode::TooMany,
+        message: "x".into(),
+    }
+    .encode();
+    bad(
+        "error answer whose message is not UTF-8 (0xff)",
+        false,
+        with(err.clone(), &|v| {
+            let n = v.len();
+            v[n - 1] = 0xff;
+        }),
+    );
+    Case {
+        name: "sync-messages".into(),
+        json: json!({
+            "desc": "single /kx/sync/2 messages (sync.md 3.1): each request and answer decoded, and malformed ones (one defect each), which the receiver closes without answering; ids are SHA-256 of \"sync-<n>\"",
+            "type": "sync-messages",
+            "messages": out,
+        }),
+    }
+}
