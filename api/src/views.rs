@@ -307,6 +307,19 @@ pub struct PeerView {
     pub last_sync: Option<SyncView>,
 }
 
+/// `GET /v1/checkpoint`: the node's signed checkpoint of its set and the
+/// frontier it states (`specs/checkpoints.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointView {
+    /// The signed note: the checkpoint's three lines, an empty line, the
+    /// node's signature line.
+    pub note: String,
+    /// `{"federation", "governance", "logs": [[did, n, head]]}`; its root is
+    /// the note's third line.
+    pub frontier: serde_json::Value,
+}
+
 /// `GET /v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -21,4 +21,6 @@ pub struct Ctx {
     pub limits: Arc<crate::http::limits::Limits>,
     /// Longest a request may take until its answer starts (`None`: no limit).
     pub request_timeout: Option<std::time::Duration>,
+    /// Signs the node's checkpoints: its libp2p identity key (`node.key`).
+    pub checkpoint_key: Arc<kx_protocol::SecretKey>,
 }

@@ -110,6 +110,7 @@ pub async fn run(
     );
     let node = Node::start(genesis, store.clone(), cfg.max_batch)?;
     let key = p2p::load_or_create_key(&dir.join("node.key"))?;
+    let checkpoint_key = Arc::new(p2p::checkpoint_key(&key)?);
     let net = p2p::NetConfig {
         listen: multiaddrs(&cfg.listen)?,
         bootstrap: multiaddrs(&cfg.bootstrap)?,
@@ -156,6 +157,7 @@ pub async fn run(
         limits: limits.clone(),
         request_timeout: (cfg.request_timeout_secs > 0)
             .then(|| Duration::from_secs(cfg.request_timeout_secs)),
+        checkpoint_key,
     });
     // Quiet clients are forgotten every minute.
     let mut stop = shutdown.clone();

@@ -12,6 +12,7 @@
 
 pub mod author;
 pub mod body;
+pub mod checkpoint;
 pub mod code;
 mod de;
 pub mod fields;

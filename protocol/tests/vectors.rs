@@ -3,6 +3,7 @@
 
 mod support;
 
+use kx_protocol::checkpoint::{Checkpoint, Frontier};
 use kx_protocol::fields::Hash32;
 use kx_protocol::keyfile::KeyFile;
 use kx_protocol::record::{UnverifiedRecord, action_bytes, sha256};
@@ -337,6 +338,17 @@ fn every_vector_holds() {
             }
             Some("sync") => check_sync(name, &v),
             Some("sync-messages") => check_sync_messages(name, &v),
+            Some("checkpoint") => check_checkpoint(name, &v),
+            Some("checkpoint-read") => {
+                let got = match Checkpoint::read(v["note"].as_str().expect("note")) {
+                    Ok(c) => {
+                        serde_json::json!({"federation": c.federation.to_hex(), "signer": c.signer.as_str(), "size": c.size, "root": c.root.to_hex()})
+                    }
+                    Err(e) => serde_json::json!({"error": e.code.as_str()}),
+                };
+                assert_eq!(got, v["expected"], "{name}");
+            }
+            Some("checkpoint-consistency") => check_consistency(name, &v),
             Some("terms") => check_terms(name, &v),
             other => panic!("{name}: unknown type {other:?}"),
         }
@@ -386,6 +398,75 @@ fn check_encrypted_key_file(name: &str, v: &Value) {
         file,
         "{name}"
     );
+}
+
+/// The registry of a checkpoint vector's records (the genesis first).
+fn registry_of(records: &Value) -> Registry {
+    let records = records.as_array().expect("records");
+    let mut reg = Registry::new(record(&records[0])).expect("genesis");
+    for r in &records[1..] {
+        reg.add(record(r)).expect("add");
+    }
+    reg
+}
+
+/// A frontier computed from the records, its root, and the signed note.
+fn check_checkpoint(name: &str, v: &Value) {
+    let reg = registry_of(&v["records"]);
+    let e = &v["expected"];
+    let frontier = reg.frontier();
+    assert_eq!(frontier.to_json(), e["frontier"], "{name}: frontier");
+    assert_eq!(
+        String::from_utf8(json::canonical(&frontier.to_json()).expect("jcs")).expect("ascii"),
+        e["frontier_jcs"].as_str().expect("jcs"),
+        "{name}"
+    );
+    assert_eq!(
+        Frontier::from_json(&e["frontier"]).expect("reads"),
+        frontier
+    );
+    assert_eq!(frontier.size(), e["size"].as_u64().expect("size"), "{name}");
+    assert_eq!(
+        frontier.root().to_hex(),
+        e["root"].as_str().expect("root"),
+        "{name}"
+    );
+    let seed: [u8; 32] = unhex(v["signer_seed"].as_str().expect("seed"))
+        .try_into()
+        .expect("32 bytes");
+    let k = SecretKey::from_seed(seed).expect("seed");
+    let cp = Checkpoint::of(&frontier, k.did());
+    assert_eq!(
+        hex_of(&kx_protocol::checkpoint::key_id(&cp.origin(), 1, k.did())),
+        e["key_id"].as_str().expect("key id"),
+        "{name}"
+    );
+    assert_eq!(cp.text(), e["checkpoint"].as_str().expect("text"), "{name}");
+    assert_eq!(cp.sign(&k), e["note"].as_str().expect("note"), "{name}");
+}
+
+/// Pairs of frontiers judged by the vector's set.
+fn check_consistency(name: &str, v: &Value) {
+    let mut records = vec![v["genesis"].clone()];
+    records.extend(
+        v["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .skip(1)
+            .cloned(),
+    );
+    let reg = registry_of(&Value::Array(records));
+    for p in v["pairs"].as_array().expect("pairs") {
+        let a = Frontier::from_json(&p["earlier"]).expect("earlier");
+        let b = Frontier::from_json(&p["later"]).expect("later");
+        let got = match reg.consistent(&a, &b) {
+            Ok(()) => Value::Null,
+            Err(kx_protocol::registry::Inconsistency::Governance { .. }) => "governance".into(),
+            Err(kx_protocol::registry::Inconsistency::Log { author, .. }) => author.as_str().into(),
+        };
+        assert_eq!(got, p["inconsistent_at"], "{name}: {}", p["name"]);
+    }
 }
 
 /// Decodes each message of a `sync-messages` vector: what it holds, or that it

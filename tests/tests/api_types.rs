@@ -16,10 +16,11 @@ use kx_api::transition::{
     TransitionQuery, TransitionView,
 };
 use kx_api::views::{
-    AuthorView, BuyerKind, BuyerRef, HealthView, LogHead, MunicipalityRef, OfferView, OffersPage,
-    PeerView, ProcurementView, ProfileView, ProviderDetail, ProviderRef, ProviderSummary,
-    ProviderView, ProvidersList, ReadyView, RecordsPage, StandardsList, StatusView, SubmitResult,
-    SubmitStatus, SuccessorView, SyncView, TakerView, UptakeView, VersionView, WithdrawalView,
+    AuthorView, BuyerKind, BuyerRef, CheckpointView, HealthView, LogHead, MunicipalityRef,
+    OfferView, OffersPage, PeerView, ProcurementView, ProfileView, ProviderDetail, ProviderRef,
+    ProviderSummary, ProviderView, ProvidersList, ReadyView, RecordsPage, StandardsList,
+    StatusView, SubmitResult, SubmitStatus, SuccessorView, SyncView, TakerView, UptakeView,
+    VersionView, WithdrawalView,
 };
 use kx_api::{ApiError, OfferCursor, OfferQuery, SearchQuery};
 use kx_protocol::body::{
@@ -488,6 +489,19 @@ fn every_answer_type_fills_and_matches_its_schema() {
         provider(false, Vec::new()),
     ];
     check(&api, "ProviderDetail", &details, &[]);
+    check(
+        &api,
+        "Checkpoint",
+        &[CheckpointView {
+            note: "kx/00/did:key:z6Mk\n3\nAAAA\n\n\u{2014} kx/00/did:key:z6Mk AAAA\n".into(),
+            frontier: json!({
+                "federation": Hash32([1; 32]).to_hex(),
+                "governance": Hash32([2; 32]).to_hex(),
+                "logs": [[did(10).as_str(), 3, Hash32([3; 32]).to_hex()]],
+            }),
+        }],
+        &["$.frontier.logs[]"],
+    );
     check(
         &api,
         "Author",

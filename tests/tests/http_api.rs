@@ -137,6 +137,7 @@ fn every_documented_operation_answers_as_documented() {
     let p = f.did("p");
     let url = f.url(0);
     api.call("GET", "/v1/status", b"");
+    api.call("GET", "/v1/checkpoint", b"");
     api.call("GET", "/v1/offers", b"");
     api.call("GET", "/v1/offers?region=05158004&category=fachverfahren&ozg=10124&leika=99115005104000&cert=iso27001-grundschutz&q=melde&include=withdrawn,expired,not_yet_valid&limit=1", b"");
     api.call(
@@ -991,5 +992,67 @@ fn a_client_over_its_rate_limit_gets_429_and_others_are_served() {
             .lines()
             .any(|l| l.starts_with("kx_http_rate_limited_total ") && !l.ends_with(" 0")),
         "{metrics}"
+    );
+}
+
+/// A registry of the node's records, from its backup.
+fn registry_of_node(url: &str) -> kx_protocol::Registry {
+    let body = get(url, "/v1/export").body;
+    let mut lines = body
+        .split(|b| *b == b'\n')
+        .skip(1)
+        .filter(|l| !l.is_empty());
+    let genesis = kx_protocol::VerifiedRecord::from_bytes(lines.next().expect("genesis"))
+        .expect("genesis verifies");
+    let mut reg = kx_protocol::Registry::new(genesis).expect("registry");
+    for line in lines {
+        reg.add(kx_protocol::VerifiedRecord::from_bytes(line).expect("verifies"))
+            .expect("add");
+    }
+    reg
+}
+
+#[test]
+fn the_node_signs_checkpoints_of_its_set_and_they_follow_one_another() {
+    use kx_protocol::checkpoint::{Checkpoint, Frontier};
+    let f = api_node();
+    let url = f.url(0);
+    let read = || {
+        let v = get(&url, "/v1/checkpoint").json();
+        let cp = Checkpoint::read(v["note"].as_str().expect("note")).expect("the note verifies");
+        let frontier = Frontier::from_json(&v["frontier"]).expect("frontier");
+        assert_eq!(
+            cp.root,
+            frontier.root(),
+            "the note states the frontier's root"
+        );
+        assert_eq!(cp.size, frontier.size());
+        (cp, frontier)
+    };
+    let (first, before) = read();
+    // Signed with the node's libp2p identity key: the peer id is that key's.
+    let public = libp2p::identity::ed25519::PublicKey::try_from_bytes(first.signer.public_key())
+        .expect("ed25519 key");
+    let peer = libp2p::PeerId::from_public_key(&public.into());
+    assert_eq!(get(&url, "/v1/status").json()["peer_id"], peer.to_string());
+    assert_eq!(first.federation, f.genesis.record().federation);
+    // The frontier is the node's set: recomputed from its backup, the same.
+    assert_eq!(registry_of_node(&url).frontier(), before);
+    f.kx_ok(
+        0,
+        &["offer", "publish", "--key", "p.key", &example("offer.toml")],
+    );
+    let (second, after) = read();
+    assert_eq!(second.size, first.size + 1);
+    let reg = registry_of_node(&url);
+    reg.consistent(&before, &after)
+        .expect("the later follows from the earlier");
+    // A frontier that leaves out a provider's log does not.
+    let mut forged = after.clone();
+    forged.logs.retain(|l| l.author.as_str() != f.did("p"));
+    assert!(reg.consistent(&before, &forged).is_err());
+    assert!(
+        reg.consistent(&after, &before).is_err(),
+        "nor does going back"
     );
 }

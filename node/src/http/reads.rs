@@ -85,6 +85,14 @@ pub(super) async fn author(
     ))
 }
 
+/// `GET /v1/checkpoint`.
+pub(super) async fn checkpoint(AxState(ctx): AxState<Ctx>) -> ApiResult {
+    Ok(json(
+        StatusCode::OK,
+        &view::status::checkpoint(&ctx.node, &ctx.checkpoint_key),
+    ))
+}
+
 /// `GET /v1/status`.
 pub(super) async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
     let peers = ctx.p2p.peers().await;

@@ -177,6 +177,21 @@ impl P2p {
     }
 }
 
+/// The node key as the key its checkpoints are signed with (the same Ed25519
+/// key: `specs/checkpoints.md` 2).
+pub fn checkpoint_key(key: &Keypair) -> Result<kx_protocol::SecretKey> {
+    let ed = key
+        .clone()
+        .try_into_ed25519()
+        .context("the node key is not an Ed25519 key")?;
+    let seed: [u8; 32] = ed
+        .secret()
+        .as_ref()
+        .try_into()
+        .context("an Ed25519 secret key of 32 bytes")?;
+    kx_protocol::SecretKey::from_seed(seed).context("the node key as a checkpoint key")
+}
+
 /// Reads the node key from `path`, or creates it (mode 0600).
 pub fn load_or_create_key(path: &Path) -> Result<Keypair> {
     if path.exists() {

@@ -49,6 +49,16 @@ pub fn status(node: &Node, peer_id: String, peers: Vec<PeerInfo>, observer: bool
     })
 }
 
+/// The node's checkpoint of its set now, signed with `key` (its node key).
+pub fn checkpoint(node: &Node, key: &kx_protocol::SecretKey) -> kx_api::views::CheckpointView {
+    let frontier = node.with_registry(|r| r.frontier());
+    let cp = kx_protocol::checkpoint::Checkpoint::of(&frontier, key.did());
+    kx_api::views::CheckpointView {
+        note: cp.sign(key),
+        frontier: frontier.to_json(),
+    }
+}
+
 /// Whether `node` is ready to serve as a replica: its store takes writes,
 /// each connected peer was
 /// reconciled to the end within `bound` before `now` and had nothing new,

@@ -31,6 +31,7 @@ mod agreements;
 mod digest;
 mod exchange;
 mod fold;
+mod frontier;
 mod gate;
 mod held;
 mod prune;
@@ -40,6 +41,7 @@ mod trust;
 pub use agreements::{AgreementStatus, Capacity};
 pub use digest::STATE_TAG;
 pub use fold::Changes;
+pub use frontier::Inconsistency;
 pub use gate::Rejection;
 pub use held::Held;
 pub use state::{

@@ -61,7 +61,7 @@ pub(super) fn cuts_changed(old: &Derived, new: &Derived) -> bool {
 /// True if position `seq` of `key`'s log is cut off (7.2): under its
 /// identity's revocation cut, or at or after the `from_seq` of a steward
 /// rotation of the key.
-fn cut_off_at(d: &Derived, key: &Did, seq: u64) -> bool {
+pub(super) fn cut_off_at(d: &Derived, key: &Did, seq: u64) -> bool {
     let Some(info) = d.keys.get(key) else {
         return false;
     };
@@ -98,30 +98,51 @@ impl Registry {
         for key in keys {
             self.log_where(key, |seq| cut_off_at(d, key, seq), &mut gone);
         }
-        // Keys that cut-off rotations named (and that no identity holds, so
-        // nothing of theirs can count): a thief who rotated the stolen key to
-        // one of its own and flooded with that.
-        let mut orphans: std::collections::BTreeSet<Did> = std::collections::BTreeSet::new();
+        // Keys that only cut-off rotations name (and that no identity holds,
+        // so nothing of theirs can count): a thief who rotated the stolen key
+        // to one of its own and flooded with that. A key that another
+        // rotation in the set names stays: that rotation may count one day.
+        let rotations = self.rotations_by_new_key();
+        let mut orphans: std::collections::BTreeSet<&Did> = std::collections::BTreeSet::new();
         let mut checked = 0;
         while checked < gone.len() {
-            let named: Vec<Did> = gone[checked..]
+            let cut: std::collections::BTreeSet<Hash32> = gone.iter().copied().collect();
+            let named: Vec<&Did> = gone[checked..]
                 .iter()
                 .filter_map(
                     |id| match self.records[id].whole().map(|r| &r.record().body) {
-                        Some(crate::body::Body::KeyRotate(b)) => Some(b.new_key.clone()),
+                        Some(crate::body::Body::KeyRotate(b)) => Some(&b.new_key),
                         _ => None,
                     },
                 )
-                .filter(|k| !d.keys.contains_key(k) && !d.stewards.contains(k))
+                .filter(|k| !d.keys.contains_key(*k) && !d.stewards.contains(*k))
+                .filter(|k| {
+                    rotations
+                        .get(*k)
+                        .is_none_or(|ids| ids.iter().all(|id| cut.contains(*id)))
+                })
                 .collect();
             checked = gone.len();
             for key in named {
-                if orphans.insert(key.clone()) {
-                    self.log_where(&key, |_| true, &mut gone);
+                if orphans.insert(key) {
+                    self.log_where(key, |_| true, &mut gone);
                 }
             }
         }
         gone
+    }
+
+    /// Every `key.rotate` record in the set, by the key it names.
+    fn rotations_by_new_key(&self) -> std::collections::BTreeMap<&Did, Vec<&Hash32>> {
+        let mut by: std::collections::BTreeMap<&Did, Vec<&Hash32>> = Default::default();
+        for id in self.misc.values().flat_map(|l| l.iter()) {
+            if let Some(crate::body::Body::KeyRotate(b)) =
+                self.records[id].whole().map(|r| &r.record().body)
+            {
+                by.entry(&b.new_key).or_default().push(id);
+            }
+        }
+        by
     }
 
     /// Appends to `out` the non-governance records of `key`'s log at the

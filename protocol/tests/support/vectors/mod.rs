@@ -13,6 +13,7 @@
 
 #![allow(dead_code)]
 
+mod checkpoints;
 mod exchange;
 mod keyfiles;
 mod records;
@@ -251,6 +252,7 @@ pub fn generate() -> Vec<Case> {
     cases.push(sync::case());
     cases.push(sync::messages());
     cases.extend(keyfiles::cases());
+    cases.extend(checkpoints::cases());
     cases
 }
 

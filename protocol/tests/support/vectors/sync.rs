@@ -85,6 +85,9 @@ pub fn message_json(request: bool, bytes: &[u8]) -> Value {
     use kx_protocol::sync::{Answer, SyncRequest, SyncResponse};
     let ids = |ids: &[Hash32]| ids.iter().map(Hash32::to_hex).collect::<Vec<_>>();
     if request {
+        if bytes.len() > kx_protocol::sync::MAX_REQUEST_BYTES {
+            return json!({"malformed": true});
+        }
         return match SyncRequest::decode(bytes) {
             Err(_) => json!({"malformed": true}),
             Ok(SyncRequest::Reconcile { federation, ranges }) => json!({
@@ -178,6 +181,13 @@ pub(super) fn messages() -> Case {
     let fetch = |n: usize| SyncRequest::Fetch {
         federation: fed,
         ids: ids[..n].to_vec(),
+    };
+    let fetch_many = |n: usize| {
+        SyncRequest::Fetch {
+            federation: fed,
+            ids: sync_ids(0..n as u32),
+        }
+        .encode()
     };
     add("fetch of 2 ids", true, fetch(2).encode(), json!({}));
     add(
@@ -299,9 +309,15 @@ pub(super) fn messages() -> Case {
         with(peers.clone(), &|v| v[0] = 0x04),
     );
     bad(
-        "a response type sent as a request (0x81)",
+        "a well-formed reconcile answer sent as a request",
         true,
-        with(peers.clone(), &|v| v[0] = 0x81),
+        SyncResponse::Reconcile {
+            answers: vec![Answer::Ids {
+                prefix: Prefix::ROOT,
+                ids: Vec::new(),
+            }],
+        }
+        .encode(),
     );
     bad(
         "peers request with a byte after it",
@@ -352,9 +368,40 @@ pub(super) fn messages() -> Case {
     .encode();
     // Prefix "a3": length byte at 34, digits 0xa3 at 35.
     bad(
-        "reconcile with a prefix of 65 digits",
+        "reconcile with a prefix of 65 digits (33 digit bytes follow)",
         true,
-        with(r1.clone(), &|v| v[34] = 65),
+        with(r1.clone(), &|v| {
+            v[34] = 65;
+            v.splice(36..36, std::iter::repeat_n(0u8, 31));
+        }),
+    );
+    // The range's count: the varint right after the prefix (at 36).
+    bad(
+        "reconcile whose range count is a varint of 11 bytes",
+        true,
+        with(r1.clone(), &|v| {
+            v.splice(
+                36..37,
+                [
+                    0x81u8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
+                ],
+            );
+        }),
+    );
+    bad(
+        "reconcile whose range count is a 10-byte varint of 2^64",
+        true,
+        with(r1.clone(), &|v| {
+            v.splice(
+                36..37,
+                [0x80u8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02],
+            );
+        }),
+    );
+    bad(
+        "fetch of 2,047 ids: 65,539 bytes, over the 64 KiB of a request",
+        true,
+        fetch_many(2047),
     );
     bad(
         "reconcile with a prefix of 1 digit whose low nibble is not 0 (0xa3)",
@@ -374,6 +421,19 @@ pub(super) fn messages() -> Case {
         "an unknown answer type (0x85)",
         false,
         with(resp.clone(), &|v| v[0] = 0x85),
+    );
+    bad(
+        "reconcile answer of 513 answers (at most 512)",
+        false,
+        SyncResponse::Reconcile {
+            answers: (0..=MAX_RANGES)
+                .map(|_| Answer::Ids {
+                    prefix: Prefix::ROOT,
+                    ids: Vec::new(),
+                })
+                .collect(),
+        }
+        .encode(),
     );
     let records: Vec<Vec<u8>> = (0..257).map(|_| rec.clone()).collect();
     bad(
