@@ -265,3 +265,49 @@ impl Checkpoint {
         })
     }
 }
+
+/// The largest cosignature time (C2SP tlog-cosignature: a POSIX time below 2^63).
+const MAX_TIME: u64 = (1 << 63) - 1;
+
+/// The message a witness signs (`specs/checkpoints.md` 5): the header line, the
+/// time line and the checkpoint text.
+fn cosigned_message(text: &str, time: u64) -> Vec<u8> {
+    format!("cosignature/v1\ntime {time}\n{text}").into_bytes()
+}
+
+impl Checkpoint {
+    /// A witness's cosignature line for this checkpoint at POSIX time `time`,
+    /// under the witness's key name `name` (C2SP tlog-cosignature v1, Ed25519).
+    pub fn cosign(&self, name: &str, key: &SecretKey, time: u64) -> String {
+        let mut sig = key_id(name, 0x04, key.did()).to_vec();
+        sig.extend_from_slice(&time.min(MAX_TIME).to_be_bytes());
+        sig.extend_from_slice(
+            &key.sign(&cosigned_message(&self.text(), time.min(MAX_TIME)))
+                .0,
+        );
+        format!("\u{2014} {name} {}\n", STANDARD.encode(sig))
+    }
+
+    /// The time of `witness`'s cosignature in `note` (a note of this checkpoint),
+    /// if it has one that verifies: a line under the witness's name with its
+    /// key id, of 4 + 8 + 64 bytes, a time below 2^63 and an Ed25519 signature
+    /// that verifies by the strict rule. Other lines are skipped.
+    pub fn cosigned_by(&self, note: &str, name: &str, witness: &Did) -> Option<u64> {
+        let sigs = &note[note.rfind("\n\n")? + 2..];
+        let want = key_id(name, 0x04, witness);
+        let prefix = format!("\u{2014} {name} ");
+        sigs.split_terminator('\n')
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .filter_map(|b64| STANDARD.decode(b64).ok())
+            .filter(|raw| raw.len() == 76 && raw[..4] == want)
+            .find_map(|raw| {
+                let time = u64::from_be_bytes(raw[4..12].try_into().ok()?);
+                let sig: [u8; 64] = raw[12..].try_into().ok()?;
+                (time <= MAX_TIME
+                    && witness
+                        .verify(&cosigned_message(&self.text(), time), &Signature(sig))
+                        .is_ok())
+                .then_some(time)
+            })
+    }
+}

@@ -349,6 +349,16 @@ fn every_vector_holds() {
                 assert_eq!(got, v["expected"], "{name}");
             }
             Some("checkpoint-consistency") => check_consistency(name, &v),
+            Some("checkpoint-cosigned") => {
+                let note = v["note"].as_str().expect("note");
+                let cp = Checkpoint::read(note).expect("reads");
+                for a in v["expected"].as_array().expect("asked") {
+                    let did: kx_protocol::Did =
+                        a["did"].as_str().expect("did").parse().expect("did");
+                    let got = cp.cosigned_by(note, a["name"].as_str().expect("name"), &did);
+                    assert_eq!(got, a["time"].as_u64(), "{name}: {a}");
+                }
+            }
             Some("terms") => check_terms(name, &v),
             other => panic!("{name}: unknown type {other:?}"),
         }

@@ -246,3 +246,56 @@ pub(super) fn cases() -> Vec<Case> {
     });
     cases
 }
+
+/// Cosignature lines of two witnesses on the checkpoint of the `checkpoint`
+/// vector (`specs/checkpoints.md` 5), and what a verifier finds for each
+/// (name, did) it is given.
+pub(super) fn cosigned() -> Case {
+    let (_, frontiers) = federation();
+    let k = signer();
+    let cp = Checkpoint::of(&frontiers[2], k.did());
+    let w1 = key(0x51);
+    let w2 = key(0x52);
+    let n1 = "witness.kdn.example/w1";
+    let n2 = "pruefstelle.example/kx";
+    let mut note = cp.sign(&k);
+    note.push_str(&cp.cosign(n1, &w1, 1_767_225_600));
+    // A line of w2 whose time was changed afterwards: it does not verify; the
+    // next line of w2 does.
+    let line = cp.cosign(n2, &w2, 1_767_229_200);
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let raw = b64
+        .decode(line.trim_end().rsplit(' ').next().expect("sig"))
+        .expect("base64");
+    let mut moved = raw.clone();
+    moved[11] ^= 1;
+    note.push_str(&format!("\u{2014} {n2} {}\n", b64.encode(&moved)));
+    note.push_str(&line);
+    let ask = [
+        (n1, w1.did().clone(), Some(1_767_225_600u64)),
+        (n2, w2.did().clone(), Some(1_767_229_200)),
+        ("witness.kdn.example/w2", w1.did().clone(), None),
+        (n1, w2.did().clone(), None),
+        (n1, k.did().clone(), None),
+    ];
+    let asked: Vec<Value> = ask
+        .iter()
+        .map(|(name, did, want)| {
+            let got = cp.cosigned_by(&note, name, did);
+            assert_eq!(got, *want, "cosignature of {name}");
+            json!({"name": name, "did": did.as_str(), "time": got})
+        })
+        .collect();
+    assert_eq!(Checkpoint::read(&note).expect("still reads"), cp);
+    Case {
+        name: "checkpoint-cosigned".into(),
+        json: json!({
+            "desc": "a signed checkpoint with cosignature lines (C2SP tlog-cosignature v1): witness seeds 0x51 (name witness.kdn.example/w1) and 0x52 (pruefstelle.example/kx, one line with its time changed after signing, then a good one); for each (name, did) asked, the time of the cosignature that verifies, or null",
+            "type": "checkpoint-cosigned",
+            "note": note,
+            "witness_seeds": {n1: hex(&w1.seed()), n2: hex(&w2.seed())},
+            "expected": asked,
+        }),
+    }
+}

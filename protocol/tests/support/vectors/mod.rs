@@ -253,6 +253,7 @@ pub fn generate() -> Vec<Case> {
     cases.push(sync::messages());
     cases.extend(keyfiles::cases());
     cases.extend(checkpoints::cases());
+    cases.push(checkpoints::cosigned());
     cases
 }
 
