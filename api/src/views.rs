@@ -333,6 +333,10 @@ pub struct StatusView {
     pub threshold: u64,
     /// The observer nodes the stewards admitted, by peer id.
     pub observers: Vec<kx_protocol::body::Observer>,
+    /// The witnesses the stewards named, by name, and how many of them a
+    /// checkpoint needs (`specs/checkpoints.md` 5).
+    pub witnesses: Vec<kx_protocol::body::Witness>,
+    pub quorum: u64,
     pub providers: usize,
     pub offers: usize,
     /// Every connected peer was reconciled to the end and had nothing new.

@@ -831,6 +831,27 @@ pub enum GovCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
+    /// Name or remove the witnesses whose cosignatures make a checkpoint
+    /// trustworthy, and set how many a checkpoint needs. The new list is the
+    /// node's current one with these changes.
+    Witnesses {
+        /// A witness's key name (C2SP: `!` to `~` without `+`, e.g.
+        /// `witness.kdn.example/w1`); give `--key` for each (repeat).
+        #[arg(long = "add")]
+        add: Vec<String>,
+        /// The did of the witness added at the same position (its node's
+        /// checkpoint key: `GET /v1/checkpoint` of that node names it).
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// Remove the witness of this name (repeat).
+        #[arg(long = "remove")]
+        remove: Vec<String>,
+        /// How many witnesses a checkpoint needs (default: a majority).
+        #[arg(long)]
+        quorum: Option<u64>,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
     /// Add approvals to a draft; submits it once the threshold is reached.
     Cosign {
         /// The draft file.

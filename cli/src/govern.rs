@@ -222,6 +222,47 @@ pub fn run(client: &Client, cmd: GovCommand, json: bool) -> Result<()> {
                 json,
             )
         }
+        GovCommand::Witnesses {
+            add,
+            keys,
+            remove,
+            quorum,
+            gov,
+        } => {
+            if add.len() != keys.len() {
+                bail!(
+                    "give one --key for each --add ({} --add, {} --key)",
+                    add.len(),
+                    keys.len()
+                );
+            }
+            let status = client.status()?;
+            for r in &remove {
+                if !status.witnesses.iter().any(|w| w.name.as_str() == r) {
+                    bail!("--remove {r}: not a witness of this federation");
+                }
+            }
+            let mut list: Vec<Value> = status
+                .witnesses
+                .into_iter()
+                .filter(|w| !remove.iter().any(|r| r == w.name.as_str()))
+                .filter(|w| !add.iter().any(|a| a == w.name.as_str()))
+                .map(|w| json!({"name": w.name.as_str(), "key": w.key.as_str()}))
+                .collect();
+            for (name, key) in add.iter().zip(&keys) {
+                let k = parse_did(key, "--key")?;
+                list.push(json!({"name": name, "key": k.as_str()}));
+            }
+            let n = list.len() as u64;
+            let quorum = quorum.unwrap_or(if n == 0 { 0 } else { n / 2 + 1 });
+            act(
+                client,
+                Kind::FederationWitnesses,
+                json!({"witnesses": list, "quorum": quorum}),
+                gov,
+                json,
+            )
+        }
         GovCommand::Cosign {
             draft,
             steward_keys,

@@ -506,6 +506,17 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
             writeln!(out, "  {} {}", o.peer_id.as_str(), o.name.as_str())?;
         }
     }
+    if !v.witnesses.is_empty() {
+        writeln!(
+            out,
+            "witnesses    {}, a checkpoint needs {}",
+            v.witnesses.len(),
+            v.quorum
+        )?;
+        for w in &v.witnesses {
+            writeln!(out, "  {} {}", w.name.as_str(), w.key)?;
+        }
+    }
     writeln!(out, "peers        {}", v.peers.len())?;
     for p in &v.peers {
         let last = match &p.last_sync {

@@ -52,11 +52,12 @@ pub enum Kind {
     StandardRetire,
     FederationObservers,
     MemberAllowance,
+    FederationWitnesses,
 }
 
 impl Kind {
     /// Every kind, in the order of the spec.
-    pub const ALL: [Kind; 27] = [
+    pub const ALL: [Kind; 28] = [
         Kind::Genesis,
         Kind::MemberAdmit,
         Kind::MemberSuspend,
@@ -84,6 +85,7 @@ impl Kind {
         Kind::StandardRetire,
         Kind::FederationObservers,
         Kind::MemberAllowance,
+        Kind::FederationWitnesses,
     ];
 
     /// The `kind` string.
@@ -116,6 +118,7 @@ impl Kind {
             Kind::StandardRetire => "standard.retire",
             Kind::FederationObservers => "federation.observers",
             Kind::MemberAllowance => "member.allowance",
+            Kind::FederationWitnesses => "federation.witnesses",
         }
     }
 
@@ -141,6 +144,7 @@ impl Kind {
                 | Kind::StandardRetire
                 | Kind::FederationObservers
                 | Kind::MemberAllowance
+                | Kind::FederationWitnesses
         )
     }
 
@@ -725,6 +729,26 @@ pub struct ObserversBody {
     pub approvals: Vec<Approval>,
 }
 
+/// `federation.witnesses`: the stewards name the witnesses whose cosignatures
+/// make a checkpoint trustworthy, and how many of them a verifier needs
+/// (replacing the list; `specs/checkpoints.md` 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessesBody {
+    pub prev_action: Hash32,
+    pub witnesses: Vec<Witness>,
+    pub quorum: u64,
+    pub approvals: Vec<Approval>,
+}
+
+/// A witness: its C2SP key name and its Ed25519 key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Witness {
+    pub name: Text<1, 100>,
+    pub key: Did,
+}
+
 /// An observer node: its libp2p peer id and the organisation that runs it
 /// (a municipality, KDN, an auditor; never a person).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -765,6 +789,7 @@ pub enum Body {
     StandardRetire(StandardRetireBody),
     FederationObservers(ObserversBody),
     MemberAllowance(AllowanceBody),
+    FederationWitnesses(WitnessesBody),
 }
 
 /// A body-level rule that a well-typed body broke. `code()` is stable.
@@ -910,6 +935,7 @@ impl Body {
             Body::StandardRetire(_) => Kind::StandardRetire,
             Body::FederationObservers(_) => Kind::FederationObservers,
             Body::MemberAllowance(_) => Kind::MemberAllowance,
+            Body::FederationWitnesses(_) => Kind::FederationWitnesses,
         }
     }
 
@@ -947,6 +973,7 @@ impl Body {
             Kind::StandardRetire => Body::StandardRetire(de(v)?),
             Kind::FederationObservers => Body::FederationObservers(de(v)?),
             Kind::MemberAllowance => Body::MemberAllowance(de(v)?),
+            Kind::FederationWitnesses => Body::FederationWitnesses(de(v)?),
         })
     }
 
@@ -978,6 +1005,7 @@ impl Body {
             Body::StandardRetire(b) => serde_json::to_value(b),
             Body::FederationObservers(b) => serde_json::to_value(b),
             Body::MemberAllowance(b) => serde_json::to_value(b),
+            Body::FederationWitnesses(b) => serde_json::to_value(b),
         };
         // Serialising these plain structs into a Value cannot fail: no maps with
         // non-string keys, no floats.
@@ -999,6 +1027,7 @@ impl Body {
             Body::StandardRetire(b) => Some(&b.approvals),
             Body::FederationObservers(b) => Some(&b.approvals),
             Body::MemberAllowance(b) => Some(&b.approvals),
+            Body::FederationWitnesses(b) => Some(&b.approvals),
             _ => None,
         }
     }
@@ -1018,6 +1047,7 @@ impl Body {
             Body::StandardRetire(b) => Some(&mut b.approvals),
             Body::FederationObservers(b) => Some(&mut b.approvals),
             Body::MemberAllowance(b) => Some(&mut b.approvals),
+            Body::FederationWitnesses(b) => Some(&mut b.approvals),
             _ => None,
         }
     }
@@ -1036,6 +1066,7 @@ impl Body {
             Body::StandardRetire(b) => Some(&b.prev_action),
             Body::FederationObservers(b) => Some(&b.prev_action),
             Body::MemberAllowance(b) => Some(&b.prev_action),
+            Body::FederationWitnesses(b) => Some(&b.prev_action),
             _ => None,
         }
     }
@@ -1063,6 +1094,43 @@ impl Body {
             }
             Body::MemberAllowance(b) => {
                 positive("allowance", b.allowance)?;
+                approvals(&b.approvals)
+            }
+            Body::FederationWitnesses(b) => {
+                if b.witnesses.len() > MAX_STEWARDS {
+                    return Err(err(
+                        RecordCode::InvalidValue,
+                        format!("witnesses must list at most {MAX_STEWARDS}"),
+                    ));
+                }
+                for w in &b.witnesses {
+                    if !w
+                        .name
+                        .as_str()
+                        .chars()
+                        .all(|c| ('!'..='~').contains(&c) && c != '+')
+                    {
+                        return Err(err(
+                            RecordCode::InvalidValue,
+                            format!(
+                                "witness name {:?}: only the characters ! to ~ without +",
+                                w.name.as_str()
+                            ),
+                        ));
+                    }
+                }
+                unique("witnesses", b.witnesses.iter().map(|w| w.name.as_str()))?;
+                unique("witnesses", b.witnesses.iter().map(|w| &w.key))?;
+                let n = b.witnesses.len() as u64;
+                if (n == 0 && b.quorum != 0) || (n > 0 && !(1..=n).contains(&b.quorum)) {
+                    return Err(err(
+                        RecordCode::InvalidThreshold,
+                        format!(
+                            "quorum {} must be between 1 and the number of witnesses ({n}); 0 with none",
+                            b.quorum
+                        ),
+                    ));
+                }
                 approvals(&b.approvals)
             }
             Body::MemberSuccession(b) => {

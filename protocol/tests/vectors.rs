@@ -188,6 +188,14 @@ fn check_state(name: &str, v: &Value) {
     }
     let state = reg.state();
     assert_eq!(state.summary(), v["expected"]["summary"], "{name}");
+    // The streamed digest is the hash of the summary's JCS (6.7).
+    let mut tagged = kx_protocol::registry::STATE_TAG.to_vec();
+    tagged.extend(json::canonical(&state.summary()).expect("jcs"));
+    assert_eq!(
+        state.digest(),
+        sha256(&tagged),
+        "{name}: digest of the summary"
+    );
     for at in v["expected"]["at"].as_array().into_iter().flatten() {
         check_at(name, state, at);
     }

@@ -559,6 +559,13 @@ fn every_answer_type_fills_and_matches_its_schema() {
                 )
                 .expect("observer"),
             ],
+            witnesses: vec![
+                serde_json::from_value(
+                    serde_json::json!({"name": "witness.kdn.example/w1", "key": did(81).as_str()}),
+                )
+                .expect("witness"),
+            ],
+            quorum: 1,
             providers: 6,
             offers: 180,
             in_sync: true,

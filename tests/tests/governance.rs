@@ -805,3 +805,74 @@ fn a_stolen_key_floods_up_to_its_allowance_and_the_revocation_leaves_nothing_of_
         assert_eq!(flood.status, 404);
     }
 }
+
+#[test]
+fn the_stewards_name_witnesses_and_their_quorum() {
+    let f = Federation::new("Zeugen", &["s"], 1, 1, &[]);
+    let url = f.url(0);
+    // A witness is named by its node's checkpoint key.
+    let note = get(&url, "/v1/checkpoint").json()["note"]
+        .as_str()
+        .expect("note")
+        .to_owned();
+    let node_key = kx_protocol::checkpoint::Checkpoint::read(&note)
+        .expect("checkpoint")
+        .signer;
+    let other = f.secret("s").did().clone();
+    let out = f.kx_ok(
+        0,
+        &[
+            "federation",
+            "witnesses",
+            "--add",
+            "witness.kdn.example/w1",
+            "--key",
+            node_key.as_str(),
+            "--add",
+            "pruefstelle.example/kx",
+            "--key",
+            other.as_str(),
+            "--steward-key",
+            "s.key",
+        ],
+    );
+    assert!(out.starts_with("stored federation.witnesses"), "{out}");
+    let st = status(&url);
+    assert_eq!(st["quorum"], 2, "a majority of two by default");
+    assert_eq!(st["witnesses"][0]["name"], "pruefstelle.example/kx");
+    assert_eq!(st["witnesses"][1]["key"], node_key.as_str());
+    let shown = f.kx_ok(0, &["node", "status"]);
+    assert!(
+        shown.contains("witnesses    2, a checkpoint needs 2"),
+        "{shown}"
+    );
+    // A quorum above the list is refused before anything is signed.
+    let out = f.kx(
+        0,
+        &[
+            "federation",
+            "witnesses",
+            "--remove",
+            "pruefstelle.example/kx",
+            "--quorum",
+            "2",
+            "--steward-key",
+            "s.key",
+        ],
+    );
+    assert_refused(&out, "invalid_threshold");
+    f.kx_ok(
+        0,
+        &[
+            "federation",
+            "witnesses",
+            "--remove",
+            "pruefstelle.example/kx",
+            "--steward-key",
+            "s.key",
+        ],
+    );
+    let st = status(&url);
+    assert_eq!(st["quorum"], 1);
+    assert_eq!(st["witnesses"].as_array().map(Vec::len), Some(1));
+}

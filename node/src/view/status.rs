@@ -40,6 +40,8 @@ pub fn status(node: &Node, peer_id: String, peers: Vec<PeerInfo>, observer: bool
             stewards: state.stewards.iter().cloned().collect(),
             threshold: state.threshold,
             observers: state.observers.clone(),
+            witnesses: state.witnesses.clone(),
+            quorum: state.quorum,
             providers: state.providers.len(),
             offers: state.offers.len(),
             in_sync,

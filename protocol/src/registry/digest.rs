@@ -96,8 +96,13 @@ impl State {
                     "name": o.name.as_str(),
                     "peer_id": o.peer_id.as_str(),
                 })).collect::<Vec<_>>(),
+                "quorum": self.quorum,
                 "stewards": self.stewards.iter().map(Did::as_str).collect::<Vec<_>>(),
                 "threshold": self.threshold,
+                "witnesses": self.witnesses.iter().map(|w| json!({
+                    "key": w.key.as_str(),
+                    "name": w.name.as_str(),
+                })).collect::<Vec<_>>(),
             },
             "providers": providers,
             "offers": offers,
@@ -160,12 +165,20 @@ impl State {
             w.string(o.peer_id.as_str());
             w.push("}");
         }
-        w.push("],\"stewards\":");
+        w.push(&format!("],\"quorum\":{},\"stewards\":", self.quorum));
         w.plains(self.stewards.iter().map(Did::as_str));
         w.push(&format!(
-            ",\"threshold\":{}}},\"municipalities\":[",
+            ",\"threshold\":{},\"witnesses\":[",
             self.threshold
         ));
+        for (i, x) in self.witnesses.iter().enumerate() {
+            w.push(if i > 0 { ",{\"key\":" } else { "{\"key\":" });
+            w.plain(x.key.as_str());
+            w.push(",\"name\":");
+            w.string(x.name.as_str());
+            w.push("}");
+        }
+        w.push("]},\"municipalities\":[");
         for (i, m) in self.municipalities.values().enumerate() {
             w.push(if i > 0 { ",{\"ags\":" } else { "{\"ags\":" });
             w.plain(m.ags.as_str());

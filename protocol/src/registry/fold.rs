@@ -208,6 +208,8 @@ impl Registry {
         self.state.threshold = self.derived.threshold;
         self.state.standards = self.derived.standards.clone();
         self.state.observers = self.derived.observers.clone();
+        self.state.witnesses = self.derived.witnesses.clone();
+        self.state.quorum = self.derived.quorum;
         let new = &self.derived;
         let candidates: BTreeSet<&Did> = old
             .members
@@ -585,6 +587,8 @@ impl Registry {
             consolidated_into,
             standards: d.standards.clone(),
             observers: d.observers.clone(),
+            witnesses: d.witnesses.clone(),
+            quorum: d.quorum,
         }
     }
 

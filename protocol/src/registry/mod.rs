@@ -168,6 +168,8 @@ impl Registry {
                 consolidated_into: BTreeMap::new(),
                 standards: BTreeMap::new(),
                 observers: Vec::new(),
+                witnesses: Vec::new(),
+                quorum: 0,
             },
             changes: None,
             prune_due: false,

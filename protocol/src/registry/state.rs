@@ -317,6 +317,10 @@ pub struct State {
     /// The observer nodes the stewards admitted (`federation.observers`),
     /// sorted by peer id.
     pub observers: Vec<crate::body::Observer>,
+    /// The witnesses the stewards named (`federation.witnesses`), sorted by
+    /// the UTF-8 bytes of their names, and how many a verifier needs.
+    pub witnesses: Vec<crate::body::Witness>,
+    pub quorum: u64,
 }
 
 /// A standard of the portfolio (`standard.define`): its current definition

@@ -82,6 +82,9 @@ pub(super) struct Derived {
     pub(super) observers: Vec<crate::body::Observer>,
     /// identity -> the allowance its last `member.allowance` set
     pub(super) allowances: BTreeMap<Did, u64>,
+    /// The witnesses of the last `federation.witnesses`, by name, and their quorum.
+    pub(super) witnesses: Vec<crate::body::Witness>,
+    pub(super) quorum: u64,
     pub(super) keys: BTreeMap<Did, KeyInfo>,
     /// identity -> its keys in rotation order
     pub(super) identities: BTreeMap<Did, Vec<Did>>,
@@ -292,6 +295,12 @@ impl Registry {
                 if let Some(s) = d.standards.get_mut(&b.standard_id) {
                     s.retired = Some(rid);
                 }
+            }
+            Some(Body::FederationWitnesses(b)) => {
+                d.witnesses = b.witnesses.clone();
+                d.witnesses
+                    .sort_by(|x, y| x.name.as_str().cmp(y.name.as_str()));
+                d.quorum = b.quorum;
             }
             Some(Body::MemberAllowance(b)) => {
                 d.allowances.insert(b.provider.clone(), b.allowance);

@@ -207,6 +207,23 @@ pub(super) fn cases() -> Vec<Case> {
         &[(1, &s1), (2, &s2)],
     ));
     let observers_record = rec;
+    let wit = action(
+        Kind::FederationWitnesses,
+        json!({"prev_action": head.to_hex(), "witnesses": [
+            {"name": "witness.kdn.example/w1", "key": key(0x51).did().as_str()},
+            {"name": "pruefstelle.example/kx", "key": key(0x52).did().as_str()},
+        ], "quorum": 2}),
+        &[&s1, &s2],
+    );
+    let rec = sign(&s2, fed, 5, Some(Hash32([5; 32])), wit);
+    cases.push(positive(
+        "federation-witnesses",
+        "the stewards name two witnesses, both needed for a checkpoint (quorum 2)",
+        &s2,
+        &rec,
+        &[(1, &s1), (2, &s2)],
+    ));
+    let witnesses_record = rec;
     let mut most: Vec<Value> = (0..512)
         .map(|i| json!({"peer_id": format!("12D3KooWobserver{i:03}"), "name": format!("Beobachter {i}")}))
         .collect();
@@ -857,6 +874,33 @@ pub(super) fn cases() -> Vec<Case> {
         t(text(&resign(author, v)))
     };
     let observers_with = |list: Value| approved_with(&observers_record, "observers", list);
+    let w1 = json!({"name": "witness.kdn.example/w1", "key": key(0x51).did().as_str()});
+    neg(
+        "invalid-threshold-quorum",
+        "federation.witnesses with quorum 3 of two witnesses, correctly approved",
+        approved_with(&witnesses_record, "quorum", json!(3)),
+        "invalid_threshold",
+    );
+    neg(
+        "duplicate-entry-witness-key",
+        "federation.witnesses naming one key under two names, correctly approved",
+        approved_with(
+            &witnesses_record,
+            "witnesses",
+            json!([w1.clone(), {"name": "witness.kdn.example/w2", "key": key(0x51).did().as_str()}]),
+        ),
+        "duplicate_entry",
+    );
+    neg(
+        "invalid-value-witness-name",
+        "a witness name with a space, correctly approved",
+        approved_with(
+            &witnesses_record,
+            "witnesses",
+            json!([{"name": "witness kdn", "key": key(0x51).did().as_str()}, w1.clone()]),
+        ),
+        "invalid_value",
+    );
     neg(
         "invalid-value-allowance",
         "member.allowance of 0, correctly approved",

@@ -349,11 +349,31 @@ pub(super) fn edges() -> Case {
         &[&s1],
         "stored",
     );
+    // Witnesses: each federation.witnesses replaces the list and the quorum.
+    sc.act(
+        "name two witnesses, quorum 1",
+        &s1,
+        Kind::FederationWitnesses,
+        json!({"witnesses": [
+            {"name": "witness.kdn.example/w1", "key": key(0x51).did().as_str()},
+            {"name": "pruefstelle.example/kx", "key": key(0x52).did().as_str()},
+        ], "quorum": 1}),
+        &[&s1],
+        "stored",
+    );
+    sc.act(
+        "replace them by one, quorum 1",
+        &s1,
+        Kind::FederationWitnesses,
+        json!({"witnesses": [{"name": "witness.kdn.example/w2", "key": key(0x53).did().as_str()}], "quorum": 1}),
+        &[&s1],
+        "stored",
+    );
     let state = sc.reg.state();
     Case {
         name: "state-governance-edges".into(),
         json: json!({
-            "desc": "held and forked governance actions, actions on revoked or unknown providers, void rotations, a succession to a non-member, a steward that is also a provider, a successor revoked after it accepted, the observer list replaced",
+            "desc": "held and forked governance actions, actions on revoked or unknown providers, void rotations, a succession to a non-member, a steward that is also a provider, a successor revoked after it accepted, the observer list and the witnesses replaced",
             "type": "state",
             "genesis": record_value(&gns),
             "steps": sc.steps,
