@@ -51,6 +51,8 @@ pub enum ErrorCode {
     Gate(GateCode),
     /// The request.
     Api(ApiCode),
+    /// A signed checkpoint (`specs/checkpoints.md` 3).
+    Checkpoint(kx_protocol::checkpoint::CheckpointCode),
     /// A code this version does not know (from a newer node), as sent.
     Other(String),
 }
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::Record(c) => c.as_str(),
             ErrorCode::Gate(c) => c.as_str(),
             ErrorCode::Api(c) => c.as_str(),
+            ErrorCode::Checkpoint(c) => c.as_str(),
             ErrorCode::Other(text) => text,
         }
     }
@@ -74,6 +77,8 @@ impl ErrorCode {
             ErrorCode::Gate(c)
         } else if let Ok(c) = text.parse::<ApiCode>() {
             ErrorCode::Api(c)
+        } else if let Ok(c) = text.parse() {
+            ErrorCode::Checkpoint(c)
         } else {
             ErrorCode::Other(text.to_owned())
         }
@@ -101,6 +106,12 @@ impl From<GateCode> for ErrorCode {
 impl From<ApiCode> for ErrorCode {
     fn from(c: ApiCode) -> ErrorCode {
         ErrorCode::Api(c)
+    }
+}
+
+impl From<kx_protocol::checkpoint::CheckpointCode> for ErrorCode {
+    fn from(c: kx_protocol::checkpoint::CheckpointCode) -> ErrorCode {
+        ErrorCode::Checkpoint(c)
     }
 }
 

@@ -320,6 +320,53 @@ pub struct CheckpointView {
     pub frontier: serde_json::Value,
 }
 
+/// `POST /v1/checkpoints`: a signed checkpoint of any node, with its frontier,
+/// for this node to judge (`specs/checkpoints.md` 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSubmit {
+    pub note: String,
+    pub frontier: serde_json::Value,
+}
+
+/// What the node made of a checkpoint handed to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointStatus {
+    /// The first of its origin, or one that follows from the last: kept.
+    Recorded,
+    /// The same as the last of its origin.
+    Known,
+    /// Older than the last of its origin.
+    Older,
+    /// The node does not hold every record it names (yet): not judged.
+    NotHeld,
+    /// It and the last of its origin cannot both be true: an alarm.
+    Alarm,
+}
+
+/// The answer to `POST /v1/checkpoints`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointVerdictView {
+    pub status: CheckpointStatus,
+    /// Why an alarm was raised.
+    pub reason: Option<String>,
+}
+
+/// An origin that signed two checkpoints that cannot both be true.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmView {
+    /// `kx/<federation>/<did>` of the node that signed both.
+    pub origin: String,
+    pub at: Timestamp,
+    pub reason: String,
+    /// The two signed notes.
+    pub earlier: String,
+    pub later: String,
+}
+
 /// `GET /v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -344,6 +391,8 @@ pub struct StatusView {
     /// An observer: it accepts no submissions.
     pub observer: bool,
     pub peers: Vec<PeerView>,
+    /// Nodes that signed two checkpoints that cannot both be true.
+    pub alarms: Vec<AlarmView>,
 }
 
 /// `GET /healthz`: the process answers.

@@ -23,4 +23,6 @@ pub struct Ctx {
     pub request_timeout: Option<std::time::Duration>,
     /// Signs the node's checkpoints: its libp2p identity key (`node.key`).
     pub checkpoint_key: Arc<kx_protocol::SecretKey>,
+    /// Other nodes' checkpoints judged so far, and the alarms raised.
+    pub checkpoints: Arc<crate::checkpoints::Checkpoints>,
 }

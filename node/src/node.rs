@@ -119,6 +119,8 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     /// Records dropped because the stewards cut them off (protocol 7.2).
     pub pruned: AtomicU64,
+    /// Origins found to have signed two checkpoints that cannot both be true.
+    pub checkpoint_alarms: AtomicU64,
     /// Rejections by code.
     pub rejected: Mutex<std::collections::BTreeMap<ErrorCode, u64>>,
 }

@@ -158,6 +158,7 @@ pub async fn run(
         request_timeout: (cfg.request_timeout_secs > 0)
             .then(|| Duration::from_secs(cfg.request_timeout_secs)),
         checkpoint_key,
+        checkpoints: Arc::default(),
     });
     // Quiet clients are forgotten every minute.
     let mut stop = shutdown.clone();

@@ -16,8 +16,9 @@ use kx_api::transition::{
     TransitionQuery, TransitionView,
 };
 use kx_api::views::{
-    AuthorView, BuyerKind, BuyerRef, CheckpointView, HealthView, LogHead, MunicipalityRef,
-    OfferView, OffersPage, PeerView, ProcurementView, ProfileView, ProviderDetail, ProviderRef,
+    AlarmView, AuthorView, BuyerKind, BuyerRef, CheckpointStatus, CheckpointSubmit,
+    CheckpointVerdictView, CheckpointView, HealthView, LogHead, MunicipalityRef, OfferView,
+    OffersPage, PeerView, ProcurementView, ProfileView, ProviderDetail, ProviderRef,
     ProviderSummary, ProviderView, ProvidersList, ReadyView, RecordsPage, StandardsList,
     StatusView, SubmitResult, SubmitStatus, SuccessorView, SyncView, TakerView, UptakeView,
     VersionView, WithdrawalView,
@@ -491,6 +492,30 @@ fn every_answer_type_fills_and_matches_its_schema() {
     check(&api, "ProviderDetail", &details, &[]);
     check(
         &api,
+        "CheckpointVerdict",
+        &[
+            CheckpointVerdictView {
+                status: CheckpointStatus::Alarm,
+                reason: Some("the log does not follow".into()),
+            },
+            CheckpointVerdictView {
+                status: CheckpointStatus::NotHeld,
+                reason: None,
+            },
+        ],
+        &[],
+    );
+    check(
+        &api,
+        "CheckpointSubmit",
+        &[CheckpointSubmit {
+            note: "kx/00/did:key:z6Mk\n3\nAAAA\n\n".into(),
+            frontier: json!({}),
+        }],
+        &["$.frontier"],
+    );
+    check(
+        &api,
         "Checkpoint",
         &[CheckpointView {
             note: "kx/00/did:key:z6Mk\n3\nAAAA\n\n\u{2014} kx/00/did:key:z6Mk AAAA\n".into(),
@@ -571,6 +596,13 @@ fn every_answer_type_fills_and_matches_its_schema() {
             in_sync: true,
             observer: false,
             peers: vec![peer(true), peer(false)],
+            alarms: vec![AlarmView {
+                origin: "kx/00/did:key:z6Mk".into(),
+                at: ts("2026-11-24T08:00:00Z"),
+                reason: "the log of did:key:z6Mk does not follow".into(),
+                earlier: "kx/00/did:key:z6Mk\n3\nAAAA\n\n".into(),
+                later: "kx/00/did:key:z6Mk\n2\nBBBB\n\n".into(),
+            }],
         }],
         &[],
     );
@@ -706,6 +738,11 @@ fn every_code() -> BTreeSet<String> {
         .map(|c| c.as_str())
         .chain(GateCode::ALL.iter().map(|c| c.as_str()))
         .chain(ApiCode::ALL.iter().map(|c| c.as_str()))
+        .chain(
+            kx_protocol::checkpoint::CheckpointCode::ALL
+                .iter()
+                .map(|c| c.as_str()),
+        )
         .map(str::to_owned)
         .collect()
 }

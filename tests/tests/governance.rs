@@ -876,3 +876,87 @@ fn the_stewards_name_witnesses_and_their_quorum() {
     assert_eq!(st["quorum"], 1);
     assert_eq!(st["witnesses"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn a_node_that_signs_two_histories_is_caught_by_every_node_it_shows_them_to() {
+    use kx_protocol::checkpoint::{Checkpoint, Frontier, LogEnd};
+    let f = owl_federation();
+    f.same();
+    let frontier = Frontier::from_json(&get(&f.url(0), "/v1/checkpoint").json()["frontier"])
+        .expect("frontier");
+    // A node (its key made up here) signs what the federation holds; then,
+    // after gkd published again, a second history with gkd's new offer but
+    // without krz's log: it hides krz's offer from someone. (Leaving out a log
+    // alone looks like an older checkpoint: staleness is for the witnesses'
+    // times to show.)
+    f.write("kfz2.toml", &offer_toml("kfz2", "Kfz-Zulassung, Version 2"));
+    f.kx_ok(1, &["offer", "publish", "--key", "gkd.key", "kfz2.toml"]);
+    f.same();
+    let later = Frontier::from_json(&get(&f.url(0), "/v1/checkpoint").json()["frontier"])
+        .expect("frontier");
+    let x = key(77);
+    let sign = |fr: &Frontier| {
+        let note = Checkpoint::of(fr, x.did()).sign(&x);
+        serde_json::json!({"note": note, "frontier": fr.to_json()}).to_string()
+    };
+    let mut older = frontier.clone();
+    older.logs.retain(|l| l.author.as_str() != f.did("krz"));
+    let mut hidden = later.clone();
+    hidden.logs.retain(|l| l.author.as_str() != f.did("krz"));
+    let mut unknown = frontier.clone();
+    unknown.logs.push(LogEnd {
+        author: key(78).did().clone(),
+        seq: 1,
+        head: Hash32([7; 32]),
+    });
+    unknown
+        .logs
+        .sort_by(|a, b| a.author.as_str().cmp(b.author.as_str()));
+    for i in 0..2 {
+        let url = f.url(i);
+        let judge = |body: &str| {
+            let r = post(&url, "/v1/checkpoints", body.as_bytes());
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            r.json()
+        };
+        assert_eq!(judge(&sign(&unknown))["status"], "not_held");
+        assert_eq!(judge(&sign(&frontier))["status"], "recorded");
+        assert_eq!(judge(&sign(&frontier))["status"], "known");
+        assert_eq!(judge(&sign(&older))["status"], "older");
+        let v = judge(&sign(&hidden));
+        assert_eq!(v["status"], "alarm", "{v}");
+        assert!(
+            v["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(&f.did("krz"))),
+            "{v}"
+        );
+        let st = status(&url);
+        assert_eq!(st["alarms"].as_array().map(Vec::len), Some(1), "node {i}");
+        assert!(
+            st["alarms"][0]["origin"]
+                .as_str()
+                .is_some_and(|o| o.ends_with(x.did().as_str()))
+        );
+        let metrics = String::from_utf8(get(&url, "/metrics").body).expect("utf-8");
+        assert!(
+            metrics.contains("kx_checkpoint_alarms_total 1"),
+            "{metrics}"
+        );
+        let page = String::from_utf8(get(&url, "/").body).expect("utf-8");
+        assert!(
+            page.contains("zwei Prüfpunkte"),
+            "the catalog shows the alarm"
+        );
+        assert!(page.contains(x.did().as_str()));
+        // Malformed or forged notes are refused with their codes.
+        let forged = sign(&frontier).replace("\\n", "\\n ");
+        assert_eq!(post(&url, "/v1/checkpoints", forged.as_bytes()).status, 400);
+        let wrong = serde_json::json!({"note": Checkpoint::of(&frontier, x.did()).sign(&x), "frontier": hidden.to_json()});
+        let r = post(&url, "/v1/checkpoints", wrong.to_string().as_bytes());
+        assert_eq!(
+            (r.status, r.json()["error"]["code"].clone()),
+            (400, serde_json::json!("malformed_checkpoint"))
+        );
+    }
+}

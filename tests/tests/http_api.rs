@@ -137,7 +137,20 @@ fn every_documented_operation_answers_as_documented() {
     let p = f.did("p");
     let url = f.url(0);
     api.call("GET", "/v1/status", b"");
-    api.call("GET", "/v1/checkpoint", b"");
+    let own = api.call("GET", "/v1/checkpoint", b"").json();
+    // Handed its own checkpoint back, the node records it; a broken one is
+    // refused with its code.
+    let body = serde_json::json!({"note": own["note"], "frontier": own["frontier"]}).to_string();
+    assert_eq!(
+        api.call("POST", "/v1/checkpoints", body.as_bytes()).json()["status"],
+        "recorded"
+    );
+    let broken = api.call(
+        "POST",
+        "/v1/checkpoints",
+        b"{\"note\": \"x\", \"frontier\": {}}",
+    );
+    assert_eq!(broken.json()["error"]["code"], "malformed_checkpoint");
     api.call("GET", "/v1/offers", b"");
     api.call("GET", "/v1/offers?region=05158004&category=fachverfahren&ozg=10124&leika=99115005104000&cert=iso27001-grundschutz&q=melde&include=withdrawn,expired,not_yet_valid&limit=1", b"");
     api.call(

@@ -40,6 +40,9 @@ struct SearchPage {
     back: String,
     cards: Vec<Card>,
     pager: Option<Pager>,
+    /// Nodes that signed two checkpoints that cannot both be true: what this
+    /// node's data says may have been shown differently elsewhere.
+    alarms: Vec<String>,
 }
 
 /// A choice list of the form.
@@ -227,6 +230,12 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
         cards: offers.iter().map(|v| card(v, m, &titles, &back)).collect(),
         back,
         pager,
+        alarms: ctx
+            .checkpoints
+            .alarms()
+            .into_iter()
+            .map(|a| a.origin.rsplit('/').next().unwrap_or_default().to_owned())
+            .collect(),
     };
     html(StatusCode::OK, &page)
 }

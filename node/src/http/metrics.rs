@@ -80,6 +80,12 @@ pub(super) async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
         vec![(String::new(), get(&m.rate_limited))],
     );
     line(
+        "kx_checkpoint_alarms_total",
+        "Nodes found to have signed two checkpoints that cannot both be true (a fork).",
+        "counter",
+        vec![(String::new(), get(&m.checkpoint_alarms))],
+    );
+    line(
         "kx_records_pruned_total",
         "Records dropped because the stewards cut them off (revocation or member.rekey).",
         "counter",

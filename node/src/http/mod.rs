@@ -143,6 +143,10 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/v1/authors/{did}", get(reads::author))
         .route("/v1/status", get(reads::status))
         .route("/v1/checkpoint", get(reads::checkpoint))
+        .route(
+            "/v1/checkpoints",
+            axum::routing::post(reads::judge_checkpoint),
+        )
         .route("/v1/demand", get(exchange::demand))
         .route("/v1/requests", get(exchange::requests))
         .route("/v1/requests/{id}", get(exchange::request))

@@ -93,6 +93,57 @@ pub(super) async fn checkpoint(AxState(ctx): AxState<Ctx>) -> ApiResult {
     ))
 }
 
+/// Largest body of `POST /v1/checkpoints` (a frontier names every log).
+const MAX_CHECKPOINT_BODY: usize = 16 * 1024 * 1024;
+
+/// `POST /v1/checkpoints`: judges another node's signed checkpoint.
+pub(super) async fn judge_checkpoint(
+    AxState(ctx): AxState<Ctx>,
+    body: axum::body::Body,
+) -> ApiResult {
+    use kx_api::views::{CheckpointStatus, CheckpointSubmit, CheckpointVerdictView};
+    use kx_protocol::checkpoint::{Checkpoint, CheckpointCode, Frontier};
+    let bytes = axum::body::to_bytes(body, MAX_CHECKPOINT_BODY)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                kx_api::RecordCode::TooLarge,
+                format!("request body over {MAX_CHECKPOINT_BODY} bytes"),
+            )
+        })?;
+    let malformed = |m: String| ApiError::new(CheckpointCode::Malformed, m);
+    let submit: CheckpointSubmit = serde_json::from_slice(&bytes)
+        .map_err(|e| malformed(format!("not {{\"note\", \"frontier\"}}: {e}")))?;
+    let cp = Checkpoint::read(&submit.note).map_err(|e| ApiError::new(e.code, e.reason))?;
+    let frontier =
+        Frontier::from_json(&submit.frontier).map_err(|e| ApiError::new(e.code, e.reason))?;
+    if cp.federation != ctx.node.federation() {
+        return Err(ApiError::new(
+            kx_api::RecordCode::WrongFederation,
+            format!("a checkpoint of federation {}", cp.federation),
+        )
+        .into());
+    }
+    if frontier.root() != cp.root || frontier.size() != cp.size {
+        return Err(malformed("the frontier is not the one the checkpoint states".into()).into());
+    }
+    let verdict = ctx
+        .checkpoints
+        .judge(&ctx.node, &cp, &submit.note, frontier, clock::now());
+    use crate::checkpoints::Verdict;
+    let (status, reason) = match verdict {
+        Verdict::Recorded => (CheckpointStatus::Recorded, None),
+        Verdict::Known => (CheckpointStatus::Known, None),
+        Verdict::Older => (CheckpointStatus::Older, None),
+        Verdict::NotHeld => (CheckpointStatus::NotHeld, None),
+        Verdict::Alarm(r) => (CheckpointStatus::Alarm, Some(r)),
+    };
+    Ok(json(
+        StatusCode::OK,
+        &CheckpointVerdictView { status, reason },
+    ))
+}
+
 /// `GET /v1/status`.
 pub(super) async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
     let peers = ctx.p2p.peers().await;
@@ -101,6 +152,7 @@ pub(super) async fn status(AxState(ctx): AxState<Ctx>) -> ApiResult {
         ctx.p2p.peer_id().to_string(),
         peers,
         ctx.observer,
+        ctx.checkpoints.alarms(),
     );
     Ok(json(StatusCode::OK, &v))
 }

@@ -8,7 +8,23 @@ use std::time::Duration;
 
 /// The status of `node`, whose swarm has `peer_id` and is connected to
 /// `peers`; `observer` if it accepts no submissions.
-pub fn status(node: &Node, peer_id: String, peers: Vec<PeerInfo>, observer: bool) -> StatusView {
+pub fn status(
+    node: &Node,
+    peer_id: String,
+    peers: Vec<PeerInfo>,
+    observer: bool,
+    alarms: Vec<crate::checkpoints::Alarm>,
+) -> StatusView {
+    let alarms = alarms
+        .into_iter()
+        .map(|a| kx_api::views::AlarmView {
+            origin: a.origin,
+            at: a.at,
+            reason: a.reason,
+            earlier: a.earlier,
+            later: a.later,
+        })
+        .collect();
     // In sync: every connected peer was reconciled to the end and had nothing new.
     let in_sync = peers.iter().all(|p| {
         p.last_sync
@@ -47,6 +63,7 @@ pub fn status(node: &Node, peer_id: String, peers: Vec<PeerInfo>, observer: bool
             in_sync,
             observer,
             peers,
+            alarms,
         }
     })
 }

@@ -44,6 +44,22 @@ impl Registry {
         }
     }
 
+    /// Whether this set holds every record `frontier` names
+    /// (`specs/checkpoints.md` 5): its federation, each triple's head at its
+    /// seq of the key's counted chain, and its governance head on this set's
+    /// governance chain (or the federation id).
+    pub fn holds(&self, frontier: &Frontier) -> bool {
+        frontier.federation == self.federation
+            && (frontier.governance == self.federation
+                || self.derived.chain.contains(&frontier.governance))
+            && frontier.logs.iter().all(|l| {
+                self.logs
+                    .get(&l.author)
+                    .and_then(|log| log.canonical.get(l.seq as usize - 1))
+                    == Some(&l.head)
+            })
+    }
+
     /// Number of actions from the federation id to `head`, following
     /// `prev_action` through the actions in the set; None if one is missing.
     fn actions_to(&self, head: &Hash32) -> Option<usize> {
