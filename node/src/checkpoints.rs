@@ -1,12 +1,17 @@
-//! Checkpoints other nodes signed, judged against this node's set
-//! (`specs/checkpoints.md` 4 and 6): for each origin the last checkpoint
-//! that followed from the ones before it, and an alarm when an origin signed
-//! two that cannot both be true (a fork: it showed different histories).
+//! Checkpoints (`specs/checkpoints.md`): the node's own, signed with its node
+//! key and cosigned by the witnesses that judged it; other nodes' checkpoints,
+//! judged against this node's set (for each origin the last that followed
+//! from the ones before it, and an alarm when an origin signed two that
+//! cannot both be true); and, on a witness, its cosignatures (7). What a
+//! witness cosigned is kept in `witness.json` (written whole, then renamed),
+//! so that a restart cannot make it cosign an older history.
 
 use crate::node::Node;
-use kx_protocol::Timestamp;
 use kx_protocol::checkpoint::{Checkpoint, Frontier};
+use kx_protocol::{SecretKey, Timestamp};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// What became of a checkpoint handed to the node.
@@ -43,13 +48,229 @@ struct Judged {
     alarms: Vec<Alarm>,
 }
 
-/// The checkpoints the node has judged.
+/// The node's own current checkpoint and the cosignature lines it has.
+#[derive(Debug, Default)]
+struct Own {
+    current: Option<(Checkpoint, String, Frontier)>,
+    /// Witness name -> its cosignature line for `current`.
+    lines: BTreeMap<String, String>,
+}
+
+/// The node's checkpoints and the ones it has judged.
 #[derive(Debug, Default)]
 pub struct Checkpoints {
     judged: Mutex<Judged>,
+    own: Mutex<Own>,
+    /// Where a witness keeps what it cosigned.
+    witness_file: Option<PathBuf>,
+}
+
+/// What to do with a checkpoint gossip message.
+#[derive(Debug)]
+pub enum Gossip {
+    /// Pass it on; and this message (a cosignature) too, if any.
+    Accept(Option<Vec<u8>>),
+    /// Not passed on: not judged (yet), or nothing new.
+    Ignore,
+    /// Malformed or forged: the sender is scored down.
+    Reject,
 }
 
 impl Checkpoints {
+    /// The checkpoints of a node whose data directory is `dir`; with a
+    /// directory, what it cosigned as a witness is read back from there.
+    pub fn open(dir: Option<&std::path::Path>) -> anyhow::Result<Checkpoints> {
+        let witness_file = dir.map(|d| d.join("witness.json"));
+        let mut judged = Judged::default();
+        if let Some(path) = &witness_file
+            && path.exists()
+        {
+            let text = std::fs::read_to_string(path)?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            for (origin, entry) in v.as_object().into_iter().flatten() {
+                let frontier = Frontier::from_json(&entry["frontier"])
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                let note = entry["note"].as_str().unwrap_or_default().to_owned();
+                judged.last.insert(origin.clone(), (note, frontier));
+            }
+        }
+        Ok(Checkpoints {
+            judged: Mutex::new(judged),
+            own: Mutex::default(),
+            witness_file,
+        })
+    }
+
+    fn own(&self) -> std::sync::MutexGuard<'_, Own> {
+        match self.own.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The node's checkpoint of its set now, signed with `key`, with the
+    /// cosignature lines it has (a new checkpoint has none), and its frontier.
+    pub fn current(&self, node: &Node, key: &SecretKey) -> (String, Frontier) {
+        let frontier = node.with_registry(|r| r.frontier());
+        let mut own = self.own();
+        let same = own
+            .current
+            .as_ref()
+            .is_some_and(|(_, _, f)| f.root() == frontier.root());
+        if !same {
+            let cp = Checkpoint::of(&frontier, key.did());
+            let note = cp.sign(key);
+            own.current = Some((cp, note, frontier.clone()));
+            own.lines.clear();
+        }
+        let note = own
+            .current
+            .as_ref()
+            .map(|(_, n, _)| n.clone())
+            .unwrap_or_default();
+        let lines: String = own.lines.values().cloned().collect();
+        (note + &lines, frontier)
+    }
+
+    /// The gossip message announcing the node's current checkpoint, unless a
+    /// quorum of the witnesses has cosigned it already (then there is nothing
+    /// to ask for). `now` makes each announcement new to gossip.
+    pub fn announcement(&self, node: &Node, key: &SecretKey, now: Timestamp) -> Option<Vec<u8>> {
+        let quorum = node.with_state(|s| s.quorum);
+        let (_, frontier) = self.current(node, key);
+        let own = self.own();
+        if quorum > 0 && own.lines.len() as u64 >= quorum {
+            return None;
+        }
+        let plain = own.current.as_ref().map(|(_, n, _)| n.clone())?;
+        Some(
+            json!({"checkpoint": {"note": plain, "frontier": frontier.to_json()}, "sent": now.to_string()})
+                .to_string()
+                .into_bytes(),
+        )
+    }
+
+    /// A message of the checkpoint topic (`specs/checkpoints.md` 7).
+    pub fn gossip(&self, node: &Node, key: &SecretKey, data: &[u8], now: Timestamp) -> Gossip {
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return Gossip::Reject;
+        };
+        if let Some(c) = v.get("checkpoint") {
+            let (Some(note), Ok(frontier)) =
+                (c["note"].as_str(), Frontier::from_json(&c["frontier"]))
+            else {
+                return Gossip::Reject;
+            };
+            let Ok(cp) = Checkpoint::read(note) else {
+                return Gossip::Reject;
+            };
+            if cp.federation != node.federation()
+                || cp.root != frontier.root()
+                || cp.size != frontier.size()
+            {
+                return Gossip::Reject;
+            }
+            if cp.signer == *key.did() {
+                return Gossip::Ignore;
+            }
+            return match self.judge(node, &cp, note, frontier, now) {
+                Verdict::NotHeld | Verdict::Older => Gossip::Ignore,
+                Verdict::Alarm(_) => Gossip::Accept(None),
+                Verdict::Recorded | Verdict::Known => {
+                    Gossip::Accept(self.cosign(node, key, &cp, note, now))
+                }
+            };
+        }
+        if let Some(c) = v.get("cosignature") {
+            let (Some(note), Some(line)) = (c["note"].as_str(), c["line"].as_str()) else {
+                return Gossip::Reject;
+            };
+            let Ok(cp) = Checkpoint::read(note) else {
+                return Gossip::Reject;
+            };
+            let name = line
+                .strip_prefix('\u{2014}')
+                .and_then(|l| l.trim_start().split(' ').next())
+                .unwrap_or_default()
+                .to_owned();
+            let witness = node.with_state(|s| {
+                s.witnesses
+                    .iter()
+                    .find(|w| w.name.as_str() == name)
+                    .map(|w| w.key.clone())
+            });
+            let Some(witness) = witness else {
+                return Gossip::Ignore;
+            };
+            let line = format!("{}\n", line.trim_end_matches('\n'));
+            let with = format!("{note}{line}");
+            if cp.cosigned_by(&with, &name, &witness).is_none() {
+                return Gossip::Reject;
+            }
+            let mut own = self.own();
+            if own.current.as_ref().is_some_and(|(c, _, _)| *c == cp) {
+                own.lines.insert(name, line);
+            }
+            return Gossip::Accept(None);
+        }
+        Gossip::Reject
+    }
+
+    /// A witness cosigns `cp` (judged consistent): keeps what it cosigned,
+    /// then returns the gossip message with its line.
+    fn cosign(
+        &self,
+        node: &Node,
+        key: &SecretKey,
+        cp: &Checkpoint,
+        note: &str,
+        now: Timestamp,
+    ) -> Option<Vec<u8>> {
+        let name = node.with_state(|s| {
+            s.witnesses
+                .iter()
+                .find(|w| w.key == *key.did())
+                .map(|w| w.name.as_str().to_owned())
+        })?;
+        if let Err(e) = self.persist() {
+            tracing::error!(error = %e, "could not keep what this witness cosigned; not cosigning");
+            return None;
+        }
+        let time = u64::try_from(now.unix()).unwrap_or_default();
+        let line = cp.cosign(&name, key, time);
+        node.metrics()
+            .checkpoints_cosigned
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(
+            json!({"cosignature": {"note": note, "line": line}})
+                .to_string()
+                .into_bytes(),
+        )
+    }
+
+    /// Writes what the node recorded per origin to `witness.json` (a new file
+    /// synced and renamed over the old one).
+    fn persist(&self) -> std::io::Result<()> {
+        let Some(path) = &self.witness_file else {
+            return Ok(());
+        };
+        let v: serde_json::Map<String, Value> = self
+            .lock()
+            .last
+            .iter()
+            .map(|(o, (n, f))| (o.clone(), json!({"note": n, "frontier": f.to_json()})))
+            .collect();
+        let tmp = path.with_extension("json.partial");
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(Value::Object(v).to_string().as_bytes())?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Judged> {
         match self.judged.lock() {
             Ok(g) => g,

@@ -121,6 +121,8 @@ pub struct Metrics {
     pub pruned: AtomicU64,
     /// Origins found to have signed two checkpoints that cannot both be true.
     pub checkpoint_alarms: AtomicU64,
+    /// Checkpoints this node cosigned as a witness.
+    pub checkpoints_cosigned: AtomicU64,
     /// Rejections by code.
     pub rejected: Mutex<std::collections::BTreeMap<ErrorCode, u64>>,
 }

@@ -111,6 +111,7 @@ pub async fn run(
     let node = Node::start(genesis, store.clone(), cfg.max_batch)?;
     let key = p2p::load_or_create_key(&dir.join("node.key"))?;
     let checkpoint_key = Arc::new(p2p::checkpoint_key(&key)?);
+    let checkpoints = Arc::new(crate::checkpoints::Checkpoints::open(Some(&dir))?);
     let net = p2p::NetConfig {
         listen: multiaddrs(&cfg.listen)?,
         bootstrap: multiaddrs(&cfg.bootstrap)?,
@@ -121,7 +122,14 @@ pub async fn run(
         max_peers: cfg.max_peers,
         closed: cfg.closed,
     };
-    let (p2p, listen) = p2p::start(key, node.clone(), net, shutdown.clone()).await?;
+    let (p2p, listen) = p2p::start(
+        key,
+        node.clone(),
+        net,
+        (checkpoints.clone(), checkpoint_key.clone()),
+        shutdown.clone(),
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(cfg.http)
         .await
         .with_context(|| format!("bind HTTP on {}", cfg.http))?;
@@ -158,7 +166,7 @@ pub async fn run(
         request_timeout: (cfg.request_timeout_secs > 0)
             .then(|| Duration::from_secs(cfg.request_timeout_secs)),
         checkpoint_key,
-        checkpoints: Arc::default(),
+        checkpoints,
     });
     // Quiet clients are forgotten every minute.
     let mut stop = shutdown.clone();

@@ -960,3 +960,62 @@ fn a_node_that_signs_two_histories_is_caught_by_every_node_it_shows_them_to() {
         );
     }
 }
+
+#[test]
+fn two_witnesses_cosign_a_nodes_checkpoint_and_keep_what_they_cosigned() {
+    use kx_protocol::checkpoint::Checkpoint;
+    let f = Federation::new("Zeugen im Netz", &["s"], 1, 3, &[("itk", "ITK Rheinland")]);
+    let node_did = |i: usize| {
+        let note = get(&f.url(i), "/v1/checkpoint").json()["note"]
+            .as_str()
+            .expect("note")
+            .to_owned();
+        Checkpoint::read(&note).expect("checkpoint").signer
+    };
+    let (w1, w2) = (node_did(1), node_did(2));
+    f.kx_ok(
+        0,
+        &[
+            "federation",
+            "witnesses",
+            "--add",
+            "zeuge.kdn.example/1",
+            "--key",
+            w1.as_str(),
+            "--add",
+            "zeuge.kdn.example/2",
+            "--key",
+            w2.as_str(),
+            "--steward-key",
+            "s.key",
+        ],
+    );
+    f.same();
+    // Node 0 announces its checkpoint; both witnesses hold what it names,
+    // cosign, and node 0 serves the note with both lines.
+    let url = f.url(0);
+    let note = wait_for(
+        "both witnesses to cosign node 0's checkpoint",
+        CONVERGE,
+        || {
+            let v = get(&url, "/v1/checkpoint").json();
+            let note = v["note"].as_str()?.to_owned();
+            let cp = Checkpoint::read(&note).ok()?;
+            let t1 = cp.cosigned_by(&note, "zeuge.kdn.example/1", &w1)?;
+            let t2 = cp.cosigned_by(&note, "zeuge.kdn.example/2", &w2)?;
+            Some((note, t1, t2))
+        },
+    );
+    let cp = Checkpoint::read(&note.0).expect("reads");
+    assert_eq!(cp.signer, node_did(0));
+    for i in 1..3 {
+        let kept =
+            std::fs::read_to_string(f.node_dir(i).join("witness.json")).expect("witness.json");
+        assert!(
+            kept.contains(&cp.origin()),
+            "node {i} keeps what it cosigned: {kept}"
+        );
+        let m = String::from_utf8(get(&f.url(i), "/metrics").body).expect("utf-8");
+        assert!(!m.contains("kx_checkpoints_cosigned_total 0"), "{m}");
+    }
+}

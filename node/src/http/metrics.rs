@@ -86,6 +86,12 @@ pub(super) async fn metrics(AxState(ctx): AxState<Ctx>) -> Response {
         vec![(String::new(), get(&m.checkpoint_alarms))],
     );
     line(
+        "kx_checkpoints_cosigned_total",
+        "Other nodes' checkpoints this node cosigned as a witness.",
+        "counter",
+        vec![(String::new(), get(&m.checkpoints_cosigned))],
+    );
+    line(
         "kx_records_pruned_total",
         "Records dropped because the stewards cut them off (revocation or member.rekey).",
         "counter",

@@ -89,7 +89,7 @@ pub(super) async fn author(
 pub(super) async fn checkpoint(AxState(ctx): AxState<Ctx>) -> ApiResult {
     Ok(json(
         StatusCode::OK,
-        &view::status::checkpoint(&ctx.node, &ctx.checkpoint_key),
+        &view::status::checkpoint(&ctx.node, &ctx.checkpoints, &ctx.checkpoint_key),
     ))
 }
 

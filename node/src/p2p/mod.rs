@@ -63,6 +63,19 @@ pub fn topic(federation: &Hash32) -> gossipsub::IdentTopic {
     gossipsub::IdentTopic::new(format!("kx/1/{federation}/records"))
 }
 
+/// The gossipsub topic of a federation's checkpoints and cosignatures
+/// (`specs/checkpoints.md` 7).
+pub fn checkpoint_topic(federation: &Hash32) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("kx/1/{federation}/checkpoints"))
+}
+
+/// The node's checkpoints, and the key it signs (and, as a witness, cosigns)
+/// them with.
+pub type CheckpointKeeping = (
+    Arc<crate::checkpoints::Checkpoints>,
+    Arc<kx_protocol::SecretKey>,
+);
+
 /// The identify protocol version of a federation.
 pub fn protocol_version(federation: &Hash32) -> String {
     format!("/kx/1/{federation}")
@@ -116,6 +129,8 @@ enum Command {
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Stats(oneshot::Sender<NetStats>),
     Publish(Vec<u8>),
+    /// A message of the checkpoint topic (a witness's cosignature).
+    PublishCheckpoint(Vec<u8>),
     Validated {
         id: gossipsub::MessageId,
         source: PeerId,
@@ -228,6 +243,7 @@ pub async fn start(
     key: Keypair,
     node: Arc<Node>,
     cfg: NetConfig,
+    checkpoints: CheckpointKeeping,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(P2p, Vec<Multiaddr>)> {
     let peer_id = key.public().to_peer_id();
@@ -306,6 +322,11 @@ pub async fn start(
         .gossipsub
         .subscribe(&topic(&federation))
         .context("subscribe")?;
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&checkpoint_topic(&federation))
+        .context("subscribe")?;
     for addr in &cfg.listen {
         swarm
             .listen_on(addr.clone())
@@ -346,6 +367,7 @@ pub async fn start(
         outbound: BTreeMap::new(),
         sessions: BTreeMap::new(),
         stats: NetStats::default(),
+        checkpoints,
     };
     tokio::spawn(task.run(rx, shutdown));
     Ok((handle, bound))

@@ -52,6 +52,7 @@ pub(super) struct Task {
     pub(super) outbound: BTreeMap<OutboundRequestId, Outbound>,
     pub(super) sessions: BTreeMap<PeerId, Session>,
     pub(super) stats: NetStats,
+    pub(super) checkpoints: super::CheckpointKeeping,
 }
 
 impl Task {
@@ -158,6 +159,7 @@ impl Task {
             self.swarm.behaviour_mut().blocked.unblock_peer(p);
             tracing::info!(peer = %p, "ban lifted");
         }
+        self.announce_checkpoint();
         let peers: Vec<PeerId> = self.peers.keys().copied().collect();
         for p in peers {
             self.start_session(p);
@@ -187,6 +189,12 @@ impl Task {
                 s.peers = self.peers.len();
                 s.banned = self.banned.len();
                 let _ = reply.send(s);
+            }
+            Command::PublishCheckpoint(data) => {
+                let t = super::checkpoint_topic(&self.federation);
+                if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(t, data) {
+                    tracing::debug!(error = %e, "publish cosignature");
+                }
             }
             // Alone, there is nobody to tell: skip building and signing a message.
             Command::Publish(_) if self.peers.is_empty() => {}
@@ -299,6 +307,13 @@ impl Task {
                 propagation_source,
                 message_id,
                 message,
+            })) if message.topic == super::checkpoint_topic(&self.federation).hash() => {
+                self.checkpoint_gossip(propagation_source, message_id, message);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
             })) => self.gossip(propagation_source, message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                 peer,
@@ -326,6 +341,66 @@ impl Task {
             }
             _ => {}
         }
+    }
+
+    /// Announces the node's checkpoint to the witnesses, unless it is
+    /// witnessed already or nobody listens (`specs/checkpoints.md` 7).
+    fn announce_checkpoint(&mut self) {
+        if self.peers.is_empty() {
+            return;
+        }
+        let (checkpoints, key) = &self.checkpoints;
+        let Some(msg) = checkpoints.announcement(&self.node, key, crate::clock::now()) else {
+            return;
+        };
+        if msg.len() > super::MAX_GOSSIP_BYTES {
+            tracing::warn!(
+                bytes = msg.len(),
+                "the checkpoint's frontier is too large to gossip"
+            );
+            return;
+        }
+        let t = super::checkpoint_topic(&self.federation);
+        if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(t, msg) {
+            tracing::debug!(error = %e, "publish checkpoint");
+        }
+    }
+
+    /// A message of the checkpoint topic: judged (off the swarm task), a
+    /// witness's cosignature published in turn.
+    fn checkpoint_gossip(
+        &mut self,
+        source: PeerId,
+        id: gossipsub::MessageId,
+        msg: gossipsub::Message,
+    ) {
+        let node = self.node.clone();
+        let (checkpoints, key) = self.checkpoints.clone();
+        let tx = self.cmds_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let (acceptance, reply) =
+                match checkpoints.gossip(&node, &key, &msg.data, crate::clock::now()) {
+                    crate::checkpoints::Gossip::Accept(reply) => {
+                        (gossipsub::MessageAcceptance::Accept, reply)
+                    }
+                    crate::checkpoints::Gossip::Ignore => {
+                        (gossipsub::MessageAcceptance::Ignore, None)
+                    }
+                    crate::checkpoints::Gossip::Reject => {
+                        (gossipsub::MessageAcceptance::Reject, None)
+                    }
+                };
+            let invalid = acceptance == gossipsub::MessageAcceptance::Reject;
+            let _ = tx.blocking_send(Command::Validated {
+                id,
+                source,
+                acceptance,
+                invalid,
+            });
+            if let Some(reply) = reply {
+                let _ = tx.blocking_send(Command::PublishCheckpoint(reply));
+            }
+        });
     }
 
     fn gossip(&mut self, source: PeerId, id: gossipsub::MessageId, msg: gossipsub::Message) {

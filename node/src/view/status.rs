@@ -68,12 +68,16 @@ pub fn status(
     })
 }
 
-/// The node's checkpoint of its set now, signed with `key` (its node key).
-pub fn checkpoint(node: &Node, key: &kx_protocol::SecretKey) -> kx_api::views::CheckpointView {
-    let frontier = node.with_registry(|r| r.frontier());
-    let cp = kx_protocol::checkpoint::Checkpoint::of(&frontier, key.did());
+/// The node's checkpoint of its set now, signed with `key` (its node key),
+/// with the witnesses' cosignatures it has.
+pub fn checkpoint(
+    node: &Node,
+    checkpoints: &crate::checkpoints::Checkpoints,
+    key: &kx_protocol::SecretKey,
+) -> kx_api::views::CheckpointView {
+    let (note, frontier) = checkpoints.current(node, key);
     kx_api::views::CheckpointView {
-        note: cp.sign(key),
+        note,
         frontier: frontier.to_json(),
     }
 }
