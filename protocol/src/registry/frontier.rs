@@ -135,7 +135,7 @@ impl Registry {
     fn extends_or_replaces(&self, a: &LogEnd, b: &LogEnd) -> bool {
         // What the later frontier added beyond the earlier one was cut off
         // since (and removed): the earlier head must be on this set's chain.
-        if b.seq >= a.seq
+        if b.seq > a.seq
             && (a.seq + 1..=b.seq).all(|s| cut_off_at(&self.derived, &a.author, s))
             && self
                 .logs

@@ -7,7 +7,11 @@ use super::*;
 use kx_protocol::checkpoint::{Checkpoint, Frontier};
 
 /// A small federation: a provider with three offers, an equivocation, a
-/// revoked provider whose flood a node removed.
+/// revoked provider whose flood a node removed, a key with only a waiting
+/// record (no counted chain), a suspended provider (its record on the chain
+/// counts for the frontier all the same), a key the stewards replaced.
+/// Returns the frontiers after each stage, and the high and low records of
+/// the equivocation.
 fn federation() -> (Script, Vec<Frontier>) {
     let s1 = key(1);
     let a = key(10);
@@ -35,6 +39,34 @@ fn federation() -> (Script, Vec<Frontier>) {
     );
     sc.publish("A offer, seq 1", &a, offer("a-1", 1), "stored");
     sc.publish("B offer, seq 1", &b, offer("b-1", 1), "stored");
+    let (c, d, e) = (key(12), key(13), key(14));
+    for (k, n) in [(&c, "citeq"), (&d, "regio iT"), (&e, "OWL-IT")] {
+        sc.act(
+            &format!("admit {n}"),
+            &s1,
+            Kind::MemberAdmit,
+            adm(k, n),
+            &[&s1],
+            "stored",
+        );
+    }
+    let waiting = sign(&c, sc.fed, 2, Some(Hash32([2; 32])), offer("c-2", 1));
+    sc.submit(
+        "C seq 2 waits for a seq 1 that never came: C has no counted chain",
+        waiting,
+        "held",
+        false,
+    );
+    sc.publish("D offer, seq 1", &d, offer("d-1", 1), "stored");
+    sc.act(
+        "D suspended from seq 1: its record stays on its chain",
+        &s1,
+        Kind::MemberSuspend,
+        json!({"provider": d.did().as_str(), "key": d.did().as_str(), "from_seq": 1, "reason": "Prüfung"}),
+        &[&s1],
+        "stored",
+    );
+    sc.publish("E offer, seq 1", &e, offer("e-1", 1), "stored");
     frontiers.push(sc.reg.frontier()); // 0
     sc.publish("A offer, seq 2", &a, offer("a-2", 1), "stored");
     let a3 = sc.make(&a, offer("a-3", 1));
@@ -47,6 +79,7 @@ fn federation() -> (Script, Vec<Frontier>) {
     sc.submit("A seq 3, the higher id of two", high, "stored", false);
     sc.publish("B floods, seq 2", &b, offer("b-2", 1), "stored");
     sc.publish("B floods, seq 3", &b, offer("b-3", 1), "stored");
+    sc.publish("E offer, seq 2", &e, offer("e-2", 1), "stored");
     frontiers.push(sc.reg.frontier()); // 1
     sc.submit(
         "A seq 3, the lower id: replaces the chain from seq 3",
@@ -59,6 +92,14 @@ fn federation() -> (Script, Vec<Frontier>) {
         &s1,
         Kind::MemberRevoke,
         json!({"provider": b.did().as_str(), "key": b.did().as_str(), "from_seq": 2, "reason": "Schlüssel gestohlen"}),
+        &[&s1],
+        "stored",
+    );
+    sc.act(
+        "the stewards replace E's key from seq 2: E's seq 2 is removed",
+        &s1,
+        Kind::MemberRekey,
+        json!({"provider": e.did().as_str(), "key": e.did().as_str(), "from_seq": 2, "new_key": key(15).did().as_str(), "reason": "Schlüssel verloren"}),
         &[&s1],
         "stored",
     );
@@ -176,6 +217,51 @@ pub(super) fn cases() -> Vec<Case> {
             json!({"error": "unsigned_checkpoint"}),
         ),
         (
+            "root-trailing-bits",
+            resign(&text.replacen(
+                &root_b64,
+                &{
+                    // The last character carries 2 unused bits: set one.
+                    let mut r = root_b64.clone().into_bytes();
+                    let i = r.len() - 2;
+                    let alphabet =
+                        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                    let pos = alphabet.iter().position(|c| *c == r[i]).expect("b64");
+                    r[i] = alphabet[pos ^ 1];
+                    String::from_utf8(r).expect("ascii")
+                },
+                1,
+            )),
+            json!({"error": "malformed_checkpoint"}),
+        ),
+        (
+            "size-over-2-53",
+            resign(&text.replacen(&format!("\n{}\n", cp.size), "\n9007199254740992\n", 1)),
+            json!({"error": "malformed_checkpoint"}),
+        ),
+        (
+            "split-at-the-last-empty-line",
+            format!("{text}\n{sig_line}\n{other_line}"),
+            json!({"error": "malformed_checkpoint"}),
+        ),
+        (
+            "another-key-id-under-the-origin",
+            format!(
+                "{text}\n\u{2014} {} {}\n",
+                cp.origin(),
+                other_line.trim_end().rsplit(' ').next().expect("sig")
+            ),
+            json!({"error": "unsigned_checkpoint"}),
+        ),
+        (
+            "the-key-id-under-another-name",
+            format!(
+                "{text}\n\u{2014} kx/elsewhere {}\n",
+                sig_line.trim_end().rsplit(' ').next().expect("sig")
+            ),
+            json!({"error": "unsigned_checkpoint"}),
+        ),
+        (
             "size-changed",
             note.replacen(
                 &format!("\n{}\n", cp.size),
@@ -205,7 +291,87 @@ pub(super) fn cases() -> Vec<Case> {
         f
     };
     let dropped = key(10).did().as_str().to_owned();
+    let last = &frontiers[2];
+    let changed = |f: &dyn Fn(&mut Vec<kx_protocol::checkpoint::LogEnd>)| {
+        let mut fr = last.clone();
+        f(&mut fr.logs);
+        fr.logs.sort_by(|x, y| {
+            x.author
+                .as_str()
+                .as_bytes()
+                .cmp(y.author.as_str().as_bytes())
+        });
+        fr
+    };
+    let end_of = |fr: &Frontier, k: u8| {
+        fr.logs
+            .iter()
+            .find(|l| l.author == *key(k).did())
+            .cloned()
+            .expect("log")
+    };
+    // A's seq 3 taken back by the higher id of the two.
+    let a_high = end_of(&frontiers[1], 10);
+    let higher = changed(&|logs| {
+        logs.retain(|l| l.author != a_high.author);
+        logs.push(a_high.clone());
+    });
+    // B's seq 1 named with a head this set does not have, then B at seq 3 (cut off).
+    let fake_b = changed(&|logs| {
+        for l in logs.iter_mut().filter(|l| l.author == *key(11).did()) {
+            l.head = Hash32([0xbb; 32]);
+        }
+    });
+    let b_at_3 = end_of(&frontiers[1], 11);
+    let b_later = changed(&|logs| {
+        logs.retain(|l| l.author != b_at_3.author);
+        logs.push(b_at_3.clone());
+    });
+    // A key of no identity, and the steward, and the suspended D.
+    let stranger = changed(&|logs| {
+        logs.push(kx_protocol::checkpoint::LogEnd {
+            author: key(99).did().clone(),
+            seq: 2,
+            head: Hash32([0x99; 32]),
+        })
+    });
+    let no_steward = changed(&|logs| logs.retain(|l| l.author != *key(1).did()));
+    let no_d = changed(&|logs| logs.retain(|l| l.author != *key(13).did()));
+    let (sa, sb) = (
+        key(10).did().as_str().to_owned(),
+        key(11).did().as_str().to_owned(),
+    );
+    let (s1d, dd) = (
+        key(1).did().as_str().to_owned(),
+        key(13).did().as_str().to_owned(),
+    );
     let pairs = [
+        ("same", last, last, None),
+        (
+            "replaced-by-the-higher-id",
+            last,
+            &higher,
+            Some(sa.as_str()),
+        ),
+        (
+            "unknown-head-then-cut-off-seqs",
+            &fake_b,
+            &b_later,
+            Some(sb.as_str()),
+        ),
+        ("a-key-of-no-identity-dropped", &stranger, last, None),
+        (
+            "the-steward-s-log-dropped",
+            last,
+            &no_steward,
+            Some(s1d.as_str()),
+        ),
+        (
+            "a-suspended-provider-s-log-dropped",
+            last,
+            &no_d,
+            Some(dd.as_str()),
+        ),
         ("extends", &frontiers[0], &frontiers[1], None),
         ("equivocation-and-cut", &frontiers[1], &frontiers[2], None),
         ("extends-over-both", &frontiers[0], &frontiers[2], None),
@@ -272,7 +438,25 @@ pub(super) fn cosigned() -> Case {
     moved[11] ^= 1;
     note.push_str(&format!("\u{2014} {n2} {}\n", b64.encode(&moved)));
     note.push_str(&line);
+    // Witness 3 has only lines a verifier skips: one cut to 75 bytes, one
+    // with a time of 2^63 (signed over that time).
+    let w3 = key(0x53);
+    let n3 = "dritte.example/w3";
+    let good3 = cp.cosign(n3, &w3, 1_767_232_800);
+    let raw3 = b64
+        .decode(good3.trim_end().rsplit(' ').next().expect("sig"))
+        .expect("base64");
+    note.push_str(&format!("\u{2014} {n3} {}\n", b64.encode(&raw3[..75])));
+    let big = 1u64 << 63;
+    let mut over = raw3[..4].to_vec();
+    over.extend_from_slice(&big.to_be_bytes());
+    over.extend_from_slice(
+        &w3.sign(format!("cosignature/v1\ntime {big}\n{}", cp.text()).as_bytes())
+            .0,
+    );
+    note.push_str(&format!("\u{2014} {n3} {}\n", b64.encode(&over)));
     let ask = [
+        (n3, w3.did().clone(), None),
         (n1, w1.did().clone(), Some(1_767_225_600u64)),
         (n2, w2.did().clone(), Some(1_767_229_200)),
         ("witness.kdn.example/w2", w1.did().clone(), None),
@@ -291,10 +475,10 @@ pub(super) fn cosigned() -> Case {
     Case {
         name: "checkpoint-cosigned".into(),
         json: json!({
-            "desc": "a signed checkpoint with cosignature lines (C2SP tlog-cosignature v1): witness seeds 0x51 (name witness.kdn.example/w1) and 0x52 (pruefstelle.example/kx, one line with its time changed after signing, then a good one); for each (name, did) asked, the time of the cosignature that verifies, or null",
+            "desc": "a signed checkpoint with cosignature lines (C2SP tlog-cosignature v1): witness seeds 0x51 (name witness.kdn.example/w1), 0x52 (pruefstelle.example/kx, one line with its time changed after signing, then a good one) and 0x53 (dritte.example/w3: a line cut to 75 bytes and one with a time of 2^63, both skipped); for each (name, did) asked, the time of the cosignature that verifies, or null",
             "type": "checkpoint-cosigned",
             "note": note,
-            "witness_seeds": {n1: hex(&w1.seed()), n2: hex(&w2.seed())},
+            "witness_seeds": {n1: hex(&w1.seed()), n2: hex(&w2.seed()), n3: hex(&w3.seed())},
             "expected": asked,
         }),
     }

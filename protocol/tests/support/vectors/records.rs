@@ -224,6 +224,23 @@ pub(super) fn cases() -> Vec<Case> {
         &[(1, &s1), (2, &s2)],
     ));
     let witnesses_record = rec;
+    let wit = action(
+        Kind::FederationWitnesses,
+        json!({"prev_action": head.to_hex(), "witnesses": [
+            {"name": "~", "key": key(0x53).did().as_str()},
+            {"name": "!a/b~c", "key": key(0x54).did().as_str()},
+            {"name": "w".repeat(100), "key": key(0x55).did().as_str()},
+        ], "quorum": 1}),
+        &[&s1, &s2],
+    );
+    let rec = sign(&s2, fed, 6, Some(Hash32([6; 32])), wit);
+    cases.push(positive(
+        "federation-witnesses-names",
+        "witness names at the edges: ~ alone, ! and ~ inside, 100 characters; quorum 1 of 3",
+        &s2,
+        &rec,
+        &[(1, &s1), (2, &s2)],
+    ));
     let mut most: Vec<Value> = (0..512)
         .map(|i| json!({"peer_id": format!("12D3KooWobserver{i:03}"), "name": format!("Beobachter {i}")}))
         .collect();
@@ -875,6 +892,62 @@ pub(super) fn cases() -> Vec<Case> {
     };
     let observers_with = |list: Value| approved_with(&observers_record, "observers", list);
     let w1 = json!({"name": "witness.kdn.example/w1", "key": key(0x51).did().as_str()});
+    let w2 = json!({"name": "pruefstelle.example/kx", "key": key(0x52).did().as_str()});
+    neg(
+        "invalid-threshold-quorum-0",
+        "federation.witnesses with two witnesses and quorum 0, correctly approved",
+        approved_with(&witnesses_record, "quorum", json!(0)),
+        "invalid_threshold",
+    );
+    neg(
+        "duplicate-entry-witness-name",
+        "federation.witnesses naming one name with two keys, correctly approved",
+        approved_with(
+            &witnesses_record,
+            "witnesses",
+            json!([w1.clone(), {"name": "witness.kdn.example/w1", "key": key(0x52).did().as_str()}]),
+        ),
+        "duplicate_entry",
+    );
+    neg(
+        "invalid-value-witness-name-plus",
+        "a witness name with a +, correctly approved",
+        approved_with(
+            &witnesses_record,
+            "witnesses",
+            json!([{"name": "witness+kdn", "key": key(0x51).did().as_str()}, w2.clone()]),
+        ),
+        "invalid_value",
+    );
+    neg(
+        "invalid-length-witness-name",
+        "a witness name of 101 characters, correctly approved",
+        approved_with(
+            &witnesses_record,
+            "witnesses",
+            json!([{"name": "w".repeat(101), "key": key(0x51).did().as_str()}, w2.clone()]),
+        ),
+        "invalid_length",
+    );
+    neg(
+        "malformed-did-witness-key",
+        "a witness key that is not a did, correctly approved",
+        approved_with(
+            &witnesses_record,
+            "witnesses",
+            json!([{"name": "witness.kdn.example/w1", "key": "did:web:kdn.example"}, w2.clone()]),
+        ),
+        "malformed_did",
+    );
+    let sixty_five: Vec<Value> = (0..65u8)
+        .map(|i| json!({"name": format!("w{i}"), "key": key(100 + i).did().as_str()}))
+        .collect();
+    neg(
+        "invalid-value-witnesses-65",
+        "federation.witnesses with 65 witnesses (at most 64), correctly approved",
+        approved_with(&witnesses_record, "witnesses", json!(sixty_five)),
+        "invalid_value",
+    );
     neg(
         "invalid-threshold-quorum",
         "federation.witnesses with quorum 3 of two witnesses, correctly approved",

@@ -361,11 +361,21 @@ pub(super) fn edges() -> Case {
         &[&s1],
         "stored",
     );
+    // Sorted by name in the summary, whatever the order of their keys.
+    let (ka, kb) = (key(0x53).did().clone(), key(0x54).did().clone());
+    let (first_key, second_key) = if ka.as_str() < kb.as_str() {
+        (kb, ka)
+    } else {
+        (ka, kb)
+    };
     sc.act(
-        "replace them by one, quorum 1",
+        "replace them by two others, quorum 2",
         &s1,
         Kind::FederationWitnesses,
-        json!({"witnesses": [{"name": "witness.kdn.example/w2", "key": key(0x53).did().as_str()}], "quorum": 1}),
+        json!({"witnesses": [
+            {"name": "zeuge.example/b", "key": second_key.as_str()},
+            {"name": "zeuge.example/a", "key": first_key.as_str()},
+        ], "quorum": 2}),
         &[&s1],
         "stored",
     );
