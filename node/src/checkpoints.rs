@@ -40,11 +40,19 @@ pub struct Alarm {
     pub later: String,
 }
 
+/// Origins whose last checkpoint a node keeps: anyone can hand it checkpoints
+/// of made-up origins (`POST /v1/checkpoints`), so the map is bounded; the
+/// origin judged least recently goes first.
+const MAX_ORIGINS: usize = 1024;
+
 #[derive(Debug, Default)]
 struct Judged {
     /// origin -> the last checkpoint that followed from the ones before, with
     /// its note and frontier.
     last: BTreeMap<String, (String, Frontier)>,
+    /// origin -> when it was last judged (a counter), for forgetting.
+    used: BTreeMap<String, u64>,
+    tick: u64,
     alarms: Vec<Alarm>,
 }
 
@@ -93,6 +101,7 @@ impl Checkpoints {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 let note = entry["note"].as_str().unwrap_or_default().to_owned();
                 judged.last.insert(origin.clone(), (note, frontier));
+                judged.used.insert(origin.clone(), 0);
             }
         }
         Ok(Checkpoints {
@@ -299,7 +308,21 @@ impl Checkpoints {
             return Verdict::NotHeld;
         }
         let mut j = self.lock();
+        j.tick += 1;
+        let tick = j.tick;
+        j.used.insert(origin.clone(), tick);
         let Some((last_note, last)) = j.last.get(&origin).cloned() else {
+            if j.last.len() >= MAX_ORIGINS
+                && let Some(oldest) = j
+                    .used
+                    .iter()
+                    .filter(|(o, _)| **o != origin)
+                    .min_by_key(|(_, t)| **t)
+                    .map(|(o, _)| o.clone())
+            {
+                j.last.remove(&oldest);
+                j.used.remove(&oldest);
+            }
             j.last.insert(origin, (note.to_owned(), frontier));
             return Verdict::Recorded;
         };
