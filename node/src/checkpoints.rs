@@ -73,6 +73,33 @@ pub struct Checkpoints {
     witness_file: Option<PathBuf>,
 }
 
+/// Reads a checkpoint handed to the node with its frontier
+/// (`specs/checkpoints.md` 6): the note, the frontier, the federation, and
+/// that the frontier is the one the note states. Gossip and
+/// `POST /v1/checkpoints` read them alike.
+pub fn read_handed(
+    node: &Node,
+    note: &str,
+    frontier: &Value,
+) -> Result<(Checkpoint, Frontier), kx_api::ApiError> {
+    use kx_api::ApiError;
+    let cp = Checkpoint::read(note).map_err(|e| ApiError::new(e.code, e.reason))?;
+    let frontier = Frontier::from_json(frontier).map_err(|e| ApiError::new(e.code, e.reason))?;
+    if cp.federation != node.federation() {
+        return Err(ApiError::new(
+            kx_api::RecordCode::WrongFederation,
+            format!("a checkpoint of federation {}", cp.federation),
+        ));
+    }
+    if frontier.root() != cp.root || frontier.size() != cp.size {
+        return Err(ApiError::new(
+            kx_protocol::checkpoint::CheckpointCode::Malformed,
+            "the frontier is not the one the checkpoint states",
+        ));
+    }
+    Ok((cp, frontier))
+}
+
 /// What to do with a checkpoint gossip message.
 #[derive(Debug)]
 pub enum Gossip {
@@ -166,20 +193,12 @@ impl Checkpoints {
             return Gossip::Reject;
         };
         if let Some(c) = v.get("checkpoint") {
-            let (Some(note), Ok(frontier)) =
-                (c["note"].as_str(), Frontier::from_json(&c["frontier"]))
-            else {
+            let Some(note) = c["note"].as_str() else {
                 return Gossip::Reject;
             };
-            let Ok(cp) = Checkpoint::read(note) else {
+            let Ok((cp, frontier)) = read_handed(node, note, &c["frontier"]) else {
                 return Gossip::Reject;
             };
-            if cp.federation != node.federation()
-                || cp.root != frontier.root()
-                || cp.size != frontier.size()
-            {
-                return Gossip::Reject;
-            }
             if cp.signer == *key.did() {
                 return Gossip::Ignore;
             }

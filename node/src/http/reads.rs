@@ -102,7 +102,7 @@ pub(super) async fn judge_checkpoint(
     body: axum::body::Body,
 ) -> ApiResult {
     use kx_api::views::{CheckpointStatus, CheckpointSubmit, CheckpointVerdictView};
-    use kx_protocol::checkpoint::{Checkpoint, CheckpointCode, Frontier};
+    use kx_protocol::checkpoint::CheckpointCode;
     let bytes = axum::body::to_bytes(body, MAX_CHECKPOINT_BODY)
         .await
         .map_err(|_| {
@@ -114,19 +114,8 @@ pub(super) async fn judge_checkpoint(
     let malformed = |m: String| ApiError::new(CheckpointCode::Malformed, m);
     let submit: CheckpointSubmit = serde_json::from_slice(&bytes)
         .map_err(|e| malformed(format!("not {{\"note\", \"frontier\"}}: {e}")))?;
-    let cp = Checkpoint::read(&submit.note).map_err(|e| ApiError::new(e.code, e.reason))?;
-    let frontier =
-        Frontier::from_json(&submit.frontier).map_err(|e| ApiError::new(e.code, e.reason))?;
-    if cp.federation != ctx.node.federation() {
-        return Err(ApiError::new(
-            kx_api::RecordCode::WrongFederation,
-            format!("a checkpoint of federation {}", cp.federation),
-        )
-        .into());
-    }
-    if frontier.root() != cp.root || frontier.size() != cp.size {
-        return Err(malformed("the frontier is not the one the checkpoint states".into()).into());
-    }
+    let (cp, frontier) =
+        crate::checkpoints::read_handed(&ctx.node, &submit.note, &submit.frontier)?;
     let verdict = ctx
         .checkpoints
         .judge(&ctx.node, &cp, &submit.note, frontier, clock::now());
