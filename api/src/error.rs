@@ -38,6 +38,10 @@ kx_protocol::text_enum! {
         RateLimited = "rate_limited",
         /// The request took longer than `request_timeout_secs` to answer.
         Timeout = "timeout",
+        /// `GET /v1/survey`: no checkpoint of the node has a quorum of
+        /// witness cosignatures yet (or the records it names changed since);
+        /// ask again after `Retry-After`.
+        NotWitnessed = "not_witnessed",
     }
 }
 
@@ -53,6 +57,8 @@ pub enum ErrorCode {
     Api(ApiCode),
     /// A signed checkpoint (`specs/checkpoints.md` 3).
     Checkpoint(kx_protocol::checkpoint::CheckpointCode),
+    /// A market-survey bundle (`specs/checkpoints.md` 8).
+    Survey(crate::survey::SurveyCode),
     /// A code this version does not know (from a newer node), as sent.
     Other(String),
 }
@@ -65,6 +71,7 @@ impl ErrorCode {
             ErrorCode::Gate(c) => c.as_str(),
             ErrorCode::Api(c) => c.as_str(),
             ErrorCode::Checkpoint(c) => c.as_str(),
+            ErrorCode::Survey(c) => c.as_str(),
             ErrorCode::Other(text) => text,
         }
     }
@@ -79,6 +86,8 @@ impl ErrorCode {
             ErrorCode::Api(c)
         } else if let Ok(c) = text.parse() {
             ErrorCode::Checkpoint(c)
+        } else if let Ok(c) = text.parse() {
+            ErrorCode::Survey(c)
         } else {
             ErrorCode::Other(text.to_owned())
         }
@@ -112,6 +121,12 @@ impl From<ApiCode> for ErrorCode {
 impl From<kx_protocol::checkpoint::CheckpointCode> for ErrorCode {
     fn from(c: kx_protocol::checkpoint::CheckpointCode) -> ErrorCode {
         ErrorCode::Checkpoint(c)
+    }
+}
+
+impl From<crate::survey::SurveyCode> for ErrorCode {
+    fn from(c: crate::survey::SurveyCode) -> ErrorCode {
+        ErrorCode::Survey(c)
     }
 }
 
@@ -195,6 +210,7 @@ mod tests {
             ErrorCode::Record(RecordCode::MalformedAgs),
             ErrorCode::Gate(GateCode::NotMember),
             ErrorCode::Api(ApiCode::UnknownMunicipality),
+            ErrorCode::Survey(crate::survey::SurveyCode::BelowQuorum),
             ErrorCode::Other("from_a_newer_node".into()),
         ] {
             assert_eq!(ErrorCode::from_text(code.as_str()), code);

@@ -10,9 +10,13 @@
 pub mod error;
 pub mod exchange;
 pub mod query;
+pub mod scan;
+pub mod survey;
 pub mod transition;
 pub mod views;
 
 pub use error::{ApiCode, ApiError, ErrorBody, ErrorCode};
 pub use kx_protocol::{GateCode, RecordCode};
-pub use query::{Figures, Filters, OfferCursor, OfferQuery, ProcurementFilter, SearchQuery};
+pub use query::{
+    Figures, Filters, OfferCursor, OfferQuery, ProcurementFilter, SearchQuery, SurveyQuery,
+};

@@ -369,6 +369,13 @@ impl Filters {
         })
     }
 
+    /// The filters as a query string, in a fixed order of parameters
+    /// (municipality as its AGS, words lowercase): the canonical form that
+    /// a market-survey statement states (`specs/checkpoints.md` 8.2).
+    pub fn to_query_string(&self) -> String {
+        query_string(self.pairs())
+    }
+
     fn pairs(&self) -> Vec<(&'static str, Option<String>)> {
         let include: Vec<&str> = self
             .include
@@ -515,6 +522,56 @@ impl SearchQuery {
         pairs.push(("at", self.at.map(|t| t.to_string())));
         pairs.push(("limit", Some(self.limit.to_string())));
         pairs.push(("cursor", self.cursor.as_ref().map(ToString::to_string)));
+        query_string(pairs)
+    }
+}
+
+/// `GET /v1/survey`: a market survey, a search for a municipality at an
+/// instant (`specs/checkpoints.md` 8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyQuery {
+    /// The search; `municipality` is always given.
+    pub filters: Filters,
+    /// The instant (default: the node's now).
+    pub at: Option<Timestamp>,
+}
+
+impl SurveyQuery {
+    /// The endpoint's parameters: a search's, without paging.
+    pub const PARAMS: &'static [&'static str] = &[
+        "municipality",
+        "procurement",
+        "region",
+        "category",
+        "ozg",
+        "leika",
+        "cert",
+        "standard",
+        "provider",
+        "q",
+        "include",
+        "at",
+    ];
+
+    /// Parses the query string of `GET /v1/survey`; a municipality is needed.
+    pub fn parse(raw: &str) -> Result<SurveyQuery, ApiError> {
+        let q = Params::parse(raw, SurveyQuery::PARAMS)?;
+        let filters = Filters::parse(&q)?;
+        if filters.municipality.is_none() {
+            return Err(ApiError::invalid_query(
+                "a market survey is made for a municipality: give municipality",
+            ));
+        }
+        Ok(SurveyQuery {
+            filters,
+            at: q.at()?,
+        })
+    }
+
+    /// The query string that [`SurveyQuery::parse`] reads back as `self`.
+    pub fn to_query_string(&self) -> String {
+        let mut pairs = self.filters.pairs();
+        pairs.push(("at", self.at.map(|t| t.to_string())));
         query_string(pairs)
     }
 }

@@ -70,6 +70,9 @@ pub enum Command {
     /// Signed records: fetch and verify.
     #[command(subcommand)]
     Record(RecordCommand),
+    /// Market surveys for the procurement file: export, verify offline.
+    #[command(subcommand)]
+    Survey(SurveyCommand),
     /// The node itself.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -327,6 +330,16 @@ pub struct BuyerArgs {
 
 #[derive(Debug, Args, Default)]
 pub struct SearchArgs {
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Most results to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+/// The filters of a search.
+#[derive(Debug, Args, Default)]
+pub struct FilterArgs {
     /// Municipality by name or AGS (e.g. Paderborn, 05774032): offers that may be
     /// delivered there, with whether it may take each without a tender.
     #[arg(long)]
@@ -363,9 +376,37 @@ pub struct SearchArgs {
     /// Also show: withdrawn, expired, not_yet_valid, consolidated (comma-separated).
     #[arg(long)]
     pub include: Option<String>,
-    /// Most results to show.
-    #[arg(long, default_value_t = 50)]
-    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SurveyCommand {
+    /// Write a market survey (Markterkundung) for a municipality: the offers it
+    /// could take, with a checkpoint its witnesses cosigned and every record
+    /// needed to show that no other offer matched, as one file anyone can
+    /// check offline with `kx survey verify`. Prints the table it shows.
+    Export {
+        #[command(flatten)]
+        filters: Box<FilterArgs>,
+        /// The instant (RFC 3339, e.g. 2026-11-25T10:00:00Z); default: the
+        /// node's now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Where to write the bundle; refuses to overwrite an existing file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seconds to wait for the node's checkpoint to be witnessed.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Check a market-survey bundle offline against the federation's genesis
+    /// and print the offers it shows; exits 3 naming the first fault.
+    Verify {
+        /// The bundle (as written by `kx survey export` or the catalog).
+        file: PathBuf,
+        /// The federation's genesis record.
+        #[arg(long)]
+        genesis: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -966,7 +1007,7 @@ mod tests {
         let Command::Offer(OfferCommand::Search(a)) = cli.command else {
             panic!("wrong command");
         };
-        assert_eq!(a.region.as_deref(), Some("05158004"));
+        assert_eq!(a.filters.region.as_deref(), Some("05158004"));
         assert!(
             parse(&[
                 "offer", "publish", "--key", "k", "o.toml", "--out", "x.json"

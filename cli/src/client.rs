@@ -56,10 +56,21 @@ impl Client {
         &self,
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Vec<u8>> {
+        self.finish_up_to(resp, 10 << 20)
+    }
+
+    /// [`Client::finish`] for answers of up to `limit` bytes.
+    fn finish_up_to(
+        &self,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        limit: u64,
+    ) -> Result<Vec<u8>> {
         let mut resp = resp.with_context(|| format!("cannot reach the node at {}", self.base))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .body_mut()
+            .with_config()
+            .limit(limit)
             .read_to_vec()
             .with_context(|| format!("read the answer of {}", self.base))?;
         if status >= 400 {
@@ -92,6 +103,24 @@ impl Client {
     fn get_raw(&self, path: &str) -> Result<Vec<u8>> {
         let resp = self.agent.get(&format!("{}{path}", self.base)).call();
         self.finish(resp)
+    }
+
+    /// `GET /v1/survey?{query}`: a market-survey bundle (it holds every
+    /// record of the registry: up to 4 GiB are read).
+    pub fn survey(&self, query: &str) -> Result<Vec<u8>> {
+        let resp = self
+            .agent
+            .get(&with_query(format!("{}/v1/survey", self.base), query))
+            .config()
+            .timeout_global(Some(Duration::from_secs(600)))
+            .build()
+            .call();
+        self.finish_up_to(resp, 4 << 30)
+    }
+
+    /// `GET /v1/checkpoint`.
+    pub fn checkpoint(&self) -> Result<kx_api::views::CheckpointView> {
+        self.get("/v1/checkpoint")
     }
 
     /// `GET /v1/status`.

@@ -13,7 +13,7 @@
 //! API, typed by `kx_api`), and one module per group of commands: `offline`
 //! (genesis, verification), `secret` (key files and passphrases), `publish` (signing and submitting),
 //! `govern` (steward actions), `exchange` (demand, requests, agreements),
-//! `query` (reading), `demo`.
+//! `query` (reading), `survey` (market surveys), `demo`.
 
 mod args;
 mod client;
@@ -26,11 +26,12 @@ mod publish;
 mod query;
 mod secret;
 mod sheet;
+mod survey;
 
 use anyhow::Result;
 use args::{
     Cli, Command, FederationCommand, KeyCommand, NodeCommand, OfferCommand, ProfileCommand,
-    ProviderCommand, RecordCommand,
+    ProviderCommand, RecordCommand, SurveyCommand,
 };
 use clap::Parser;
 use client::Client;
@@ -159,6 +160,15 @@ fn run(cli: Cli) -> Result<()> {
         Command::Record(RecordCommand::Get { id }) => query::record_get(&client(), &id),
         Command::Record(RecordCommand::Verify { file, genesis }) => {
             offline::verify(&file, &genesis, json)
+        }
+        Command::Survey(SurveyCommand::Export {
+            filters,
+            at,
+            out,
+            wait,
+        }) => survey::export(&client(), &filters, at.as_deref(), &out, wait, json),
+        Command::Survey(SurveyCommand::Verify { file, genesis }) => {
+            survey::verify(&file, &genesis, json)
         }
         Command::Node(NodeCommand::Status) => query::status(&client(), json),
         Command::Demo(args) => demo::run(args),

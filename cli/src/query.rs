@@ -2,7 +2,7 @@
 //! Text output is for people (tables); `--json` prints the node's answer as
 //! read into `kx_api`'s views.
 
-use crate::args::{BuyerArgs, SearchArgs};
+use crate::args::{BuyerArgs, FilterArgs, SearchArgs};
 use crate::client::Client;
 use crate::error::{CliCode, Refused};
 use anyhow::Result;
@@ -86,10 +86,9 @@ pub(crate) fn known_region(prefix: &str) -> Result<(), Refused> {
     ))
 }
 
-/// The search the flags describe, read by the API's own parser, so that `kx`
-/// refuses exactly what the node would; a well-formed region that names no
-/// place in NRW is refused too.
-fn search_query(a: &SearchArgs) -> Result<SearchQuery, Refused> {
+/// The filter flags as query pairs (`extra` appended), for the API's own
+/// parser to read, so that `kx` refuses exactly what the node would.
+pub(crate) fn filter_query(a: &FilterArgs, extra: &[(&str, String)]) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
         ("municipality", &a.municipality),
@@ -108,15 +107,73 @@ fn search_query(a: &SearchArgs) -> Result<SearchQuery, Refused> {
             q.append_pair(k, v);
         }
     }
-    q.append_pair(
-        "limit",
-        &a.limit.clamp(1, SearchQuery::MAX_LIMIT).to_string(),
-    );
-    let query = SearchQuery::parse(&q.finish())?;
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    q.finish()
+}
+
+/// The search the flags describe; a well-formed region that names no place
+/// in NRW is refused too.
+fn search_query(a: &SearchArgs) -> Result<SearchQuery, Refused> {
+    let limit = a.limit.clamp(1, SearchQuery::MAX_LIMIT).to_string();
+    let query = SearchQuery::parse(&filter_query(&a.filters, &[("limit", limit)]))?;
     if let Some(r) = &query.filters.region {
         known_region(r.as_str())?;
     }
     Ok(query)
+}
+
+/// One line of an offer table.
+pub(crate) struct Row<'a> {
+    pub provider: String,
+    pub offer_id: &'a str,
+    pub version: u64,
+    pub status: &'a str,
+    pub category: &'a str,
+    pub price: String,
+    /// How the searched municipality may take it.
+    pub procurement: Option<&'a str>,
+    pub title: &'a str,
+}
+
+/// The offer table of `kx offer search` (and `kx survey`); the procurement
+/// column if `with_proc`.
+pub(crate) fn print_rows(out: &mut impl Write, rows: &[Row<'_>], with_proc: bool) -> Result<()> {
+    writeln!(
+        out,
+        "{:<18} {:<28} {:>3} {:<10} {:<22} {:<20} {}TITLE",
+        "PROVIDER",
+        "OFFER",
+        "VER",
+        "STATUS",
+        "CATEGORY",
+        "PRICE",
+        if with_proc {
+            "VERGABE                       "
+        } else {
+            ""
+        }
+    )?;
+    for r in rows {
+        let proc_col = match (r.procurement, with_proc) {
+            (Some(p), true) => format!("{:<30}", cut(p, 30)),
+            (None, true) => format!("{:<30}", ""),
+            (_, false) => String::new(),
+        };
+        writeln!(
+            out,
+            "{:<18} {:<28} {:>3} {:<10} {:<22} {:<20} {proc_col}{}",
+            cut(&r.provider, 18),
+            cut(r.offer_id, 28),
+            r.version,
+            cut(r.status, 10),
+            cut(r.category, 22),
+            cut(&r.price, 20),
+            cut(r.title, 60),
+        )?;
+    }
+    Ok(())
 }
 
 pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
@@ -137,40 +194,21 @@ pub fn search(client: &Client, a: &SearchArgs, json: bool) -> Result<()> {
     let Some(first) = page.offers.first() else {
         return Ok(());
     };
-    let with_proc = place.is_some();
-    writeln!(
-        out,
-        "{:<18} {:<28} {:>3} {:<10} {:<22} {:<20} {}TITLE",
-        "PROVIDER",
-        "OFFER",
-        "VER",
-        "STATUS",
-        "CATEGORY",
-        "PRICE",
-        if with_proc {
-            "VERGABE                       "
-        } else {
-            ""
-        }
-    )?;
-    for o in &page.offers {
-        let proc_col = match (&o.procurement, with_proc) {
-            (Some(p), true) => format!("{:<30}", cut(&p.label, 30)),
-            (None, true) => format!("{:<30}", ""),
-            (_, false) => String::new(),
-        };
-        writeln!(
-            out,
-            "{:<18} {:<28} {:>3} {:<10} {:<22} {:<20} {proc_col}{}",
-            cut(&provider_of(o), 18),
-            cut(o.offer_id.as_str(), 28),
-            o.version,
-            cut(o.status.as_str(), 10),
-            cut(o.body.category.as_str(), 22),
-            cut(&price(&o.body.pricing), 20),
-            cut(o.body.title.as_str(), 60),
-        )?;
-    }
+    let rows: Vec<Row<'_>> = page
+        .offers
+        .iter()
+        .map(|o| Row {
+            provider: provider_of(o),
+            offer_id: o.offer_id.as_str(),
+            version: o.version,
+            status: o.status.as_str(),
+            category: o.body.category.as_str(),
+            price: price(&o.body.pricing),
+            procurement: o.procurement.as_ref().map(|p| p.label.as_str()),
+            title: o.body.title.as_str(),
+        })
+        .collect();
+    print_rows(&mut out, &rows, place.is_some())?;
     writeln!(
         out,
         "show one with: kx offer show {}/{}",

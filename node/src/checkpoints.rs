@@ -56,12 +56,37 @@ struct Judged {
     alarms: Vec<Alarm>,
 }
 
-/// The node's own current checkpoint and the cosignature lines it has.
+/// How many of its latest checkpoints a node keeps collecting cosignatures
+/// for: a witness's line may arrive after the node's set moved on.
+const RECENT: usize = 8;
+
+/// One of the node's own checkpoints and the cosignature lines it has.
+#[derive(Debug, Clone)]
+struct Mine {
+    cp: Checkpoint,
+    /// The signed note, the node's signature line only.
+    note: String,
+    frontier: Frontier,
+    /// Witness name -> its cosignature line.
+    lines: BTreeMap<String, String>,
+}
+
+impl Mine {
+    /// The note with the cosignature lines, sorted by witness name.
+    fn cosigned(&self) -> String {
+        let lines: String = self.lines.values().cloned().collect();
+        format!("{}{lines}", self.note)
+    }
+}
+
+/// The node's latest checkpoints (the last is its current one) and the last
+/// that reached the quorum.
 #[derive(Debug, Default)]
 struct Own {
-    current: Option<(Checkpoint, String, Frontier)>,
-    /// Witness name -> its cosignature line for `current`.
-    lines: BTreeMap<String, String>,
+    recent: std::collections::VecDeque<Mine>,
+    /// The last checkpoint that reached the quorum: its note with the
+    /// cosignature lines, and its frontier (market surveys are made on it).
+    witnessed: Option<(Checkpoint, String, Frontier)>,
 }
 
 /// The node's checkpoints and the ones it has judged.
@@ -151,22 +176,43 @@ impl Checkpoints {
         let frontier = node.with_registry(|r| r.frontier());
         let mut own = self.own();
         let same = own
-            .current
-            .as_ref()
-            .is_some_and(|(_, _, f)| f.root() == frontier.root());
+            .recent
+            .back()
+            .is_some_and(|m| m.frontier.root() == frontier.root());
         if !same {
             let cp = Checkpoint::of(&frontier, key.did());
             let note = cp.sign(key);
-            own.current = Some((cp, note, frontier.clone()));
-            own.lines.clear();
+            own.recent.push_back(Mine {
+                cp,
+                note,
+                frontier,
+                lines: BTreeMap::new(),
+            });
+            if own.recent.len() > RECENT {
+                own.recent.pop_front();
+            }
         }
-        let note = own
-            .current
+        let mine = own.recent.back().expect("just filled");
+        (mine.cosigned(), mine.frontier.clone())
+    }
+
+    /// The node's last checkpoint that a quorum of the witnesses cosigned,
+    /// with their lines, and its frontier; with no quorum set, the current
+    /// one. None while no checkpoint reached the quorum.
+    pub fn witnessed(&self, node: &Node, key: &SecretKey) -> Option<(String, Frontier)> {
+        if node.with_state(|s| s.quorum) == 0 {
+            return Some(self.current(node, key));
+        }
+        self.own()
+            .witnessed
             .as_ref()
-            .map(|(_, n, _)| n.clone())
-            .unwrap_or_default();
-        let lines: String = own.lines.values().cloned().collect();
-        (note + &lines, frontier)
+            .map(|(_, note, frontier)| (note.clone(), frontier.clone()))
+    }
+
+    /// Whether [`Checkpoints::witnessed`] has a checkpoint to give (cheap:
+    /// nothing is signed).
+    pub fn has_witnessed(&self, node: &Node) -> bool {
+        node.with_state(|s| s.quorum) == 0 || self.own().witnessed.is_some()
     }
 
     /// The gossip message announcing the node's current checkpoint, unless a
@@ -174,17 +220,44 @@ impl Checkpoints {
     /// to ask for). `now` makes each announcement new to gossip.
     pub fn announcement(&self, node: &Node, key: &SecretKey, now: Timestamp) -> Option<Vec<u8>> {
         let quorum = node.with_state(|s| s.quorum);
-        let (_, frontier) = self.current(node, key);
+        self.current(node, key);
         let own = self.own();
-        if quorum > 0 && own.lines.len() as u64 >= quorum {
+        let mine = own.recent.back()?;
+        if quorum > 0 && mine.lines.len() as u64 >= quorum {
             return None;
         }
-        let plain = own.current.as_ref().map(|(_, n, _)| n.clone())?;
         Some(
-            json!({"checkpoint": {"note": plain, "frontier": frontier.to_json()}, "sent": now.to_string()})
+            json!({"checkpoint": {"note": mine.note, "frontier": mine.frontier.to_json()}, "sent": now.to_string()})
                 .to_string()
                 .into_bytes(),
         )
+    }
+
+    /// Keeps a witness's verified cosignature `line` for the node's own
+    /// checkpoint `cp`, if it is one of the recent ones; the newest that
+    /// reaches `quorum` becomes the witnessed one.
+    fn keep_line(&self, cp: &Checkpoint, name: String, line: String, quorum: u64) {
+        let mut own = self.own();
+        let Some(i) = own.recent.iter().position(|m| m.cp == *cp) else {
+            return;
+        };
+        let mine = &mut own.recent[i];
+        mine.lines.insert(name, line);
+        if (mine.lines.len() as u64) < quorum {
+            return;
+        }
+        let reached = (mine.cp.clone(), mine.cosigned(), mine.frontier.clone());
+        let newer = match &own.witnessed {
+            Some((w, _, _)) => own
+                .recent
+                .iter()
+                .position(|m| m.cp == *w)
+                .is_none_or(|j| j <= i),
+            None => true,
+        };
+        if newer {
+            own.witnessed = Some(reached);
+        }
     }
 
     /// A message of the checkpoint topic (`specs/checkpoints.md` 7).
@@ -236,10 +309,7 @@ impl Checkpoints {
             if cp.cosigned_by(&with, &name, &witness).is_none() {
                 return Gossip::Reject;
             }
-            let mut own = self.own();
-            if own.current.as_ref().is_some_and(|(c, _, _)| *c == cp) {
-                own.lines.insert(name, line);
-            }
+            self.keep_line(&cp, name, line, node.with_state(|s| s.quorum));
             return Gossip::Accept(None);
         }
         Gossip::Reject

@@ -149,6 +149,56 @@ pub fn key_id(name: &str, kind: u8, key: &Did) -> [u8; 4] {
     [h.0[0], h.0[1], h.0[2], h.0[3]]
 }
 
+/// A C2SP signed note of `text` (which ends in a line feed): the text, an
+/// empty line and one Ed25519 signature line of `key` under the key name
+/// `name` (key id type 0x01).
+pub fn sign_note(text: &str, name: &str, key: &SecretKey) -> String {
+    let mut sig = key_id(name, 0x01, key.did()).to_vec();
+    sig.extend_from_slice(&key.sign(text.as_bytes()).0);
+    format!("{text}\n\u{2014} {name} {}\n", STANDARD.encode(sig))
+}
+
+/// The text of a signed note that carries exactly one signature line, that of
+/// `key` under `name` (key id type 0x01), verified by the strict rule; else
+/// why not (`Malformed`: no empty line, or other lines; `Unsigned`: not
+/// `name`'s key id; `BadSignature`).
+pub fn note_text<'a>(note: &'a str, name: &str, key: &Did) -> Result<&'a str, CheckpointError> {
+    let split = note
+        .find("\n\n")
+        .ok_or_else(|| malformed("no empty line before the signature"))?;
+    let (text, line) = (&note[..=split], &note[split + 2..]);
+    let b64 = line
+        .strip_suffix('\n')
+        .filter(|l| !l.contains('\n'))
+        .ok_or_else(|| malformed("not exactly one signature line after the empty line"))?
+        .strip_prefix(&format!("\u{2014} {name} "))
+        .ok_or_else(|| CheckpointError {
+            code: CheckpointCode::Unsigned,
+            reason: format!("the signature line is not {name}'s"),
+        })?;
+    let raw = STANDARD
+        .decode(b64)
+        .ok()
+        .filter(|r| STANDARD.encode(r) == b64)
+        .ok_or_else(|| malformed("the signature is not canonical base64"))?;
+    if raw.len() < 4 || raw[..4] != key_id(name, 0x01, key) {
+        return Err(CheckpointError {
+            code: CheckpointCode::Unsigned,
+            reason: format!("the signature line does not carry the key id of {name}"),
+        });
+    }
+    let bad = |reason: &str| CheckpointError {
+        code: CheckpointCode::BadSignature,
+        reason: reason.to_owned(),
+    };
+    let sig: [u8; 64] = raw[4..]
+        .try_into()
+        .map_err(|_| bad("the signature is not 4 + 64 bytes"))?;
+    key.verify(text.as_bytes(), &Signature(sig))
+        .map_err(|_| bad("the signature does not verify"))?;
+    Ok(text)
+}
+
 impl Checkpoint {
     /// The checkpoint of `frontier`, stated by `signer`.
     pub fn of(frontier: &Frontier, signer: &Did) -> Checkpoint {
@@ -178,14 +228,7 @@ impl Checkpoint {
     /// The signed note: the text, an empty line and the signer's signature line.
     /// `key` must be the signer's.
     pub fn sign(&self, key: &SecretKey) -> String {
-        let text = self.text();
-        let mut sig = key_id(&self.origin(), 0x01, &self.signer).to_vec();
-        sig.extend_from_slice(&key.sign(text.as_bytes()).0);
-        format!(
-            "{text}\n\u{2014} {} {}\n",
-            self.origin(),
-            STANDARD.encode(sig)
-        )
+        sign_note(&self.text(), &self.origin(), key)
     }
 
     /// Reads a signed checkpoint and checks its signer's signature (3, steps 1-4).

@@ -743,6 +743,7 @@ fn every_code() -> BTreeSet<String> {
                 .iter()
                 .map(|c| c.as_str()),
         )
+        .chain(kx_api::survey::SurveyCode::ALL.iter().map(|c| c.as_str()))
         .map(str::to_owned)
         .collect()
 }
@@ -880,6 +881,7 @@ fn query_parameters_are_the_ones_the_file_lists() {
     let id = "did:key:z6Mkj1MDZKcfx9AX5CeXHdysiGkRLzBbALyFuShD6wNeY1E3";
     for (path, params) in [
         ("/v1/offers".to_owned(), SearchQuery::PARAMS),
+        ("/v1/survey".to_owned(), kx_api::SurveyQuery::PARAMS),
         (format!("/v1/offers/{id}/o1"), OfferQuery::PARAMS),
         ("/v1/providers".to_owned(), AtQuery::PARAMS),
         ("/v1/standards".to_owned(), AtQuery::PARAMS),

@@ -401,6 +401,50 @@ fn a_municipality_finds_compares_and_requests_offers_in_chromium() {
     d.screenshot("search");
     d.check_accessibility("search results");
 
+    // The market survey of this search: the bundle its link downloads
+    // verifies offline and shows the page's offers, in the page's order.
+    let href = d.script("return document.querySelector('a[download]').href;");
+    let href = href.as_str().expect("a download link for the survey");
+    let titles: Vec<String> = serde_json::from_value(d.script(
+        "return Array.from(document.querySelectorAll('article h2 a')).map(a => a.textContent);",
+    ))
+    .expect("titles");
+    let bytes = ureq::get(href)
+        .call()
+        .expect("GET the survey")
+        .body_mut()
+        .with_config()
+        .limit(256 << 20)
+        .read_to_vec()
+        .expect("the bundle");
+    let bundle = t.path().join("markterkundung.json");
+    std::fs::write(&bundle, bytes).expect("write the bundle");
+    let out = Command::new(bin("kx"))
+        .args(["--json", "survey", "verify"])
+        .arg(&bundle)
+        .arg("--genesis")
+        .arg(t.path().join("demo/genesis.json"))
+        .output()
+        .expect("run kx survey verify");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let survey_titles: Vec<&str> = shown["offers"]
+        .as_array()
+        .expect("offers")
+        .iter()
+        .filter_map(|o| o["body"]["title"].as_str())
+        .collect();
+    assert_eq!(shown["total"], count, "{shown}");
+    assert_eq!(
+        survey_titles[..titles.len().min(survey_titles.len())],
+        titles[..],
+        "the survey shows the catalog's offers in its order"
+    );
+
     // Open the first offer.
     let search_url = d
         .call("GET", "/url", None)

@@ -1008,6 +1008,64 @@ fn two_witnesses_cosign_a_nodes_checkpoint_and_keep_what_they_cosigned() {
     );
     let cp = Checkpoint::read(&note.0).expect("reads");
     assert_eq!(cp.signer, node_did(0));
+    // A market survey on node 0's witnessed checkpoint verifies offline; the
+    // same bundle with one cosignature taken out is below the quorum.
+    f.kx_ok(
+        0,
+        &[
+            "survey",
+            "export",
+            "--municipality",
+            "Paderborn",
+            "--out",
+            "survey.json",
+        ],
+    );
+    let shown = f.kx_ok(
+        0,
+        &[
+            "survey",
+            "verify",
+            "survey.json",
+            "--genesis",
+            "genesis.json",
+        ],
+    );
+    assert!(
+        shown.contains("cosigned by 2 of 2 witnesses (quorum 2)"),
+        "{shown}"
+    );
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.dir().join("survey.json")).expect("bundle"))
+            .expect("json");
+    let full = bundle["checkpoint"]["note"]
+        .as_str()
+        .expect("note")
+        .to_owned();
+    let second = full
+        .lines()
+        .find(|l| l.contains("zeuge.kdn.example/2 "))
+        .expect("the second witness's line");
+    bundle["checkpoint"]["note"] = full.replacen(&format!("{second}\n"), "", 1).into();
+    let mut bytes = kx_protocol::json::canonical(&bundle).expect("canonical");
+    bytes.push(b'\n');
+    std::fs::write(f.dir().join("short.json"), bytes).expect("write");
+    let out = f.kx(
+        0,
+        &[
+            "survey",
+            "verify",
+            "short.json",
+            "--genesis",
+            "genesis.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("below_quorum"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for i in 1..3 {
         let kept =
             std::fs::read_to_string(f.node_dir(i).join("witness.json")).expect("witness.json");

@@ -169,6 +169,27 @@ fn every_documented_operation_answers_as_documented() {
         by_town["offers"][0]["procurement"]["municipality"]["ags"],
         "05158004"
     );
+    // The market survey of the same search (no witnesses named: on the
+    // node's current checkpoint) verifies against the genesis and finds the
+    // same offers; without a municipality there is no survey.
+    let survey = api.call(
+        "GET",
+        "/v1/survey?municipality=Erkrath&procurement=tender_free&at=2026-06-01T00:00:00Z",
+        b"",
+    );
+    let shown = kx_api::survey::verify(&survey.body, &f.genesis).expect("the bundle verifies");
+    let same = get(
+        &url,
+        "/v1/offers?municipality=Erkrath&procurement=tender_free&at=2026-06-01T00:00:00Z",
+    )
+    .json();
+    assert_eq!(
+        shown.rows.len() as u64,
+        same["total"].as_u64().expect("total")
+    );
+    assert!(!shown.rows.is_empty());
+    let refused = api.call("GET", "/v1/survey?category=fachverfahren", b"");
+    assert_eq!(refused.json()["error"]["code"], "invalid_query");
     let costed = api
         .call(
             "GET",

@@ -17,6 +17,11 @@ const COVERAGE: &str = include_str!("../../demo/coverage.csv");
 const OZG: &str = include_str!("../../demo/ozg.csv");
 const TEMPLATES: &str = include_str!("../../demo/offers.toml");
 
+/// The nodes that witness the others' checkpoints, and how many of them
+/// must cosign one (a witness does not cosign its own node's checkpoint).
+pub(super) const WITNESSES: [&str; 3] = ["krzn", "citeq", "sit"];
+pub(super) const QUORUM: usize = 2;
+
 /// Providers that run a node in the demo, in start order.
 pub(super) const NODES: [&str; 6] = [
     "itk-rheinland",

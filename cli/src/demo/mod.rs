@@ -20,7 +20,7 @@ use crate::args::DemoArgs;
 use crate::client::Client;
 use crate::offline::now;
 use anyhow::{Context, Result, bail};
-use data::{MERGED, NODES, Offers};
+use data::{MERGED, NODES, Offers, QUORUM, WITNESSES};
 use kx_protocol::author::{LogWriter, genesis};
 use kx_protocol::body::{AdmitBody, Kind};
 use kx_protocol::{Body, Hash32, SecretKey, VerifiedRecord, record};
@@ -457,6 +457,25 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
     let mut towns = market::admit(&mut mk, &mut steward, &mut head, &keys)?;
     let made = market::run(&mut mk, &mut towns)?;
 
+    // Two nodes witness the others' checkpoints, so that market surveys
+    // (`kx survey export`) carry cosignatures.
+    let mut witnesses = Vec::new();
+    for id in WITNESSES {
+        let note = client_of(id).checkpoint()?.note;
+        let cp = kx_protocol::checkpoint::Checkpoint::read(&note)
+            .map_err(|e| anyhow::anyhow!("the checkpoint of the {id} node: {e}"))?;
+        witnesses.push(json!({"name": format!("zeuge.{id}.demo"), "key": cp.signer.as_str()}));
+    }
+    let mut b = Body::from_json_draft(
+        Kind::FederationWitnesses,
+        json!({"prev_action": head.to_hex(), "witnesses": witnesses, "quorum": QUORUM, "approvals": []}),
+    )
+    .map_err(|e| anyhow::anyhow!("demo witnesses: {e}"))?;
+    record::approve(&mut b, steward.key());
+    let rec = steward.write(b, now()?)?;
+    kdn_node.submit(rec.canonical_json())?;
+    submitted += 1;
+
     progress("[6/6] waiting until every node holds every record ...");
     let deadline = Instant::now() + Duration::from_secs(120);
     let expected_records = 1 + submitted;
@@ -469,7 +488,12 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
             && states
                 .iter()
                 .all(|s| s.records == expected_records && s.state_digest == states[0].state_digest);
-        if ok {
+        // ... and the first node's checkpoint of them is witnessed.
+        let witnessed = ok
+            && Client::new(&nodes[0].http)
+                .checkpoint()
+                .is_ok_and(|c| c.note.matches("\n\u{2014} zeuge.").count() >= QUORUM);
+        if witnessed {
             break;
         }
         if Instant::now() > deadline || stop.load(Ordering::SeqCst) {
@@ -535,6 +559,11 @@ fn setup(args: &DemoArgs, dir: &Path, nodes: &mut Vec<DemoNode>, stop: &AtomicBo
     writeln!(out, "  {kx} request list --incoming --did {owl_did}")?;
     writeln!(out, "  {kx} transition --category e-akte-dms")?;
     writeln!(out, "  {kx} node status")?;
+    writeln!(
+        out,
+        "  {kx} survey export --municipality Paderborn --category fachverfahren --out markterkundung.json && {kx} survey verify markterkundung.json --genesis {}",
+        shell_word(&dir.join("genesis.json").display().to_string())
+    )?;
     if let Some((_, rec)) = published.iter().find(|(p, _)| p == "owl-it") {
         writeln!(
             out,

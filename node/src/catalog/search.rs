@@ -40,6 +40,9 @@ struct SearchPage {
     back: String,
     cards: Vec<Card>,
     pager: Option<Pager>,
+    /// With a municipality, once the node has a witnessed checkpoint: the
+    /// link to this search's market-survey bundle.
+    survey: Option<String>,
     /// Nodes that signed two checkpoints that cannot both be true: what this
     /// node's data says may have been shown differently elsewhere.
     alarms: Vec<String>,
@@ -230,6 +233,9 @@ pub(super) async fn page(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> R
         cards: offers.iter().map(|v| card(v, m, &titles, &back)).collect(),
         back,
         pager,
+        survey: m
+            .filter(|_| ctx.checkpoints.has_witnessed(&ctx.node))
+            .map(|_| format!("/v1/survey?{}", f.filters.to_query_string())),
         alarms: ctx
             .checkpoints
             .alarms()

@@ -56,7 +56,11 @@ pub fn status_of(code: &ErrorCode) -> StatusCode {
         ErrorCode::Api(ApiCode::NotFound) => StatusCode::NOT_FOUND,
         ErrorCode::Api(ApiCode::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Api(
-            ApiCode::StorageError | ApiCode::ShuttingDown | ApiCode::NotReady | ApiCode::Timeout,
+            ApiCode::StorageError
+            | ApiCode::ShuttingDown
+            | ApiCode::NotReady
+            | ApiCode::Timeout
+            | ApiCode::NotWitnessed,
         ) => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Api(ApiCode::Observer) => StatusCode::FORBIDDEN,
         ErrorCode::Api(ApiCode::RateLimited) => StatusCode::TOO_MANY_REQUESTS,
@@ -143,6 +147,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/v1/authors/{did}", get(reads::author))
         .route("/v1/status", get(reads::status))
         .route("/v1/checkpoint", get(reads::checkpoint))
+        .route("/v1/survey", get(reads::survey))
         .route(
             "/v1/checkpoints",
             axum::routing::post(reads::judge_checkpoint),

@@ -93,6 +93,47 @@ pub(super) async fn checkpoint(AxState(ctx): AxState<Ctx>) -> ApiResult {
     ))
 }
 
+/// `GET /v1/survey`: a market-survey bundle, as a file to keep.
+pub(super) async fn survey(AxState(ctx): AxState<Ctx>, RawQuery(q): RawQuery) -> ApiResult {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let q = kx_api::SurveyQuery::parse(&q.unwrap_or_default())?;
+    let at = q.at.unwrap_or_else(clock::now);
+    let ags = q
+        .filters
+        .municipality
+        .map(|m| m.ags.clone())
+        .unwrap_or_default();
+    let made = tokio::task::spawn_blocking(move || {
+        view::survey::bundle(
+            &ctx.node,
+            &ctx.checkpoints,
+            &ctx.checkpoint_key,
+            &q.filters,
+            at,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::new(ApiCode::ShuttingDown, e.to_string()))?;
+    let (bytes, _) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            let mut resp = super::HttpError::from(e).into_response();
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return Ok(resp);
+        }
+    };
+    let mut resp = super::raw_json(bytes);
+    let day: String = at.to_string().chars().take(10).collect();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"markterkundung-{ags}-{day}.json\""
+    )) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
 /// Largest body of `POST /v1/checkpoints` (a frontier names every log).
 const MAX_CHECKPOINT_BODY: usize = 16 * 1024 * 1024;
 

@@ -35,8 +35,6 @@
 //! left behind point at nothing and never match.
 
 mod postings;
-#[cfg(test)]
-mod scan;
 mod words;
 
 use kx_api::Filters;
@@ -855,7 +853,7 @@ mod tests {
                 let Body::Offer(b) = &rec.record().body else {
                     return false;
                 };
-                super::scan::matches(f, state, p, e, b, at)
+                f.matches(state, p, e, b, at)
             })
             .map(|(k, _)| k.clone())
             .collect()

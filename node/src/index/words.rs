@@ -62,7 +62,7 @@ impl Words {
 }
 
 /// The text a free-text search looks in, lowercase (the same text as
-/// `scan::matches`).
+/// `Filters::matches`, kx-api).
 pub(super) fn text_of(b: &OfferBody) -> String {
     format!("{} {} {}", b.title, b.summary, b.description).to_lowercase()
 }

@@ -10,6 +10,7 @@
 //! - `municipalities.rs`: municipalities as buyers and takers;
 //! - `standards.rs`: the stewards' standards and their uptake;
 //! - `status.rs`: the node's status;
+//! - `survey.rs`: market-survey bundles;
 //! - `transition.rs`: the transition view (figures per Kreis and category).
 //!
 //! Offer bodies are not in memory: a view reads the records it shows from the
@@ -24,6 +25,7 @@ pub mod offers;
 pub mod providers;
 pub mod standards;
 pub mod status;
+pub mod survey;
 pub mod transition;
 
 use crate::index::Load;

@@ -6,7 +6,7 @@ use super::prune::cut_off_at;
 use crate::checkpoint::{Frontier, LogEnd};
 use crate::fields::Hash32;
 use crate::keys::Did;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a later frontier does not follow from an earlier one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +58,30 @@ impl Registry {
                     .and_then(|log| log.canonical.get(l.seq as usize - 1))
                     == Some(&l.head)
             })
+    }
+
+    /// The ids of the records `frontier` names (`specs/checkpoints.md` 8.1):
+    /// each triple's key's counted chain from seq 1 to its n, and the counted
+    /// record of every action on the governance chain up to its head; None if
+    /// this set does not hold them all (see [`Registry::holds`]).
+    pub fn named(&self, frontier: &Frontier) -> Option<BTreeSet<Hash32>> {
+        if !self.holds(frontier) {
+            return None;
+        }
+        let mut ids = BTreeSet::new();
+        for l in &frontier.logs {
+            let log = self.logs.get(&l.author)?;
+            ids.extend(log.canonical.get(..l.seq as usize)?.iter().copied());
+        }
+        let d = &self.derived;
+        if frontier.governance != self.federation {
+            let end = d.chain.iter().position(|a| *a == frontier.governance)?;
+            for action in &d.chain[..=end] {
+                let wrapped = &self.actions.get(action)?.records;
+                ids.insert(*wrapped.intersection(&d.chain_records).next()?);
+            }
+        }
+        Some(ids)
     }
 
     /// Number of actions from the federation id to `head`, following
