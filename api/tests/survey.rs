@@ -23,7 +23,11 @@ fn a_bundle_verifies_and_shows_what_paderborn_could_take() {
         .collect();
     assert_eq!(
         offers,
-        [("meldewesen", "in_house"), ("wahlen", "inter_municipal")]
+        [
+            ("zz-ausweis", "in_house"),
+            ("meldewesen", "in_house"),
+            ("wahlen", "inter_municipal")
+        ]
     );
     assert_eq!(v.cosigned.len(), 2);
     assert_eq!(v.records, fed.records.len());

@@ -27,16 +27,24 @@ pub const COSIGNED: u64 = 1_780_315_205;
 /// The survey's query.
 pub const QUERY: &str = "municipality=Paderborn";
 
-/// An offer body: `regions` where it is delivered, an optional legal basis.
+/// An offer body: `regions` where it is delivered, an optional legal basis;
+/// its category from its id (`kfz`, `wahlen`, else `einwohnerwesen`), OZG
+/// service 10124 for `meldewesen` only.
 fn offer(id: &str, title: &str, regions: &[&str], basis: Option<&str>) -> Body {
+    let category = match id {
+        "kfz" => "kfz-zulassung",
+        "wahlen" => "wahlen",
+        _ => "einwohnerwesen",
+    };
+    let ozg: &[&str] = if id == "meldewesen" { &["10124"] } else { &[] };
     let mut v = json!({
         "offer_id": id,
         "version": 1,
         "title": title,
         "summary": "Betrieb im kommunalen Rechenzentrum.",
         "description": "Hosting, Updates und Fachadministration.",
-        "category": "einwohnerwesen",
-        "ozg_ids": ["10124"],
+        "category": category,
+        "ozg_ids": ozg,
         "leika_keys": [],
         "regions": regions,
         "delivery": "hosting",
@@ -58,8 +66,9 @@ fn offer(id: &str, title: &str, regions: &[&str], basis: Option<&str>) -> Body {
 /// The federation: steward S (seed 1) founds it and admits providers A
 /// (seed 2, whose members are Kreis Paderborn) and B (seed 3), names the
 /// witnesses W1 (seed 5) and W2 (seed 6) with quorum 2, and admits
-/// Paderborn's key (seed 7). A offers `meldewesen` in Kreis Paderborn and
-/// `kfz` in Kreis Mettmann; B offers `wahlen` in all of NRW under
+/// Paderborn's key (seed 7). A offers `meldewesen` in Kreis Paderborn,
+/// `kfz` in Kreis Mettmann and `zz-ausweis` (title "Ausweiswesen") in
+/// Paderborn; B offers `wahlen` in all of NRW under
 /// inter-municipal cooperation and `alt`, which it withdraws. The node that
 /// signs checkpoints has seed 9.
 pub struct Fed {
@@ -139,6 +148,7 @@ pub fn federation() -> Fed {
             11,
         ),
         (offer("kfz", "Kfz-Zulassung", &["05158"], None), 12),
+        (offer("zz-ausweis", "Ausweiswesen", &["05774032"], None), 13),
     ] {
         records.push(wa.write(body, t(m)).expect("A"));
     }
@@ -190,8 +200,13 @@ pub fn note(fed: &Fed, frontier: &Frontier, cosigners: &[usize]) -> String {
 
 /// The bundle of the federation's survey for Paderborn at [`AT`].
 pub fn bundle(fed: &Fed) -> Vec<u8> {
+    bundle_of(fed, QUERY)
+}
+
+/// The bundle of the search `query` at [`AT`].
+pub fn bundle_of(fed: &Fed, query: &str) -> Vec<u8> {
     let frontier = fed.registry.frontier();
-    let q = SurveyQuery::parse(QUERY).expect("query");
+    let q = SurveyQuery::parse(query).expect("query");
     survey::assemble(
         &fed.genesis,
         &note(fed, &frontier, &[0, 1]),
@@ -273,7 +288,7 @@ pub fn cases() -> Vec<Case> {
     let mut out = vec![case(
         &fed,
         "survey-ok",
-        "A survey for Paderborn: A's meldewesen (in-house: Kreis Paderborn is A's member), then B's wahlen (inter-municipal); not A's kfz (Kreis Mettmann) nor B's withdrawn alt.",
+        "A survey for Paderborn: A's zz-ausweis and meldewesen (in-house: Kreis Paderborn is A's member; by title), then B's wahlen (inter-municipal); not A's kfz (Kreis Mettmann) nor B's withdrawn alt.",
         &good,
         json!({
             "result": ok.rows.iter().map(|r| r.record.to_hex()).collect::<Vec<_>>(),
@@ -284,6 +299,70 @@ pub fn cases() -> Vec<Case> {
             "records": ok.records,
         }),
     )];
+    // Other searches over the same records: each filter and the order.
+    let b = key(3).did().to_string();
+    for (name, query, about) in [
+        (
+            "in-house",
+            "municipality=05774032&procurement=in_house".to_owned(),
+            "only what Paderborn may take in-house: zz-ausweis (title Ausweiswesen) before meldewesen (Einwohnermeldewesen), by title, not by offer id",
+        ),
+        (
+            "tender-free",
+            "municipality=05774032&procurement=tender_free".to_owned(),
+            "tender_free: in-house and inter-municipal offers",
+        ),
+        (
+            "withdrawn",
+            "municipality=05774032&include=withdrawn".to_owned(),
+            "include=withdrawn adds B's alt (a tender: last)",
+        ),
+        (
+            "provider",
+            format!("municipality=05774032&provider={b}"),
+            "B's offers only (the did's colons percent-encoded)",
+        ),
+        (
+            "region",
+            "municipality=05774032&region=05774".to_owned(),
+            "offers delivered in all of Kreis Paderborn: not zz-ausweis (Paderborn only)",
+        ),
+        (
+            "category",
+            "municipality=05774032&category=fachverfahren".to_owned(),
+            "category fachverfahren includes einwohnerwesen and wahlen below it",
+        ),
+        (
+            "ozg",
+            "municipality=05774032&ozg=10124".to_owned(),
+            "OZG service 10124: meldewesen only",
+        ),
+        (
+            "words",
+            "municipality=05774032&q=WAHLEN".to_owned(),
+            "words are lowercased (q=wahlen) and found in the title",
+        ),
+    ] {
+        let q = SurveyQuery::parse(&query).expect("query");
+        let bytes = bundle_of(&fed, &query);
+        let v = survey::verify(&bytes, &fed.genesis).expect(name);
+        assert_eq!(
+            v.query.filters.to_query_string(),
+            q.filters.to_query_string()
+        );
+        out.push(case(
+            &fed,
+            &format!("survey-ok-{name}"),
+            about,
+            &bytes,
+            json!({
+                "query": q.filters.to_query_string(),
+                "result": v.rows.iter().map(|r| r.record.to_hex()).collect::<Vec<_>>(),
+                "offers": v.rows.iter().map(|r| format!("{}/{}", r.provider.did, r.offer_id)).collect::<Vec<_>>(),
+            }),
+        ));
+    }
+
     let base = parts(&good);
     let mut spaced = good.clone();
     spaced.insert(1, b' ');
@@ -295,12 +374,18 @@ pub fn cases() -> Vec<Case> {
     ));
 
     let mut v = base.clone();
-    let rec = &mut v["records"][1]["body"];
+    let admit = v["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .position(|r| r["kind"] == json!("member.admit"))
+        .expect("an admission");
+    let rec = &mut v["records"][admit]["body"];
     rec["name"] = json!("KRZN");
     out.push(err(
         &fed,
         "bad_signature",
-        "a provider's admitted name changed in the record: its approval no longer verifies",
+        "a provider's admitted name changed in its admission: the record's signature no longer verifies (checked before its approval)",
         &write(&v),
     ));
 
@@ -370,14 +455,7 @@ pub fn cases() -> Vec<Case> {
             ts("2026-05-01T10:13:00Z"),
         )
         .expect("twin");
-    let mut list = v["records"].as_array().expect("records").clone();
-    list.push(serde_json::from_slice(other.canonical_json()).expect("json"));
-    list.sort_by_key(|r| {
-        VerifiedRecord::from_bytes(&kx_protocol::json::canonical(r).expect("c"))
-            .expect("r")
-            .id()
-    });
-    v["records"] = json!(list);
+    add_record(&mut v, &other);
     out.push(err(
         &fed,
         "unexpected_record",
@@ -400,14 +478,7 @@ pub fn cases() -> Vec<Case> {
     let wide = forged.frontier();
     let mut v = base.clone();
     v["checkpoint"] = json!({"note": note(&fed, &wide, &[0, 1]), "frontier": wide.to_json()});
-    let mut list = v["records"].as_array().expect("records").clone();
-    list.push(serde_json::from_slice(stranger.canonical_json()).expect("json"));
-    list.sort_by_key(|r| {
-        VerifiedRecord::from_bytes(&kx_protocol::json::canonical(r).expect("c"))
-            .expect("r")
-            .id()
-    });
-    v["records"] = json!(list);
+    add_record(&mut v, &stranger);
     restate(&mut v, &fed.node, |st| st.root = wide.root());
     let refused = survey::verify(&write(&v), &fed.genesis).expect_err("a stranger's record");
     let code = refused.code.as_str().to_owned();
@@ -499,6 +570,61 @@ pub fn cases() -> Vec<Case> {
         &write(&v),
     ));
 
+    let mut v = base.clone();
+    let n = v["checkpoint"]["note"].as_str().expect("note").to_owned();
+    let sig_line = n
+        .lines()
+        .find(|l| l.starts_with("— kx/"))
+        .expect("node line")
+        .to_owned();
+    let (head, b64) = sig_line.rsplit_once(' ').expect("signature");
+    let mut raw = base64_decode(b64);
+    raw[10] ^= 1;
+    v["checkpoint"]["note"] =
+        json!(n.replacen(&sig_line, &format!("{head} {}", base64_encode(&raw)), 1));
+    out.push(err(
+        &fed,
+        "bad_checkpoint_signature",
+        "one bit of the node's checkpoint signature flipped",
+        &write(&v),
+    ));
+
+    let mut v = base.clone();
+    let frontier = fed.registry.frontier();
+    let cp = Checkpoint::of(&frontier, fed.node.did());
+    let lie = Checkpoint {
+        size: cp.size + 1,
+        ..cp
+    };
+    let mut n = sign_note(&lie.text(), &lie.origin(), &fed.node);
+    for i in 0..2 {
+        n.push_str(&lie.cosign(
+            &format!("zeuge.example/{}", i + 1),
+            &fed.witnesses[i],
+            COSIGNED,
+        ));
+    }
+    v["checkpoint"]["note"] = json!(n);
+    let mut c = err(
+        &fed,
+        "root_mismatch",
+        "the note states a size one larger than the frontier's, with the frontier's root",
+        &write(&v),
+    );
+    c.name = "survey-err-root-mismatch-size".to_owned();
+    out.push(c);
+
+    let mut v = base.clone();
+    add_record(&mut v, &stranger);
+    let mut c = err(
+        &fed,
+        &code,
+        "a record of a key no steward admitted that the frontier does not name: its refusal, before unexpected_record",
+        &write(&v),
+    );
+    c.name = "survey-err-gate-refusal-unnamed".to_owned();
+    out.push(c);
+
     let other = genesis(
         "Eine andere Föderation".parse().expect("name"),
         vec![key(1).did().clone()],
@@ -520,6 +646,30 @@ pub fn cases() -> Vec<Case> {
         }),
     });
     out
+}
+
+/// `rec` added to the bundle `v`'s records, in id order.
+fn add_record(v: &mut Value, rec: &VerifiedRecord) {
+    let mut list = v["records"].as_array().expect("records").clone();
+    list.push(serde_json::from_slice(rec.canonical_json()).expect("json"));
+    list.sort_by_key(|r| {
+        VerifiedRecord::from_bytes(&kx_protocol::json::canonical(r).expect("canonical"))
+            .expect("record")
+            .id()
+    });
+    v["records"] = json!(list);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The record ids in a bundle, in its order.
