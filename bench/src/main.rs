@@ -521,7 +521,10 @@ fn run_node(dir: &Path) -> Result<NodeProc> {
         listen: String::new(),
         dir: dir.to_owned(),
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // A node writes node.json once it has verified its store and serves: at
+    // a million records that takes minutes, so the wait is for the process
+    // (ended: an error at once), bounded only against a hung start.
+    let deadline = Instant::now() + Duration::from_secs(30 * 60);
     loop {
         if let Some(v) = std::fs::read_to_string(dir.join("node.json"))
             .ok()
@@ -531,8 +534,17 @@ fn run_node(dir: &Path) -> Result<NodeProc> {
             node.listen = v["listen"][0].as_str().unwrap_or("").to_owned();
             return Ok(node);
         }
+        if let Some(status) = node.child.try_wait()? {
+            bail!(
+                "kx-node ended before it served ({status}) in {}",
+                dir.display()
+            );
+        }
         if Instant::now() > deadline {
-            bail!("kx-node did not start in {}", dir.display());
+            bail!(
+                "kx-node did not start within 30 minutes in {}",
+                dir.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
