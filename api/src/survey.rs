@@ -444,7 +444,8 @@ struct Parts {
     checkpoint: Checkpoint,
 }
 
-fn read_parts(bytes: &[u8], federation: &Hash32) -> Result<Parts, ApiError> {
+/// The parts of `bytes`; with `federation`, the checkpoint must be of it.
+fn read_parts(bytes: &[u8], federation: Option<&Hash32>) -> Result<Parts, ApiError> {
     let malformed = |m: &str| fail(SurveyCode::MalformedBundle, m.to_owned());
     let body = bytes
         .strip_suffix(b"\n")
@@ -495,7 +496,9 @@ fn read_parts(bytes: &[u8], federation: &Hash32) -> Result<Parts, ApiError> {
     }
     let checkpoint = Checkpoint::read(note)
         .map_err(|e| ApiError::new(e.code, format!("the checkpoint: {}", e.reason)))?;
-    if checkpoint.federation != *federation {
+    if let Some(federation) = federation
+        && checkpoint.federation != *federation
+    {
         return Err(ApiError::new(
             kx_protocol::RecordCode::WrongFederation,
             format!(
@@ -527,7 +530,37 @@ fn read_parts(bytes: &[u8], federation: &Hash32) -> Result<Parts, ApiError> {
 /// Verifies a bundle against the federation's `genesis` (8.4): every step,
 /// in order, the first failure with its code.
 pub fn verify(bytes: &[u8], genesis: &VerifiedRecord) -> Result<Verified, ApiError> {
-    let parts = read_parts(bytes, &genesis.record().federation)?;
+    verify_parts(
+        read_parts(bytes, Some(&genesis.record().federation))?,
+        genesis,
+    )
+}
+
+/// [`verify`] against the genesis the bundle itself holds: that it is whole
+/// and sound in itself (a client checks a node's bundle so before keeping
+/// it); whether that genesis is the federation's only [`verify`] with the
+/// genesis one trusts can say.
+pub fn verify_self(bytes: &[u8]) -> Result<Verified, ApiError> {
+    let parts = read_parts(bytes, None)?;
+    let genesis = parts
+        .records
+        .iter()
+        .find(|r| {
+            matches!(r.record().body, Body::Genesis(_))
+                && r.record().federation == parts.checkpoint.federation
+        })
+        .cloned()
+        .ok_or_else(|| {
+            fail(
+                SurveyCode::MissingRecord,
+                "the bundle holds no genesis of its federation",
+            )
+        })?;
+    verify_parts(parts, &genesis)
+}
+
+/// Steps 4-7 of [`verify`] on parts read.
+fn verify_parts(parts: Parts, genesis: &VerifiedRecord) -> Result<Verified, ApiError> {
     let registry = rebuild(genesis, &parts.records, &parts.frontier)?;
     let cosigned = cosignatures(&parts.note, &parts.checkpoint, &registry)?;
     let (statement, query) = Statement::read(&parts.statement, &parts.checkpoint)?;

@@ -11,7 +11,7 @@ use crate::query::{Row, filter_query, known_region, price, print_json, print_row
 use anyhow::{Context, Result, bail};
 use kx_api::survey::{Cosigned, SurveyRow, Verified};
 use kx_api::{ApiCode, ErrorCode, SurveyQuery};
-use kx_protocol::{Body, Did, Hash32, Timestamp, VerifiedRecord};
+use kx_protocol::{Did, Hash32, Timestamp};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -36,16 +36,6 @@ struct Summary<'a> {
 fn is_not_witnessed(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Refused>()
         .is_some_and(|r| r.code == RefusalCode::Api(ErrorCode::Api(ApiCode::NotWitnessed)))
-}
-
-/// The genesis a bundle holds (the first record of its founding steward's
-/// log).
-fn genesis_in(bytes: &[u8]) -> Option<VerifiedRecord> {
-    let v = kx_protocol::json::parse(bytes.strip_suffix(b"\n")?).ok()?;
-    v.get("records")?.as_array()?.iter().find_map(|r| {
-        let rec = VerifiedRecord::from_bytes(&kx_protocol::json::canonical(r).ok()?).ok()?;
-        matches!(rec.record().body, Body::Genesis(_)).then_some(rec)
-    })
 }
 
 pub fn export(
@@ -79,10 +69,9 @@ pub fn export(
             Err(e) => return Err(e),
         }
     };
-    // Checked against the genesis it holds: that it is whole; whether it is
-    // the federation's is for `kx survey verify --genesis` to say.
-    let genesis = genesis_in(&bytes).context("the node's bundle holds no genesis")?;
-    let v = kx_api::survey::verify(&bytes, &genesis)
+    // Whether its genesis is the federation's is for `kx survey verify
+    // --genesis` to say.
+    let v = kx_api::survey::verify_self(&bytes)
         .map_err(Refused::from)
         .context("the node's bundle does not verify")?;
     write_new(out, &bytes, false)?;

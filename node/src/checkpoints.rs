@@ -246,17 +246,15 @@ impl Checkpoints {
         if (mine.lines.len() as u64) < quorum {
             return;
         }
-        let reached = (mine.cp.clone(), mine.cosigned(), mine.frontier.clone());
-        let newer = match &own.witnessed {
-            Some((w, _, _)) => own
-                .recent
+        let newer = own.witnessed.as_ref().is_none_or(|(w, _, _)| {
+            own.recent
                 .iter()
                 .position(|m| m.cp == *w)
-                .is_none_or(|j| j <= i),
-            None => true,
-        };
+                .is_none_or(|j| j <= i)
+        });
         if newer {
-            own.witnessed = Some(reached);
+            let mine = &own.recent[i];
+            own.witnessed = Some((mine.cp.clone(), mine.cosigned(), mine.frontier.clone()));
         }
     }
 
