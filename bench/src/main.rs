@@ -20,6 +20,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod germany;
+mod scale;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
     VerifyCeiling,
@@ -31,7 +34,22 @@ enum Scenario {
     Load,
     Exchange,
     Flood,
+    /// `--scale germany` only: the Germany figures at 1/100, 1/10 and all of
+    /// `--records`, with a plot (`--plot`).
+    Growth,
     All,
+}
+
+/// The data set node scenarios run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scale {
+    /// NRW: offers only (`query`, `catch-up`, `load`) or the exchange's
+    /// 396 municipalities (`exchange`); 100,000 records by default.
+    Nrw,
+    /// Germany (`germany.rs`): every Land, every kind; 1,000,000 records by
+    /// default. `query`, `catch-up`, `load` and `exchange` become one run of
+    /// every Germany figure (`scale.rs`).
+    Germany,
 }
 
 /// Benchmarks of KX on this machine.
@@ -42,12 +60,21 @@ struct Cli {
     /// Print one JSON object per scenario.
     #[arg(long)]
     json: bool,
-    /// Records or offers for `query` and `catch-up`.
-    #[arg(long, default_value_t = 100_000)]
-    records: usize,
-    /// Nodes for `propagation`.
-    #[arg(long, default_value_t = 30)]
-    nodes: usize,
+    /// The data set.
+    #[arg(long, value_enum, default_value_t = Scale::Nrw)]
+    scale: Scale,
+    /// Records (NRW: offers) of the data set [default: 100000; germany: 1000000].
+    #[arg(long)]
+    records: Option<usize>,
+    /// Seed of the Germany data set.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Nodes for `propagation` [default: 30; germany: 100].
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// Where `growth` writes its plot (SVG).
+    #[arg(long)]
+    plot: Option<PathBuf>,
     /// Seconds for `load`.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
@@ -460,6 +487,13 @@ fn node_bin() -> PathBuf {
 }
 
 fn start_node(dir: &Path, genesis: &VerifiedRecord, bootstrap: Option<&str>) -> Result<NodeProc> {
+    init_node(dir, genesis, bootstrap.as_slice())?;
+    run_node(dir)
+}
+
+/// `kx-node init` in `dir`, with the benchmark's settings (short sync interval,
+/// no rate limits).
+fn init_node(dir: &Path, genesis: &VerifiedRecord, bootstrap: &[&str]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let g = dir.with_extension("genesis.json");
     std::fs::write(&g, genesis.canonical_json())?;
@@ -469,7 +503,7 @@ fn start_node(dir: &Path, genesis: &VerifiedRecord, bootstrap: Option<&str>) -> 
         .arg("--genesis")
         .arg(&g)
         .args(["--http", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"]);
-    if let Some(b) = bootstrap {
+    for b in bootstrap {
         init.args(["--bootstrap", b]);
     }
     let out = init
@@ -495,7 +529,7 @@ fn start_node(dir: &Path, genesis: &VerifiedRecord, bootstrap: Option<&str>) -> 
             "rate_limit_queries_per_sec = 0",
         );
     std::fs::write(&cfg, text)?;
-    run_node(dir)
+    Ok(())
 }
 
 /// Runs `kx-node` on an initialised data directory and waits until it serves.
@@ -1185,6 +1219,14 @@ fn flood(n: usize, seconds: u64) -> Result<Value> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if cli.scale == Scale::Germany {
+        return germany_main(&cli);
+    }
+    if cli.scenario == Scenario::Growth {
+        bail!("growth runs with --scale germany");
+    }
+    let records = cli.records.unwrap_or(100_000);
+    let nodes = cli.nodes.unwrap_or(30);
     let s = cli.scenario;
     let all = s == Scenario::All;
     let mut ceiling = None;
@@ -1205,7 +1247,7 @@ fn main() -> Result<()> {
         report(cli.json, "submit", submit()?);
     }
     if all || matches!(s, Scenario::Query | Scenario::CatchUp | Scenario::Load) {
-        let (v, node, data) = query(cli.records)?;
+        let (v, node, data) = query(records)?;
         if all || s == Scenario::Query {
             report(cli.json, "query", v);
         }
@@ -1222,20 +1264,77 @@ fn main() -> Result<()> {
         let _ = std::fs::remove_dir_all(&node.dir);
     }
     if all || s == Scenario::Propagation {
-        report(cli.json, "propagation", propagation(cli.nodes)?);
+        report(cli.json, "propagation", propagation(nodes)?);
     }
     if all || s == Scenario::Flood {
         report(
             cli.json,
             "flood",
-            flood((cli.records / 5).max(1000), cli.seconds.min(30))?,
+            flood((records / 5).max(1000), cli.seconds.min(30))?,
         );
     }
     if all || s == Scenario::Exchange {
         report(
             cli.json,
             "exchange",
-            exchange(cli.records / 5, 100, ceiling.unwrap_or(1.0))?,
+            exchange(records / 5, 100, ceiling.unwrap_or(1.0))?,
+        );
+    }
+    Ok(())
+}
+
+/// `--scale germany`: the ceiling, reconciliation bytes, submits and every
+/// figure of `scale::run`, and propagation over 100 nodes; `growth` (and
+/// `all`) at 1/100 and 1/10 of the records as well.
+fn germany_main(cli: &Cli) -> Result<()> {
+    let s = cli.scenario;
+    let all = s == Scenario::All;
+    let records = cli.records.unwrap_or(1_000_000);
+    let sizes: Vec<usize> = if all || s == Scenario::Growth {
+        vec![records / 100, records / 10, records]
+    } else {
+        vec![records]
+    };
+    let (_, ceiling, v) = verify_ceiling()?;
+    report(cli.json, "verify-ceiling", v);
+    if all || s == Scenario::SyncBytes {
+        for n in &sizes {
+            report(cli.json, &format!("sync-bytes {n}"), sync_bytes(*n)?);
+        }
+    }
+    if all || s == Scenario::Submit {
+        report(cli.json, "submit", submit()?);
+    }
+    let node_scenario = matches!(
+        s,
+        Scenario::All
+            | Scenario::Growth
+            | Scenario::Query
+            | Scenario::CatchUp
+            | Scenario::Load
+            | Scenario::Exchange
+    );
+    if node_scenario {
+        let mut rows = Vec::new();
+        for n in &sizes {
+            let v = scale::run(*n, cli.seed, ceiling)?;
+            report(cli.json, &format!("germany {n}"), v.clone());
+            rows.push(v);
+        }
+        if rows.len() > 1 {
+            let table = scale::growth_table(&rows);
+            println!("{table}");
+            if let Some(p) = &cli.plot {
+                std::fs::write(p, scale::growth_svg(&rows))?;
+                println!("plot written to {}", p.display());
+            }
+        }
+    }
+    if all || s == Scenario::Propagation {
+        report(
+            cli.json,
+            "propagation",
+            propagation(cli.nodes.unwrap_or(100))?,
         );
     }
     Ok(())

@@ -108,7 +108,12 @@ pub async fn run(
         SledStore::open(&dir.join("db"), &federation)
             .with_context(|| format!("open store in {}", dir.join("db").display()))?,
     );
-    let node = Node::start(genesis, store.clone(), cfg.max_batch)?;
+    let node = Node::start(
+        genesis,
+        store.clone(),
+        cfg.max_batch,
+        cfg.verify_store_at_start,
+    )?;
     let key = p2p::load_or_create_key(&dir.join("node.key"))?;
     let checkpoint_key = Arc::new(p2p::checkpoint_key(&key)?);
     let checkpoints = Arc::new(crate::checkpoints::Checkpoints::open(Some(&dir))?);
@@ -350,7 +355,7 @@ pub async fn import(dir: &Path, config: Option<&Path>, file: &Path) -> Result<Im
             store.len()
         );
     }
-    let node = Node::start(genesis, Arc::new(store), cfg.max_batch)?;
+    let node = Node::start(genesis, Arc::new(store), cfg.max_batch, true)?;
     let mut todo: Vec<(usize, VerifiedRecord)> = records
         .into_iter()
         .enumerate()

@@ -4,48 +4,26 @@
 
 use kx_node::node::{Node, Source};
 use kx_node::store::{SledStore, Store};
-use kx_protocol::author::{LogWriter, genesis};
-use kx_protocol::body::{AdmitBody, Kind};
+use kx_protocol::author::LogWriter;
+use kx_protocol::body::AdmitBody;
 use kx_protocol::registry::Admitted;
-use kx_protocol::{Body, SecretKey, Timestamp, record};
+use kx_protocol::{Body, record};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-fn key(n: u8) -> SecretKey {
-    SecretKey::from_seed([n; 32]).expect("key")
-}
-
-fn offer(id: &str) -> Body {
-    let v = serde_json::json!({
-        "offer_id": id, "version": 1, "title": "Testangebot", "summary": "", "description": "",
-        "category": "e-akte", "ozg_ids": [], "leika_keys": [], "regions": ["05"],
-        "delivery": "saas", "sla": {"availability_bp": 9900, "support_hours": "Mo-Fr",
-        "response_minutes": 60, "resolution_hours": 8}, "pricing": {"model": "on_request",
-        "amount_cents": 0, "currency": "EUR", "notes": ""}, "capacity": 1,
-        "certifications": [], "standards": [], "contacts": [],
-        "valid_from": "2026-01-01T00:00:00Z"
-    });
-    Body::from_json(Kind::Offer, v).expect("offer body")
-}
+mod support;
+use support::{federation, key, offer, t0};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_submits_share_flushes_and_survive_reopen() {
     let dir = std::env::temp_dir().join(format!("kx-group-commit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let t0: Timestamp = "2026-01-15T09:00:00Z".parse().expect("ts");
+    let t0 = t0();
     let steward = key(1);
-    let g = genesis(
-        "Test".parse().expect("n"),
-        vec![steward.did().clone()],
-        1,
-        &steward,
-        &[&steward],
-        t0,
-    )
-    .expect("genesis");
+    let g = federation();
     let fed = g.record().federation;
     let store = Arc::new(SledStore::open(&dir, &fed).expect("store"));
-    let node = Node::start(g.clone(), store.clone(), 512).expect("node");
+    let node = Node::start(g.clone(), store.clone(), 512, false).expect("node");
 
     // Admit 16 providers through the node.
     let mut sw = LogWriter::new(key(1), fed, Some((1, g.id())));
@@ -94,7 +72,7 @@ async fn concurrent_submits_share_flushes_and_survive_reopen() {
     // Everything acknowledged is there after reopening.
     let store = Arc::new(SledStore::reopen(&dir, &fed).expect("reopen"));
     assert_eq!(store.len(), expected);
-    let node = Node::start(g, store, 512).expect("node");
+    let node = Node::start(g, store, 512, false).expect("node");
     assert_eq!(node.with_state(|s| s.offers.len()), 400);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,7 +17,7 @@ use kx_api::views::{MunicipalityRef, ProviderRef};
 use kx_protocol::fields::{OfferId, Slug};
 use kx_protocol::registry::{AgreementStatus, Taker};
 use kx_protocol::{Body, Did, Hash32, State, Timestamp, geo, taxonomy};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 /// Months in the chart, up to and including the instant's.
 const MONTHS: usize = 24;
@@ -96,7 +96,7 @@ struct Tally {
 
 fn tally(
     areas: &Areas,
-    offers: &[Live<'_>],
+    offers: &[&Live<'_>],
     deals: &[Deal],
     wants: &[Want],
     in_scope: &dyn Fn(u32) -> bool,
@@ -108,40 +108,50 @@ fn tally(
     for r in &areas.region_of {
         per_region[*r].municipalities += 1;
     }
-    let mut covered = vec![false; municipalities];
-    let mut providers: Vec<HashSet<&Did>> = vec![HashSet::new(); n];
-    let mut all_providers: HashSet<&Did> = HashSet::new();
     let mut total = Figures {
         municipalities: municipalities as u64,
         ..Figures::default()
     };
+    // Coverage as a difference array over the municipalities (an offer covers
+    // ranges of them), providers counted once per region with a flag per
+    // (provider, region): linear in the offers and the regions they touch.
+    let mut starts = vec![0i64; municipalities + 1];
+    let mut provider_no: HashMap<&Did, usize> = HashMap::new();
+    let mut seen: Vec<bool> = Vec::new();
     for o in offers.iter().filter(|o| in_scope(o.slot)) {
-        let mut touched: BTreeSet<usize> = BTreeSet::new();
-        for range in &o.municipalities {
-            for m in range.clone() {
-                covered[m] = true;
-                touched.insert(areas.region_of[m]);
-            }
+        let mut touched: Vec<usize> = Vec::new();
+        for range in o.municipalities.iter().filter(|r| !r.is_empty()) {
+            starts[range.start] += 1;
+            starts[range.end] -= 1;
+            // Municipalities are in AGS order, so a range's regions are too.
+            touched.extend(areas.region_of[range.start]..=areas.region_of[range.end - 1]);
         }
         if touched.is_empty() {
             continue;
         }
+        touched.sort_unstable();
+        touched.dedup();
         total.offers += 1;
-        all_providers.insert(&o.provider);
+        let next = provider_no.len();
+        let p = *provider_no.entry(&o.provider).or_insert(next);
+        if p == next {
+            total.providers += 1;
+            seen.resize(seen.len() + n, false);
+        }
         for r in touched {
             per_region[r].offers += 1;
-            providers[r].insert(&o.provider);
+            if !std::mem::replace(&mut seen[p * n + r], true) {
+                per_region[r].providers += 1;
+            }
         }
     }
-    total.providers = all_providers.len() as u64;
-    for (m, c) in covered.iter().enumerate() {
-        if *c {
+    let mut depth = 0i64;
+    for (m, d) in starts.iter().take(municipalities).enumerate() {
+        depth += d;
+        if depth > 0 {
             per_region[areas.region_of[m]].covered += 1;
             total.covered += 1;
         }
-    }
-    for (r, p) in providers.iter().enumerate() {
-        per_region[r].providers = p.len() as u64;
     }
     let mut gaps = vec![BTreeSet::new(); n];
     for w in wants {
@@ -258,13 +268,19 @@ struct Asked {
     leika: Vec<String>,
 }
 
-/// The open demands of admitted municipalities at `at`, read from the store.
+/// The open demands of admitted municipalities in the areas at `at`, read
+/// from the store (only those: a federation may admit every Land's).
 fn open_demands(node: &Node, at: Timestamp) -> Vec<Asked> {
     let ids: Vec<(Did, Hash32)> = node.with_state(|state| {
         state
             .demands
             .iter()
-            .filter(|((buyer, _), _)| state.municipalities.contains_key(buyer))
+            .filter(|((buyer, _), _)| {
+                state
+                    .municipalities
+                    .get(buyer)
+                    .is_some_and(|m| Areas::index_of(m.ags.as_str()).is_some())
+            })
             .filter(|(_, e)| demand_status(e, at) == Some(DemandStatus::Open))
             .filter_map(|((buyer, _), e)| Some((buyer.clone(), e.current()?.record)))
             .collect()
@@ -286,10 +302,13 @@ fn open_demands(node: &Node, at: Timestamp) -> Vec<Asked> {
         .collect()
 }
 
-/// Whether some active offer delivered to municipality `m` answers `asked`:
-/// within its category if it names one, else listing one of its OZG ids or
-/// LeiKa keys, else any.
-fn answered(index: &SearchIndex, offers: &[Live<'_>], asked: &Asked, m: usize) -> bool {
+/// What a demand asks for: category, OZG ids, LeiKa keys.
+type AskedKey<'a> = (Option<&'a Slug>, &'a [String], &'a [String]);
+
+/// Which municipalities an active offer answering `asked` is delivered to
+/// (one flag per municipality): an offer within its category if it names one,
+/// else listing one of its OZG ids or LeiKa keys, else any.
+fn answering(index: &SearchIndex, offers: &[&Live<'_>], asked: &Asked) -> Vec<bool> {
     let filed: Vec<_> = match &asked.category {
         Some(c) => vec![index.filed(Field::Category, c.as_str())],
         None => asked
@@ -300,10 +319,25 @@ fn answered(index: &SearchIndex, offers: &[Live<'_>], asked: &Asked, m: usize) -
             .collect(),
     };
     let no_terms = asked.category.is_none() && filed.is_empty();
-    offers.iter().any(|o| {
-        (no_terms || filed.iter().any(|f| f.has(o.slot)))
-            && o.municipalities.iter().any(|r| r.contains(&m))
-    })
+    let n = geo::municipalities().len();
+    let mut starts = vec![0i64; n + 1];
+    for o in offers
+        .iter()
+        .filter(|o| no_terms || filed.iter().any(|f| f.has(o.slot)))
+    {
+        for r in &o.municipalities {
+            starts[r.start] += 1;
+            starts[r.end] -= 1;
+        }
+    }
+    let mut depth = 0;
+    starts[..n]
+        .iter()
+        .map(|d| {
+            depth += d;
+            depth > 0
+        })
+        .collect()
 }
 
 /// `GET /v1/transition`: the figures for `category` (None: all) at `at`.
@@ -331,15 +365,26 @@ pub fn transition(node: &Node, category: Option<&Slug>, at: Timestamp) -> Transi
                 })
             })
             .collect();
+        // Only offers delivered somewhere in the areas count below.
+        let near: Vec<&Live<'_>> = offers
+            .iter()
+            .filter(|o| !o.municipalities.is_empty())
+            .collect();
+        // Demands ask for few distinct things: each answered once for all
+        // municipalities.
+        let mut answered: HashMap<AskedKey<'_>, Vec<bool>> = HashMap::new();
         let wants: Vec<Want> = asked
             .iter()
             .filter_map(|a| {
                 let ags = state.municipalities.get(&a.buyer)?.ags.as_str();
                 let m = Areas::index_of(ags)?;
+                let covered = answered
+                    .entry((a.category.as_ref(), &a.ozg, &a.leika))
+                    .or_insert_with(|| answering(index, &near, a));
                 Some(Want {
                     municipality: m,
                     category: a.category.clone(),
-                    answered: answered(index, &offers, a, m),
+                    answered: covered[m],
                 })
             })
             .collect();
@@ -348,7 +393,7 @@ pub fn transition(node: &Node, category: Option<&Slug>, at: Timestamp) -> Transi
         let in_scope = |slot: u32| scope.as_ref().is_none_or(|f| f.has(slot));
         let main = tally(
             &areas,
-            &offers,
+            &near,
             &deals,
             &wants,
             &in_scope,
@@ -384,7 +429,7 @@ pub fn transition(node: &Node, category: Option<&Slug>, at: Timestamp) -> Transi
                 let filed = index.filed(Field::Category, c.as_str());
                 let t = tally(
                     &areas,
-                    &offers,
+                    &near,
                     &deals,
                     &wants,
                     &|slot| filed.has(slot),
@@ -470,15 +515,28 @@ pub fn transition(node: &Node, category: Option<&Slug>, at: Timestamp) -> Transi
     })
 }
 
-/// Every agreement of the state, as the tallies read it.
+/// Every agreement the view counts, as the tallies read it: those with a
+/// municipal taker in the areas or with a provider as taker. Statuses are
+/// read for all of them at once (each offer's capacity once).
 fn deals(state: &State, index: &SearchIndex, at: Timestamp) -> Vec<Deal> {
-    state
+    let counted: Vec<(&Hash32, &kx_protocol::registry::RequestEntry)> = state
         .requests
         .iter()
         .filter(|(_, e)| e.is_agreement())
-        .map(|(id, e)| {
+        .filter(|(_, e)| {
+            e.takers.iter().any(|t| match t {
+                Taker::Municipality(ags) => Areas::index_of(ags.as_str()).is_some(),
+                Taker::Provider(_) => true,
+            })
+        })
+        .collect();
+    let ids: Vec<Hash32> = counted.iter().map(|(id, _)| **id).collect();
+    let statuses = state.agreement_statuses(&ids, at);
+    counted
+        .into_iter()
+        .zip(statuses)
+        .map(|((_, e), status)| {
             let (p, o) = state.agreement_offer(e);
-            let active = state.agreement_status(id, at) == Some(AgreementStatus::Active);
             let takers = e
                 .takers
                 .iter()
@@ -496,7 +554,7 @@ fn deals(state: &State, index: &SearchIndex, at: Timestamp) -> Vec<Deal> {
             };
             Deal {
                 slot: index.slot_of(&(p.clone(), o.clone())),
-                active,
+                active: status == Some(AgreementStatus::Active),
                 provider_taker: e.takers.iter().any(|t| matches!(t, Taker::Provider(_))),
                 takers,
                 start: e.start,

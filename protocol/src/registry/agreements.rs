@@ -7,7 +7,7 @@
 use super::state::{RequestEntry, State};
 use crate::fields::{Hash32, OfferId, Timestamp};
 use crate::keys::Did;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 crate::text_enum! {
     /// An agreement at an instant.
@@ -131,6 +131,24 @@ impl State {
     /// The status at `t` of the agreement formed on request `id` (None if the
     /// request is not an agreement).
     pub fn agreement_status(&self, id: &Hash32, t: Timestamp) -> Option<AgreementStatus> {
+        self.status_with(id, t, &mut HashMap::new())
+    }
+
+    /// [`State::agreement_status`] of many agreements at `t`: each offer's
+    /// capacity is computed once, not once per agreement.
+    pub fn agreement_statuses(&self, ids: &[Hash32], t: Timestamp) -> Vec<Option<AgreementStatus>> {
+        let mut capacities = HashMap::new();
+        ids.iter()
+            .map(|id| self.status_with(id, t, &mut capacities))
+            .collect()
+    }
+
+    fn status_with(
+        &self,
+        id: &Hash32,
+        t: Timestamp,
+        capacities: &mut HashMap<(Did, OfferId), Capacity>,
+    ) -> Option<AgreementStatus> {
         let r = self.requests.get(id).filter(|r| r.is_agreement())?;
         if ended(r, t) {
             return Some(AgreementStatus::Ended);
@@ -138,8 +156,11 @@ impl State {
         if expired(r, t) {
             return Some(AgreementStatus::Expired);
         }
-        let (provider, offer_id) = self.agreement_offer(r);
-        if !self.capacity(&provider, &offer_id, t).within.contains(id) {
+        let key = self.agreement_offer(r);
+        let cap = capacities
+            .entry(key)
+            .or_insert_with_key(|(provider, offer_id)| self.capacity(provider, offer_id, t));
+        if !cap.within.contains(id) {
             return Some(AgreementStatus::OverCapacity);
         }
         Some(if t < r.start {
