@@ -8,11 +8,11 @@
 //! (three in four accepted). Smaller sizes scale every count but the NRW
 //! municipalities, so the growth curves compare the same mix.
 
-use crate::Data;
+use crate::{Data, t0};
 use anyhow::{Context, Result};
 use kx_protocol::author::{LogWriter, genesis};
 use kx_protocol::body::{AdmitBody, Kind};
-use kx_protocol::{Body, Hash32, SecretKey, Timestamp, VerifiedRecord, record};
+use kx_protocol::{Body, Hash32, SecretKey, VerifiedRecord, record};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -81,10 +81,6 @@ impl Rng {
 fn key(seed: u64, role: &str, i: usize) -> Result<SecretKey> {
     let h = record::sha256(format!("kx-bench:{seed}:{role}:{i}").as_bytes());
     Ok(SecretKey::from_seed(h.0)?)
-}
-
-fn t0() -> Timestamp {
-    Timestamp::from_unix(1_768_467_600).unwrap_or(Timestamp::EPOCH)
 }
 
 /// A buyer: AGS, name, its Land (index into `LAENDER`) and Kreis (5 digits).
@@ -334,7 +330,7 @@ pub fn germany(records: usize, seed: u64) -> Result<Data> {
         .collect::<Result<_>>()?;
     let mut kreise_of: Vec<Vec<String>> = vec![Vec::new(); LAENDER.len()];
     for t in &towns {
-        if kreise_of[t.land].last() != Some(&t.kreis) && !kreise_of[t.land].contains(&t.kreis) {
+        if !kreise_of[t.land].contains(&t.kreis) {
             kreise_of[t.land].push(t.kreis.clone());
         }
     }

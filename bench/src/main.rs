@@ -811,25 +811,6 @@ fn query(n: usize) -> Result<(Value, NodeProc, Data)> {
     ))
 }
 
-/// p50 and p99 (ms) of GETs of `paths` on `node`, round robin, `n` in all.
-fn timed_gets(node: &NodeProc, paths: &[String], n: usize) -> Result<(f64, f64)> {
-    let a = agent();
-    let mut times = Vec::with_capacity(n);
-    for i in 0..n {
-        let start = Instant::now();
-        let v = get_json(&a, &format!("{}{}", node.http, paths[i % paths.len()]))?;
-        times.push(start.elapsed().as_secs_f64() * 1000.0);
-        if v.get("error").is_some() {
-            bail!("{}: {v}", paths[i % paths.len()]);
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    Ok((
-        (percentile(&times, 0.5) * 100.0).round() / 100.0,
-        (percentile(&times, 0.99) * 100.0).round() / 100.0,
-    ))
-}
-
 /// The agreements-heavy data set: searches (each offer view computing its
 /// uptake), the exchange's lists, memory, and a fresh node catching up.
 fn exchange(offers: usize, per_town: usize, ceiling: f64) -> Result<Value> {
@@ -851,7 +832,7 @@ fn exchange(offers: usize, per_town: usize, ceiling: f64) -> Result<Value> {
         .map(|f| format!("/v1/offers?limit=20&{f}"))
         .collect();
     let _ = get_json(&a, &format!("{}{}", node.http, searches[0]))?;
-    let (q50, q99) = timed_gets(&node, &searches, 200)?;
+    let (q50, q99) = scale::timed(&node, &searches, 200)?;
     let provider = data.providers[0].did().to_string();
     let lists: Vec<String> = vec![
         "/v1/agreements?ags=05774&limit=100".into(),
@@ -860,10 +841,10 @@ fn exchange(offers: usize, per_town: usize, ceiling: f64) -> Result<Value> {
         "/v1/municipalities/Paderborn".into(),
         "/v1/demand?limit=100".into(),
     ];
-    let (l50, l99) = timed_gets(&node, &lists, 100)?;
+    let (l50, l99) = scale::timed(&node, &lists, 100)?;
     let mut by_list = serde_json::Map::new();
     for l in &lists {
-        let (p50, p99) = timed_gets(&node, std::slice::from_ref(l), 20)?;
+        let (p50, p99) = scale::timed(&node, std::slice::from_ref(l), 20)?;
         by_list.insert(l.clone(), json!([p50, p99]));
     }
     let rss = rss_kib(node.child.id());
@@ -893,16 +874,11 @@ fn exchange(offers: usize, per_town: usize, ceiling: f64) -> Result<Value> {
 }
 
 fn catch_up(source: &NodeProc, data: &Data, ceiling: f64) -> Result<Value> {
-    let a = agent();
-    let want = get_json(&a, &format!("{}/v1/status", source.http))?["records"]
-        .as_u64()
-        .unwrap_or(0);
+    let want = scale::records_of(source)?;
     let start = Instant::now();
     let fresh = start_node(&tmp("catchup"), &data.genesis, Some(&source.listen))?;
     loop {
-        let have = get_json(&a, &format!("{}/v1/status", fresh.http))?["records"]
-            .as_u64()
-            .unwrap_or(0);
+        let have = scale::records_of(&fresh)?;
         if have >= want {
             break;
         }

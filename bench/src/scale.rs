@@ -18,7 +18,7 @@ fn ms(x: f64) -> f64 {
 
 /// p50 and p99 (ms) of GETs of `paths`, round robin, `n` in all; any answer
 /// but 200 is an error. Bodies are read to the end, not parsed.
-fn timed(node: &NodeProc, paths: &[String], n: usize) -> Result<(f64, f64)> {
+pub fn timed(node: &NodeProc, paths: &[String], n: usize) -> Result<(f64, f64)> {
     let a = agent();
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
@@ -63,7 +63,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Records a node serves, from `/v1/status`.
-fn records_of(node: &NodeProc) -> Result<u64> {
+pub fn records_of(node: &NodeProc) -> Result<u64> {
     Ok(
         get_json(&agent(), &format!("{}/v1/status", node.http))?["records"]
             .as_u64()

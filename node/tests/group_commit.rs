@@ -5,43 +5,25 @@
 use kx_node::node::{Node, Source};
 use kx_node::store::{SledStore, Store};
 use kx_protocol::author::LogWriter;
-use kx_protocol::body::AdmitBody;
 use kx_protocol::registry::Admitted;
-use kx_protocol::{Body, record};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 mod support;
-use support::{federation, key, offer, t0};
+use support::{admit, federation, key, offer, t0};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_submits_share_flushes_and_survive_reopen() {
     let dir = std::env::temp_dir().join(format!("kx-group-commit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let t0 = t0();
-    let steward = key(1);
     let g = federation();
     let fed = g.record().federation;
     let store = Arc::new(SledStore::open(&dir, &fed).expect("store"));
     let node = Node::start(g.clone(), store.clone(), 512, false).expect("node");
 
     // Admit 16 providers through the node.
-    let mut sw = LogWriter::new(key(1), fed, Some((1, g.id())));
-    for p in 0..16u8 {
-        let head = node.with_registry(|r| r.governance_head());
-        let mut b = Body::MemberAdmit(AdmitBody {
-            prev_action: head,
-            provider: key(10 + p).did().clone(),
-            name: format!("P{p}").parse().expect("name"),
-            approvals: Vec::new(),
-        });
-        record::approve(&mut b, &steward);
-        let rec = sw.write(b, t0).expect("sign");
-        assert_eq!(
-            node.ingest(rec, Source::Http).await.expect("admit"),
-            Admitted::Stored
-        );
-    }
+    admit(&node, &g, &(10..26).collect::<Vec<u8>>()).await;
     let commits_before = node.metrics().commits.load(Ordering::Relaxed);
 
     // 16 writers, 25 offers each, all at once.

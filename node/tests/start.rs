@@ -6,39 +6,22 @@
 use kx_node::node::{Node, Source};
 use kx_node::store::SledStore;
 use kx_protocol::author::LogWriter;
-use kx_protocol::body::AdmitBody;
 use kx_protocol::registry::Admitted;
-use kx_protocol::{Body, record};
 use std::sync::Arc;
 
 mod support;
-use support::{federation, key, offer, t0};
+use support::{admit, federation, key, offer, t0};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_record_is_skipped_and_a_changed_signature_needs_the_full_check() {
     let dir = std::env::temp_dir().join(format!("kx-start-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let t0 = t0();
-    let steward = key(1);
     let g = federation();
     let fed = g.record().federation;
     let store = Arc::new(SledStore::open(&dir, &fed).expect("store"));
     let node = Node::start(g.clone(), store.clone(), 512, false).expect("node");
-    let mut sw = LogWriter::new(key(1), fed, Some((1, g.id())));
-    for p in [2u8, 3] {
-        let mut b = Body::MemberAdmit(AdmitBody {
-            prev_action: node.with_registry(|r| r.governance_head()),
-            provider: key(p).did().clone(),
-            name: format!("P{p}").parse().expect("name"),
-            approvals: Vec::new(),
-        });
-        record::approve(&mut b, &steward);
-        let admit = sw.write(b, t0).expect("sign");
-        assert_eq!(
-            node.ingest(admit, Source::Http).await.expect("admit"),
-            Admitted::Stored
-        );
-    }
+    admit(&node, &g, &[2, 3]).await;
     // Two providers' single offers: one will have a changed title, the other
     // a changed signature.
     for (k, id) in [(2u8, "a"), (3, "b")] {

@@ -1,9 +1,11 @@
 //! What the node's integration tests share: keys, a federation founded by one
-//! steward, and an offer body.
+//! steward, provider admissions through a node, and an offer body.
 
-use kx_protocol::author::genesis;
-use kx_protocol::body::Kind;
-use kx_protocol::{Body, SecretKey, Timestamp, VerifiedRecord};
+use kx_node::node::{Node, Source};
+use kx_protocol::author::{LogWriter, genesis};
+use kx_protocol::body::{AdmitBody, Kind};
+use kx_protocol::registry::Admitted;
+use kx_protocol::{Body, SecretKey, Timestamp, VerifiedRecord, record};
 
 pub fn key(n: u8) -> SecretKey {
     SecretKey::from_seed([n; 32]).expect("key")
@@ -38,4 +40,24 @@ pub fn offer(id: &str) -> Body {
         "valid_from": "2026-01-01T00:00:00Z"
     });
     Body::from_json(Kind::Offer, v).expect("offer body")
+}
+
+/// Admits `key(n)` for each of `providers` through `node` (federation `g`,
+/// whose steward is `key(1)`), one action after the other.
+pub async fn admit(node: &Node, g: &VerifiedRecord, providers: &[u8]) {
+    let mut sw = LogWriter::new(key(1), g.record().federation, Some((1, g.id())));
+    for &p in providers {
+        let mut b = Body::MemberAdmit(AdmitBody {
+            prev_action: node.with_registry(|r| r.governance_head()),
+            provider: key(p).did().clone(),
+            name: format!("P{p}").parse().expect("name"),
+            approvals: Vec::new(),
+        });
+        record::approve(&mut b, sw.key());
+        let rec = sw.write(b, t0()).expect("sign");
+        assert_eq!(
+            node.ingest(rec, Source::Http).await.expect("admit"),
+            Admitted::Stored
+        );
+    }
 }
