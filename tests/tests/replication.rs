@@ -151,6 +151,43 @@ fn five_nodes_in_process_agree() {
     }
 }
 
+/// A fresh node takes a registry of many providers without refusing a record
+/// for want of its author's admission: it takes the governance records first
+/// (`specs/sync.md` 3.3 step 0). In id order, most admissions would come after
+/// some of their providers' offers, and the admission chain would be
+/// incomplete until the last batch.
+#[test]
+fn a_fresh_node_takes_the_governance_records_first() {
+    let t = TempDir::new("fresh");
+    let g = federation("Viele Anbieter");
+    let fed = g.record().federation;
+    let (da, db) = (t.path().join("a"), t.path().join("b"));
+    init_fast(&da, &g, &[]);
+    let a = NodeProc::start(&da, &[]);
+    let mut s = steward(&g);
+    let mut head = fed;
+    let mut records = 1;
+    for p in 0..24u8 {
+        let rec = admit(&mut s, head, &key(100 + p), &format!("Anbieter {p}"));
+        head = rec.action().expect("an action");
+        submit(&a.http, &rec);
+        let mut w = LogWriter::new(key(100 + p), fed, None);
+        for i in 0..12 {
+            let o = w.write(offer(&format!("o{i}"), 1), t0()).expect("sign");
+            submit(&a.http, &o);
+        }
+        records += 13;
+    }
+    // 313 records: more than one fetch of 256.
+    init_fast(&db, &g, &[a.listen[0].clone()]);
+    let b = NodeProc::start(&db, &[]);
+    converge(&[&a.http, &b.http], records);
+    let metrics = String::from_utf8(get(&b.http, "/metrics").body).expect("utf8");
+    assert!(!metrics.contains("code=\"not_member\""), "{metrics}");
+    a.stop();
+    b.stop();
+}
+
 #[test]
 fn three_processes_survive_restart_and_partition() {
     let t = TempDir::new("three");

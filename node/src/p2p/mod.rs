@@ -51,6 +51,9 @@ pub const BATCHES_INGESTING: usize = 4;
 
 /// Records per writer job when refused records are offered again.
 const RETRY_JOB: usize = 2048;
+/// Refused records a reconciliation keeps to offer again at its end; more are
+/// dropped (the next reconciliation fetches them if they can count by then).
+const MAX_RETRY: usize = 4096;
 /// The refusal of a record of another federation: its sender is not a peer of
 /// this federation, and is scored down.
 const WRONG_FEDERATION: RejectCode = RejectCode::Record(RecordCode::WrongFederation);
@@ -143,6 +146,8 @@ enum Command {
         stored: usize,
         invalid: usize,
         retry: Vec<VerifiedRecord>,
+        /// The ids the batch's fetch asked for, released now.
+        claimed: Vec<Hash32>,
     },
 }
 
@@ -366,6 +371,7 @@ pub async fn start(
         banned: BTreeMap::new(),
         outbound: BTreeMap::new(),
         sessions: BTreeMap::new(),
+        claimed: Default::default(),
         stats: NetStats::default(),
         checkpoints,
     };

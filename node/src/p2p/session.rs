@@ -22,8 +22,22 @@ pub(super) fn ingest_order(recs: &mut [VerifiedRecord]) {
     recs.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
+/// Where a reconciliation stands (`specs/sync.md` 3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// The `governance` request is out.
+    Governance,
+    /// The governance records the node lacked are fetched and ingested before
+    /// anything else, so that no record is refused for an admission still on
+    /// its way.
+    GovernanceFetch,
+    /// Ranges are compared (while `ranges_open`) and their records fetched.
+    Ranges,
+}
+
 #[derive(Debug)]
 pub(super) struct Session {
+    pub(super) phase: Phase,
     pub(super) rounds: usize,
     pub(super) to_fetch: VecDeque<Hash32>,
     pub(super) ranges_open: bool,
@@ -35,13 +49,17 @@ pub(super) struct Session {
     /// Fetch requests sent and not answered yet.
     pub(super) fetch_in_flight: usize,
     pub(super) received: usize,
+    /// Records the gate refused, offered once more at the end (at most
+    /// `MAX_RETRY`; the next reconciliation finds the rest).
     pub(super) retry: Vec<VerifiedRecord>,
     pub(super) ingesting: usize,
 }
 
 pub(super) enum Outbound {
+    Governance,
     Reconcile,
-    Fetch,
+    /// The ids it claimed (`Task::claimed`) until they are ingested.
+    Fetch(Vec<Hash32>),
     Peers,
 }
 
@@ -50,15 +68,18 @@ impl Task {
         if self.sessions.contains_key(&peer) || !self.peers.contains_key(&peer) {
             return;
         }
-        let ranges = self.node.with_registry(|r| r.id_set().initial());
+        let (count, fingerprint) = self
+            .node
+            .with_registry(|r| kx_protocol::sync::fingerprint(&r.governance_ids()));
         self.sessions.insert(
             peer,
             Session {
-                rounds: 1,
+                phase: Phase::Governance,
+                rounds: 0,
                 to_fetch: VecDeque::new(),
                 ranges_open: true,
                 open: VecDeque::new(),
-                asked: ranges.clone(),
+                asked: Vec::new(),
                 fetch_in_flight: 0,
                 received: 0,
                 retry: Vec::new(),
@@ -66,6 +87,26 @@ impl Task {
             },
         );
         self.stats.reconciliations += 1;
+        let id = self.swarm.behaviour_mut().sync.send_request(
+            &peer,
+            SyncRequest::Governance {
+                federation: self.federation,
+                count,
+                fingerprint,
+            },
+        );
+        self.outbound.insert(id, Outbound::Governance);
+    }
+
+    /// Compares the whole id space (the governance records are in by now).
+    fn start_ranges(&mut self, peer: PeerId) {
+        let ranges = self.node.with_registry(|r| r.id_set().initial());
+        let Some(s) = self.sessions.get_mut(&peer) else {
+            return;
+        };
+        s.phase = Phase::Ranges;
+        s.rounds = 1;
+        s.asked = ranges.clone();
         let id = self.swarm.behaviour_mut().sync.send_request(
             &peer,
             SyncRequest::Reconcile {
@@ -80,6 +121,10 @@ impl Task {
         let Some(kind) = self.outbound.remove(&id) else {
             return;
         };
+        if let (Outbound::Fetch(ids), false) = (&kind, matches!(resp, SyncResponse::Records { .. }))
+        {
+            self.release(ids);
+        }
         if let SyncResponse::Error { code, message } = &resp {
             tracing::info!(%peer, code = code.as_str(), message, "sync refused");
             if *code == SyncCode::WrongFederation {
@@ -91,6 +136,18 @@ impl Task {
         }
         match (kind, resp) {
             (Outbound::Peers, SyncResponse::Peers { peers }) => self.discovered(peers),
+            (Outbound::Governance, SyncResponse::Governance { ids }) => {
+                let lacking: Vec<Hash32> = self.node.with_registry(|r| {
+                    let set = r.id_set();
+                    ids.into_iter().filter(|i| !set.contains(i)).collect()
+                });
+                let Some(s) = self.sessions.get_mut(&peer) else {
+                    return;
+                };
+                s.phase = Phase::GovernanceFetch;
+                s.to_fetch.extend(lacking);
+                self.advance(peer);
+            }
             (Outbound::Reconcile, SyncResponse::Reconcile { answers }) => {
                 let Some(s) = self.sessions.get_mut(&peer) else {
                     return;
@@ -123,14 +180,14 @@ impl Task {
                 }
                 self.advance(peer);
             }
-            (Outbound::Fetch, SyncResponse::Records { records }) => {
+            (Outbound::Fetch(claimed), SyncResponse::Records { records }) => {
                 if let Some(s) = self.sessions.get_mut(&peer) {
                     s.fetch_in_flight = s.fetch_in_flight.saturating_sub(1);
                     s.ingesting += 1;
                 }
                 let bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
                 self.stats.sync_bytes_in += bytes;
-                self.ingest_batch(peer, records, Vec::new());
+                self.ingest_batch(peer, records, claimed);
                 // Ask for the next batch while this one is verified.
                 self.advance(peer);
             }
@@ -140,7 +197,8 @@ impl Task {
 
     /// Verifies records on all cores, orders them so that governance and earlier
     /// log positions come first, and hands them to the writer.
-    fn ingest_batch(&self, peer: PeerId, records: Vec<Vec<u8>>, retry: Vec<VerifiedRecord>) {
+    /// `claimed` are the ids asked for, released when the batch is in.
+    fn ingest_batch(&self, peer: PeerId, records: Vec<Vec<u8>>, claimed: Vec<Hash32>) {
         let node = self.node.clone();
         let tx = self.cmds_tx.clone();
         let p2p = P2p {
@@ -157,7 +215,7 @@ impl Task {
             .await
             .unwrap_or_default();
             let mut invalid = 0usize;
-            let mut recs: Vec<VerifiedRecord> = retry;
+            let mut recs: Vec<VerifiedRecord> = Vec::with_capacity(parsed.len());
             for r in parsed {
                 match r {
                     Ok(rec) => recs.push(rec),
@@ -199,43 +257,76 @@ impl Task {
                     stored,
                     invalid,
                     retry: again,
+                    claimed,
                 })
                 .await;
         });
     }
 
-    /// Moves a session on: next fetch, or the end.
+    /// Moves a session on: next fetch, the ranges once the governance records
+    /// are in, or the end.
     pub(super) fn advance(&mut self, peer: PeerId) {
-        let Some(s) = self.sessions.get_mut(&peer) else {
-            return;
-        };
         // Keep several fetches in flight, so that the next batches travel while
         // earlier ones are verified and committed.
         let mut sent = false;
-        while s.fetch_in_flight < FETCHES_IN_FLIGHT
-            && s.ingesting < BATCHES_INGESTING
-            && !s.to_fetch.is_empty()
-        {
-            let n = s.to_fetch.len().min(MAX_FETCH);
-            let ids: Vec<Hash32> = s.to_fetch.drain(..n).collect();
-            s.fetch_in_flight += 1;
+        loop {
+            let (mut ids, share): (Vec<Hash32>, bool) = {
+                let Some(s) = self.sessions.get_mut(&peer) else {
+                    return;
+                };
+                if s.fetch_in_flight >= FETCHES_IN_FLIGHT
+                    || s.ingesting >= BATCHES_INGESTING
+                    || s.to_fetch.is_empty()
+                {
+                    break;
+                }
+                let n = s.to_fetch.len().min(MAX_FETCH);
+                (s.to_fetch.drain(..n).collect(), s.phase == Phase::Ranges)
+            };
+            // Not what another reconciliation has asked for and not yet
+            // ingested, nor what it has brought in meanwhile: two peers'
+            // sessions share the work instead of doing it twice. (Not the few
+            // governance records: each session waits until it has them in.)
+            if share {
+                ids.retain(|i| !self.claimed.contains(i));
+            }
+            self.node.with_registry(|r| {
+                let set = r.id_set();
+                ids.retain(|i| !set.contains(i));
+            });
+            if ids.is_empty() {
+                continue;
+            }
+            if share {
+                self.claimed.extend(ids.iter().copied());
+            }
+            if let Some(s) = self.sessions.get_mut(&peer) {
+                s.fetch_in_flight += 1;
+            }
             let id = self.swarm.behaviour_mut().sync.send_request(
                 &peer,
                 SyncRequest::Fetch {
                     federation: self.federation,
-                    ids,
+                    ids: ids.clone(),
                 },
             );
-            self.outbound.insert(id, Outbound::Fetch);
+            self.outbound
+                .insert(id, Outbound::Fetch(if share { ids } else { Vec::new() }));
             sent = true;
         }
         let Some(s) = self.sessions.get_mut(&peer) else {
             return;
         };
-        if sent || s.fetch_in_flight > 0 || s.ingesting > 0 || s.ranges_open {
+        if sent || s.fetch_in_flight > 0 || s.ingesting > 0 {
             return;
         }
-        // Records refused on arrival (e.g. before their author's admission arrived)
+        match s.phase {
+            Phase::Governance => return,
+            Phase::GovernanceFetch => return self.start_ranges(peer),
+            Phase::Ranges if s.ranges_open => return,
+            Phase::Ranges => {}
+        }
+        // Records refused on arrival (e.g. after a gap in their author's log)
         // are offered once more at the end, when the rest of the batch is in.
         if !s.retry.is_empty() {
             let retry = std::mem::take(&mut s.retry);
@@ -244,6 +335,13 @@ impl Task {
             return;
         }
         self.finish(peer, true);
+    }
+
+    /// Ids asked for by a fetch that is answered and ingested, or failed.
+    pub(super) fn release(&mut self, ids: &[Hash32]) {
+        for i in ids {
+            self.claimed.remove(i);
+        }
     }
 
     fn ingest_retry(&mut self, peer: PeerId, mut retry: Vec<VerifiedRecord>) {
@@ -280,6 +378,7 @@ impl Task {
                     stored,
                     invalid: 0,
                     retry: Vec::new(),
+                    claimed: Vec::new(),
                 })
                 .await;
         });

@@ -17,7 +17,7 @@ use kx_protocol::{Hash32, VerifiedRecord};
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, gossipsub, identify, ping};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -51,6 +51,8 @@ pub(super) struct Task {
     pub(super) banned: BTreeMap<PeerId, Instant>,
     pub(super) outbound: BTreeMap<OutboundRequestId, Outbound>,
     pub(super) sessions: BTreeMap<PeerId, Session>,
+    /// Ids some reconciliation has asked for and not yet ingested.
+    pub(super) claimed: HashSet<Hash32>,
     pub(super) stats: NetStats,
     pub(super) checkpoints: super::CheckpointKeeping,
 }
@@ -226,13 +228,19 @@ impl Task {
                 stored,
                 invalid,
                 retry,
+                claimed,
             } => {
+                self.release(&claimed);
                 if invalid > 0 {
                     self.misbehaved(peer, invalid as u32, "invalid records in a sync answer");
                 }
                 if let Some(s) = self.sessions.get_mut(&peer) {
                     s.received += stored;
-                    s.retry.extend(retry);
+                    let room = super::MAX_RETRY.saturating_sub(s.retry.len());
+                    if retry.len() > room {
+                        tracing::debug!(%peer, dropped = retry.len() - room, "retry buffer full");
+                    }
+                    s.retry.extend(retry.into_iter().take(room));
                     s.ingesting = s.ingesting.saturating_sub(1);
                 }
                 self.advance(peer);
@@ -332,13 +340,14 @@ impl Task {
                 request_response::Event::OutboundFailure {
                     peer, request_id, ..
                 },
-            )) => {
-                if let Some(Outbound::Reconcile | Outbound::Fetch) =
-                    self.outbound.remove(&request_id)
-                {
+            )) => match self.outbound.remove(&request_id) {
+                Some(Outbound::Fetch(ids)) => {
+                    self.release(&ids);
                     self.finish(peer, false);
                 }
-            }
+                Some(Outbound::Reconcile | Outbound::Governance) => self.finish(peer, false),
+                _ => {}
+            },
             _ => {}
         }
     }
@@ -439,6 +448,7 @@ impl Task {
         let fed = match &req {
             SyncRequest::Reconcile { federation, .. }
             | SyncRequest::Fetch { federation, .. }
+            | SyncRequest::Governance { federation, .. }
             | SyncRequest::Peers { federation } => *federation,
         };
         if fed != self.federation {
@@ -496,6 +506,15 @@ impl Task {
                         SyncResponse::Records { records }
                     }
                 }
+                SyncRequest::Governance {
+                    count, fingerprint, ..
+                } => SyncResponse::Governance {
+                    ids: kx_protocol::sync::governance_answer(
+                        &node.with_registry(|r| r.governance_ids()),
+                        count,
+                        fingerprint,
+                    ),
+                },
                 SyncRequest::Peers { .. } => SyncResponse::Peers { peers: Vec::new() },
             };
             let _ = tx.blocking_send(Command::Respond(ch, resp));

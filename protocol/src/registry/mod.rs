@@ -210,6 +210,20 @@ impl Registry {
         IdSet::of(&self.records)
     }
 
+    /// The ids of the governance records in the set (the genesis left out),
+    /// ascending: what a node answers a `governance` sync request with
+    /// (`specs/sync.md` 3.3).
+    pub fn governance_ids(&self) -> Vec<Hash32> {
+        let mut ids: Vec<Hash32> = self
+            .actions
+            .values()
+            .flat_map(|a| a.records.iter().copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// The id of the last counted record in `author`'s log, and its seq.
     pub fn head(&self, author: &Did) -> Option<(u64, Hash32)> {
         let log = self.logs.get(author)?;

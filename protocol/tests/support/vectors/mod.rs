@@ -250,6 +250,8 @@ pub fn generate() -> Vec<Case> {
     cases.push(standards::state_case());
     cases.push(standards::terms_case());
     cases.push(sync::case());
+    cases.push(sync::lists_case());
+    cases.push(sync::governance_case());
     cases.push(sync::messages());
     cases.extend(keyfiles::cases());
     cases.extend(checkpoints::cases());

@@ -13,39 +13,9 @@ fn sync_ids(range: std::ops::Range<u32>) -> Vec<Hash32> {
 /// the responder's ids (and holds two the responder lacks), every message as hex,
 /// and the ids it ends up fetching; plus the fingerprints of two small sets.
 pub(super) fn case() -> Case {
-    use kx_protocol::sync::{IdSet, MAX_RANGES, SyncRequest, SyncResponse, fingerprint};
+    use kx_protocol::sync::{SyncRequest, fingerprint};
     let fed = sha256(b"sync-federation");
-    let initiator: Vec<Hash32> = sync_ids(0..400);
-    let responder: Vec<Hash32> = sync_ids(2..403);
-    let a = IdSet::new(initiator.iter().copied());
-    let b = IdSet::new(responder.iter().copied());
-    let mut open = a.initial();
-    let mut rounds = Vec::new();
-    let mut fetch = Vec::new();
-    while !open.is_empty() {
-        let n = open.len().min(MAX_RANGES);
-        let request = SyncRequest::Reconcile {
-            federation: fed,
-            ranges: open.drain(..n).collect(),
-        };
-        let SyncRequest::Reconcile { ranges, .. } = &request else {
-            unreachable!()
-        };
-        let response = SyncResponse::Reconcile {
-            answers: b.respond(ranges),
-        };
-        let SyncResponse::Reconcile { answers } = &response else {
-            unreachable!()
-        };
-        let (f, next) = a.process(ranges, answers);
-        fetch.extend(f);
-        open.extend(next);
-        rounds.push(json!({
-            "request_hex": hex(&request.encode()),
-            "response_hex": hex(&response.encode()),
-        }));
-    }
-    fetch.sort();
+    let (rounds, fetch) = reconcile(&fed, &sync_ids(0..400), &sync_ids(2..403));
     assert_eq!(fetch, {
         let mut want = sync_ids(400..403);
         want.sort();
@@ -64,11 +34,11 @@ pub(super) fn case() -> Case {
             "desc": "a reconciliation: the initiator holds ids 0..400, the responder 2..403; each id is SHA-256 of \"sync-<n>\"",
             "type": "sync",
             "federation": fed.to_hex(),
-            "initiator_ids": initiator.iter().map(Hash32::to_hex).collect::<Vec<_>>(),
-            "responder_ids": responder.iter().map(Hash32::to_hex).collect::<Vec<_>>(),
+            "initiator_ids": hexes(&sync_ids(0..400)),
+            "responder_ids": hexes(&sync_ids(2..403)),
             "rounds": rounds,
             "expected": {
-                "fetch": fetch.iter().map(Hash32::to_hex).collect::<Vec<_>>(),
+                "fetch": hexes(&fetch),
                 "fetch_request_hex": hex(&fetch_request.encode()),
             },
             "fingerprints": [
@@ -77,6 +47,127 @@ pub(super) fn case() -> Case {
             ],
         }),
     }
+}
+
+/// A reconciliation where the initiator holds about half of the responder's ids
+/// (`sync.md` 3.3 step 2): the responder's 1,100 are too many to list at the
+/// root, and below it each range where the initiator holds at most half as many
+/// is answered with its ids, the others with children.
+pub(super) fn lists_case() -> Case {
+    use kx_protocol::sync::{Answer, IdSet, MAX_IDS_INLINE, Prefix, Summary};
+    let fed = sha256(b"sync-federation");
+    let responder = sync_ids(0..1100);
+    let mut initiator = sync_ids(0..550);
+    initiator.extend(sync_ids(5000..5003));
+    let (rounds, fetch) = reconcile(&fed, &initiator, &responder);
+    assert_eq!(fetch, {
+        let mut want = sync_ids(550..1100);
+        want.sort();
+        want
+    });
+    // The rule shows: at the first level some ranges are listed (more than 4
+    // ids, the initiator holding at most half) and some are not.
+    let (a, b) = (
+        IdSet::new(initiator.iter().copied()),
+        IdSet::new(responder.iter().copied()),
+    );
+    let level1: Vec<Summary> = (0..16)
+        .map(|d| a.summary(Prefix::ROOT.child(d).expect("child")))
+        .collect();
+    let answers = b.respond(&level1);
+    let listed = answers
+        .iter()
+        .filter(|x| matches!(x, Answer::Ids { ids, .. } if ids.len() > MAX_IDS_INLINE))
+        .count();
+    let split = answers
+        .iter()
+        .filter(|x| matches!(x, Answer::Children { .. }))
+        .count();
+    assert!(listed > 0 && split > 0, "listed {listed}, split {split}");
+    Case {
+        name: "sync-reconcile-lists".into(),
+        json: json!({
+            "desc": "a reconciliation where the initiator holds about half of the responder's ids: the initiator holds ids 0..550 and 5000..5003, the responder 0..1100; each id is SHA-256 of \"sync-<n>\"",
+            "type": "sync",
+            "federation": fed.to_hex(),
+            "initiator_ids": hexes(&initiator),
+            "responder_ids": hexes(&responder),
+            "rounds": rounds,
+            "expected": {"fetch": hexes(&fetch)},
+        }),
+    }
+}
+
+/// The `governance` request (`sync.md` 3.3 step 0): one responder's answers to
+/// an initiator holding the same governance ids (none) and to one holding three
+/// of its five (all five).
+pub(super) fn governance_case() -> Case {
+    use kx_protocol::sync::{SyncRequest, SyncResponse, fingerprint, governance_answer};
+    let fed = sha256(b"sync-federation");
+    let mut own = sync_ids(7000..7005);
+    own.sort();
+    let exchanges: Vec<Value> = [own.clone(), own[..3].to_vec()]
+        .iter()
+        .map(|held| {
+            let (count, fingerprint) = fingerprint(held.iter());
+            let request = SyncRequest::Governance {
+                federation: fed,
+                count,
+                fingerprint,
+            };
+            let response = SyncResponse::Governance {
+                ids: governance_answer(&own, count, fingerprint),
+            };
+            json!({
+                "initiator_governance_ids": hexes(held),
+                "request_hex": hex(&request.encode()),
+                "response_hex": hex(&response.encode()),
+            })
+        })
+        .collect();
+    Case {
+        name: "sync-governance".into(),
+        json: json!({
+            "desc": "governance requests and answers: the responder holds governance ids 7000..7005 (SHA-256 of \"sync-<n>\"); an initiator holding all five gets an empty list, one holding three (the lowest ids) gets all five",
+            "type": "sync-governance",
+            "federation": fed.to_hex(),
+            "responder_governance_ids": hexes(&own),
+            "exchanges": exchanges,
+        }),
+    }
+}
+
+fn hexes(ids: &[Hash32]) -> Vec<String> {
+    ids.iter().map(Hash32::to_hex).collect()
+}
+
+/// Every reconcile request and answer between `initiator` and `responder`, and
+/// the ids the initiator ends up fetching (sorted).
+fn reconcile(
+    fed: &Hash32,
+    initiator: &[Hash32],
+    responder: &[Hash32],
+) -> (Vec<Value>, Vec<Hash32>) {
+    use kx_protocol::sync::{IdSet, MAX_RANGES, SyncRequest, SyncResponse};
+    let a = IdSet::new(initiator.iter().copied());
+    let b = IdSet::new(responder.iter().copied());
+    let mut open = a.initial();
+    let mut rounds = Vec::new();
+    let mut fetch = Vec::new();
+    while !open.is_empty() {
+        let n = open.len().min(MAX_RANGES);
+        let ranges: Vec<_> = open.drain(..n).collect();
+        let answers = b.respond(&ranges);
+        let (f, next) = a.process(&ranges, &answers);
+        fetch.extend(f);
+        open.extend(next);
+        rounds.push(json!({
+            "request_hex": hex(&SyncRequest::Reconcile { federation: *fed, ranges }.encode()),
+            "response_hex": hex(&SyncResponse::Reconcile { answers }.encode()),
+        }));
+    }
+    fetch.sort();
+    (rounds, fetch)
 }
 
 /// A sync message as the vector shows it: what a reader of `sync.md` 3.1 gets
@@ -111,6 +202,16 @@ pub fn message_json(request: bool, bytes: &[u8]) -> Value {
                 "type": "peers",
                 "federation": federation.to_hex(),
             }),
+            Ok(SyncRequest::Governance {
+                federation,
+                count,
+                fingerprint,
+            }) => json!({
+                "type": "governance",
+                "federation": federation.to_hex(),
+                "count": count,
+                "fingerprint": hex(&fingerprint.0),
+            }),
         };
     }
     match SyncResponse::decode(bytes) {
@@ -132,6 +233,10 @@ pub fn message_json(request: bool, bytes: &[u8]) -> Value {
         Ok(SyncResponse::Peers { peers }) => json!({
             "type": "peers",
             "peers": peers.iter().map(|p| json!({"peer_id": p.peer_id, "addrs": p.addrs})).collect::<Vec<_>>(),
+        }),
+        Ok(SyncResponse::Governance { ids: list }) => json!({
+            "type": "governance",
+            "ids": ids(&list),
         }),
         Ok(SyncResponse::Error { code, message }) => json!({
             "type": "error",
@@ -208,6 +313,19 @@ pub(super) fn messages() -> Case {
         SyncRequest::Peers { federation: fed }.encode(),
         json!({}),
     );
+    let (gov_count, gov_fp) = fingerprint(ids[..2].iter());
+    let governance = SyncRequest::Governance {
+        federation: fed,
+        count: gov_count,
+        fingerprint: gov_fp,
+    }
+    .encode();
+    add(
+        "governance: the count and fingerprint of the initiator's two governance ids",
+        true,
+        governance.clone(),
+        json!({}),
+    );
     // Well-formed answers.
     // The initiator's summaries of an empty set: the responder's 40 ids differ.
     let empty = |prefix: Prefix| Summary {
@@ -242,6 +360,21 @@ pub(super) fn messages() -> Case {
         "reconcile answer: no ids in the whole space",
         false,
         SyncResponse::Reconcile { answers: small }.encode(),
+        json!({}),
+    );
+    add(
+        "governance answer: three ids",
+        false,
+        SyncResponse::Governance {
+            ids: ids[..3].to_vec(),
+        }
+        .encode(),
+        json!({}),
+    );
+    add(
+        "governance answer: none (the initiator holds the same)",
+        false,
+        SyncResponse::Governance { ids: Vec::new() }.encode(),
         json!({}),
     );
     let rec = br#"{"a":1}"#.to_vec();
@@ -304,9 +437,16 @@ pub(super) fn messages() -> Case {
         v
     };
     bad(
-        "an unknown request type (0x04)",
+        "an unknown request type (0x05)",
         true,
-        with(peers.clone(), &|v| v[0] = 0x04),
+        with(peers.clone(), &|v| v[0] = 0x05),
+    );
+    bad(
+        "governance request without its fingerprint's last byte",
+        true,
+        with(governance.clone(), &|v| {
+            v.pop();
+        }),
     );
     bad(
         "a well-formed reconcile answer sent as a request",
@@ -418,9 +558,20 @@ pub(super) fn messages() -> Case {
         }),
     );
     bad(
-        "an unknown answer type (0x85)",
+        "an unknown answer type (0x86)",
         false,
-        with(resp.clone(), &|v| v[0] = 0x85),
+        with(resp.clone(), &|v| v[0] = 0x86),
+    );
+    bad(
+        "governance answer whose count (2) is longer than the message",
+        false,
+        with(
+            SyncResponse::Governance {
+                ids: ids[..1].to_vec(),
+            }
+            .encode(),
+            &|v| v[1] = 2,
+        ),
     );
     bad(
         "reconcile answer of 513 answers (at most 512)",
