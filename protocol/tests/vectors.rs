@@ -347,6 +347,7 @@ fn every_vector_holds() {
             Some("sync") => check_sync(name, &v),
             Some("sync-messages") => check_sync_messages(name, &v),
             Some("sync-governance") => check_sync_governance(name, &v),
+            Some("sync-respond") => check_sync_respond(name, &v),
             Some("checkpoint") => check_checkpoint(name, &v),
             Some("checkpoint-read") => {
                 let got = match Checkpoint::read(v["note"].as_str().expect("note")) {
@@ -582,17 +583,64 @@ fn check_sync(name: &str, v: &Value) {
     }
 }
 
+/// A vector's list of ids as hex.
+fn hex_ids(x: &Value) -> Vec<Hash32> {
+    x.as_array()
+        .expect("ids")
+        .iter()
+        .map(|i| i.as_str().expect("hex").parse().expect("id"))
+        .collect()
+}
+
+/// Replays a `sync-respond` vector: the responder's answer to each request,
+/// and the initiator's fetch and next request after one answer.
+fn check_sync_respond(name: &str, v: &Value) {
+    use kx_protocol::sync::{IdSet, SyncRequest, SyncResponse};
+    let ids = hex_ids;
+    let ranges_of = |hex: &str| match SyncRequest::decode(&unhex(hex)) {
+        Ok(SyncRequest::Reconcile { ranges, .. }) => ranges,
+        other => panic!("{name}: not a reconcile request: {other:?}"),
+    };
+    let fed: Hash32 = v["federation"].as_str().expect("fed").parse().expect("fed");
+    let r = IdSet::new(ids(&v["responder_ids"]));
+    for x in v["exchanges"].as_array().expect("exchanges") {
+        let ranges = ranges_of(x["request_hex"].as_str().expect("hex"));
+        let resp = SyncResponse::Reconcile {
+            answers: r.respond(&ranges),
+        };
+        assert_eq!(
+            hex_of(&resp.encode()),
+            x["response_hex"].as_str().expect("hex"),
+            "{name}: {}",
+            x["note"]
+        );
+    }
+    let i = &v["initiator"];
+    let a = IdSet::new(ids(&i["initiator_ids"]));
+    let asked = ranges_of(i["request_hex"].as_str().expect("hex"));
+    let Ok(SyncResponse::Reconcile { answers }) =
+        SyncResponse::decode(&unhex(i["response_hex"].as_str().expect("hex")))
+    else {
+        panic!("{name}: not a reconcile answer");
+    };
+    let (fetch, next) = a.process(&asked, &answers);
+    assert_eq!(fetch, ids(&i["expected"]["fetch"]), "{name}: fetch");
+    let next = SyncRequest::Reconcile {
+        federation: fed,
+        ranges: next,
+    };
+    assert_eq!(
+        hex_of(&next.encode()),
+        i["expected"]["next_request_hex"].as_str().expect("hex"),
+        "{name}: next request"
+    );
+}
+
 /// Replays a `sync-governance` vector: each request is the summary of the
 /// initiator's governance ids, each answer the responder's rule on it.
 fn check_sync_governance(name: &str, v: &Value) {
     use kx_protocol::sync::{SyncRequest, SyncResponse, fingerprint, governance_answer};
-    let ids = |x: &Value| -> Vec<Hash32> {
-        x.as_array()
-            .expect("ids")
-            .iter()
-            .map(|i| i.as_str().expect("hex").parse().expect("id"))
-            .collect()
-    };
+    let ids = hex_ids;
     let fed: Hash32 = v["federation"].as_str().expect("fed").parse().expect("fed");
     let own = ids(&v["responder_governance_ids"]);
     for x in v["exchanges"].as_array().expect("exchanges") {

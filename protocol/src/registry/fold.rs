@@ -69,7 +69,9 @@ impl Registry {
             offers.entry(kept).or_default().insert(id);
         }
         self.file_exchange(id, &mut held);
-        self.records.insert(id, held);
+        if self.records.insert(id, held).is_none() {
+            self.sums.add(&id);
+        }
         let mut filed = Filed {
             derive: r.kind().is_governance() && r.kind() != Kind::Genesis,
             ..Filed::default()

@@ -56,7 +56,7 @@ use crate::code::GateCode;
 use crate::fields::{DemandId, Hash32, OfferId};
 use crate::keys::Did;
 use crate::record::{RecordError, VerifiedRecord};
-use crate::sync::IdSet;
+use crate::sync::{IdSet, PrefixSums};
 use held::{IdList, Log};
 use std::collections::{BTreeMap, BTreeSet};
 use trust::{Derived, GovAction};
@@ -109,6 +109,8 @@ pub struct Registry {
     changes: Option<Changes>,
     /// Records may be cut off by a revocation: `prune` has work.
     prune_due: bool,
+    /// Count and sum of the ids under each short prefix, for reconciliation.
+    sums: PrefixSums,
 }
 
 impl Registry {
@@ -173,6 +175,7 @@ impl Registry {
             },
             changes: None,
             prune_due: false,
+            sums: PrefixSums::default(),
         };
         reg.file(genesis);
         reg.derive();
@@ -207,7 +210,7 @@ impl Registry {
 
     /// The ids of all held records, for set reconciliation, without a copy.
     pub fn id_set(&self) -> IdSet<'_, Held> {
-        IdSet::of(&self.records)
+        IdSet::with_sums(&self.records, &self.sums)
     }
 
     /// The ids of the governance records in the set (the genesis left out),

@@ -166,6 +166,7 @@ impl Registry {
         let Some(held) = self.records.remove(id) else {
             return;
         };
+        self.sums.remove(id);
         let author: Did = self.authors[held.author as usize].clone();
         if let Some(log) = self.logs.get_mut(&author) {
             let seq = held.seq;

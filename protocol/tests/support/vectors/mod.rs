@@ -252,6 +252,7 @@ pub fn generate() -> Vec<Case> {
     cases.push(sync::case());
     cases.push(sync::lists_case());
     cases.push(sync::governance_case());
+    cases.push(sync::respond_case());
     cases.push(sync::messages());
     cases.extend(keyfiles::cases());
     cases.extend(checkpoints::cases());

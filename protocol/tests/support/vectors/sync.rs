@@ -137,6 +137,126 @@ pub(super) fn governance_case() -> Case {
     }
 }
 
+/// The responder's rules one by one (`sync.md` 3.3 step 2), each as a request
+/// and its answer; and the initiator's step 3 on an answer that also holds what
+/// it must ignore.
+pub(super) fn respond_case() -> Case {
+    use kx_protocol::sync::{
+        Answer, IdSet, MAX_IDS_LISTED, Prefix, Summary, SyncRequest, SyncResponse, fingerprint,
+    };
+    let fed = sha256(b"sync-federation");
+    let responder = sync_ids(0..1100);
+    let r = IdSet::new(responder.iter().copied());
+    let digit = |d: u8| Prefix::ROOT.child(d).expect("digit");
+    let within = |p: Prefix| -> Vec<Hash32> {
+        let mut v: Vec<Hash32> = responder
+            .iter()
+            .filter(|i| i.to_hex().starts_with(&p.digits()))
+            .copied()
+            .collect();
+        v.sort();
+        v
+    };
+    // The initiator's summary of the first `c` of the responder's ids under `p`.
+    let holding = |p: Prefix, c: usize| {
+        let (count, fingerprint) = fingerprint(within(p)[..c].iter());
+        Summary {
+            prefix: p,
+            count,
+            fingerprint,
+        }
+    };
+    let n = |p: Prefix| within(p).len();
+    let (d1, d2) = (digit(1), digit(2));
+    assert!(n(Prefix::ROOT) > MAX_IDS_LISTED && n(d1) > 8 && n(d2) > 8);
+    let cases: Vec<(&str, Vec<Summary>)> = vec![
+        (
+            "in sync: the initiator's summary of the whole space equals the responder's, so no entry",
+            vec![r.summary(Prefix::ROOT)],
+        ),
+        (
+            "the whole space, count 0: 1,100 ids are more than 1,024, so children although the initiator holds none",
+            vec![holding(Prefix::ROOT, 0)],
+        ),
+        (
+            "\"1\" with count floor(n / 2): n >= 2c, so ids; \"2\" with floor(n / 2) + 1: children",
+            vec![holding(d1, n(d1) / 2), holding(d2, n(d2) / 2 + 1)],
+        ),
+        (
+            "\"1\" twice, first with count 0 (ids), then with floor(n / 2) + 1 (children): answered for the first only",
+            vec![holding(d1, 0), holding(d1, n(d1) / 2 + 1)],
+        ),
+    ];
+    let exchanges: Vec<Value> = cases
+        .into_iter()
+        .map(|(note, ranges)| {
+            let answers = r.respond(&ranges);
+            json!({
+                "note": note,
+                "request_hex": hex(&SyncRequest::Reconcile { federation: fed, ranges }.encode()),
+                "response_hex": hex(&SyncResponse::Reconcile { answers }.encode()),
+            })
+        })
+        .collect();
+    // The initiator: it holds the responder's ids but every seventh, and asks
+    // about "1" and "2". The answer lists "1" (as a responder may), gives the
+    // children of "2" with sub-prefix 0 claimed empty, and adds an answer about
+    // "3" (not asked) and a second one about "1": both ignored.
+    let initiator: Vec<Hash32> = responder
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 7 != 0)
+        .map(|(_, id)| *id)
+        .collect();
+    let a = IdSet::new(initiator.iter().copied());
+    let asked = vec![a.summary(d1), a.summary(d2)];
+    let Answer::Children { children, .. } = &r.respond(&[holding(d2, n(d2) / 2 + 1)])[0] else {
+        panic!("children of \"2\"");
+    };
+    let mut children = children.clone();
+    children[0] = fingerprint([]);
+    let answers = vec![
+        Answer::Ids {
+            prefix: d1,
+            ids: within(d1),
+        },
+        Answer::Children {
+            prefix: d2,
+            children,
+        },
+        Answer::Ids {
+            prefix: digit(3),
+            ids: within(digit(3)),
+        },
+        Answer::Ids {
+            prefix: d1,
+            ids: sync_ids(9000..9003),
+        },
+    ];
+    let (fetch, next) = a.process(&asked, &answers);
+    assert!(!fetch.is_empty() && !next.is_empty());
+    assert!(next.iter().all(|x| x.prefix.digits() != "20"));
+    Case {
+        name: "sync-respond".into(),
+        json: json!({
+            "desc": "the responder's rules one by one, and the initiator's handling of an answer with an unasked prefix, a repeated prefix and a sub-range claimed empty; the responder holds ids 0..1100 (SHA-256 of \"sync-<n>\"), the initiator all of them but every seventh (0, 7, 14, ...)",
+            "type": "sync-respond",
+            "federation": fed.to_hex(),
+            "responder_ids": hexes(&responder),
+            "exchanges": exchanges,
+            "initiator": {
+                "initiator_ids": hexes(&initiator),
+                "request_hex": hex(&SyncRequest::Reconcile { federation: fed, ranges: asked }.encode()),
+                "response_hex": hex(&SyncResponse::Reconcile { answers }.encode()),
+                "expected": {
+                    "fetch": hexes(&fetch),
+                    "next_request_hex": hex(&SyncRequest::Reconcile { federation: fed, ranges: next }.encode()),
+                },
+            },
+        }),
+    }
+}
+
 fn hexes(ids: &[Hash32]) -> Vec<String> {
     ids.iter().map(Hash32::to_hex).collect()
 }
@@ -338,13 +458,21 @@ pub(super) fn messages() -> Case {
         .child(u8::from_str_radix(&first[..1], 16).expect("hex"))
         .and_then(|p| p.child(u8::from_str_radix(&first[1..2], 16).expect("hex")))
         .expect("prefix");
-    let answers = set.respond(&[empty(Prefix::ROOT), empty(near)]);
+    // The whole space as an initiator holding 39 of the 40 ids sees it: more
+    // than half, so children; a near-empty two-digit prefix: ids.
+    let (count39, fp39) = fingerprint(ids[..39].iter());
+    let most = Summary {
+        prefix: Prefix::ROOT,
+        count: count39,
+        fingerprint: fp39,
+    };
+    let answers = set.respond(&[most, empty(near)]);
     assert!(
-        matches!(answers[1], Answer::Ids { .. }),
-        "a small range is answered with ids"
+        matches!(answers[0], Answer::Children { .. }) && matches!(answers[1], Answer::Ids { .. }),
+        "children of the whole space, ids of a small range"
     );
     add(
-        "reconcile answer to two ranges of an empty set: children of the whole space (empty sub-ranges without fingerprint), and the ids of a two-digit prefix",
+        "reconcile answer to two ranges: children of the whole space (the initiator holds 39 of the 40 ids; empty sub-ranges without fingerprint), and the ids of a two-digit prefix the initiator holds nothing of",
         false,
         SyncResponse::Reconcile {
             answers: answers.clone(),
@@ -442,6 +570,16 @@ pub(super) fn messages() -> Case {
         with(peers.clone(), &|v| v[0] = 0x05),
     );
     bad(
+        "governance request with a byte after it",
+        true,
+        with(governance.clone(), &|v| v.push(0)),
+    );
+    bad(
+        "a well-formed peers request read as a response",
+        false,
+        peers.clone(),
+    );
+    bad(
         "governance request without its fingerprint's last byte",
         true,
         with(governance.clone(), &|v| {
@@ -512,7 +650,7 @@ pub(super) fn messages() -> Case {
         true,
         with(r1.clone(), &|v| {
             v[34] = 65;
-            v.splice(36..36, std::iter::repeat_n(0u8, 31));
+            v.splice(36..36, std::iter::repeat_n(0u8, 32));
         }),
     );
     // The range's count: the varint right after the prefix (at 36).
@@ -561,6 +699,17 @@ pub(super) fn messages() -> Case {
         "an unknown answer type (0x86)",
         false,
         with(resp.clone(), &|v| v[0] = 0x86),
+    );
+    bad(
+        "governance answer with a byte after it",
+        false,
+        with(
+            SyncResponse::Governance {
+                ids: ids[..1].to_vec(),
+            }
+            .encode(),
+            &|v| v.push(0),
+        ),
     );
     bad(
         "governance answer whose count (2) is longer than the message",
