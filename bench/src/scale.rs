@@ -200,7 +200,12 @@ pub fn run(records: usize, seed: u64, ceiling: f64) -> Result<Value> {
     let catch_rate = have as f64 / catch_s;
     let rss_fresh = rss_kib(fresh.child.id());
     drop((fresh, peer, node));
-    let _ = std::fs::remove_dir_all(&base);
+    // KX_BENCH_KEEP=1 leaves the stores for a profile of a restart.
+    if std::env::var_os("KX_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&base);
+    } else {
+        eprintln!("kept {}", base.display());
+    }
     Ok(json!({
         "records": held,
         "mix": mix,

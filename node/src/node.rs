@@ -14,6 +14,7 @@ use crate::store::{Store, StoreError};
 use kx_api::{ApiCode, ErrorCode};
 use kx_protocol::registry::{Admitted, Changes, Rejection};
 use kx_protocol::{Hash32, Registry, State, VerifiedRecord};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot};
@@ -202,29 +203,22 @@ impl Node {
         let mut registry = Registry::new(genesis.clone())
             .map_err(|e| anyhow::anyhow!("genesis: {}: {e}", e.code()))?;
         let federation = registry.federation();
-        let mut bad = 0usize;
-        let mut after: Option<u64> = None;
-        loop {
-            let chunk = store.scan(after, START_CHUNK)?;
-            let Some((last, _)) = chunk.last() else {
-                break;
-            };
-            after = Some(*last);
-            let loaded = if verify_signatures {
-                let bytes: Vec<Vec<u8>> = chunk.into_iter().map(|(_, b)| b).collect();
-                verify_parallel(&bytes)
-                    .into_iter()
-                    .map(|r| r.map_err(|e| e.to_string()))
-                    .collect()
-            } else {
-                parallel_map(&chunk, |(at, b)| stored_record(store.as_ref(), *at, b))
-            };
-            for rec in loaded {
-                if let Err(e) = rec.and_then(|r| registry.add(r).map_err(|e| e.to_string())) {
-                    bad += 1;
-                    tracing::error!(error = %e, "stored record is damaged or does not count; skipped");
-                }
-            }
+        let (mut bad, taken) = load_store(
+            store.as_ref(),
+            &mut registry,
+            verify_signatures,
+            &BTreeSet::new(),
+        )?;
+        let misplaced = misplaced(store.as_ref(), taken)?;
+        if !misplaced.is_empty() {
+            // Damage: load again without them, so that nothing depends on them.
+            tracing::error!(
+                records = misplaced.len(),
+                "stored records are not the records the store indexes at their positions; loading again without them"
+            );
+            registry = Registry::new(genesis.clone())
+                .map_err(|e| anyhow::anyhow!("genesis: {}: {e}", e.code()))?;
+            bad = misplaced.len() + load_store(store.as_ref(), &mut registry, false, &misplaced)?.0;
         }
         if bad > 0 {
             tracing::warn!(bad, "records in the store failed verification");
@@ -623,20 +617,97 @@ pub fn verify_parallel<T: AsRef<[u8]> + Sync>(
     parallel_map(items, |b| VerifiedRecord::from_bytes(b.as_ref()))
 }
 
-/// A stored record at position `at`, parsed, taken as verified if it is the
-/// record the store indexes there (its id's `by_id` entry is `at`).
-fn stored_record(store: &dyn Store, at: u64, bytes: &[u8]) -> Result<VerifiedRecord, String> {
-    let rec = kx_protocol::UnverifiedRecord::parse(bytes)
-        .map_err(|e| e.to_string())?
-        .assume_verified();
-    match store.position(&rec.id()) {
-        Ok(Some(p)) if p == at => Ok(rec),
-        Ok(_) => Err(format!(
-            "the record at position {at} has id {}, which the store does not index there",
-            rec.id().to_hex()
-        )),
-        Err(e) => Err(e.to_string()),
+/// Loads the store's records, but those at the positions in `skip`, into
+/// `registry`: one thread reads and parses (on all cores) the next chunk while
+/// this one files the last. Returns the records that failed and, unless
+/// signatures were checked, the id and position of each record taken, for
+/// [`misplaced`].
+fn load_store(
+    store: &dyn Store,
+    registry: &mut Registry,
+    verify_signatures: bool,
+    skip: &BTreeSet<u64>,
+) -> anyhow::Result<(usize, Vec<(Hash32, u64)>)> {
+    type Chunk = Vec<(u64, Result<VerifiedRecord, String>)>;
+    let mut bad = 0usize;
+    let mut taken = Vec::new();
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk, StoreError>>(2);
+        s.spawn(move || {
+            let mut after: Option<u64> = None;
+            loop {
+                let chunk = match store.scan(after, START_CHUNK) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let Some((last, _)) = chunk.last() else {
+                    return;
+                };
+                after = Some(*last);
+                let (at, bytes): (Vec<u64>, Vec<Vec<u8>>) = chunk
+                    .into_iter()
+                    .filter(|(at, _)| !skip.contains(at))
+                    .unzip();
+                let parsed: Vec<Result<VerifiedRecord, String>> = if verify_signatures {
+                    verify_parallel(&bytes)
+                        .into_iter()
+                        .map(|r| r.map_err(|e| e.to_string()))
+                        .collect()
+                } else {
+                    parallel_map(&bytes, |b| {
+                        kx_protocol::UnverifiedRecord::parse(b)
+                            .map(kx_protocol::UnverifiedRecord::assume_verified)
+                            .map_err(|e| e.to_string())
+                    })
+                };
+                if tx.send(Ok(at.into_iter().zip(parsed).collect())).is_err() {
+                    return;
+                }
+            }
+        });
+        for chunk in rx {
+            for (at, rec) in chunk? {
+                let filed = rec.and_then(|r| {
+                    let id = r.id();
+                    registry.add(r).map(|_| id).map_err(|e| e.to_string())
+                });
+                match filed {
+                    Ok(id) if !verify_signatures => taken.push((id, at)),
+                    Ok(_) => {}
+                    Err(e) => {
+                        bad += 1;
+                        tracing::error!(error = %e, "stored record is damaged or does not count; skipped");
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok((bad, taken))
+}
+
+/// The positions of the records taken whose id the store does not index at
+/// that position (a record changed on disk has another id). A stored record
+/// whose signature was not checked again counts only if it passes this
+/// (ARCHITECTURE.md, "Trusting the store"). Looked up in id order, so that the
+/// index is walked once instead of at random.
+fn misplaced(store: &dyn Store, mut taken: Vec<(Hash32, u64)>) -> anyhow::Result<BTreeSet<u64>> {
+    taken.sort_unstable();
+    let mut out = BTreeSet::new();
+    for (id, at) in taken {
+        if store.position(&id)? != Some(at) {
+            tracing::error!(
+                position = at,
+                id = %id.to_hex(),
+                "the stored record has an id the store does not index at its position"
+            );
+            out.insert(at);
+        }
     }
+    Ok(out)
 }
 
 /// `f` over `items` on all cores, results in order.
@@ -686,5 +757,6 @@ fn index_of(state: &State, store: &dyn Store) -> SearchIndex {
         };
         index.apply(state, &changes, &|id| loaded.get(id).cloned());
     }
+    index.file_requests(state, state.requests.keys());
     index
 }

@@ -39,13 +39,13 @@ mod words;
 
 use kx_api::Filters;
 use kx_protocol::body::{Delivery, LegalBasisKind, OfferBody};
-use kx_protocol::fields::{OfferId, Slug};
+use kx_protocol::fields::{AgsPrefix, OfferId, Slug};
 use kx_protocol::geo;
-use kx_protocol::registry::{Changes, OfferStatus};
+use kx_protocol::registry::{Changes, OfferStatus, Taker};
 use kx_protocol::terms::{self, Offered};
 use kx_protocol::{Body, Did, Hash32, Standing, State, Timestamp, VerifiedRecord, taxonomy};
 use postings::{NO_POSTINGS, Postings, union};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use words::{Words, text_of, tokens};
 
@@ -172,6 +172,19 @@ pub struct SearchIndex {
     /// term number -> slots, sorted
     terms: Vec<Postings>,
     words: Words,
+    /// The requests each municipality takes part in, by (digits, AGS as a
+    /// number, request): a municipality's page finds its requests without a
+    /// walk over all of them. A superset: a request that stops counting stays
+    /// filed, and every candidate is looked up in the state.
+    takers: BTreeSet<(u8, u32, Hash32)>,
+}
+
+/// An AGS prefix as (digits, value): at most 8 digits, so the value fits.
+fn ags_key(a: &AgsPrefix) -> Option<(u8, u32)> {
+    Some((
+        u8::try_from(a.as_str().len()).ok()?,
+        a.as_str().parse().ok()?,
+    ))
 }
 
 /// The field terms an offer is filed under.
@@ -227,6 +240,50 @@ impl SearchIndex {
             self.remove(key, load);
             self.insert(state, key, load);
         }
+        self.file_requests(state, &changes.requests);
+    }
+
+    /// Files the municipalities taking part in each of `ids` (those in the
+    /// state; a request's takers never change).
+    pub fn file_requests<'a>(&mut self, state: &State, ids: impl IntoIterator<Item = &'a Hash32>) {
+        for id in ids {
+            let Some(e) = state.requests.get(id) else {
+                continue;
+            };
+            for t in &e.takers {
+                if let Taker::Municipality(a) = t
+                    && let Some((n, v)) = ags_key(a)
+                {
+                    self.takers.insert((n, v, *id));
+                }
+            }
+        }
+    }
+
+    /// The requests, ascending, in which a municipality under `ags` (the
+    /// municipality itself, or one in the area it names) takes part, and maybe
+    /// some that no longer count.
+    pub fn requests_taken_in(&self, ags: &AgsPrefix) -> Vec<Hash32> {
+        let Some((k, v)) = ags_key(ags) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        // A taker is covered if its digits start with the prefix: for each
+        // taker length at least the prefix's, one range of values.
+        for n in [2u8, 3, 5, 8].into_iter().filter(|n| *n >= k) {
+            let scale = 10u32.pow(u32::from(n - k));
+            let (lo, hi) = (v * scale, (v + 1) * scale);
+            let from = (n, lo, Hash32([0; 32]));
+            out.extend(
+                self.takers
+                    .range(from..)
+                    .take_while(|(m, x, _)| *m == n && *x < hi)
+                    .map(|(_, _, id)| *id),
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     fn provider(&mut self, did: &Did) -> u32 {
@@ -676,6 +733,42 @@ impl SearchIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A prefix finds the takers it covers, of any longer length, and no
+    /// others (neighbours in value, shorter prefixes).
+    #[test]
+    fn requests_taken_in_covers_exactly_the_prefix() {
+        let mut index = SearchIndex::default();
+        let file = |index: &mut SearchIndex, ags: &str, n: u8| {
+            let a: AgsPrefix = ags.parse().expect("ags");
+            let (k, v) = ags_key(&a).expect("key");
+            index.takers.insert((k, v, Hash32([n; 32])));
+        };
+        for (ags, n) in [
+            ("05774032", 1),
+            ("05774", 2),
+            ("05", 3),
+            ("05774033", 4),
+            ("05775001", 5),
+            ("05774032", 6),
+            ("06", 7),
+            ("057", 8),
+        ] {
+            file(&mut index, ags, n);
+        }
+        let ids = |ags: &str| -> Vec<u8> {
+            index
+                .requests_taken_in(&ags.parse().expect("ags"))
+                .iter()
+                .map(|h| h.0[0])
+                .collect()
+        };
+        assert_eq!(ids("05774032"), vec![1, 6]);
+        assert_eq!(ids("05774"), vec![1, 2, 4, 6]);
+        assert_eq!(ids("057"), vec![1, 2, 4, 5, 6, 8]);
+        assert_eq!(ids("05"), vec![1, 2, 3, 4, 5, 6, 8]);
+        assert_eq!(ids("06"), vec![7]);
+    }
     use kx_protocol::author::{LogWriter, genesis};
     use kx_protocol::record::approve;
     use kx_protocol::{Kind, Registry, SecretKey, Timestamp};

@@ -264,7 +264,13 @@ fn page<S: ListStatus + PartialEq>(
     status_of: impl Fn(&State, &Hash32, &RequestEntry) -> Option<S>,
 ) -> (Vec<RequestView>, Option<Hash32>) {
     // The candidates without bodies; then the category, which needs the
-    // offers' bodies; then the page.
+    // offers' bodies; then the page. A municipality's requests come from the
+    // index (a superset, checked against the state like any candidate).
+    let taken_in = q
+        .filters
+        .ags
+        .as_ref()
+        .map(|a| node.with_index(|_, index| index.requests_taken_in(a)));
     let candidates: Vec<(Hash32, Hash32)> = node.with_registry(|r| {
         let state = r.state();
         let ids = resolve(r, &q.filters);
@@ -317,18 +323,28 @@ fn page<S: ListStatus + PartialEq>(
                     .map(|(id, e)| (id, e.offer_record))
                     .collect()
             }
-            None => {
-                let from = q
-                    .cursor
-                    .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-                state
-                    .requests
-                    .range((from, std::ops::Bound::Unbounded))
+            None => match &taken_in {
+                Some(found) => found
+                    .iter()
+                    .filter(|id| after(id))
+                    .filter_map(|id| Some((id, state.requests.get(id)?)))
                     .filter(|(id, e)| keep(id, e))
                     .take(enough)
                     .map(|(id, e)| (*id, e.offer_record))
-                    .collect()
-            }
+                    .collect(),
+                None => {
+                    let from = q
+                        .cursor
+                        .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+                    state
+                        .requests
+                        .range((from, std::ops::Bound::Unbounded))
+                        .filter(|(id, e)| keep(id, e))
+                        .take(enough)
+                        .map(|(id, e)| (*id, e.offer_record))
+                        .collect()
+                }
+            },
         }
     });
     let mut chosen = Vec::new();
