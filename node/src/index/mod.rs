@@ -177,6 +177,8 @@ pub struct SearchIndex {
     /// walk over all of them. A superset: a request that stops counting stays
     /// filed, and every candidate is looked up in the state.
     takers: BTreeSet<(u8, u32, Hash32)>,
+    /// The requests with a provider among their takers (also a superset).
+    provider_takers: BTreeSet<Hash32>,
 }
 
 /// An AGS prefix as (digits, value): at most 8 digits, so the value fits.
@@ -251,13 +253,24 @@ impl SearchIndex {
                 continue;
             };
             for t in &e.takers {
-                if let Taker::Municipality(a) = t
-                    && let Some((n, v)) = ags_key(a)
-                {
-                    self.takers.insert((n, v, *id));
+                match t {
+                    Taker::Municipality(a) => {
+                        if let Some((n, v)) = ags_key(a) {
+                            self.takers.insert((n, v, *id));
+                        }
+                    }
+                    Taker::Provider(_) => {
+                        self.provider_takers.insert(*id);
+                    }
                 }
             }
         }
+    }
+
+    /// The requests, ascending, with a provider among their takers, and maybe
+    /// some that no longer count.
+    pub fn requests_taken_by_providers(&self) -> impl Iterator<Item = &Hash32> {
+        self.provider_takers.iter()
     }
 
     /// The requests, ascending, in which a municipality under `ags` (the

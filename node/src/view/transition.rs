@@ -21,6 +21,9 @@ use std::collections::{BTreeSet, HashMap};
 
 /// Months in the chart, up to and including the instant's.
 const MONTHS: usize = 24;
+/// The Land whose areas the view counts: every municipality of `geo` is in
+/// NRW, whose AGS start with 05.
+const NRW: &str = "05";
 
 /// The Kreise, StädteRegion and kreisfreie Städte, and which municipalities
 /// (indexes into `geo::municipalities()`) lie in each.
@@ -519,9 +522,18 @@ pub fn transition(node: &Node, category: Option<&Slug>, at: Timestamp) -> Transi
 /// municipal taker in the areas or with a provider as taker. Statuses are
 /// read for all of them at once (each offer's capacity once).
 fn deals(state: &State, index: &SearchIndex, at: Timestamp) -> Vec<Deal> {
-    let counted: Vec<(&Hash32, &kx_protocol::registry::RequestEntry)> = state
-        .requests
+    // The candidates from the index (NRW's takers, and providers as takers),
+    // not a walk over every request of the federation.
+    let mut candidates: Vec<Hash32> = NRW
+        .parse()
+        .map(|nrw| index.requests_taken_in(&nrw))
+        .unwrap_or_default();
+    candidates.extend(index.requests_taken_by_providers());
+    candidates.sort_unstable();
+    candidates.dedup();
+    let counted: Vec<(&Hash32, &kx_protocol::registry::RequestEntry)> = candidates
         .iter()
+        .filter_map(|id| state.requests.get_key_value(id))
         .filter(|(_, e)| e.is_agreement())
         .filter(|(_, e)| {
             e.takers.iter().any(|t| match t {
